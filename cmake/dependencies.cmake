@@ -1,0 +1,13 @@
+# Every dependency comes from Debian packages (scripts/install-deps.sh).
+find_package(Boost 1.81 REQUIRED)  # Asio and System are header-only
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+if(PEERUP_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,76 @@
+#include "common/error.hpp"
+
+namespace peerup {
+namespace {
+
+class category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "peerup"; }
+
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok: return "success";
+      case errc::truncated: return "input truncated";
+      case errc::varint_overflow: return "varint overflow";
+      case errc::varint_not_minimal: return "varint not minimally encoded";
+      case errc::invalid_base58: return "invalid base58btc character";
+      case errc::invalid_base32: return "invalid base32 character";
+      case errc::unknown_multibase: return "unknown multibase prefix";
+      case errc::unknown_multihash: return "unknown multihash code";
+      case errc::multihash_length: return "multihash digest length mismatch";
+      case errc::unknown_protocol: return "unknown multiaddr protocol";
+      case errc::invalid_multiaddr: return "invalid multiaddr";
+      case errc::invalid_peer_id: return "invalid peer ID";
+      case errc::invalid_protobuf: return "malformed protobuf";
+      case errc::too_large: return "length or count exceeds its limit";
+      case errc::invalid_key: return "invalid key encoding";
+      case errc::unsupported_key_type: return "unsupported key type";
+      case errc::bad_signature: return "signature verification failed";
+      case errc::decrypt_failed: return "decryption failed (bad tag)";
+      case errc::nonce_exhausted: return "cipher nonce exhausted";
+      case errc::protocol_not_supported: return "protocol not supported by peer";
+      case errc::multistream_header: return "peer does not speak multistream-select 1.0";
+      case errc::multistream_message: return "malformed multistream-select message";
+      case errc::noise_handshake_failed: return "noise handshake failed";
+      case errc::peer_id_mismatch: return "remote peer ID differs from the one dialed";
+      case errc::unsupported_muxer: return "no common stream muxer";
+      case errc::yamux_protocol: return "yamux protocol violation";
+      case errc::yamux_window_exceeded: return "yamux receive window exceeded";
+      case errc::yamux_too_many_streams: return "too many yamux streams";
+      case errc::yamux_go_away: return "yamux session going away";
+      case errc::stream_reset: return "stream reset by peer";
+      case errc::stream_closed: return "stream closed";
+      case errc::connection_denied: return "connection denied by gater";
+      case errc::connection_closed: return "connection closed";
+      case errc::timeout: return "operation timed out";
+      case errc::no_addresses: return "no addresses known for peer";
+      case errc::dial_failed: return "all dial attempts failed";
+      case errc::resource_limit: return "resource limit reached";
+      case errc::invalid_argument: return "invalid argument";
+      case errc::ping_mismatch: return "ping payload mismatch";
+      case errc::perf_protocol: return "perf protocol violation";
+      case errc::identify_invalid: return "malformed identify message";
+      case errc::relay_reservation_refused: return "relay refused the reservation";
+      case errc::relay_resource_limit: return "relay resource limit exceeded";
+      case errc::relay_permission_denied: return "relay permission denied";
+      case errc::relay_connection_failed: return "relay could not connect to target";
+      case errc::relay_no_reservation: return "target has no reservation on the relay";
+      case errc::relay_malformed_message: return "malformed relay message";
+      case errc::relay_unexpected_message: return "unexpected relay message";
+      case errc::config_invalid: return "invalid configuration";
+      case errc::unauthorized: return "peer not authorized";
+      case errc::service_unavailable: return "local service unavailable";
+      case errc::name_not_found: return "name not found";
+    }
+    return "unknown peerup error " + std::to_string(ev);
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& peerup_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+}  // namespace peerup
