@@ -15,26 +15,26 @@ enum class errc {
   ok = 0,
 
   // --- encoding (multiformats, protobuf) 1-99 ---
-  truncated = 1,          // input ended in the middle of a value
-  varint_overflow,        // varint longer than 9 bytes or above 2^63-1
-  varint_not_minimal,     // varint encoded with redundant trailing zero groups
-  invalid_base58,         // character outside the base58btc alphabet
-  invalid_base32,         // character outside the RFC 4648 lower-case alphabet
-  unknown_multibase,      // multibase prefix we do not decode
-  unknown_multihash,      // multihash code other than identity / sha2-256
-  multihash_length,       // multihash digest length does not match its code
-  unknown_protocol,       // multiaddr protocol code or name we do not know
-  invalid_multiaddr,      // multiaddr text or binary is malformed
-  invalid_peer_id,        // peer ID text or bytes are malformed
-  invalid_protobuf,       // protobuf wire format is malformed
-  too_large,              // a length or count exceeds its bound
+  truncated = 1,       // input ended in the middle of a value
+  varint_overflow,     // varint longer than 9 bytes or above 2^63-1
+  varint_not_minimal,  // varint encoded with redundant trailing zero groups
+  invalid_base58,      // character outside the base58btc alphabet
+  invalid_base32,      // character outside the RFC 4648 lower-case alphabet
+  unknown_multibase,   // multibase prefix we do not decode
+  unknown_multihash,   // multihash code other than identity / sha2-256
+  multihash_length,    // multihash digest length does not match its code
+  unknown_protocol,    // multiaddr protocol code or name we do not know
+  invalid_multiaddr,   // multiaddr text or binary is malformed
+  invalid_peer_id,     // peer ID text or bytes are malformed
+  invalid_protobuf,    // protobuf wire format is malformed
+  too_large,           // a length or count exceeds its bound
 
   // --- crypto 100-199 ---
-  invalid_key = 100,      // key bytes have the wrong size or encoding
-  unsupported_key_type,   // key type we cannot use for this purpose
-  bad_signature,          // signature did not verify
-  decrypt_failed,         // AEAD tag mismatch: corrupted or forged frame
-  nonce_exhausted,        // 2^64-1 messages sent on one cipher state
+  invalid_key = 100,     // key bytes have the wrong size or encoding
+  unsupported_key_type,  // key type we cannot use for this purpose
+  bad_signature,         // signature did not verify
+  decrypt_failed,        // AEAD tag mismatch: corrupted or forged frame
+  nonce_exhausted,       // 2^64-1 messages sent on one cipher state
 
   // --- protocol negotiation 200-299 ---
   protocol_not_supported = 200,  // multistream-select answered "na" to every proposal
@@ -45,26 +45,26 @@ enum class errc {
   unsupported_muxer,             // no common stream muxer
 
   // --- yamux 300-399 ---
-  yamux_protocol = 300,       // peer violated the yamux framing rules
-  yamux_window_exceeded,      // peer sent more data than our receive window
-  yamux_too_many_streams,     // stream limit reached, stream refused
-  yamux_go_away,              // session is going away, no new streams
-  stream_reset,               // remote reset the stream
-  stream_closed,              // write after local close, or read after remote FIN with no data
+  yamux_protocol = 300,    // peer violated the yamux framing rules
+  yamux_window_exceeded,   // peer sent more data than our receive window
+  yamux_too_many_streams,  // stream limit reached, stream refused
+  yamux_go_away,           // session is going away, no new streams
+  stream_reset,            // remote reset the stream
+  stream_closed,           // write after local close, or read after remote FIN with no data
 
   // --- connection / host 400-499 ---
-  connection_denied = 400,    // connection gater refused the peer
-  connection_closed,          // the underlying connection is gone
-  timeout,                    // an operation ran past its deadline
-  no_addresses,               // no known address to dial the peer
-  dial_failed,                // every address failed to dial
-  resource_limit,             // a resource limit refused the operation
-  invalid_argument,           // a caller passed a value out of range
+  connection_denied = 400,  // connection gater refused the peer
+  connection_closed,        // the underlying connection is gone
+  timeout,                  // an operation ran past its deadline
+  no_addresses,             // no known address to dial the peer
+  dial_failed,              // every address failed to dial
+  resource_limit,           // a resource limit refused the operation
+  invalid_argument,         // a caller passed a value out of range
 
   // --- protocols 500-599 ---
-  ping_mismatch = 500,        // ping payload echoed back wrong
-  perf_protocol,              // perf peer broke the protocol
-  identify_invalid,           // identify message was malformed
+  ping_mismatch = 500,  // ping payload echoed back wrong
+  perf_protocol,        // perf peer broke the protocol
+  identify_invalid,     // identify message was malformed
 
   // --- relay 600-699 ---
   relay_reservation_refused = 600,  // relay said RESERVATION_REFUSED (200)
@@ -76,10 +76,10 @@ enum class errc {
   relay_unexpected_message,         // peer sent a message out of order (401)
 
   // --- application 700-799 ---
-  config_invalid = 700,       // configuration file is invalid
-  unauthorized,               // peer is not in authorized_keys for this service
-  service_unavailable,        // the local service refused the connection
-  name_not_found,             // no tier resolved the name
+  config_invalid = 700,  // configuration file is invalid
+  unauthorized,          // peer is not in authorized_keys for this service
+  service_unavailable,   // the local service refused the connection
+  name_not_found,        // no tier resolved the name
 };
 
 const boost::system::error_category& peerup_category() noexcept;

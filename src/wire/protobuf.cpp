@@ -71,8 +71,7 @@ result<std::optional<field>> reader::next() {
       pos_ += static_cast<std::size_t>(len->value);
       break;
     }
-    default:
-      return errc::invalid_protobuf;  // groups (3, 4) and reserved types
+    default: return errc::invalid_protobuf;  // groups (3, 4) and reserved types
   }
   return std::optional<field>{f};
 }
