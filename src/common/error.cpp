@@ -34,6 +34,7 @@ class category final : public boost::system::error_category {
       case errc::noise_handshake_failed: return "noise handshake failed";
       case errc::peer_id_mismatch: return "remote peer ID differs from the one dialed";
       case errc::unsupported_muxer: return "no common stream muxer";
+      case errc::noise_out_of_order: return "Noise handshake step called out of order";
       case errc::yamux_protocol: return "yamux protocol violation";
       case errc::yamux_window_exceeded: return "yamux receive window exceeded";
       case errc::yamux_too_many_streams: return "too many yamux streams";

@@ -43,6 +43,7 @@ enum class errc {
   noise_handshake_failed,        // Noise XX handshake message was malformed
   peer_id_mismatch,              // authenticated peer is not the one we dialed
   unsupported_muxer,             // no common stream muxer
+  noise_out_of_order,            // Noise handshake step called in the wrong state (caller bug)
 
   // --- yamux 300-399 ---
   yamux_protocol = 300,    // peer violated the yamux framing rules
