@@ -1,0 +1,157 @@
+#include "wire/multistream.hpp"
+
+#include <utility>
+
+#include "multiformats/varint.hpp"
+
+namespace peerup::multistream {
+namespace {
+
+constexpr std::string_view not_available = "na";
+constexpr std::string_view list_request = "ls";
+
+bool is_truncated(const boost::system::error_code& ec) {
+  return ec == make_error_code(errc::truncated);
+}
+
+}  // namespace
+
+bytes encode_message(std::string_view msg) {
+  bytes out;
+  out.reserve(varint::encoded_size(msg.size() + 1) + msg.size() + 1);
+  varint::encode(msg.size() + 1, out);
+  append(out, as_bytes(msg));
+  out.push_back('\n');
+  return out;
+}
+
+result<std::size_t> message_reader::feed(byte_span in) {
+  std::size_t used = 0;
+  // Byte by byte so we never consume past the end of this message: messages
+  // are at most 1 KiB, and what follows may belong to the selected protocol.
+  while (!complete_ && used < in.size()) {
+    buf_.push_back(in[used++]);
+    if (prefix_len_ == 0) {
+      auto prefix = varint::decode(buf_);
+      if (!prefix) {
+        // SECURITY: a prefix longer than the one of max_message cannot be valid;
+        // stop before buffering an unbounded varint.
+        if (is_truncated(prefix.error()) && buf_.size() < varint::encoded_size(max_message)) {
+          continue;
+        }
+        return errc::multistream_message;
+      }
+      // SECURITY: bound the message length before buffering its body.
+      if (prefix->value == 0 || prefix->value > max_message) return errc::multistream_message;
+      prefix_len_ = prefix->length;
+      body_len_ = static_cast<std::size_t>(prefix->value);
+    } else if (buf_.size() == prefix_len_ + body_len_) {
+      if (buf_.back() != '\n') return errc::multistream_message;
+      complete_ = true;
+    }
+  }
+  return used;
+}
+
+std::string_view message_reader::message() const {
+  if (!complete_) return {};
+  return as_string_view(byte_span(buf_).subspan(prefix_len_, body_len_ - 1));
+}
+
+void message_reader::reset() {
+  buf_.clear();
+  prefix_len_ = 0;
+  body_len_ = 0;
+  complete_ = false;
+}
+
+// ---------------------------------------------------------------- dialer
+
+dialer::dialer(std::vector<std::string> protocols) : protocols_(std::move(protocols)) {}
+
+bytes dialer::take_output() {
+  if (!started_ && !protocols_.empty()) {
+    started_ = true;
+    // Lazy negotiation: the header and the first proposal travel together.
+    append(out_, encode_message(protocol_id));
+    append(out_, encode_message(protocols_[current_]));
+  }
+  return std::exchange(out_, {});
+}
+
+result<std::size_t> dialer::on_bytes(byte_span in) {
+  if (failed_) return failed_;
+  if (protocols_.empty()) return failed_ = make_error_code(errc::protocol_not_supported);
+  std::size_t used = 0;
+  while (!done_ && used < in.size()) {
+    auto n = reader_.feed(in.subspan(used));
+    if (!n) return failed_ = n.error();
+    used += *n;
+    if (!reader_.complete()) break;
+    auto handled = on_message(reader_.message());
+    reader_.reset();
+    if (!handled) return failed_ = handled.error();
+  }
+  return used;
+}
+
+result<void> dialer::on_message(std::string_view msg) {
+  if (!header_received_) {
+    if (msg != protocol_id) return errc::multistream_header;
+    header_received_ = true;
+    return {};
+  }
+  if (current_ < protocols_.size() && msg == protocols_[current_]) {
+    selected_ = protocols_[current_];
+    done_ = true;
+    return {};
+  }
+  if (msg != not_available) return errc::multistream_message;
+  if (++current_ >= protocols_.size()) return errc::protocol_not_supported;
+  append(out_, encode_message(protocols_[current_]));
+  return {};
+}
+
+// ---------------------------------------------------------------- listener
+
+listener::listener(std::function<bool(std::string_view)> is_supported)
+    : is_supported_(std::move(is_supported)) {}
+
+bytes listener::take_output() { return std::exchange(out_, {}); }
+
+result<std::size_t> listener::on_bytes(byte_span in) {
+  if (failed_) return failed_;
+  std::size_t used = 0;
+  while (!done_ && used < in.size()) {
+    auto n = reader_.feed(in.subspan(used));
+    if (!n) return failed_ = n.error();
+    used += *n;
+    if (!reader_.complete()) break;
+    auto handled = on_message(reader_.message());
+    reader_.reset();
+    if (!handled) return failed_ = handled.error();
+  }
+  return used;
+}
+
+result<void> listener::on_message(std::string_view msg) {
+  if (!header_received_) {
+    if (msg != protocol_id) return errc::multistream_header;
+    header_received_ = true;
+    append(out_, encode_message(protocol_id));
+    return {};
+  }
+  // "ls" is answered with "na" too: the predicate cannot enumerate protocols.
+  if (msg != list_request && is_supported_ && is_supported_(msg)) {
+    selected_ = std::string(msg);
+    done_ = true;
+    append(out_, encode_message(msg));
+    return {};
+  }
+  // SECURITY: a peer could otherwise keep us answering "na" forever.
+  if (++rejected_ > max_proposals) return errc::protocol_not_supported;
+  append(out_, encode_message(not_available));
+  return {};
+}
+
+}  // namespace peerup::multistream
