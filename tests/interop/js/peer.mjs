@@ -30,7 +30,7 @@ import { generateKeyPairFromSeed, generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   ECHO_PROTOCOL, PERF_PROTOCOL, STREAM_LIMITS,
-  serveEcho, servePerf, echoClient, echoStreamsClient, perfClient
+  serveEcho, servePerf, pingClient, echoClient, echoStreamsClient, perfClient
 } from './protocols.mjs'
 
 function emit (obj) {
@@ -175,20 +175,38 @@ function registerHandlers (node) {
   ])
 }
 
+// libp2p identifies every new connection by itself, and the identify service
+// allows one outbound identify stream per connection, so a second explicit
+// identify races the automatic one. Report the automatic one instead.
+const identifyResults = new Map()
+const identifyWaiters = new Map()
+
+function recordIdentify (evt) {
+  const id = evt.detail.connection?.id
+  if (id == null) return
+  identifyResults.set(id, evt.detail)
+  identifyWaiters.get(id)?.forEach(resolve => resolve(evt.detail))
+  identifyWaiters.delete(id)
+}
+
+function identified (connectionId, signal) {
+  if (identifyResults.has(connectionId)) return Promise.resolve(identifyResults.get(connectionId))
+  return new Promise((resolve, reject) => {
+    const list = identifyWaiters.get(connectionId) ?? []
+    list.push(resolve)
+    identifyWaiters.set(connectionId, list)
+    signal.addEventListener('abort', () => reject(new Error('no identify result for this connection')), { once: true })
+  })
+}
+
 async function runAction (node, connection, spec, timeoutMs) {
   const signal = AbortSignal.timeout(timeoutMs)
   // Every concurrent stream adds an abort listener to the shared signal.
   setMaxListeners(Infinity, signal)
   switch (spec.action) {
-    case 'ping': {
-      const rtts = []
-      for (let i = 0; i < spec.count; i++) {
-        rtts.push(await node.services.ping.ping(connection.remotePeer, { signal }))
-      }
-      return { ok: rtts.length === spec.count, count: spec.count, rtt_ms: rtts }
-    }
+    case 'ping': return pingClient(connection, spec.count, signal)
     case 'identify': {
-      const r = await node.services.identify.identify(connection, { signal })
+      const r = await identified(connection.id, AbortSignal.timeout(Math.min(timeoutMs, 30_000)))
       return {
         ok: r.peerId.equals(connection.remotePeer),
         peer_id: r.peerId.toString(),
@@ -258,6 +276,7 @@ async function main () {
   process.on('SIGINT', () => stop('SIGINT'))
 
   await registerHandlers(node)
+  node.addEventListener('peer:identify', recordIdentify)
   node.addEventListener('connection:open', evt => {
     const c = evt.detail
     if (c.direction !== 'inbound') return

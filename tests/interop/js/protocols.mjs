@@ -10,6 +10,7 @@
 //   - stream.abort(err) resets.
 import { createHash, randomBytes } from 'node:crypto'
 
+export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 export const ECHO_PROTOCOL = '/peerup/echo/1.0.0'
 export const PERF_PROTOCOL = '/perf/1.0.0'
 
@@ -106,6 +107,50 @@ function drain (stream, hash) {
 
 function mibPerSecond (bytes, seconds) {
   return seconds > 0 ? Number((bytes / (1024 * 1024) / seconds).toFixed(2)) : null
+}
+
+// Reads exactly `n` bytes from an async iterator over a stream, keeping any
+// surplus in `state.rest` for the next call.
+async function readExactly (iter, state, n) {
+  while (state.rest.byteLength < n) {
+    const { value, done } = await iter.next()
+    if (done) throw new Error(`stream ended after ${state.rest.byteLength}/${n} bytes`)
+    const buf = toU8(value)
+    const merged = new Uint8Array(state.rest.byteLength + buf.byteLength)
+    merged.set(state.rest, 0)
+    merged.set(buf, state.rest.byteLength)
+    state.rest = merged
+  }
+  const out = state.rest.subarray(0, n)
+  state.rest = state.rest.subarray(n)
+  return out
+}
+
+// Pings on THIS connection (the ping service would look the peer up and may
+// dial a second connection when the first is a limited relayed one): `count`
+// rounds of 32 random bytes on one stream, as ping/ping.md allows.
+export async function pingClient (connection, count, signal) {
+  const stream = await connection.newStream(PING_PROTOCOL, { runOnLimitedConnection: true, signal })
+  const iter = stream[Symbol.asyncIterator]()
+  const state = { rest: new Uint8Array(0) }
+  const rtts = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const payload = randomBytes(32)
+      const start = performance.now()
+      await sendAll(stream, payload, signal)
+      const echoed = await readExactly(iter, state, 32)
+      if (!payload.equals(echoed)) throw new Error(`ping ${i}: reply differs from payload`)
+      rtts.push(Number((performance.now() - start).toFixed(3)))
+    }
+    await stream.close({ signal })
+  } catch (err) {
+    stream.abort(err)
+    throw err
+  } finally {
+    await iter.return?.()
+  }
+  return { ok: rtts.length === count, count, rtt_ms: rtts }
 }
 
 // Sends `nbytes` random bytes on one echo stream and checks that the same

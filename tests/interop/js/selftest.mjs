@@ -82,9 +82,9 @@ async function main () {
   const reserved = await home.next('reserved')
   const circuit = reserved.addrs.find(a => a.startsWith(relayAddr))
   console.log(`  reserved: ${circuit}`)
-  const relayed = await runDialer(['--dial', circuit, '--ping', '2', '--echo-bytes', String(MiB),
+  const relayed = await runDialer(['--dial', circuit, '--ping', '2', '--identify', '--echo-bytes', String(MiB),
     ...(quick ? [] : ['--perf-upload', String(64 * MiB), '--perf-download', String(64 * MiB)])], 180_000)
-  tally(check('relay: ping + echo 1 MiB' + (quick ? '' : ' + perf 64 MiB') + ' through js relay', relayed, quick ? 2 : 3))
+  tally(check('relay: ping, identify, echo 1 MiB' + (quick ? '' : ', perf 64 MiB') + ' through js relay', relayed, quick ? 3 : 4))
 
   // Listeners exit on stdin EOF: this is what keeps a killed harness from
   // leaving orphans.
