@@ -1,1 +1,31 @@
-int main() { return 0; }
+// peerup: one binary, subcommands. See docs/ for the user guide.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"peerup: reach your own services behind CGNAT over libp2p"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.parse_complete_callback(
+      [&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(spdlog::stderr_color_mt("peerup"));
+  spdlog::set_level(spdlog::level::warn);
+
+  peerup::cli::add_identity_commands(app);
+  peerup::cli::add_diag_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "peerup: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

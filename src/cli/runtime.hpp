@@ -1,0 +1,22 @@
+// Helpers shared by the subcommands: running a coroutine to completion on a
+// single-threaded io_context, and stopping on SIGINT/SIGTERM.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "net/asio.hpp"
+
+namespace peerup::cli {
+
+// Runs `main` on a fresh io_context until it returns; its value is the exit
+// code. Exceptions escaping the coroutine print "peerup: <what>" and give 1.
+int run_main(std::function<net::awaitable<int>()> main, net::asio::io_context& io);
+
+// Completes when SIGINT or SIGTERM arrives.
+net::awaitable<void> wait_for_signal();
+
+// Parses sizes such as "64MiB", "10M", "4096" into bytes. Throws on bad input.
+std::uint64_t parse_size(const std::string& text);
+
+}  // namespace peerup::cli

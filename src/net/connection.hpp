@@ -1,0 +1,34 @@
+// An authenticated, multiplexed connection to one peer, as the host keeps it.
+#pragma once
+
+#include <memory>
+
+#include "multiformats/multiaddr.hpp"
+#include "multiformats/peer_id.hpp"
+#include "net/yamux_connection.hpp"
+
+namespace peerup::net {
+
+enum class direction { inbound, outbound };
+
+struct connection {
+  peer_id remote_peer;
+  multiaddr remote_addr;  // for relayed connections, the /p2p-circuit address
+  multiaddr local_addr;
+  direction dir;
+  bool relayed = false;   // carried by a relay circuit rather than a direct transport
+  steady_clock::time_point opened = steady_clock::now();
+  std::shared_ptr<yamux_connection> mux;
+
+  bool is_open() const { return mux && !mux->is_closed(); }
+};
+
+using connection_ptr = std::shared_ptr<connection>;
+
+// What a protocol handler learns about the stream it serves.
+struct stream_context {
+  connection_ptr conn;
+  std::string protocol;
+};
+
+}  // namespace peerup::net

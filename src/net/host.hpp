@@ -1,0 +1,139 @@
+// The libp2p host: listens, dials, upgrades, keeps one connection per peer
+// (preferring direct over relayed), and routes inbound streams to protocol
+// handlers by protocol ID.
+#pragma once
+
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/protocol_id.hpp"
+#include "crypto/keys.hpp"
+#include "net/connection.hpp"
+#include "net/peer_store.hpp"
+#include "net/tcp_transport.hpp"
+#include "net/upgrader.hpp"
+
+namespace peerup::net {
+
+struct host_limits {
+  std::size_t max_connections = 4096;
+  std::size_t max_pending_handshakes = 256;   // unfinished inbound upgrades
+  std::size_t max_connections_per_ip = 64;
+  steady_clock::duration handshake_timeout = std::chrono::seconds(10);
+  steady_clock::duration negotiate_timeout = std::chrono::seconds(10);
+  steady_clock::duration dial_timeout = std::chrono::seconds(10);
+};
+
+struct host_config {
+  private_key identity;
+  std::vector<multiaddr> listen;
+  connection_gater gater;  // empty: accept every authenticated peer
+  host_limits limits;
+  yamux::config yamux_cfg;
+  std::string agent_version = "peerup/0.1.0";
+};
+
+// Serves one inbound stream whose protocol was negotiated. Runs as its own
+// coroutine; owns the stream.
+using stream_handler = std::function<awaitable<void>(stream_ptr, stream_context)>;
+using connection_observer = std::function<void(const connection_ptr&)>;
+
+struct opened_stream {
+  stream_ptr stream;
+  std::string protocol;
+  connection_ptr conn;
+};
+
+class host {
+ public:
+  // Contract: every member runs on `ex`, which must be a single-threaded
+  // executor (one io_context thread); the host is not thread-safe.
+  host(asio::any_io_executor ex, host_config cfg);
+  ~host();
+  host(const host&) = delete;
+  host& operator=(const host&) = delete;
+
+  // Binds every configured listen address. Throws std::system_error on failure
+  // (start-up error). Port 0 picks a free port; listen_addrs() shows it.
+  void start();
+  void stop();
+
+  const peer_id& id() const { return id_; }
+  const private_key& identity() const { return cfg_.identity; }
+  std::vector<multiaddr> listen_addrs() const;
+  // Listen addresses with /p2p/<id> appended, as users copy them.
+  std::vector<multiaddr> full_addrs() const;
+  // Extra addresses to announce (relay circuits, observed addresses).
+  void set_extra_announce(std::vector<multiaddr> addrs) { extra_announce_ = std::move(addrs); }
+  std::vector<multiaddr> announce_addrs() const;
+
+  void set_handler(const protocol_id& proto, stream_handler h);
+  void remove_handler(const protocol_id& proto);
+  std::vector<std::string> protocols() const;
+  void on_connection(connection_observer obs) { observers_.push_back(std::move(obs)); }
+
+  peer_store& peers() { return peers_; }
+  const host_config& config() const { return cfg_; }
+  void set_gater(connection_gater g) { cfg_.gater = std::move(g); }
+
+  // Returns an open connection to `peer`, dialing its known addresses if
+  // needed. A direct connection is preferred over a relayed one.
+  awaitable<result<connection_ptr>> connect(const peer_id& peer);
+  // Dials a multiaddr (with /p2p/ for authentication; without it any peer is
+  // accepted) and returns the connection, reusing an existing one.
+  awaitable<result<connection_ptr>> connect(const multiaddr& addr);
+  // Opens a stream and negotiates the first supported protocol.
+  awaitable<result<opened_stream>> new_stream(const peer_id& peer,
+                                              std::vector<std::string> protocols);
+  awaitable<result<opened_stream>> new_stream(const connection_ptr& conn,
+                                              std::vector<std::string> protocols);
+
+  // Upgrades a raw stream (e.g. a relayed circuit) and registers the result.
+  awaitable<result<connection_ptr>> add_outbound(raw_connection raw, std::optional<peer_id> expected);
+  awaitable<result<connection_ptr>> add_inbound(raw_connection raw);
+
+  // Connections to `peer`, best first (direct before relayed, newest first).
+  std::vector<connection_ptr> connections(const peer_id& peer) const;
+  std::vector<connection_ptr> all_connections() const;
+  void close_connections(const peer_id& peer);
+
+  asio::any_io_executor get_executor() const { return ex_; }
+
+  // Dials /p2p-circuit addresses; installed by the relay client.
+  using circuit_dialer =
+      std::function<awaitable<result<connection_ptr>>(const multiaddr&, std::optional<peer_id>)>;
+  void set_circuit_dialer(circuit_dialer d) { circuit_dialer_ = std::move(d); }
+  // Dials from the listen port (SO_REUSEPORT), as hole punching needs.
+  awaitable<result<connection_ptr>> dial_reusing_port(const multiaddr& addr, const peer_id& expected);
+
+ private:
+  awaitable<void> accept_loop(tcp_listener& listener);
+  awaitable<void> handle_inbound_socket(tcp::socket socket);
+  awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr, std::optional<peer_id> expected,
+                                              bool reuse_port);
+  void register_connection(const connection_ptr& conn);
+  void serve_stream(const connection_ptr& conn, stream_ptr s);
+  awaitable<void> run_stream(connection_ptr conn, stream_ptr s);
+  upgrade_params params() const { return {cfg_.identity, cfg_.gater, cfg_.yamux_cfg}; }
+
+  asio::any_io_executor ex_;
+  host_config cfg_;
+  peer_id id_;
+  peer_store peers_;
+  std::list<tcp_listener> listeners_;
+  std::vector<multiaddr> extra_announce_;
+  std::map<std::string, stream_handler> handlers_;
+  std::vector<connection_observer> observers_;
+  std::unordered_map<peer_id, std::vector<connection_ptr>> conns_;
+  std::unordered_map<std::string, std::size_t> conns_per_ip_;
+  circuit_dialer circuit_dialer_;
+  std::size_t pending_handshakes_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace peerup::net

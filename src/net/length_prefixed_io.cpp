@@ -1,0 +1,29 @@
+#include "net/length_prefixed_io.hpp"
+
+#include "multiformats/varint.hpp"
+#include "wire/length_prefixed.hpp"
+
+namespace peerup::net {
+
+awaitable<result<bytes>> read_length_prefixed(byte_stream& s, std::size_t max_size) {
+  std::uint8_t header[varint::max_length];
+  std::size_t have = 0;
+  for (;;) {
+    if (auto r = co_await read_exact(s, {header + have, 1}); !r) co_return r.error();
+    ++have;
+    auto len = varint::decode({header, have});
+    if (len) {
+      if (len->value > max_size) co_return make_error_code(errc::too_large);
+      bytes msg(static_cast<std::size_t>(len->value));
+      if (auto r = co_await read_exact(s, msg); !r) co_return r.error();
+      co_return msg;
+    }
+    if (len.error() != errc::truncated) co_return len.error();
+  }
+}
+
+awaitable<result<void>> write_length_prefixed(byte_stream& s, byte_span msg) {
+  co_return co_await s.write(wire::frame_length_prefixed(msg));
+}
+
+}  // namespace peerup::net

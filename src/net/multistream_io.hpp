@@ -1,0 +1,28 @@
+// multistream-select 1.0 over a byte_stream, driving the sans-I/O state
+// machines in wire/multistream.hpp.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "net/byte_stream.hpp"
+
+namespace peerup::net {
+
+// Proposes `protocols` in order and returns the one the listener accepted.
+// 1. write the header and the first proposal in one write (lazy negotiation)
+// 2. read the header echo
+// 3. read the protocol echo, or "na" and propose the next one
+// Contract: reads exactly the negotiation messages, never application data.
+awaitable<result<std::string>> negotiate_outbound(byte_stream& s,
+                                                  const std::vector<std::string>& protocols);
+
+// Answers proposals until one satisfies `is_supported`; returns it.
+// 1. read the dialer's header and answer with ours
+// 2. read proposals; answer "na" or echo the accepted one
+// Contract: data the dialer pipelined behind its proposal stays unread in `s`.
+awaitable<result<std::string>> negotiate_inbound(byte_stream& s,
+                                                 std::function<bool(std::string_view)> is_supported);
+
+}  // namespace peerup::net

@@ -1,0 +1,58 @@
+// The Noise secure channel as a byte_stream, and the coroutines that run the
+// XX handshake over any inner byte_stream (TCP socket or relayed stream).
+#pragma once
+
+#include <optional>
+
+#include "crypto/keys.hpp"
+#include "multiformats/peer_id.hpp"
+#include "net/byte_stream.hpp"
+#include "wire/noise_handshake.hpp"
+
+namespace peerup::net {
+
+class noise_stream final : public byte_stream {
+ public:
+  noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv);
+
+  awaitable<result<std::size_t>> read_some(mutable_byte_span buf) override;
+  awaitable<result<void>> write(byte_span data) override;
+  awaitable<result<void>> close_write() override { return inner_->close_write(); }
+  void reset() override { inner_->reset(); }
+  asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+
+  byte_stream& inner() { return *inner_; }
+
+ private:
+  // Decrypts every complete frame at the front of the read buffer.
+  result<void> decrypt_buffered();
+
+  stream_ptr inner_;
+  noise::cipher_state send_;
+  noise::cipher_state recv_;
+  bytes rbuf_;               // ciphertext read from inner_, decrypted in place
+  std::size_t rbegin_ = 0;   // first byte not yet decrypted
+  std::size_t rend_ = 0;     // end of valid data in rbuf_
+  std::size_t plain_begin_ = 0;  // decrypted plaintext segments, [plain_begin_, plain_end_)
+  std::size_t plain_end_ = 0;    // live in rbuf_ with frame headers/tags squeezed out
+  bytes wbuf_;
+};
+
+struct secured_channel {
+  std::unique_ptr<noise_stream> stream;
+  public_key remote_key;
+  peer_id remote_peer;
+  std::vector<std::string> remote_muxers;
+};
+
+// Runs the Noise XX handshake as initiator (dialer) or responder over `inner`,
+// which must already have negotiated "/noise" with multistream-select.
+// Contract: takes ownership of `inner`; on failure the stream is reset and
+// dropped. The caller bounds the duration with with_timeout.
+awaitable<result<secured_channel>> secure_outbound(stream_ptr inner, const private_key& identity,
+                                                   std::optional<peer_id> expected,
+                                                   std::vector<std::string> muxers);
+awaitable<result<secured_channel>> secure_inbound(stream_ptr inner, const private_key& identity,
+                                                  std::vector<std::string> muxers);
+
+}  // namespace peerup::net

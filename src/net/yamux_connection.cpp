@@ -1,0 +1,290 @@
+#include "net/yamux_connection.hpp"
+
+#include <cstring>
+
+namespace peerup::net {
+
+namespace {
+constexpr std::size_t read_chunk = 256 * 1024;
+// Streams stop queueing frames when this much output waits for the socket, so
+// a fast writer cannot make the connection buffer without bound.
+constexpr std::size_t output_high_water = 1024 * 1024;
+constexpr auto keepalive_interval = std::chrono::seconds(15);
+}  // namespace
+
+struct yamux_connection::stream_state {
+  stream_state(asio::any_io_executor ex, std::uint32_t id) : id(id), readable(ex), writable(ex) {}
+
+  std::uint32_t id;
+  bytes recv;                  // received, not yet read; bounded by the receive window
+  std::size_t recv_head = 0;   // first unread byte in recv
+  bool remote_fin = false;
+  bool reset = false;
+  bool local_fin = false;
+  bool detached = false;       // handle dropped after our FIN: discard until remote FIN
+  signal readable;
+  signal writable;
+};
+
+// A Yamux stream handle. Dropping it without a FIN resets the stream.
+class yamux_stream final : public byte_stream {
+ public:
+  yamux_stream(std::shared_ptr<yamux_connection> conn,
+               std::shared_ptr<yamux_connection::stream_state> st)
+      : conn_(std::move(conn)), st_(std::move(st)) {}
+
+  ~yamux_stream() override {
+    if (st_->reset || (st_->local_fin && st_->remote_fin)) {
+      conn_->streams_.erase(st_->id);
+    } else if (st_->local_fin && !conn_->closed_) {
+      st_->detached = true;  // let the remote finish; its data is discarded
+      const std::size_t unread = st_->recv.size() - st_->recv_head;
+      if (unread) conn_->session_.consumed(st_->id, unread, now_ms());
+      st_->recv.clear();
+      st_->recv_head = 0;
+      conn_->flush_soon();
+    } else {
+      reset();
+    }
+  }
+
+  awaitable<result<std::size_t>> read_some(mutable_byte_span buf) override {
+    for (;;) {
+      auto& st = *st_;
+      if (st.recv_head < st.recv.size()) {
+        const std::size_t n = std::min(buf.size(), st.recv.size() - st.recv_head);
+        std::memcpy(buf.data(), st.recv.data() + st.recv_head, n);
+        st.recv_head += n;
+        if (st.recv_head == st.recv.size()) {
+          st.recv.clear();
+          st.recv_head = 0;
+        } else if (st.recv_head > 64 * 1024 && st.recv_head * 2 > st.recv.size()) {
+          st.recv.erase(st.recv.begin(), st.recv.begin() + static_cast<std::ptrdiff_t>(st.recv_head));
+          st.recv_head = 0;
+        }
+        if (!st.reset && !conn_->closed_) {
+          conn_->session_.consumed(st.id, n, now_ms());
+          conn_->flush_soon();
+        }
+        co_return n;
+      }
+      if (st.reset) co_return make_error_code(errc::stream_reset);
+      if (st.remote_fin) co_return std::size_t{0};
+      if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+      co_await st.readable.wait();
+    }
+  }
+
+  awaitable<result<void>> write(byte_span data) override {
+    while (!data.empty()) {
+      auto& st = *st_;
+      if (st.reset) co_return make_error_code(errc::stream_reset);
+      if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+      if (st.local_fin) co_return make_error_code(errc::stream_closed);
+      if (conn_->session_.output().size() >= output_high_water) {
+        co_await conn_->output_drained_.wait();
+        continue;
+      }
+      const std::size_t n = conn_->session_.write(st.id, data);
+      if (n == 0) {
+        co_await st.writable.wait();
+        continue;
+      }
+      data = data.subspan(n);
+      conn_->last_activity_ = steady_clock::now();
+      conn_->flush_soon();
+    }
+    co_return result<void>{};
+  }
+
+  awaitable<result<void>> close_write() override {
+    if (st_->reset) co_return make_error_code(errc::stream_reset);
+    if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+    if (!st_->local_fin) {
+      st_->local_fin = true;
+      conn_->session_.close_write(st_->id);
+      conn_->flush_soon();
+    }
+    co_return result<void>{};
+  }
+
+  void reset() override {
+    if (st_->reset) return;
+    st_->reset = true;
+    if (!conn_->closed_) {
+      conn_->session_.reset(st_->id);
+      conn_->flush_soon();
+    }
+    conn_->streams_.erase(st_->id);
+    st_->readable.notify();
+    st_->writable.notify();
+  }
+
+  asio::any_io_executor get_executor() override { return conn_->get_executor(); }
+
+ private:
+  std::shared_ptr<yamux_connection> conn_;
+  std::shared_ptr<yamux_connection::stream_state> st_;
+};
+
+yamux_connection::yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg)
+    : secure_(std::move(secure)),
+      session_(is_client, cfg),
+      output_ready_(secure_->get_executor()),
+      output_drained_(secure_->get_executor()),
+      closed_signal_(secure_->get_executor()),
+      keepalive_timer_(secure_->get_executor()) {}
+
+yamux_connection::~yamux_connection() = default;
+
+void yamux_connection::start(inbound_handler on_inbound) {
+  on_inbound_ = std::move(on_inbound);
+  auto ex = get_executor();
+  session_.ping(now_ms());  // first RTT sample for window tuning
+  asio::co_spawn(ex, read_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(ex, write_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(ex, keepalive_loop(shared_from_this()), asio::detached);
+}
+
+std::shared_ptr<yamux_connection::stream_state> yamux_connection::add_stream(std::uint32_t id) {
+  auto st = std::make_shared<stream_state>(get_executor(), id);
+  streams_[id] = st;
+  return st;
+}
+
+result<stream_ptr> yamux_connection::open_stream() {
+  if (closed_ || closing_) return errc::connection_closed;
+  auto id = session_.open_stream();
+  if (!id) return id.error();
+  auto st = add_stream(*id);
+  flush_soon();
+  return stream_ptr(std::make_unique<yamux_stream>(shared_from_this(), std::move(st)));
+}
+
+void yamux_connection::dispatch(const yamux::event& ev) {
+  using k = yamux::event_kind;
+  if (ev.kind == k::inbound_stream) {
+    auto st = add_stream(ev.stream);
+    if (on_inbound_) on_inbound_(std::make_unique<yamux_stream>(shared_from_this(), std::move(st)));
+    return;
+  }
+  if (ev.kind == k::ping_ack) {
+    rtt_ = std::chrono::milliseconds(ev.rtt_ms);
+    return;
+  }
+  if (ev.kind == k::go_away) return;  // the session refuses new streams from now on
+
+  auto it = streams_.find(ev.stream);
+  if (it == streams_.end()) return;
+  auto& st = *it->second;
+  switch (ev.kind) {
+    case k::data:
+      if (st.detached) {
+        session_.consumed(st.id, ev.data.size(), now_ms());
+      } else {
+        st.recv.insert(st.recv.end(), ev.data.begin(), ev.data.end());
+        st.readable.notify();
+      }
+      break;
+    case k::send_window: st.writable.notify(); break;
+    case k::remote_fin:
+      st.remote_fin = true;
+      st.readable.notify();
+      if (st.detached) streams_.erase(it);
+      break;
+    case k::remote_reset:
+      st.reset = true;
+      st.readable.notify();
+      st.writable.notify();
+      streams_.erase(it);
+      break;
+    default: break;
+  }
+}
+
+awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> self) {
+  bytes buf(read_chunk);
+  while (!closed_) {
+    auto n = co_await secure_->read_some(buf);
+    if (!n) {
+      fail(n.error());
+      break;
+    }
+    if (*n == 0) {
+      fail(make_error_code(errc::connection_closed));
+      break;
+    }
+    last_activity_ = steady_clock::now();
+    events_.clear();
+    if (auto r = session_.on_bytes({buf.data(), *n}, events_, now_ms()); !r) {
+      fail(r.error());
+      break;
+    }
+    for (const auto& ev : events_) {
+      if (closed_) break;
+      dispatch(ev);
+    }
+    if (!session_.output().empty()) flush_soon();
+  }
+}
+
+awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> self) {
+  bytes out;
+  while (!closed_) {
+    if (session_.output().empty()) {
+      if (closing_) break;
+      co_await output_ready_.wait();
+      continue;
+    }
+    out.clear();
+    std::swap(out, session_.output());
+    auto r = co_await secure_->write(out);
+    output_drained_.notify();
+    if (!r) {
+      fail(r.error());
+      break;
+    }
+  }
+  if (closing_ && !closed_) {
+    (void)co_await secure_->close_write();
+    fail(make_error_code(errc::connection_closed));
+  }
+}
+
+awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connection> self) {
+  while (!closed_) {
+    keepalive_timer_.expires_after(keepalive_interval);
+    co_await keepalive_timer_.async_wait(use_nothrow);
+    if (closed_ || closing_) break;
+    session_.ping(now_ms());
+    flush_soon();
+  }
+}
+
+void yamux_connection::close() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  session_.go_away(0);
+  flush_soon();
+}
+
+awaitable<void> yamux_connection::wait_closed() {
+  while (!closed_) co_await closed_signal_.wait();
+}
+
+void yamux_connection::fail(error_code ec) {
+  if (closed_) return;
+  closed_ = true;
+  close_reason_ = ec;
+  secure_->reset();
+  for (auto& [id, st] : streams_) {
+    st->readable.notify();
+    st->writable.notify();
+  }
+  output_ready_.notify();
+  output_drained_.notify();
+  closed_signal_.notify();
+  keepalive_timer_.cancel();
+}
+
+}  // namespace peerup::net

@@ -1,0 +1,72 @@
+// The Yamux driver: one muxed, authenticated connection over a secure
+// byte_stream. It runs the sans-I/O yamux::session with two coroutines (a
+// reader feeding on_bytes and a writer flushing output) and exposes each
+// Yamux stream as a byte_stream.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "net/byte_stream.hpp"
+#include "net/signal.hpp"
+#include "wire/yamux.hpp"
+
+namespace peerup::net {
+
+class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
+ public:
+  using inbound_handler = std::function<void(stream_ptr)>;
+
+  yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg = {});
+  ~yamux_connection();
+
+  // Starts the reader, writer and keepalive coroutines. `on_inbound` is called
+  // on the connection's executor for every stream the peer opens; it must not
+  // block (spawn a coroutine to serve the stream).
+  void start(inbound_handler on_inbound);
+
+  // Opens an outbound stream. Contract: runs on the connection's executor;
+  // fails with errc::connection_closed, yamux_go_away or yamux_too_many_streams.
+  result<stream_ptr> open_stream();
+
+  // Sends GoAway, flushes what is queued, and closes the transport.
+  void close();
+  bool is_closed() const { return closed_; }
+  // Completes when the connection is closed (either side, or an error).
+  awaitable<void> wait_closed();
+
+  std::size_t stream_count() const { return streams_.size(); }
+  std::optional<std::chrono::milliseconds> rtt() const { return rtt_; }
+  steady_clock::time_point last_activity() const { return last_activity_; }
+  asio::any_io_executor get_executor() { return secure_->get_executor(); }
+
+ private:
+  friend class yamux_stream;
+  struct stream_state;
+
+  awaitable<void> read_loop(std::shared_ptr<yamux_connection> self);
+  awaitable<void> write_loop(std::shared_ptr<yamux_connection> self);
+  awaitable<void> keepalive_loop(std::shared_ptr<yamux_connection> self);
+  void dispatch(const yamux::event& ev);
+  void fail(error_code ec);
+  void flush_soon() { output_ready_.notify(); }
+  std::shared_ptr<stream_state> add_stream(std::uint32_t id);
+
+  stream_ptr secure_;
+  yamux::session session_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<stream_state>> streams_;
+  inbound_handler on_inbound_;
+  signal output_ready_;
+  signal output_drained_;
+  signal closed_signal_;
+  bool closed_ = false;
+  bool closing_ = false;
+  error_code close_reason_;
+  std::optional<std::chrono::milliseconds> rtt_;
+  steady_clock::time_point last_activity_ = steady_clock::now();
+  std::vector<yamux::event> events_;
+  asio::steady_timer keepalive_timer_;
+};
+
+}  // namespace peerup::net

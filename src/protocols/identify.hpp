@@ -1,0 +1,53 @@
+// libp2p identify (/ipfs/id/1.0.0) and identify push (/ipfs/id/push/1.0.0).
+//
+// On every new connection we ask the peer who it is: its listen addresses
+// go into the peer store, the address it saw us at is recorded (the seed of
+// address discovery for hole punching), and its protocols are remembered.
+#pragma once
+
+#include <functional>
+
+#include "net/host.hpp"
+#include "wire/identify_message.hpp"
+
+namespace peerup::protocols {
+
+inline const protocol_id identify_protocol{std::string(wire::identify_protocol_id)};
+inline const protocol_id identify_push_protocol{std::string(wire::identify_push_protocol_id)};
+inline constexpr std::string_view libp2p_protocol_version = "ipfs/0.1.0";
+
+struct identify_info {
+  peer_id peer;
+  std::vector<multiaddr> listen_addrs;
+  std::vector<std::string> protocols;
+  std::optional<multiaddr> observed_addr;
+  std::string agent_version;
+  std::string protocol_version;
+};
+
+class identify_service {
+ public:
+  // Registers both handlers on `h` and identifies every new connection.
+  explicit identify_service(net::host& h);
+
+  // Asks the peer on `conn` and records the answer in the peer store.
+  net::awaitable<result<identify_info>> identify(const net::connection_ptr& conn);
+  // Sends our current identify to every connected peer (after address changes).
+  void push_all();
+
+  // Called after each successful identify (e.g. for address discovery).
+  void on_identified(std::function<void(const net::connection_ptr&, const identify_info&)> f) {
+    listeners_.push_back(std::move(f));
+  }
+
+ private:
+  wire::identify_message build(const net::connection& conn) const;
+  net::awaitable<void> serve(net::stream_ptr s, net::stream_context ctx);
+  net::awaitable<void> serve_push(net::stream_ptr s, net::stream_context ctx);
+  result<identify_info> record(const net::connection_ptr& conn, const wire::identify_message& m);
+
+  net::host& host_;
+  std::vector<std::function<void(const net::connection_ptr&, const identify_info&)>> listeners_;
+};
+
+}  // namespace peerup::protocols
