@@ -23,6 +23,7 @@ class category final : public boost::system::error_category {
       case errc::invalid_peer_id: return "invalid peer ID";
       case errc::invalid_protobuf: return "malformed protobuf";
       case errc::too_large: return "length or count exceeds its limit";
+      case errc::invalid_base64: return "invalid base64url text";
       case errc::invalid_key: return "invalid key encoding";
       case errc::unsupported_key_type: return "unsupported key type";
       case errc::bad_signature: return "signature verification failed";

@@ -28,6 +28,7 @@ enum class errc {
   invalid_peer_id,     // peer ID text or bytes are malformed
   invalid_protobuf,    // protobuf wire format is malformed
   too_large,           // a length or count exceeds its bound
+  invalid_base64,      // base64url text (multibase 'u') is malformed
 
   // --- crypto 100-199 ---
   invalid_key = 100,     // key bytes have the wrong size or encoding

@@ -67,3 +67,25 @@ TEST(multibase, encodes_with_prefix) {
 
 }  // namespace
 }  // namespace peerup
+
+namespace peerup {
+namespace {
+
+// RFC 4648 section 10 base64 vectors in the URL-safe alphabet, unpadded.
+TEST(multibase, reads_and_writes_base64url) {
+  EXPECT_EQ(multibase::encode_base64url(as_bytes("foobar")), "uZm9vYmFy");
+  EXPECT_EQ(multibase::encode_base64url(as_bytes("fo")), "uZm8");
+  EXPECT_EQ(multibase::encode_base64url(bytes{0xfb, 0xff}), "u-_8");
+  EXPECT_EQ(multibase::decode("uZm9vYg").value(), b("foob"));
+  EXPECT_EQ(multibase::decode("u-_8").value(), (bytes{0xfb, 0xff}));
+}
+
+TEST(multibase, rejects_malformed_base64url) {
+  EXPECT_EQ(multibase::decode("uZm9vYg==").error(), errc::invalid_base64);  // padding
+  EXPECT_EQ(multibase::decode("uZm+v").error(), errc::invalid_base64);      // standard alphabet
+  EXPECT_EQ(multibase::decode("uZ").error(), errc::invalid_base64);         // 1 mod 4
+  EXPECT_EQ(multibase::decode("uZn").error(), errc::invalid_base64);        // stray bits
+}
+
+}  // namespace
+}  // namespace peerup
