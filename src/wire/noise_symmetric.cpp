@@ -81,6 +81,23 @@ symmetric_state::~symmetric_state() {
   sodium_memzero(h_.data(), h_.size());
 }
 
+symmetric_state::symmetric_state(symmetric_state&& other) noexcept
+    : ck_(other.ck_), h_(other.h_), cipher_(std::move(other.cipher_)) {
+  sodium_memzero(other.ck_.data(), other.ck_.size());
+  sodium_memzero(other.h_.data(), other.h_.size());
+}
+
+symmetric_state& symmetric_state::operator=(symmetric_state&& other) noexcept {
+  if (this != &other) {
+    ck_ = other.ck_;
+    h_ = other.h_;
+    cipher_ = std::move(other.cipher_);
+    sodium_memzero(other.ck_.data(), other.ck_.size());
+    sodium_memzero(other.h_.data(), other.h_.size());
+  }
+  return *this;
+}
+
 void symmetric_state::mix_hash(byte_span data) {
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);

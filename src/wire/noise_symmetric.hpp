@@ -42,6 +42,8 @@ class symmetric_state {
   // InitializeSymmetric (section 5.2).
   explicit symmetric_state(std::string_view protocol_name);
   ~symmetric_state();
+  symmetric_state(symmetric_state&& other) noexcept;
+  symmetric_state& operator=(symmetric_state&& other) noexcept;
   symmetric_state(const symmetric_state&) = delete;
   symmetric_state& operator=(const symmetric_state&) = delete;
 
