@@ -99,10 +99,25 @@ result<void> merge_dial_response(const field& outer, std::optional<autonat_dial_
 
 }  // namespace
 
-autonat_message autonat_message::dial_request(bytes peer_id, std::vector<bytes> addrs) {
+std::vector<multiaddr> autonat_peer_info::multiaddrs() const {
+  std::vector<multiaddr> out;
+  for (const auto& raw : addrs) {
+    if (auto a = multiaddr::from_bytes(raw)) out.push_back(std::move(*a));
+  }
+  return out;
+}
+
+autonat_message autonat_message::dial_request(const peer_id& id,
+                                              const std::vector<multiaddr>& addrs) {
+  std::vector<bytes> raw;
+  for (const auto& a : addrs) raw.push_back(a.to_bytes());
+  return dial_request(id.to_bytes(), std::move(raw));
+}
+
+autonat_message autonat_message::dial_request(bytes id, std::vector<bytes> addrs) {
   autonat_message m;
   m.type = autonat_message_type::dial;
-  m.dial.emplace().peer = autonat_peer_info{std::move(peer_id), std::move(addrs)};
+  m.dial.emplace().peer = autonat_peer_info{std::move(id), std::move(addrs)};
   return m;
 }
 

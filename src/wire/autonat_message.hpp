@@ -14,6 +14,8 @@
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
+#include "multiformats/multiaddr.hpp"
+#include "multiformats/peer_id.hpp"
 
 namespace peerup::wire {
 
@@ -35,8 +37,9 @@ enum class autonat_response_status : std::uint32_t {
 };
 
 struct autonat_peer_info {
-  std::optional<bytes> id;   // 1: peer ID multihash
-  std::vector<bytes> addrs;  // 2: binary multiaddrs
+  std::optional<bytes> id;                    // 1: peer ID multihash
+  std::vector<bytes> addrs;                   // 2: binary multiaddrs
+  std::vector<multiaddr> multiaddrs() const;  // unparseable addresses skipped
   friend bool operator==(const autonat_peer_info&, const autonat_peer_info&) = default;
 };
 
@@ -58,7 +61,8 @@ struct autonat_message {
   std::optional<autonat_dial> dial;                    // 2
   std::optional<autonat_dial_response> dial_response;  // 3
 
-  static autonat_message dial_request(bytes peer_id, std::vector<bytes> addrs);
+  static autonat_message dial_request(bytes id, std::vector<bytes> addrs);
+  static autonat_message dial_request(const peer_id& id, const std::vector<multiaddr>& addrs);
   static autonat_message response(autonat_response_status s, std::optional<bytes> addr = {},
                                   std::optional<std::string> text = {});
 

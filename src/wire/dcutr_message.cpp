@@ -8,6 +8,20 @@ hole_punch_message hole_punch_message::connect(std::vector<bytes> addrs) {
   return {hole_punch_type::connect, std::move(addrs)};
 }
 
+hole_punch_message hole_punch_message::connect(const std::vector<multiaddr>& addrs) {
+  hole_punch_message m{hole_punch_type::connect, {}};
+  for (const auto& a : addrs) m.obs_addrs.push_back(a.to_bytes());
+  return m;
+}
+
+std::vector<multiaddr> hole_punch_message::obs_multiaddrs() const {
+  std::vector<multiaddr> out;
+  for (const auto& raw : obs_addrs) {
+    if (auto a = multiaddr::from_bytes(raw)) out.push_back(std::move(*a));
+  }
+  return out;
+}
+
 hole_punch_message hole_punch_message::sync() { return {hole_punch_type::sync, {}}; }
 
 bytes hole_punch_message::encode() const {

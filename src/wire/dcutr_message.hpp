@@ -10,6 +10,7 @@
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
+#include "multiformats/multiaddr.hpp"
 
 namespace peerup::wire {
 
@@ -29,7 +30,9 @@ struct hole_punch_message {
   std::vector<bytes> obs_addrs;  // 2: binary multiaddrs
 
   static hole_punch_message connect(std::vector<bytes> addrs);
+  static hole_punch_message connect(const std::vector<multiaddr>& addrs);
   static hole_punch_message sync();
+  std::vector<multiaddr> obs_multiaddrs() const;  // unparseable addresses skipped
 
   bytes encode() const;
   static result<hole_punch_message> decode(byte_span in);

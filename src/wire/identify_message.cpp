@@ -28,6 +28,25 @@ bytes identify_message::encode() const {
   return w.take();
 }
 
+std::vector<multiaddr> identify_message::listen_multiaddrs() const {
+  std::vector<multiaddr> out;
+  for (const auto& raw : listen_addrs) {
+    if (auto a = multiaddr::from_bytes(raw)) out.push_back(std::move(*a));
+  }
+  return out;
+}
+
+std::optional<multiaddr> identify_message::observed_multiaddr() const {
+  if (!observed_addr) return std::nullopt;
+  auto a = multiaddr::from_bytes(*observed_addr);
+  return a ? std::optional<multiaddr>(std::move(*a)) : std::nullopt;
+}
+
+void identify_message::set_listen_addrs(const std::vector<multiaddr>& addrs) {
+  listen_addrs.clear();
+  for (const auto& a : addrs) listen_addrs.push_back(a.to_bytes());
+}
+
 result<identify_message> identify_message::decode(byte_span in) {
   identify_message m;
   if (auto r = m.merge(in); !r) return r.error();

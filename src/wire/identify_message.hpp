@@ -11,6 +11,7 @@
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
+#include "multiformats/multiaddr.hpp"
 
 namespace peerup::wire {
 
@@ -44,6 +45,11 @@ struct identify_message {
   // are overwritten, repeated fields appended. Used for chunked identify.
   // On error this message may hold part of `in`; discard it.
   result<void> merge(byte_span in);
+
+  // Typed views. Addresses that do not parse are skipped, as go-libp2p does.
+  std::vector<multiaddr> listen_multiaddrs() const;
+  std::optional<multiaddr> observed_multiaddr() const;
+  void set_listen_addrs(const std::vector<multiaddr>& addrs);
 
   friend bool operator==(const identify_message&, const identify_message&) = default;
 };

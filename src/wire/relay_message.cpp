@@ -40,6 +40,14 @@ result<relay_status> read_status(const field& f) {
   return static_cast<relay_status>(f.varint);
 }
 
+std::vector<multiaddr> parse_all(const std::vector<bytes>& raw) {
+  std::vector<multiaddr> out;
+  for (const auto& r : raw) {
+    if (auto a = multiaddr::from_bytes(r)) out.push_back(std::move(*a));
+  }
+  return out;
+}
+
 bytes encode_peer(const relay_peer& p) {
   pb::writer w;
   w.add_bytes(1, p.id);
@@ -129,6 +137,15 @@ result<void> read_type(const field& f, std::uint64_t max_known, std::optional<En
 bool peer_ok(const std::optional<relay_peer>& p) { return !p || !p->id.empty(); }
 
 }  // namespace
+
+relay_peer relay_peer::from(const peer_id& id, const std::vector<multiaddr>& addrs) {
+  relay_peer p{id.to_bytes(), {}};
+  for (const auto& a : addrs) p.addrs.push_back(a.to_bytes());
+  return p;
+}
+
+std::vector<multiaddr> relay_peer::multiaddrs() const { return parse_all(addrs); }
+std::vector<multiaddr> relay_reservation::multiaddrs() const { return parse_all(addrs); }
 
 errc to_errc(relay_status s) {
   switch (s) {

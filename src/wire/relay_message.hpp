@@ -13,6 +13,8 @@
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
+#include "multiformats/multiaddr.hpp"
+#include "multiformats/peer_id.hpp"
 
 namespace peerup::wire {
 
@@ -46,13 +48,19 @@ enum class stop_type : std::uint32_t { connect = 0, status = 1 };
 struct relay_peer {
   bytes id;                  // 1, required: peer ID multihash
   std::vector<bytes> addrs;  // 2: binary multiaddrs
+
+  static relay_peer from(const peer_id& id, const std::vector<multiaddr>& addrs = {});
+  result<peer_id> parsed_id() const { return peer_id::from_bytes(id); }
+  // Addresses that do not parse are skipped.
+  std::vector<multiaddr> multiaddrs() const;
   friend bool operator==(const relay_peer&, const relay_peer&) = default;
 };
 
 struct relay_reservation {
-  std::optional<std::uint64_t> expire;  // 1: UNIX seconds, UTC (rust-libp2p requires it)
-  std::vector<bytes> addrs;             // 2: relay addrs incl. /p2p/<relay>
-  std::optional<bytes> voucher;         // 3: signed envelope of relay_voucher
+  std::optional<std::uint64_t> expire;        // 1: UNIX seconds, UTC (rust-libp2p requires it)
+  std::vector<bytes> addrs;                   // 2: relay addrs incl. /p2p/<relay>
+  std::optional<bytes> voucher;               // 3: signed envelope of relay_voucher
+  std::vector<multiaddr> multiaddrs() const;  // unparseable addresses skipped
   friend bool operator==(const relay_reservation&, const relay_reservation&) = default;
 };
 
@@ -104,6 +112,10 @@ struct relay_voucher {
   bytes relay;                   // 1: relay peer ID
   bytes peer;                    // 2: reserving peer ID
   std::uint64_t expiration = 0;  // 3: UNIX seconds, UTC
+
+  static relay_voucher make(const peer_id& relay, const peer_id& peer, std::uint64_t expiration) {
+    return {relay.to_bytes(), peer.to_bytes(), expiration};
+  }
 
   bytes encode() const;
   static result<relay_voucher> decode(byte_span in);

@@ -81,5 +81,14 @@ TEST(autonat_message, rejects_too_many_addrs) {
   EXPECT_EQ(r.error(), errc::too_large);
 }
 
+TEST(autonat_message, typed_dial_request_matches_raw_form) {
+  const peer_id id = peer_id::from_public_key(bytes{0x08, 0x01, 0x12, 0x01, 0x07});
+  const auto addr = multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+  ASSERT_TRUE(addr);
+  const auto typed = autonat_message::dial_request(id, {*addr});
+  EXPECT_EQ(typed, autonat_message::dial_request(id.to_bytes(), {loopback_addr}));
+  EXPECT_EQ(typed.dial->peer->multiaddrs(), std::vector<multiaddr>{*addr});
+}
+
 }  // namespace
 }  // namespace peerup::wire

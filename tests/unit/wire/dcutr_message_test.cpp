@@ -64,5 +64,13 @@ TEST(dcutr_message, rejects_too_many_observed_addrs) {
   EXPECT_EQ(r.error(), errc::too_large);
 }
 
+TEST(dcutr_message, typed_connect_carries_binary_multiaddrs) {
+  const auto addr = multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+  ASSERT_TRUE(addr);
+  const auto m = hole_punch_message::connect(std::vector<multiaddr>{*addr});
+  EXPECT_EQ(m.obs_addrs, std::vector<bytes>{loopback_addr});
+  EXPECT_EQ(m.obs_multiaddrs(), std::vector<multiaddr>{*addr});
+}
+
 }  // namespace
 }  // namespace peerup::wire

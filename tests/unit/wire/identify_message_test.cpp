@@ -127,5 +127,21 @@ TEST(identify_message, rejects_known_field_with_wrong_wire_type) {
   EXPECT_EQ(r.error(), errc::invalid_protobuf);
 }
 
+TEST(identify_message, typed_views_parse_addrs_and_skip_garbage) {
+  const auto addr = multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+  ASSERT_TRUE(addr);
+  EXPECT_EQ(addr->to_bytes(), loopback_addr);  // the binary form used in these tests
+  identify_message m;
+  m.set_listen_addrs({*addr});
+  m.listen_addrs.push_back(bytes{0xff, 0xff});  // not a multiaddr
+  m.observed_addr = loopback_addr;
+  const auto listen = m.listen_multiaddrs();
+  ASSERT_EQ(listen.size(), 1u);
+  EXPECT_EQ(listen[0], *addr);
+  EXPECT_EQ(m.observed_multiaddr(), *addr);
+  m.observed_addr = bytes{0xff};
+  EXPECT_FALSE(m.observed_multiaddr());
+}
+
 }  // namespace
 }  // namespace peerup::wire

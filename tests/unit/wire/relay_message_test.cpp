@@ -184,5 +184,19 @@ TEST(relay_voucher, rejects_missing_required_field) {
   EXPECT_FALSE(relay_voucher::decode(only_expiration));
 }
 
+TEST(relay_message, typed_peer_round_trips_through_bytes) {
+  const peer_id id = peer_id::from_public_key(bytes{0x08, 0x01, 0x12, 0x01, 0x07});
+  const auto addr = multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+  ASSERT_TRUE(addr);
+  const relay_peer p = relay_peer::from(id, {*addr});
+  EXPECT_EQ(p.id, id.to_bytes());
+  EXPECT_EQ(p.addrs, std::vector<bytes>{loopback_addr});
+  auto parsed = p.parsed_id();
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(*parsed, id);
+  EXPECT_EQ(p.multiaddrs(), std::vector<multiaddr>{*addr});
+  EXPECT_FALSE((relay_peer{bytes{0x12, 0x05}, {}}.parsed_id()));  // truncated multihash
+}
+
 }  // namespace
 }  // namespace peerup::wire
