@@ -64,14 +64,15 @@ reservation_decision relay_server_state::reserve(const relay_requester& from, ti
     it = reservations_.end();
   }
   const bool same_ip = it != reservations_.end() && it->second.ip == from.ip;
-  if (!same_ip && reservations_from(from.ip) >= limits_.max_reservations_per_ip) {
-    return refuse_reservation(relay_status::reservation_refused);
-  }
-  if (it == reservations_.end() && reservations_.size() >= limits_.max_reservations) {
+  const auto over_cap = [&] {
+    return (!same_ip && reservations_from(from.ip) >= limits_.max_reservations_per_ip) ||
+           (it == reservations_.end() && reservations_.size() >= limits_.max_reservations);
+  };
+  // Expired entries are purged lazily, only when they would cause a refusal;
+  // `it` survives because it is unexpired (or end).
+  if (over_cap()) {
     expire(now);
-    if (reservations_.size() >= limits_.max_reservations) {
-      return refuse_reservation(relay_status::reservation_refused);
-    }
+    if (over_cap()) return refuse_reservation(relay_status::reservation_refused);
   }
 
   if (it != reservations_.end() && !same_ip) {

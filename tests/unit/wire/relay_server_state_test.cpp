@@ -62,6 +62,15 @@ TEST(relay_server_state, caps_reservations_per_ip) {
   EXPECT_EQ(s.reserve(from(1, "192.0.2.1", false), t0 + 1s).status, relay_status::ok);
 }
 
+TEST(relay_server_state, expired_reservations_do_not_hold_per_ip_slots) {
+  relay_limits limits;
+  limits.max_reservations_per_ip = 1;
+  relay_server_state s(limits, relay_access::open);
+  ASSERT_EQ(s.reserve(from(1, "192.0.2.1", false), t0).status, relay_status::ok);
+  EXPECT_EQ(s.reserve(from(2, "192.0.2.1", false), t0 + 3600s).status, relay_status::ok);
+  EXPECT_FALSE(s.has_reservation(make_peer(1), t0 + 3600s));
+}
+
 TEST(relay_server_state, caps_total_reservations) {
   relay_limits limits;
   limits.max_reservations = 2;
