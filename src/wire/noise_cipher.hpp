@@ -52,8 +52,10 @@ class cipher_state {
 
   // Appends [2-byte BE length][ciphertext || tag] to `out`. Allocates only if
   // `out` lacks capacity. `plaintext` must not alias `out`, and must be at most
-  // max_plaintext bytes (the caller chunks larger writes).
-  // Errors: too_large, nonce_exhausted.
+  // max_plaintext bytes (the caller chunks larger writes). Note: growing `out`
+  // zero-fills before encrypting; encrypt_frame_in_place avoids even that.
+  // Errors: too_large, nonce_exhausted (2^64-1 frames sent: close the
+  // connection), invalid_argument (no key). On error `out` is unchanged.
   result<void> encrypt_frame(byte_span plaintext, bytes& out);
 
   // Seals a frame the caller laid out itself: frame = [2 spare bytes]
@@ -63,7 +65,10 @@ class cipher_state {
 
   // Decrypts one Noise transport message (ciphertext || tag, no length header)
   // in place and returns the plaintext, a prefix of the same buffer.
-  // Errors: decrypt_failed (bad tag or shorter than a tag), nonce_exhausted.
+  // The nonce advances only on success. On failure the buffer contents are
+  // unspecified and the connection must be closed.
+  // Errors: decrypt_failed (bad tag or shorter than a tag), nonce_exhausted,
+  // invalid_argument (no key).
   result<mutable_byte_span> decrypt_in_place(mutable_byte_span ciphertext_with_tag);
 
   // Noise EncryptWithAd / DecryptWithAd for handshake payloads. Without a key
