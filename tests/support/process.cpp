@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
