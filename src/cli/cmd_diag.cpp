@@ -55,7 +55,7 @@ net::awaitable<int> run_ping(ping_options o) {
     std::cerr << "peerup: cannot connect to " << o.target << ": " << conn.error().message() << "\n";
     co_return 2;
   }
-  auto opened = co_await h.new_stream(*conn, {protocols::ping_protocol.str()});
+  auto opened = co_await h.new_stream(*conn, protocols::ping_protocol);
   if (!opened) {
     std::cerr << "peerup: ping protocol: " << opened.error().message() << "\n";
     co_return 2;
@@ -67,10 +67,13 @@ net::awaitable<int> run_ping(ping_options o) {
   double min_ms = 1e18, max_ms = 0, sum_ms = 0;
   net::asio::steady_timer timer(ex);
   for (int seq = 1; seq <= o.count; ++seq) {
-    auto rtt = co_await net::with_timeout(protocols::ping_once(*opened->stream), std::chrono::seconds(10));
+    auto rtt =
+        co_await net::with_timeout(protocols::ping_once(*opened->stream), std::chrono::seconds(10));
     if (!rtt) {
       if (o.json)
-        std::cout << fmt::format(R"({{"seq":{},"ok":false,"error":"{}"}})", seq, rtt.error().message()) << "\n";
+        std::cout << fmt::format(R"({{"seq":{},"ok":false,"error":"{}"}})", seq,
+                                 rtt.error().message())
+                  << "\n";
       else
         std::cout << "seq=" << seq << " error: " << rtt.error().message() << "\n";
       break;
@@ -81,8 +84,8 @@ net::awaitable<int> run_ping(ping_options o) {
     max_ms = std::max(max_ms, ms);
     sum_ms += ms;
     if (o.json)
-      std::cout << fmt::format(R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","peer":"{}"}})", seq,
-                               ms, path, peer)
+      std::cout << fmt::format(R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","peer":"{}"}})",
+                               seq, ms, path, peer)
                 << std::endl;
     else
       std::cout << fmt::format("seq={} time={:.3f} ms path={}", seq, ms, path) << std::endl;
@@ -125,11 +128,12 @@ net::awaitable<int> run_perf_client(perf_options o) {
   const auto t0 = net::steady_clock::now();
   auto conn = co_await h.connect(target);
   if (!conn) {
-    std::cerr << "peerup: cannot connect to " << o.server_address << ": " << conn.error().message() << "\n";
+    std::cerr << "peerup: cannot connect to " << o.server_address << ": " << conn.error().message()
+              << "\n";
     co_return 2;
   }
   const std::chrono::duration<double> connect_time = net::steady_clock::now() - t0;
-  auto opened = co_await h.new_stream(*conn, {protocols::perf_protocol.str()});
+  auto opened = co_await h.new_stream(*conn, protocols::perf_protocol);
   if (!opened) {
     std::cerr << "peerup: perf protocol: " << opened.error().message() << "\n";
     co_return 2;
@@ -142,15 +146,18 @@ net::awaitable<int> run_perf_client(perf_options o) {
   const double up_mbps = res->uploaded * 8 / 1e6 / std::max(res->upload_time.count(), 1e-9);
   const double down_mbps = res->downloaded * 8 / 1e6 / std::max(res->download_time.count(), 1e-9);
   if (o.json) {
-    std::cout << fmt::format(
-        R"({{"type":"final","timeSeconds":{:.6f},"uploadBytes":{},"downloadBytes":{},"connectSeconds":{:.6f},"uploadMbps":{:.1f},"downloadMbps":{:.1f}}})",
-        res->total_time.count(), res->uploaded, res->downloaded, connect_time.count(), up_mbps,
-        down_mbps)
-              << "\n";
+    std::cout
+        << fmt::format(
+               R"({{"type":"final","timeSeconds":{:.6f},"uploadBytes":{},"downloadBytes":{},"connectSeconds":{:.6f},"uploadMbps":{:.1f},"downloadMbps":{:.1f}}})",
+               res->total_time.count(), res->uploaded, res->downloaded, connect_time.count(),
+               up_mbps, down_mbps)
+        << "\n";
   } else {
-    std::cout << fmt::format("connect {:.3f} ms; upload {} B in {:.3f} s ({:.1f} Mbit/s); download {} B in {:.3f} s ({:.1f} Mbit/s)\n",
-                             connect_time.count() * 1e3, res->uploaded, res->upload_time.count(),
-                             up_mbps, res->downloaded, res->download_time.count(), down_mbps);
+    std::cout << fmt::format(
+        "connect {:.3f} ms; upload {} B in {:.3f} s ({:.1f} Mbit/s); download {} B in {:.3f} s "
+        "({:.1f} Mbit/s)\n",
+        connect_time.count() * 1e3, res->uploaded, res->upload_time.count(), up_mbps,
+        res->downloaded, res->download_time.count(), down_mbps);
   }
   h.stop();
   co_return 0;
@@ -160,10 +167,12 @@ net::awaitable<int> run_perf_client(perf_options o) {
 
 void add_diag_commands(CLI::App& app) {
   auto po = std::make_shared<ping_options>();
-  auto* ping = app.add_subcommand("ping", "measure round trips to a libp2p peer (/ipfs/ping/1.0.0)");
+  auto* ping =
+      app.add_subcommand("ping", "measure round trips to a libp2p peer (/ipfs/ping/1.0.0)");
   ping->add_option("target", po->target, "multiaddr ending in /p2p/<peer-id>")->required();
   ping->add_option("-c,--count", po->count, "number of pings")->check(CLI::Range(1, 1000000));
-  ping->add_option("-i,--interval", po->interval_s, "seconds between pings")->check(CLI::Range(0.0, 3600.0));
+  ping->add_option("-i,--interval", po->interval_s, "seconds between pings")
+      ->check(CLI::Range(0.0, 3600.0));
   ping->add_flag("--json", po->json, "one JSON object per line");
   ping->add_option("--key", po->key, "identity key file (default: a fresh ephemeral key)");
   ping->callback([po] {
@@ -184,7 +193,8 @@ void add_diag_commands(CLI::App& app) {
     if (!fo->run_server && fo->server_address.empty())
       throw CLI::ValidationError("perf", "give --run-server or --server-address");
     net::asio::io_context io;
-    int rc = run_main([fo] { return fo->run_server ? run_perf_server(*fo) : run_perf_client(*fo); }, io);
+    int rc =
+        run_main([fo] { return fo->run_server ? run_perf_server(*fo) : run_perf_client(*fo); }, io);
     if (rc != 0) std::exit(rc);
   });
 }

@@ -21,9 +21,8 @@ void add_identity_commands(CLI::App& app) {
   auto* whoami = app.add_subcommand("whoami", "print the peer ID of an identity key file");
   auto who_path = std::make_shared<std::string>("identity.key");
   whoami->add_option("--key,-k", *who_path, "key file to read")->capture_default_str();
-  whoami->callback([who_path] {
-    std::cout << app::load_identity(*who_path).to_peer_id().to_string() << "\n";
-  });
+  whoami->callback(
+      [who_path] { std::cout << app::load_identity(*who_path).to_peer_id().to_string() << "\n"; });
 }
 
 }  // namespace peerup::cli

@@ -36,14 +36,20 @@ std::uint64_t parse_size(const std::string& text) {
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end == text.data())
-    throw std::invalid_argument("expected a size like 1048576, 64KiB or 10MiB, got \"" + text + "\"");
+    throw std::invalid_argument("expected a size like 1048576, 64KiB or 10MiB, got \"" + text +
+                                "\"");
   const std::string unit(end, text.data() + text.size());
   std::uint64_t mult = 1;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "K" || unit == "KiB" || unit == "k") mult = 1ull << 10;
-  else if (unit == "M" || unit == "MiB") mult = 1ull << 20;
-  else if (unit == "G" || unit == "GiB") mult = 1ull << 30;
-  else throw std::invalid_argument("unknown size unit \"" + unit + "\" in \"" + text + "\"");
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    mult = 1ull << 10;
+  else if (unit == "M" || unit == "MiB")
+    mult = 1ull << 20;
+  else if (unit == "G" || unit == "GiB")
+    mult = 1ull << 30;
+  else
+    throw std::invalid_argument("unknown size unit \"" + unit + "\" in \"" + text + "\"");
   if (value > UINT64_MAX / mult) throw std::invalid_argument("size too large: " + text);
   return value * mult;
 }

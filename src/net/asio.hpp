@@ -31,9 +31,9 @@ awaitable<result<T>> with_timeout(awaitable<result<T>> op, steady_clock::duratio
 }
 
 inline std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        steady_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now().time_since_epoch())
+          .count());
 }
 
 }  // namespace peerup::net

@@ -16,7 +16,7 @@ struct connection {
   multiaddr remote_addr;  // for relayed connections, the /p2p-circuit address
   multiaddr local_addr;
   direction dir;
-  bool relayed = false;   // carried by a relay circuit rather than a direct transport
+  bool relayed = false;  // carried by a relay circuit rather than a direct transport
   steady_clock::time_point opened = steady_clock::now();
   std::shared_ptr<yamux_connection> mux;
 

@@ -168,7 +168,8 @@ void host::serve_stream(const connection_ptr& conn, stream_ptr s) {
 
 awaitable<void> host::run_stream(connection_ptr conn, stream_ptr s) {
   auto proto = co_await with_timeout(
-      negotiate_inbound(*s, [this](std::string_view p) { return handlers_.contains(std::string(p)); }),
+      negotiate_inbound(*s,
+                        [this](std::string_view p) { return handlers_.contains(std::string(p)); }),
       cfg_.limits.negotiate_timeout);
   if (!proto) {
     s->reset();
@@ -180,7 +181,11 @@ awaitable<void> host::run_stream(connection_ptr conn, stream_ptr s) {
     co_return;
   }
   auto handler = it->second;  // the map may change while the handler runs
-  co_await handler(std::move(s), stream_context{std::move(conn), std::move(*proto)});
+  // Named, not a temporary: g++ 12 destroys class temporaries inside a
+  // co_await expression twice.
+  stream_context ctx{std::move(conn), std::move(*proto)};
+  auto serving = handler(std::move(s), std::move(ctx));
+  co_await std::move(serving);
 }
 
 std::vector<connection_ptr> host::connections(const peer_id& peer) const {
@@ -213,7 +218,8 @@ awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
   auto addrs = peers_.addrs(peer);
   if (addrs.empty()) co_return make_error_code(errc::no_addresses);
   // Direct addresses first, relayed ones as the fallback.
-  std::stable_partition(addrs.begin(), addrs.end(), [](const multiaddr& a) { return !a.is_relayed(); });
+  std::stable_partition(addrs.begin(), addrs.end(),
+                        [](const multiaddr& a) { return !a.is_relayed(); });
   error_code last = make_error_code(errc::dial_failed);
   for (const auto& a : addrs) {
     auto conn = co_await dial_addr(a, peer, false);
@@ -255,7 +261,8 @@ awaitable<result<connection_ptr>> host::dial_addr(const multiaddr& addr,
       if (target && target->protocol() == ep.protocol()) local = ep;
     }
   }
-  auto socket = co_await with_timeout(tcp_dial(addr.without_peer(), local), cfg_.limits.dial_timeout);
+  auto socket =
+      co_await with_timeout(tcp_dial(addr.without_peer(), local), cfg_.limits.dial_timeout);
   if (!socket) co_return socket.error();
   error_code ec;
   auto remote_ep = socket->remote_endpoint(ec);
@@ -277,12 +284,24 @@ awaitable<result<opened_stream>> host::new_stream(const connection_ptr& conn,
                                                   std::vector<std::string> protocols) {
   auto s = conn->mux->open_stream();
   if (!s) co_return s.error();
-  auto proto = co_await with_timeout(negotiate_outbound(**s, protocols), cfg_.limits.negotiate_timeout);
+  auto proto =
+      co_await with_timeout(negotiate_outbound(**s, protocols), cfg_.limits.negotiate_timeout);
   if (!proto) {
     (*s)->reset();
     co_return proto.error();
   }
   co_return opened_stream{std::move(*s), std::move(*proto), conn};
+}
+
+awaitable<result<opened_stream>> host::new_stream(const peer_id& peer, const protocol_id& proto) {
+  std::vector<std::string> protocols{proto.str()};
+  co_return co_await new_stream(peer, std::move(protocols));
+}
+
+awaitable<result<opened_stream>> host::new_stream(const connection_ptr& conn,
+                                                  const protocol_id& proto) {
+  std::vector<std::string> protocols{proto.str()};
+  co_return co_await new_stream(conn, std::move(protocols));
 }
 
 }  // namespace peerup::net

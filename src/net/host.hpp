@@ -22,7 +22,7 @@ namespace peerup::net {
 
 struct host_limits {
   std::size_t max_connections = 4096;
-  std::size_t max_pending_handshakes = 256;   // unfinished inbound upgrades
+  std::size_t max_pending_handshakes = 256;  // unfinished inbound upgrades
   std::size_t max_connections_per_ip = 64;
   steady_clock::duration handshake_timeout = std::chrono::seconds(10);
   steady_clock::duration negotiate_timeout = std::chrono::seconds(10);
@@ -92,9 +92,14 @@ class host {
                                               std::vector<std::string> protocols);
   awaitable<result<opened_stream>> new_stream(const connection_ptr& conn,
                                               std::vector<std::string> protocols);
+  // Single-protocol forms. (g++ 12 miscompiles braced lists inside co_await
+  // expressions, so callers should not write new_stream(c, {"/x"}).)
+  awaitable<result<opened_stream>> new_stream(const peer_id& peer, const protocol_id& proto);
+  awaitable<result<opened_stream>> new_stream(const connection_ptr& conn, const protocol_id& proto);
 
   // Upgrades a raw stream (e.g. a relayed circuit) and registers the result.
-  awaitable<result<connection_ptr>> add_outbound(raw_connection raw, std::optional<peer_id> expected);
+  awaitable<result<connection_ptr>> add_outbound(raw_connection raw,
+                                                 std::optional<peer_id> expected);
   awaitable<result<connection_ptr>> add_inbound(raw_connection raw);
 
   // Connections to `peer`, best first (direct before relayed, newest first).
@@ -109,13 +114,14 @@ class host {
       std::function<awaitable<result<connection_ptr>>(const multiaddr&, std::optional<peer_id>)>;
   void set_circuit_dialer(circuit_dialer d) { circuit_dialer_ = std::move(d); }
   // Dials from the listen port (SO_REUSEPORT), as hole punching needs.
-  awaitable<result<connection_ptr>> dial_reusing_port(const multiaddr& addr, const peer_id& expected);
+  awaitable<result<connection_ptr>> dial_reusing_port(const multiaddr& addr,
+                                                      const peer_id& expected);
 
  private:
   awaitable<void> accept_loop(tcp_listener& listener);
   awaitable<void> handle_inbound_socket(tcp::socket socket);
-  awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr, std::optional<peer_id> expected,
-                                              bool reuse_port);
+  awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr,
+                                              std::optional<peer_id> expected, bool reuse_port);
   void register_connection(const connection_ptr& conn);
   void serve_stream(const connection_ptr& conn, stream_ptr s);
   awaitable<void> run_stream(connection_ptr conn, stream_ptr s);

@@ -23,7 +23,8 @@ awaitable<result<bytes>> read_length_prefixed(byte_stream& s, std::size_t max_si
 }
 
 awaitable<result<void>> write_length_prefixed(byte_stream& s, byte_span msg) {
-  co_return co_await s.write(wire::frame_length_prefixed(msg));
+  const bytes framed = wire::frame_length_prefixed(msg);
+  co_return co_await s.write(framed);
 }
 
 }  // namespace peerup::net

@@ -18,7 +18,8 @@ awaitable<result<bytes>> read_message(byte_stream& s) {
     auto len = varint::decode(raw);
     if (len) {
       // SECURITY: bound the message before allocating for it.
-      if (len->value > multistream::max_message) co_return make_error_code(errc::multistream_message);
+      if (len->value > multistream::max_message)
+        co_return make_error_code(errc::multistream_message);
       raw.resize(raw.size() + len->value);
       if (auto r = co_await read_exact(s, {raw.data() + len->length, len->value}); !r)
         co_return r.error();

@@ -22,7 +22,7 @@ awaitable<result<std::string>> negotiate_outbound(byte_stream& s,
 // 1. read the dialer's header and answer with ours
 // 2. read proposals; answer "na" or echo the accepted one
 // Contract: data the dialer pipelined behind its proposal stays unread in `s`.
-awaitable<result<std::string>> negotiate_inbound(byte_stream& s,
-                                                 std::function<bool(std::string_view)> is_supported);
+awaitable<result<std::string>> negotiate_inbound(
+    byte_stream& s, std::function<bool(std::string_view)> is_supported);
 
 }  // namespace peerup::net

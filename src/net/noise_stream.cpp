@@ -13,8 +13,10 @@ constexpr std::size_t write_batch = 16 * noise::max_plaintext;
 awaitable<result<void>> write_handshake_message(byte_stream& s, byte_span msg) {
   // SECURITY: our own messages are bounded by construction, but check anyway.
   if (msg.size() > noise::max_frame) co_return make_error_code(errc::too_large);
-  bytes framed{static_cast<std::uint8_t>(msg.size() >> 8), static_cast<std::uint8_t>(msg.size())};
-  append(framed, msg);
+  bytes framed(2 + msg.size());
+  framed[0] = static_cast<std::uint8_t>(msg.size() >> 8);
+  framed[1] = static_cast<std::uint8_t>(msg.size());
+  std::copy(msg.begin(), msg.end(), framed.begin() + 2);
   co_return co_await s.write(framed);
 }
 
@@ -43,9 +45,10 @@ awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handsh
   }
   auto done = hs.finish();
   if (!done) co_return done.error();
-  secured_channel out{
-      std::make_unique<noise_stream>(std::move(inner), std::move(done->send), std::move(done->recv)),
-      std::move(done->remote_key), std::move(done->remote_peer), std::move(done->remote_muxers)};
+  secured_channel out{std::make_unique<noise_stream>(std::move(inner), std::move(done->send),
+                                                     std::move(done->recv)),
+                      std::move(done->remote_key), std::move(done->remote_peer),
+                      std::move(done->remote_muxers)};
   co_return out;
 }
 

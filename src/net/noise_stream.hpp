@@ -30,9 +30,9 @@ class noise_stream final : public byte_stream {
   stream_ptr inner_;
   noise::cipher_state send_;
   noise::cipher_state recv_;
-  bytes rbuf_;               // ciphertext read from inner_, decrypted in place
-  std::size_t rbegin_ = 0;   // first byte not yet decrypted
-  std::size_t rend_ = 0;     // end of valid data in rbuf_
+  bytes rbuf_;                   // ciphertext read from inner_, decrypted in place
+  std::size_t rbegin_ = 0;       // first byte not yet decrypted
+  std::size_t rend_ = 0;         // end of valid data in rbuf_
   std::size_t plain_begin_ = 0;  // decrypted plaintext segments, [plain_begin_, plain_end_)
   std::size_t plain_end_ = 0;    // live in rbuf_ with frame headers/tags squeezed out
   bytes wbuf_;

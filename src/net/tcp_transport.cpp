@@ -11,14 +11,16 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 tcp_stream::tcp_stream(tcp::socket socket) : socket_(std::move(socket)) {}
 
 awaitable<result<std::size_t>> tcp_stream::read_some(mutable_byte_span buf) {
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf.data(), buf.size()), use_nothrow);
+  auto [ec, n] =
+      co_await socket_.async_read_some(asio::buffer(buf.data(), buf.size()), use_nothrow);
   if (ec == asio::error::eof) co_return std::size_t{0};
   if (ec) co_return ec;
   co_return n;
 }
 
 awaitable<result<void>> tcp_stream::write(byte_span data) {
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), use_nothrow);
+  auto [ec, n] =
+      co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), use_nothrow);
   if (ec) co_return ec;
   co_return result<void>{};
 }

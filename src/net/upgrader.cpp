@@ -54,7 +54,8 @@ awaitable<result<connection_ptr>> finish(secured_channel sc, raw_connection& raw
 
 awaitable<result<connection_ptr>> upgrade_outbound(raw_connection raw, const upgrade_params& p,
                                                    std::optional<peer_id> expected) {
-  auto security = co_await negotiate_outbound(*raw.stream, {std::string(noise::protocol_id)});
+  const std::vector<std::string> security_protocols{std::string(noise::protocol_id)};
+  auto security = co_await negotiate_outbound(*raw.stream, security_protocols);
   if (!security) {
     raw.stream->reset();
     co_return security.error();

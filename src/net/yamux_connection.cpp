@@ -16,12 +16,12 @@ struct yamux_connection::stream_state {
   stream_state(asio::any_io_executor ex, std::uint32_t id) : id(id), readable(ex), writable(ex) {}
 
   std::uint32_t id;
-  bytes recv;                  // received, not yet read; bounded by the receive window
-  std::size_t recv_head = 0;   // first unread byte in recv
+  bytes recv;                 // received, not yet read; bounded by the receive window
+  std::size_t recv_head = 0;  // first unread byte in recv
   bool remote_fin = false;
   bool reset = false;
   bool local_fin = false;
-  bool detached = false;       // handle dropped after our FIN: discard until remote FIN
+  bool detached = false;  // handle dropped after our FIN: discard until remote FIN
   signal readable;
   signal writable;
 };
@@ -59,7 +59,8 @@ class yamux_stream final : public byte_stream {
           st.recv.clear();
           st.recv_head = 0;
         } else if (st.recv_head > 64 * 1024 && st.recv_head * 2 > st.recv.size()) {
-          st.recv.erase(st.recv.begin(), st.recv.begin() + static_cast<std::ptrdiff_t>(st.recv_head));
+          st.recv.erase(st.recv.begin(),
+                        st.recv.begin() + static_cast<std::ptrdiff_t>(st.recv_head));
           st.recv_head = 0;
         }
         if (!st.reset && !conn_->closed_) {

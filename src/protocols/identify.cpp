@@ -7,8 +7,9 @@
 namespace peerup::protocols {
 
 identify_service::identify_service(net::host& h) : host_(h) {
-  host_.set_handler(identify_protocol,
-                    [this](net::stream_ptr s, net::stream_context ctx) { return serve(std::move(s), ctx); });
+  host_.set_handler(identify_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
+    return serve(std::move(s), ctx);
+  });
   host_.set_handler(identify_push_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
     return serve_push(std::move(s), ctx);
   });
@@ -18,7 +19,8 @@ identify_service::identify_service(net::host& h) : host_(h) {
         [this, conn]() -> net::awaitable<void> {
           auto r = co_await identify(conn);
           if (!r)
-            spdlog::debug("identify {} failed: {}", conn->remote_peer.to_string(), r.error().message());
+            spdlog::debug("identify {} failed: {}", conn->remote_peer.to_string(),
+                          r.error().message());
         },
         net::asio::detached);
   });
@@ -54,7 +56,7 @@ net::awaitable<void> identify_service::serve_push(net::stream_ptr s, net::stream
 }
 
 net::awaitable<result<identify_info>> identify_service::identify(const net::connection_ptr& conn) {
-  auto opened = co_await host_.new_stream(conn, {identify_protocol.str()});
+  auto opened = co_await host_.new_stream(conn, identify_protocol);
   if (!opened) co_return opened.error();
   auto& s = *opened->stream;
   // go-libp2p may split identify into several messages; merge up to a bound.
@@ -103,7 +105,7 @@ void identify_service::push_all() {
     net::asio::co_spawn(
         host_.get_executor(),
         [this, conn]() -> net::awaitable<void> {
-          auto opened = co_await host_.new_stream(conn, {identify_push_protocol.str()});
+          auto opened = co_await host_.new_stream(conn, identify_push_protocol);
           if (!opened) co_return;
           auto msg = build(*conn).encode();
           if (co_await net::write_length_prefixed(*opened->stream, msg))

@@ -2,8 +2,8 @@
 
 #include <sodium.h>
 
-#include <array>
 #include <spdlog/spdlog.h>
+#include <array>
 
 namespace peerup::protocols {
 

@@ -1,5 +1,6 @@
 // Two hosts in one process over loopback: the whole stack (TCP, multistream,
 // Noise, Yamux) moving real bytes.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "protocols/identify.hpp"
@@ -37,16 +38,19 @@ TEST_F(two_hosts, moves_64_mib_over_8_concurrent_streams_with_checksums) {
     std::size_t done = 0;
     net::signal all_done(io.get_executor());
     for (std::size_t i = 0; i < streams; ++i) {
-      asio::co_spawn(io, [&, i]() -> net::awaitable<void> {
-        auto opened = co_await client.new_stream(*conn, {echo_protocol.str()});
-        EXPECT_TRUE(opened);
-        if (opened) {
-          auto echoed = co_await echo_roundtrip(*opened->stream, sent[i]);
-          EXPECT_TRUE(echoed) << echoed.error().message();
-          if (echoed) received[i] = std::move(*echoed);
-        }
-        if (++done == streams) all_done.notify();
-      }, asio::detached);
+      asio::co_spawn(
+          io,
+          [&, i]() -> net::awaitable<void> {
+            auto opened = co_await client.new_stream(*conn, echo_protocol);
+            EXPECT_TRUE(opened);
+            if (opened) {
+              auto echoed = co_await echo_roundtrip(*opened->stream, sent[i]);
+              EXPECT_TRUE(echoed) << echoed.error().message();
+              if (echoed) received[i] = std::move(*echoed);
+            }
+            if (++done == streams) all_done.notify();
+          },
+          asio::detached);
     }
     while (done < streams) co_await all_done.wait();
   });
@@ -61,10 +65,14 @@ TEST_F(two_hosts, reuses_the_existing_connection_to_a_peer) {
     auto a = co_await client.connect(server_addr());
     auto b = co_await client.connect(server_addr());
     EXPECT_TRUE(a && b);
-    if (a && b) EXPECT_EQ(a->get(), b->get());
+    if (a && b) {
+      EXPECT_EQ(a->get(), b->get());
+    }
     auto c = co_await client.connect(server.id());
     EXPECT_TRUE(c);
-    if (a && c) EXPECT_EQ(a->get(), c->get());
+    if (a && c) {
+      EXPECT_EQ(a->get(), c->get());
+    }
     EXPECT_EQ(client.connections(server.id()).size(), 1u);
   });
 }
@@ -75,7 +83,9 @@ TEST_F(two_hosts, refuses_a_listener_with_another_peer_id) {
     auto addr = server.listen_addrs().front().with_peer(impostor);
     auto conn = co_await client.connect(addr);
     EXPECT_FALSE(conn);
-    if (!conn) EXPECT_EQ(conn.error(), make_error_code(errc::peer_id_mismatch));
+    if (!conn) {
+      EXPECT_EQ(conn.error(), make_error_code(errc::peer_id_mismatch));
+    }
   });
 }
 
@@ -85,14 +95,16 @@ TEST_F(two_hosts, gater_cuts_a_denied_peer_before_any_stream) {
     ++gated;
     return p != client.id();
   });
-  server.set_handler(protocol_id{"/test/count/1.0.0"}, [&](net::stream_ptr s, net::stream_context) -> net::awaitable<void> {
-    ++served;
-    co_return;
-  });
+  server.set_handler(protocol_id{"/test/count/1.0.0"},
+                     [&](net::stream_ptr s, net::stream_context) -> net::awaitable<void> {
+                       ++served;
+                       co_return;
+                     });
   run_async(io, [&]() -> net::awaitable<void> {
     auto conn = co_await client.connect(server_addr());
     if (conn) {
-      auto s = co_await client.new_stream(*conn, {"/test/count/1.0.0"});
+      const protocol_id count_protocol{"/test/count/1.0.0"};
+      auto s = co_await client.new_stream(*conn, count_protocol);
       EXPECT_FALSE(s) << "a stream opened on a denied connection";
     }
     asio::steady_timer t(io, 100ms);
@@ -107,7 +119,7 @@ TEST_F(two_hosts, ping_measures_round_trips) {
   protocols::install_ping(server);
   run_async(io, [&]() -> net::awaitable<void> {
     auto opened = co_await client.new_stream((co_await client.connect(server_addr())).value(),
-                                             {protocols::ping_protocol.str()});
+                                             protocols::ping_protocol);
     EXPECT_TRUE(opened);
     if (!opened) co_return;
     for (int i = 0; i < 5; ++i) {
@@ -146,8 +158,8 @@ TEST(host_ipv6, moves_data_over_ipv6_loopback) {
   server.start();
   const auto data = random_bytes(1 << 20);
   run_async(io, [&]() -> net::awaitable<void> {
-    auto opened = co_await client.new_stream((co_await client.connect(server.full_addrs().front())).value(),
-                                             {echo_protocol.str()});
+    auto opened = co_await client.new_stream(
+        (co_await client.connect(server.full_addrs().front())).value(), echo_protocol);
     EXPECT_TRUE(opened);
     if (!opened) co_return;
     auto echoed = co_await echo_roundtrip(*opened->stream, data);
