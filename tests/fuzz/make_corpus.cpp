@@ -1,0 +1,319 @@
+// Writes the seed corpora: a few valid inputs per fuzz target, produced by our
+// own encoders so they match the wire formats exactly. Run after a format or
+// a harness layout changes:  ./make_fuzz_corpus tests/fuzz/corpus
+// Seeds for the RSA/ECDSA/secp256k1 keys use freshly generated keys, so those
+// files change on every run; everything else is deterministic.
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "corpus_sequences.hpp"
+#include "crypto/signed_envelope.hpp"
+#include "multiformats/base32.hpp"
+#include "multiformats/base58.hpp"
+#include "multiformats/multibase.hpp"
+#include "noise_fixtures.hpp"
+#include "wire/autonat_message.hpp"
+#include "wire/dcutr_message.hpp"
+#include "wire/identify_message.hpp"
+#include "wire/length_prefixed.hpp"
+#include "wire/multistream.hpp"
+#include "wire/relay_message.hpp"
+#include "wire/relay_server_state.hpp"
+#include "wire/relay_voucher.hpp"
+#include "wire/yamux_frame.hpp"
+
+using namespace peerup;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path root;
+
+void write(const std::string& target, const std::string& name, byte_span data) {
+  const fs::path dir = root / target;
+  fs::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+void write(const std::string& target, const std::string& name, std::string_view text) {
+  write(target, name, as_bytes(text));
+}
+
+bytes cat(std::initializer_list<byte_span> parts) {
+  bytes out;
+  for (auto p : parts) append(out, p);
+  return out;
+}
+bytes u8(std::size_t v) { return {static_cast<std::uint8_t>(v)}; }
+bytes u16(std::size_t v) {
+  return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
+
+const peer_id alice = fuzz::initiator_identity().to_peer_id();
+const peer_id relay = fuzz::responder_identity().to_peer_id();
+// An RSA-style (sha256 multihash) peer ID.
+const peer_id qm_peer = peer_id::from_public_key(bytes(300, 0x30));
+
+std::vector<multiaddr> sample_addrs() {
+  std::vector<multiaddr> out;
+  for (auto text : {"/ip4/127.0.0.1/tcp/4001", "/ip6/::1/tcp/4001",
+                    "/ip4/192.0.2.7/udp/4001/quic-v1", "/dns4/relay.example.com/tcp/443/wss",
+                    "/dnsaddr/bootstrap.libp2p.io", "/ip6zone/eth0/ip6/fe80::1/tcp/22",
+                    "/ip4/10.0.0.0/ipcidr/8", "/ip4/1.2.3.4/tcp/443/tls/sni/example.com/ws",
+                    "/ip4/1.2.3.4/udp/443/quic-v1/webtransport/certhash/"
+                    "uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g"}) {
+    out.push_back(multiaddr::parse(text).value());
+  }
+  out.push_back(multiaddr::parse("/ip4/203.0.113.5/tcp/4001").value().with_peer(relay));
+  out.push_back(multiaddr::parse("/ip4/203.0.113.5/tcp/4001/p2p/" + relay.to_string() +
+                                 "/p2p-circuit/p2p/" + alice.to_string())
+                    .value());
+  out.push_back(multiaddr::from_peer(qm_peer));
+  return out;
+}
+
+void multiformats() {
+  int i = 0;
+  for (std::uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 16384ull, (1ull << 63) - 1}) {
+    write("varint", "v" + std::to_string(i++), varint::encode(v));
+  }
+  write("varint", "truncated", bytes{0x80, 0x80});
+  i = 0;
+  for (const auto& a : sample_addrs()) {
+    write("multiaddr_bytes", "a" + std::to_string(i), a.to_bytes());
+    write("multiaddr_text", "a" + std::to_string(i++), a.to_string());
+  }
+  write("multiaddr_text", "ipfs_alias", "/ip4/1.2.3.4/tcp/1/ipfs/" + qm_peer.to_string());
+  write("multiaddr_text", "cid_peer", "/p2p/" + alice.to_cid_string());
+
+  write("peer_id", "ed25519", cat({u8(1), as_bytes(alice.to_string())}));
+  write("peer_id", "qm", cat({u8(1), as_bytes(qm_peer.to_string())}));
+  write("peer_id", "cid", cat({u8(1), as_bytes(alice.to_cid_string())}));
+  write("peer_id", "bytes", cat({u8(0), alice.to_bytes()}));
+
+  const bytes sample = {0, 0, 1, 2, 3, 0xfe, 0xff};
+  write("multibase", "base58", cat({u8(0), as_bytes(base58::encode(sample))}));
+  write("multibase", "base32", cat({u8(1), as_bytes(base32::encode(sample))}));
+  write("multibase", "mb_z", cat({u8(2), as_bytes(multibase::encode_base58btc(sample))}));
+  write("multibase", "mb_b", cat({u8(2), as_bytes(multibase::encode_base32(sample))}));
+  write("multibase", "mb_u", cat({u8(2), as_bytes(multibase::encode_base64url(sample))}));
+}
+
+// --- keys: layout [u16 key length][key][u8 msg length][msg][signature] ---
+
+using pkey_ptr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+bytes openssl_sign(EVP_PKEY* key, byte_span message) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  std::size_t len = 0;
+  EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key);
+  EVP_DigestSign(ctx.get(), nullptr, &len, message.data(), message.size());
+  bytes sig(len);
+  EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size());
+  sig.resize(len);
+  return sig;
+}
+
+bytes spki(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(key, &der);
+  bytes out(der, der + n);
+  OPENSSL_free(der);
+  return out;
+}
+
+void key_seed(const std::string& name, key_type type, byte_span data, byte_span message,
+              byte_span signature) {
+  const bytes pb = public_key::from_raw(type, data).value().to_protobuf();
+  write("public_key", name, cat({u16(pb.size()), pb, u8(message.size()), message, signature}));
+}
+
+void keys() {
+  const auto msg = as_bytes("libp2p signature test");
+  const auto ed = fuzz::initiator_identity();
+  key_seed("ed25519", key_type::ed25519, ed.get_public_key().raw(), msg, ed.sign(msg));
+
+  pkey_ptr rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}), EVP_PKEY_free);
+  key_seed("rsa", key_type::rsa, spki(rsa.get()), msg, openssl_sign(rsa.get(), msg));
+  pkey_ptr p256(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+  key_seed("ecdsa", key_type::ecdsa, spki(p256.get()), msg, openssl_sign(p256.get(), msg));
+  pkey_ptr k1(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp256k1"), EVP_PKEY_free);
+  bytes point(65);
+  std::size_t point_len = 0;
+  EVP_PKEY_get_octet_string_param(k1.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(),
+                                  point.size(), &point_len);
+  if (point_len == 65) {  // 04 || x || y -> compressed (02|03) || x, as libp2p carries it
+    point[0] = static_cast<std::uint8_t>(0x02 | (point[64] & 1));
+    point_len = 33;
+  }
+  point.resize(point_len);
+  key_seed("secp256k1", key_type::secp256k1, point, msg, openssl_sign(k1.get(), msg));
+}
+
+// --- wire messages ---
+
+wire::identify_message sample_identify() {
+  wire::identify_message m;
+  m.protocol_version = "ipfs/0.1.0";
+  m.agent_version = "peerup/0.1.0";
+  m.public_key = fuzz::responder_identity().get_public_key().to_protobuf();
+  m.set_listen_addrs({sample_addrs()[0], sample_addrs()[1], sample_addrs()[9]});
+  m.observed_addr = multiaddr::parse("/ip4/198.51.100.4/tcp/51234").value().to_bytes();
+  m.protocols = {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/libp2p/circuit/relay/0.2.0/hop"};
+  return m;
+}
+
+void messages() {
+  using namespace wire;
+  const auto id = sample_identify();
+  const bytes id_bytes = id.encode();
+  write("identify", "full", id_bytes);
+  wire::identify_message record_only;
+  record_only.signed_peer_record = signed_envelope::seal(
+      fuzz::responder_identity(), "libp2p-peer-record", bytes{0x03, 0x01}, bytes{0x0a, 0x01, 0x01});
+  const bytes rec = record_only.encode();
+  write("identify", "chunked", cat({u16(id_bytes.size()), id_bytes, u16(rec.size()), rec}));
+  write("protobuf", "identify", id_bytes);
+
+  const bytes voucher_env =
+      seal_relay_voucher(fuzz::responder_identity(), relay_voucher::make(relay, alice, 1700003600));
+  reservation_decision d{relay_status::ok, 1700003600, relay_limit{120, 131072}};
+  const hop_message reply = make_reservation_reply(d, {sample_addrs()[9].to_bytes()}, voucher_env);
+  const auto hop = [](const hop_message& m) { return cat({u8(0), m.encode()}); };
+  write("relay_message", "hop_reserve", hop(hop_message::reserve()));
+  write("relay_message", "hop_reply", hop(reply));
+  write("relay_message", "hop_connect",
+        hop(hop_message::connect(relay_peer::from(alice, {sample_addrs()[0]}))));
+  write("relay_message", "stop_connect",
+        cat({u8(1),
+             stop_message::connect(relay_peer::from(alice), relay_limit{120, 131072}).encode()}));
+  write("relay_message", "stop_status",
+        cat({u8(1), stop_message::status_reply(relay_status::ok).encode()}));
+  write("relay_message", "voucher",
+        cat({u8(2), relay_voucher::make(relay, alice, 1700003600).encode()}));
+  write("relay_message", "voucher_envelope", cat({u8(3), voucher_env}));
+  write("relay_message", "envelope", cat({u8(4), voucher_env}));
+  write("protobuf", "hop_reply", reply.encode());
+
+  write("dcutr", "connect",
+        hole_punch_message::connect(std::vector{sample_addrs()[0], sample_addrs()[2]}).encode());
+  write("dcutr", "sync", hole_punch_message::sync().encode());
+  write("autonat", "dial",
+        autonat_message::dial_request(alice, {sample_addrs()[0], sample_addrs()[1]}).encode());
+  write("autonat", "ok",
+        autonat_message::response(autonat_response_status::ok, sample_addrs()[0].to_bytes())
+            .encode());
+  write("autonat", "refused",
+        autonat_message::response(autonat_response_status::e_dial_refused, std::nullopt,
+                                  "dial refused")
+            .encode());
+
+  // [max size selector][u8 n][chunk]...: two messages split across chunks.
+  const bytes stream = cat({frame_length_prefixed(id_bytes), frame_length_prefixed(rec)});
+  bytes lp = u8(4);  // 4096
+  for (std::size_t off = 0; off < stream.size(); off += 200) {
+    const auto n = std::min<std::size_t>(200, stream.size() - off);
+    append(lp, u8(n));
+    append(lp, byte_span(stream).subspan(off, n));
+  }
+  write("length_prefixed", "two_messages", lp);
+  write("length_prefixed", "small",
+        cat({u8(2), u8(3), frame_length_prefixed(as_bytes("hi")), u8(1), bytes{0}}));
+}
+
+void multistream_seeds() {
+  using multistream::encode_message;
+  const bytes header = encode_message(multistream::protocol_id);
+  // Listener: [1] then [u8 n][chunk]...
+  const bytes proposals =
+      cat({header, encode_message("/tls/1.0.0"), encode_message("ls"), encode_message("/noise")});
+  bytes l = u8(1);
+  for (std::size_t off = 0; off < proposals.size(); off += 7) {
+    const auto n = std::min<std::size_t>(7, proposals.size() - off);
+    append(l, u8(n));
+    append(l, byte_span(proposals).subspan(off, n));
+  }
+  write("multistream", "listener", l);
+  const bytes lazy = cat({header, encode_message("/yamux/1.0.0"), as_bytes("early data")});
+  write("multistream", "listener_lazy", cat({u8(1), u8(lazy.size()), lazy}));
+  // Dialer: [0] then answers.
+  const bytes answers = cat({header, encode_message("na"), encode_message("/yamux/1.0.0")});
+  write("multistream", "dialer", cat({u8(0), u8(answers.size()), answers}));
+}
+
+void noise_seeds() {
+  using namespace noise;
+  handshake init(handshake::role::initiator, fuzz::initiator_identity(), std::nullopt,
+                 {"/yamux/1.0.0"}, fuzz::initiator_keys());
+  handshake resp(handshake::role::responder, fuzz::responder_identity(), std::nullopt,
+                 {"/yamux/1.0.0"}, fuzz::responder_keys());
+  const bytes m1 = init.write_message().value();
+  resp.read_message(m1).value();
+  const bytes m2 = resp.write_message().value();
+  init.read_message(m2).value();
+  const bytes m3 = init.write_message().value();
+  resp.read_message(m3).value();
+
+  write("noise_handshake", "responder_raw", cat({u8(0), u8(m1.size()), m1, m3}));
+  const bytes p_init =
+      fuzz::signed_payload(fuzz::initiator_identity(), fuzz::initiator_keys(), {"/yamux/1.0.0"});
+  const bytes p_resp = fuzz::signed_payload(fuzz::responder_identity(), fuzz::responder_keys(),
+                                            {"/yamux/1.0.0", "/mplex/6.7.0"});
+  write("noise_handshake", "responder_payload", cat({u8(1), u8(0), p_init}));
+  write("noise_handshake", "initiator_raw", cat({u8(2), m2}));
+  write("noise_handshake", "initiator_raw_expect", cat({u8(6), m2}));
+  write("noise_handshake", "initiator_payload", cat({u8(3), p_resp}));
+  write("noise_handshake", "initiator_payload_expect", cat({u8(7), p_resp}));
+  write("noise_payload", "signed", p_resp);
+  handshake_payload with_certs = decode_payload(p_resp).value();
+  with_certs.webtransport_certhashes = {bytes(34, 0x12)};
+  write("noise_payload", "certhashes", encode_payload(with_certs));
+  write("protobuf", "noise_payload", p_resp);
+
+  // Cipher: [mode] then raw [u16 n][ciphertext]... or sealed [u16 n][plain][flip]...
+  auto fin = init.finish().value();
+  bytes frame;
+  fin.send.encrypt_frame(as_bytes("hello"), frame).value();
+  write("noise_cipher", "raw", cat({u8(0), u16(frame.size() - 2), byte_span(frame).subspan(2)}));
+  write("noise_cipher", "sealed",
+        cat({u8(1), u16(5), as_bytes("hello"), u8(0), u16(0), u8(0), u16(3), as_bytes("abc"),
+             u8(0x41)}));
+  write("noise_cipher", "near_exhaustion",
+        cat({u8(3), u16(1), as_bytes("a"), u8(0), u16(1), as_bytes("b"), u8(0), u16(1),
+             as_bytes("c"), u8(0), u16(1), as_bytes("d"), u8(0)}));
+}
+
+void yamux_seeds() {
+  using namespace yamux;
+  frame_header h{.type = frame_type::data, .flags = flag::syn, .stream_id = 1, .length = 5};
+  write("yamux_frame", "syn_data", encode(h));
+  write("yamux_frame", "ping",
+        encode(frame_header{.type = frame_type::ping, .flags = flag::syn, .length = 7}));
+  write("yamux_frame", "go_away", encode(frame_header{.type = frame_type::go_away, .length = 1}));
+  for (const auto& [name, seed] : fuzz::yamux_session_seeds()) write("yamux_session", name, seed);
+  for (const auto& [name, seed] : fuzz::relay_state_seeds())
+    write("relay_server_state", name, seed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
+    return 2;
+  }
+  root = argv[1];
+  multiformats();
+  keys();
+  messages();
+  multistream_seeds();
+  noise_seeds();
+  yamux_seeds();
+  return 0;
+}
