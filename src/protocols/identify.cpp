@@ -17,7 +17,7 @@ identify_service::identify_service(net::host& h) : host_(h) {
     net::asio::co_spawn(
         host_.get_executor(),
         [this, conn]() -> net::awaitable<void> {
-          auto r = co_await identify(conn);
+          auto r = co_await exchange(conn);
           if (!r)
             spdlog::debug("identify {} failed: {}", conn->remote_peer.to_string(),
                           r.error().message());
@@ -55,7 +55,35 @@ net::awaitable<void> identify_service::serve_push(net::stream_ptr s, net::stream
   (void)co_await s->close_write();
 }
 
+std::shared_ptr<identify_service::exchange_state> identify_service::state_for(
+    const net::connection_ptr& conn) {
+  auto it = exchanges_.find(conn.get());
+  if (it != exchanges_.end() && !it->second->conn.expired()) return it->second;
+  // Forget exchanges of closed connections, so the map tracks live ones only.
+  std::erase_if(exchanges_, [](const auto& e) { return e.second->conn.expired(); });
+  auto st = std::make_shared<exchange_state>(host_.get_executor());
+  st->conn = conn;
+  exchanges_[conn.get()] = st;
+  return st;
+}
+
 net::awaitable<result<identify_info>> identify_service::identify(const net::connection_ptr& conn) {
+  auto it = exchanges_.find(conn.get());
+  if (it == exchanges_.end() || it->second->conn.expired()) co_return co_await exchange(conn);
+  auto st = it->second;
+  while (!st->outcome) co_await st->done.wait();
+  co_return *st->outcome;
+}
+
+net::awaitable<result<identify_info>> identify_service::exchange(net::connection_ptr conn) {
+  auto st = state_for(conn);
+  auto outcome = co_await ask(conn);
+  st->outcome = outcome;
+  st->done.notify();
+  co_return outcome;
+}
+
+net::awaitable<result<identify_info>> identify_service::ask(const net::connection_ptr& conn) {
   auto opened = co_await host_.new_stream(conn, identify_protocol);
   if (!opened) co_return opened.error();
   auto& s = *opened->stream;

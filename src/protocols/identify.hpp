@@ -7,7 +7,10 @@
 
 #include <functional>
 
+#include <unordered_map>
+
 #include "net/host.hpp"
+#include "net/signal.hpp"
 #include "wire/identify_message.hpp"
 
 namespace peerup::protocols {
@@ -30,7 +33,9 @@ class identify_service {
   // Registers both handlers on `h` and identifies every new connection.
   explicit identify_service(net::host& h);
 
-  // Asks the peer on `conn` and records the answer in the peer store.
+  // The peer's answer on `conn`. Every connection is identified once, when it
+  // opens (peers such as js-libp2p allow one identify stream per
+  // connection); this waits for that exchange or returns its result.
   net::awaitable<result<identify_info>> identify(const net::connection_ptr& conn);
   // Sends our current identify to every connected peer (after address changes).
   void push_all();
@@ -46,7 +51,19 @@ class identify_service {
   net::awaitable<void> serve_push(net::stream_ptr s, net::stream_context ctx);
   result<identify_info> record(const net::connection_ptr& conn, const wire::identify_message& m);
 
+  net::awaitable<result<identify_info>> exchange(net::connection_ptr conn);
+  net::awaitable<result<identify_info>> ask(const net::connection_ptr& conn);
+
+  struct exchange_state {
+    explicit exchange_state(net::asio::any_io_executor ex) : done(ex) {}
+    std::weak_ptr<net::connection> conn;
+    std::optional<result<identify_info>> outcome;
+    net::signal done;
+  };
+  std::shared_ptr<exchange_state> state_for(const net::connection_ptr& conn);
+
   net::host& host_;
+  std::unordered_map<const net::connection*, std::shared_ptr<exchange_state>> exchanges_;
   std::vector<std::function<void(const net::connection_ptr&, const identify_info&)>> listeners_;
 };
 

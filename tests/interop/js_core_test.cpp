@@ -1,0 +1,219 @@
+// Interop of the core stack (TCP, multistream, Noise, Yamux, identify, ping)
+// with real js-libp2p 3.x nodes, in both directions.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+
+#include <future>
+#include <thread>
+
+#include "protocols/identify.hpp"
+#include "protocols/perf.hpp"
+#include "protocols/ping.hpp"
+#include "support/async_test.hpp"
+#include "support/js_peer.hpp"
+
+namespace peerup::test {
+namespace {
+
+std::vector<std::string> strings(const boost::json::value& v) {
+  std::vector<std::string> out;
+  for (const auto& s : v.as_array()) out.emplace_back(s.as_string().c_str());
+  return out;
+}
+
+// Our node on its own io thread, so the test thread can wait on js processes.
+class our_node {
+ public:
+  our_node() {
+    host_ = std::make_unique<net::host>(
+        io_.get_executor(),
+        net::host_config{.identity = private_key::generate(),
+                         .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}});
+    identify_ = std::make_unique<protocols::identify_service>(*host_);
+    protocols::install_ping(*host_);
+    protocols::install_perf(*host_);
+    host_->set_handler(echo_protocol, serve_echo);
+    host_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~our_node() {
+    asio::post(io_, [this] { host_->stop(); });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  std::string addr() const { return host_->full_addrs().front().to_string(); }
+  std::string listen_addr() const { return host_->listen_addrs().front().to_string(); }
+  // Runs `f` on the io thread and waits for its result.
+  template <class F>
+  auto on_io(F f) {
+    std::promise<decltype(f())> p;
+    asio::post(io_, [&] { p.set_value(f()); });
+    return p.get_future().get();
+  }
+  net::host& host() { return *host_; }
+
+ private:
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  std::unique_ptr<net::host> host_;
+  std::unique_ptr<protocols::identify_service> identify_;
+  std::thread thread_;
+};
+
+class js_interop : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(js_peer_installed()) << "run `npm ci` in " << js_peer_dir(); }
+
+  // Collects the dialer's result events in order and its exit code.
+  static std::vector<boost::json::object> results_of(child_process& js, std::size_t n) {
+    std::vector<boost::json::object> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto r = wait_for_event(js, "result", 120s);
+      if (!r) break;
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+};
+
+TEST_F(js_interop, js_dials_us_for_ping_identify_10mib_echo_and_50_streams) {
+  our_node ours;
+  auto js = spawn_js_peer({"--dial", ours.addr(), "--ping", "3", "--identify", "--echo-bytes",
+                           "10485760", "--echo-streams", "50", "--echo-stream-bytes", "65536"});
+  auto connected = wait_for_event(js, "connected", 30s);
+  ASSERT_TRUE(connected) << "js could not connect to " << ours.addr();
+  EXPECT_EQ(connected->at("encryption").as_string(), "/noise");
+  EXPECT_EQ(connected->at("multiplexer").as_string(), "/yamux/1.0.0");
+
+  auto results = results_of(js, 4);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(js.wait(30s), 0);
+  for (const auto& r : results) EXPECT_TRUE(r.at("ok").as_bool()) << boost::json::serialize(r);
+
+  EXPECT_EQ(results[0].at("action").as_string(), "ping");
+  EXPECT_EQ(results[0].at("rtt_ms").as_array().size(), 3u);
+
+  const auto& id = results[1];
+  EXPECT_EQ(id.at("action").as_string(), "identify");
+  EXPECT_THAT(strings(id.at("protocols")),
+              ::testing::IsSupersetOf({"/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0",
+                                       "/perf/1.0.0", "/peerup/echo/1.0.0"}));
+  EXPECT_THAT(strings(id.at("listen_addrs")), ::testing::Contains(ours.listen_addr()));
+  EXPECT_THAT(std::string(id.at("observed_addr").as_string().c_str()),
+              ::testing::StartsWith("/ip4/127.0.0.1/tcp/"));
+  EXPECT_EQ(id.at("protocol_version").as_string(), "ipfs/0.1.0");
+
+  EXPECT_EQ(results[2].at("action").as_string(), "echo");
+  EXPECT_EQ(results[2].at("received_bytes").to_number<std::int64_t>(), 10485760);
+  EXPECT_EQ(results[3].at("action").as_string(), "echo-streams");
+}
+
+TEST_F(js_interop, we_dial_js_for_ping_identify_10mib_echo_and_50_streams) {
+  auto js = spawn_js_peer({"--listen", "/ip4/127.0.0.1/tcp/0"});
+  auto listening = wait_for_event(js, "listening", 30s);
+  ASSERT_TRUE(listening);
+  const auto js_addr = *multiaddr::parse(first_addr(*listening));
+
+  asio::io_context io;
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  protocols::identify_service identify(client);
+  client.set_handler(echo_protocol, serve_echo);
+  std::optional<protocols::identify_info> info;
+  int pings = 0;
+  bool echo_ok = false;
+  std::size_t streams_ok = 0;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(js_addr);
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+
+    auto id = co_await identify.identify(*conn);
+    EXPECT_TRUE(id) << id.error().message();
+    if (id) info = *id;
+
+    auto ping = co_await client.new_stream(*conn, protocols::ping_protocol);
+    EXPECT_TRUE(ping) << ping.error().message();
+    for (int i = 0; ping && i < 5; ++i)
+      if (co_await protocols::ping_once(*ping->stream)) ++pings;
+
+    const auto big = random_bytes(10 * 1024 * 1024);
+    auto echo = co_await client.new_stream(*conn, echo_protocol);
+    EXPECT_TRUE(echo);
+    if (echo) {
+      auto back = co_await echo_roundtrip(*echo->stream, big);
+      echo_ok = back && sha256(*back) == sha256(big);
+    }
+
+    // 50 concurrent streams, each with its own payload.
+    constexpr std::size_t n = 50;
+    std::size_t finished = 0;
+    net::signal all_done(io.get_executor());
+    for (std::size_t i = 0; i < n; ++i) {
+      asio::co_spawn(
+          io,
+          [&]() -> net::awaitable<void> {
+            const auto payload = random_bytes(64 * 1024);
+            auto s = co_await client.new_stream(*conn, echo_protocol);
+            if (s) {
+              auto back = co_await echo_roundtrip(*s->stream, payload);
+              if (back && *back == payload) ++streams_ok;
+            }
+            if (++finished == n) all_done.notify();
+          },
+          asio::detached);
+    }
+    while (finished < n) co_await all_done.wait();
+  });
+
+  EXPECT_EQ(pings, 5);
+  EXPECT_TRUE(echo_ok);
+  EXPECT_EQ(streams_ok, 50u);
+  ASSERT_TRUE(info);
+  EXPECT_THAT(info->protocols, ::testing::IsSupersetOf(
+                                   {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/peerup/echo/1.0.0"}));
+  EXPECT_THAT(info->listen_addrs, ::testing::Contains(js_addr.without_peer()));
+  ASSERT_TRUE(info->observed_addr);
+  EXPECT_EQ(info->observed_addr->tcp_target()->host, "127.0.0.1");
+  EXPECT_THAT(info->agent_version, ::testing::HasSubstr("js-libp2p"));
+}
+
+TEST_F(js_interop, js_perf_client_measures_our_perf_server) {
+  our_node ours;
+  auto js = spawn_js_peer(
+      {"--dial", ours.addr(), "--perf-upload", "16777216", "--perf-download", "16777216"});
+  auto results = results_of(js, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].at("ok").as_bool()) << boost::json::serialize(results[0]);
+  EXPECT_EQ(js.wait(30s), 0);
+}
+
+TEST_F(js_interop, our_perf_client_measures_js_perf_server) {
+  auto js = spawn_js_peer({"--listen", "/ip4/127.0.0.1/tcp/0"});
+  auto listening = wait_for_event(js, "listening", 30s);
+  ASSERT_TRUE(listening);
+  const auto js_addr = *multiaddr::parse(first_addr(*listening));
+  asio::io_context io;
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  std::optional<protocols::perf_result> res;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(js_addr);
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    auto s = co_await client.new_stream(*conn, protocols::perf_protocol);
+    EXPECT_TRUE(s);
+    if (!s) co_return;
+    auto r = co_await protocols::run_perf(*s->stream, 16 << 20, 16 << 20);
+    EXPECT_TRUE(r) << r.error().message();
+    if (r) res = *r;
+  });
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->uploaded, 16u << 20);
+  EXPECT_EQ(res->downloaded, 16u << 20);
+}
+
+}  // namespace
+}  // namespace peerup::test
