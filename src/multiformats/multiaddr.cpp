@@ -25,6 +25,9 @@ result<multiaddr> multiaddr::parse(std::string_view text) {
   if (text.size() < 2 || text.front() != '/') return errc::invalid_multiaddr;
   if (text.back() == '/') text.remove_suffix(1);  // "/ip4/1.2.3.4/" is accepted, as in go
   text.remove_prefix(1);
+  // "//" would otherwise parse as the empty address, which from_bytes rejects
+  // (go-multiaddr: "empty multiaddr"). Found by fuzz_multiaddr_text.
+  if (text.empty()) return errc::invalid_multiaddr;
 
   auto next_token = [&text]() -> std::optional<std::string_view> {
     if (text.empty()) return std::nullopt;
