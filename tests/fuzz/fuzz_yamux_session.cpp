@@ -5,7 +5,7 @@
 //   op % 13: 0-2 feed [u8 n][n raw bytes]; 3 feed a frame built from fields;
 //   4 write; 5 consumed; 6 close_write; 7 reset; 8 open_stream; 9 ping;
 //   10 go_away; 11 advance time; 12 feed a data frame with a synthesized
-//   payload of up to 2 MiB (to reach window exhaustion and updates).
+//   payload of up to 1 MiB (to reach window exhaustion and updates).
 //   Stream ids are one byte: < 0x80 picks a stream seen so far, else id & 0x7f
 //   (0xff is 0xffffffff).
 // Never crash, and hold what the API promises, checked from the outside:
@@ -274,7 +274,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         frame_header fh;
         fh.flags = in.u8() & 0x0f;
         fh.stream_id = h.pick_id(in.u8());
-        fh.length = in.u32() % (2 * 1024 * 1024);
+        fh.length = in.u32() % (1024 * 1024);
         bytes header;
         encode(fh, header);
         h.feed(header);
