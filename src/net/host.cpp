@@ -154,7 +154,10 @@ void host::register_connection(const connection_ptr& conn) {
         auto it = conns_.find(conn->remote_peer);
         if (it != conns_.end()) {
           std::erase(it->second, conn);
-          if (it->second.empty()) conns_.erase(it);
+          if (it->second.empty()) {
+            conns_.erase(it);
+            for (const auto& f : disconnect_observers_) f(conn->remote_peer);
+          }
         }
         if (!conn->relayed && --conns_per_ip_[ip] == 0) conns_per_ip_.erase(ip);
       },

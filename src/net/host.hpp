@@ -76,6 +76,10 @@ class host {
   void remove_handler(const protocol_id& proto);
   std::vector<std::string> protocols() const;
   void on_connection(connection_observer obs) { observers_.push_back(std::move(obs)); }
+  // Called when the last open connection to a peer closes.
+  void on_disconnect(std::function<void(const peer_id&)> f) {
+    disconnect_observers_.push_back(std::move(f));
+  }
 
   peer_store& peers() { return peers_; }
   const host_config& config() const { return cfg_; }
@@ -135,6 +139,7 @@ class host {
   std::vector<multiaddr> extra_announce_;
   std::map<std::string, stream_handler> handlers_;
   std::vector<connection_observer> observers_;
+  std::vector<std::function<void(const peer_id&)>> disconnect_observers_;
   std::unordered_map<peer_id, std::vector<connection_ptr>> conns_;
   std::unordered_map<std::string, std::size_t> conns_per_ip_;
   circuit_dialer circuit_dialer_;

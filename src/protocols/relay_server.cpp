@@ -1,0 +1,187 @@
+#include "protocols/relay_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "net/length_prefixed_io.hpp"
+#include "net/splice.hpp"
+#include "protocols/relay_client.hpp"
+#include "wire/relay_voucher.hpp"
+
+namespace peerup::protocols {
+
+namespace {
+constexpr auto message_timeout = std::chrono::seconds(10);
+constexpr auto expiry_interval = std::chrono::seconds(30);
+
+std::chrono::system_clock::time_point wall_now() { return std::chrono::system_clock::now(); }
+
+net::awaitable<result<void>> send_hop(net::byte_stream& s, const wire::hop_message& m) {
+  const bytes encoded = m.encode();
+  co_return co_await net::write_length_prefixed(s, encoded);
+}
+
+std::string ip_of(const net::connection& c) {
+  auto t = c.remote_addr.tcp_target();
+  return t ? t->host : std::string();
+}
+}  // namespace
+
+relay_server::relay_server(net::host& h, relay_server_config cfg)
+    : host_(h), cfg_(std::move(cfg)), state_(cfg_.limits, cfg_.access) {
+  host_.set_handler(relay_hop_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
+    return serve_hop(std::move(s), std::move(ctx));
+  });
+  // The spec ties a reservation to the reserving connection.
+  host_.on_disconnect([this](const peer_id& p) { state_.peer_disconnected(p); });
+  net::asio::co_spawn(host_.get_executor(), expiry_loop(), net::asio::detached);
+}
+
+relay_stats relay_server::stats() const {
+  return {state_.reservation_count(), state_.circuit_count(), circuits_total_, bytes_relayed_};
+}
+
+wire::relay_requester relay_server::requester(const net::stream_context& ctx) const {
+  const auto& peer = ctx.conn->remote_peer;
+  return {.peer = peer,
+          .ip = {},
+          .authorized = cfg_.is_authorized && cfg_.is_authorized(peer),
+          .over_relayed = ctx.conn->relayed};
+}
+
+net::awaitable<void> relay_server::expiry_loop() {
+  net::asio::steady_timer timer(host_.get_executor());
+  for (;;) {
+    timer.expires_after(expiry_interval);
+    auto [ec] = co_await timer.async_wait(net::use_nothrow);
+    if (ec) co_return;
+    if (auto n = state_.expire(wall_now()); n) spdlog::info("relay: {} reservations expired", n);
+  }
+}
+
+net::awaitable<void> relay_server::serve_hop(net::stream_ptr s, net::stream_context ctx) {
+  auto raw = co_await net::with_timeout(net::read_length_prefixed(*s, wire::relay_max_message_size),
+                                        message_timeout);
+  if (!raw) {
+    // SECURITY: oversized or stalled requests get no allocation and no slot.
+    if (raw.error() == errc::too_large) {
+      const auto reply = wire::hop_message::status_reply(wire::relay_status::malformed_message);
+      (void)co_await send_hop(*s, reply);
+    }
+    co_return s->reset();
+  }
+  auto msg = wire::hop_message::decode(*raw);
+  if (!msg) {
+    spdlog::info("relay: malformed hop message from {}: {}", ctx.conn->remote_peer.to_string(),
+                 msg.error().message());
+    const auto reply = wire::hop_message::status_reply(wire::relay_status::malformed_message);
+    (void)co_await send_hop(*s, reply);
+    co_return s->reset();
+  }
+  switch (msg->type) {
+    case wire::hop_type::reserve: co_await reserve(*s, ctx); break;
+    case wire::hop_type::connect: co_await connect(std::move(s), ctx, *msg); co_return;
+    default: {
+      const auto reply = wire::hop_message::status_reply(wire::relay_status::unexpected_message);
+      (void)co_await send_hop(*s, reply);
+      co_return s->reset();
+    }
+  }
+  (void)co_await s->close_write();
+}
+
+net::awaitable<void> relay_server::reserve(net::byte_stream& s, const net::stream_context& ctx) {
+  auto who = requester(ctx);
+  const std::string ip = ip_of(*ctx.conn);
+  who.ip = ip;
+  const auto decision = state_.reserve(who, wall_now());
+  std::vector<bytes> addrs;
+  std::optional<bytes> voucher;
+  if (decision.status == wire::relay_status::ok) {
+    for (const auto& a : host_.full_addrs()) addrs.push_back(a.to_bytes());
+    voucher = wire::seal_relay_voucher(
+        host_.identity(), wire::relay_voucher::make(host_.id(), who.peer, decision.expire));
+    spdlog::info("relay: reservation for {} from {} until {}{}", who.peer.to_string(), ip,
+                 decision.expire, who.authorized ? " (authorized)" : "");
+  } else {
+    spdlog::info("relay: reservation refused for {} from {}: status {}", who.peer.to_string(), ip,
+                 static_cast<int>(decision.status));
+  }
+  const auto reply = wire::make_reservation_reply(decision, std::move(addrs), std::move(voucher));
+  (void)co_await send_hop(s, reply);
+}
+
+net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_context& ctx,
+                                           const wire::hop_message& msg) {
+  auto refuse = [&](wire::relay_status st) -> net::awaitable<void> {
+    const auto reply = wire::hop_message::status_reply(st);
+    (void)co_await send_hop(*s, reply);
+    s->reset();
+  };
+  if (!msg.peer) co_return co_await refuse(wire::relay_status::malformed_message);
+  auto target = peer_id::from_bytes(msg.peer->id);
+  if (!target) co_return co_await refuse(wire::relay_status::malformed_message);
+
+  auto who = requester(ctx);
+  const std::string ip = ip_of(*ctx.conn);
+  who.ip = ip;
+  const auto decision = state_.connect(who, *target, wall_now());
+  if (decision.status != wire::relay_status::ok) {
+    spdlog::info("relay: circuit {} -> {} refused: status {}", who.peer.to_string(),
+                 target->to_string(), static_cast<int>(decision.status));
+    co_return co_await refuse(decision.status);
+  }
+
+  // 1. find the target's connection (it holds a reservation, so it is connected)
+  // 2. open STOP to it naming the source, read its STATUS
+  // 3. answer the source with OK and bridge the two streams
+  auto target_conns = host_.connections(*target);
+  std::erase_if(target_conns, [](const net::connection_ptr& c) { return c->relayed; });
+  std::optional<net::opened_stream> stop;
+  if (!target_conns.empty()) {
+    auto opened = co_await host_.new_stream(target_conns.front(), relay_stop_protocol);
+    if (opened) stop = std::move(*opened);
+  }
+  bool accepted = false;
+  if (stop) {
+    const wire::relay_peer source{.id = who.peer.to_bytes(), .addrs = {}};
+    const bytes request = wire::stop_message::connect(source, decision.limit).encode();
+    if (co_await net::write_length_prefixed(*stop->stream, request)) {
+      auto raw = co_await net::with_timeout(
+          net::read_length_prefixed(*stop->stream, wire::relay_max_message_size), message_timeout);
+      if (raw) {
+        auto reply = wire::stop_message::decode(*raw);
+        accepted = reply && reply->type == wire::stop_type::status && reply->status &&
+                   *reply->status == wire::relay_status::ok;
+      }
+    }
+  }
+  if (!accepted) {
+    state_.circuit_closed(decision.circuit);
+    if (stop) stop->stream->reset();
+    co_return co_await refuse(wire::relay_status::connection_failed);
+  }
+  auto ok = wire::make_connect_reply(decision);
+  if (!co_await send_hop(*s, ok)) {
+    state_.circuit_closed(decision.circuit);
+    stop->stream->reset();
+    co_return s->reset();
+  }
+
+  ++circuits_total_;
+  net::splice_limits limits;
+  if (decision.limit) {
+    limits.max_bytes_per_direction = decision.limit->data.value_or(0);
+    limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
+  }
+  spdlog::info("relay: circuit {} -> {} open", who.peer.to_string(), target->to_string());
+  const auto started = net::steady_clock::now();
+  auto res = co_await net::splice(*s, *stop->stream, limits);
+  state_.circuit_closed(decision.circuit);
+  bytes_relayed_ += res.a_to_b + res.b_to_a;
+  const std::chrono::duration<double> took = net::steady_clock::now() - started;
+  spdlog::info("relay: circuit {} -> {} closed after {:.1f} s: {} B up, {} B down{}{}",
+               who.peer.to_string(), target->to_string(), took.count(), res.a_to_b, res.b_to_a,
+               res.error ? ": " : "", res.error ? res.error.message() : "");
+}
+
+}  // namespace peerup::protocols

@@ -1,0 +1,48 @@
+// Circuit Relay v2 server (hop protocol): reservations and circuits, with
+// authentication and resource limits from wire::relay_server_state.
+#pragma once
+
+#include <functional>
+
+#include "net/host.hpp"
+#include "wire/relay_server_state.hpp"
+
+namespace peerup::protocols {
+
+struct relay_server_config {
+  wire::relay_limits limits;
+  wire::relay_access access = wire::relay_access::closed;
+  // Who may reserve and open circuits in closed mode (authorized_keys).
+  std::function<bool(const peer_id&)> is_authorized;
+};
+
+struct relay_stats {
+  std::size_t reservations = 0;
+  std::size_t circuits = 0;          // live
+  std::uint64_t circuits_total = 0;  // ever bridged
+  std::uint64_t bytes_relayed = 0;   // both directions, finished circuits included
+};
+
+class relay_server {
+ public:
+  // Installs the hop handler on `h`. The host must outlive the server.
+  relay_server(net::host& h, relay_server_config cfg);
+  relay_stats stats() const;
+  void set_authorizer(std::function<bool(const peer_id&)> f) { cfg_.is_authorized = std::move(f); }
+
+ private:
+  net::awaitable<void> serve_hop(net::stream_ptr s, net::stream_context ctx);
+  net::awaitable<void> reserve(net::byte_stream& s, const net::stream_context& ctx);
+  net::awaitable<void> connect(net::stream_ptr s, const net::stream_context& ctx,
+                               const wire::hop_message& msg);
+  net::awaitable<void> expiry_loop();
+  wire::relay_requester requester(const net::stream_context& ctx) const;
+
+  net::host& host_;
+  relay_server_config cfg_;
+  wire::relay_server_state state_;
+  std::uint64_t circuits_total_ = 0;
+  std::uint64_t bytes_relayed_ = 0;
+};
+
+}  // namespace peerup::protocols
