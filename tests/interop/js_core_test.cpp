@@ -5,13 +5,11 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <future>
-#include <thread>
-
 #include "protocols/identify.hpp"
 #include "protocols/perf.hpp"
 #include "protocols/ping.hpp"
 #include "support/async_test.hpp"
+#include "support/io_thread.hpp"
 #include "support/js_peer.hpp"
 
 namespace peerup::test {
@@ -24,44 +22,24 @@ std::vector<std::string> strings(const boost::json::value& v) {
 }
 
 // Our node on its own io thread, so the test thread can wait on js processes.
-class our_node {
- public:
+struct our_node {
+  io_thread t;
+  net::host host{t.io().get_executor(),
+                 net::host_config{.identity = private_key::generate(),
+                                  .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}}};
+  protocols::identify_service identify{host};
   our_node() {
-    host_ = std::make_unique<net::host>(
-        io_.get_executor(),
-        net::host_config{.identity = private_key::generate(),
-                         .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}});
-    identify_ = std::make_unique<protocols::identify_service>(*host_);
-    protocols::install_ping(*host_);
-    protocols::install_perf(*host_);
-    host_->set_handler(echo_protocol, serve_echo);
-    host_->start();
-    thread_ = std::thread([this] { io_.run(); });
+    protocols::install_ping(host);
+    protocols::install_perf(host);
+    host.set_handler(echo_protocol, serve_echo);
+    host.start();
+    t.start();
   }
   ~our_node() {
-    asio::post(io_, [this] { host_->stop(); });
-    work_.reset();
-    io_.stop();
-    thread_.join();
+    t.stop([this] { host.stop(); });
   }
-  std::string addr() const { return host_->full_addrs().front().to_string(); }
-  std::string listen_addr() const { return host_->listen_addrs().front().to_string(); }
-  // Runs `f` on the io thread and waits for its result.
-  template <class F>
-  auto on_io(F f) {
-    std::promise<decltype(f())> p;
-    asio::post(io_, [&] { p.set_value(f()); });
-    return p.get_future().get();
-  }
-  net::host& host() { return *host_; }
-
- private:
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
-      io_.get_executor()};
-  std::unique_ptr<net::host> host_;
-  std::unique_ptr<protocols::identify_service> identify_;
-  std::thread thread_;
+  std::string addr() const { return host.full_addrs().front().to_string(); }
+  std::string listen_addr() const { return host.listen_addrs().front().to_string(); }
 };
 
 class js_interop : public ::testing::Test {
