@@ -7,5 +7,14 @@ namespace peerup::cli {
 
 void add_identity_commands(CLI::App& app);  // keygen, whoami
 void add_diag_commands(CLI::App& app);      // ping, perf
+void add_relay_server_commands(CLI::App& app);  // relay serve|authorize|deauthorize|list-peers
+// --config, init, auth, service, name, relay add|remove|list, daemon, status,
+// proxy, connect (src/cli/cmd_app.cpp and the cmd_* files it calls).
+void add_app_commands(CLI::App& app);
+// The `relay` subcommand group, created by whichever file asks first, so
+// several files can add subcommands to it.
+CLI::App& relay_group(CLI::App& app);
+// The value of the global --config option ("" when not given).
+const std::string& config_flag();
 
 }  // namespace peerup::cli

@@ -17,8 +17,11 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("peerup"));
   spdlog::set_level(spdlog::level::warn);
 
+  app.fallthrough();  // global options (--config, --log-level) may follow the subcommand
   peerup::cli::add_identity_commands(app);
   peerup::cli::add_diag_commands(app);
+  peerup::cli::add_app_commands(app);
+  peerup::cli::add_relay_server_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,209 @@
+// peerup relay serve | authorize | deauthorize | list-peers: the relay side,
+// meant for a small VPS (docs/relay.md).
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <iostream>
+#include <set>
+
+#include "cli/commands.hpp"
+#include "cli/runtime.hpp"
+#include "net/host.hpp"
+#include "peerup/authorized_keys.hpp"
+#include "peerup/identity_file.hpp"
+#include "peerup/relay_config.hpp"
+#include "protocols/identify.hpp"
+#include "protocols/ping.hpp"
+#include "protocols/relay_server.hpp"
+
+namespace peerup::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct relay_flags {
+  std::string config;
+  std::string dir = ".";
+  std::vector<std::string> listen;
+  std::string key;
+  bool open = false;
+};
+
+app::relay_config resolve(const relay_flags& f) {
+  auto cfg = f.config.empty() ? app::default_relay_config(f.dir) : app::load_relay_config(f.config);
+  for (const auto& l : f.listen) {
+    auto a = multiaddr::parse(l);
+    if (!a || !a->tcp_target())
+      throw std::invalid_argument(
+          "--listen: expected a multiaddr such as /ip4/0.0.0.0/tcp/4001, got \"" + l + "\"");
+    if (&l == &f.listen.front()) cfg.listen.clear();
+    cfg.listen.push_back(*a);
+  }
+  if (cfg.listen.empty()) {
+    cfg.listen.push_back(*multiaddr::parse("/ip4/0.0.0.0/tcp/4001"));
+    cfg.listen.push_back(*multiaddr::parse("/ip6/::/tcp/4001"));
+  }
+  if (!f.key.empty()) cfg.identity_key = f.key;
+  if (f.open) cfg.open = true;
+  return cfg;
+}
+
+// The relay's authorized peers, re-read when the file changes.
+class authorized_set {
+ public:
+  explicit authorized_set(fs::path file) : file_(std::move(file)) { reload(); }
+
+  bool contains(const peer_id& p) {
+    maybe_reload();
+    return peers_.contains(p);
+  }
+  std::size_t size() const { return peers_.size(); }
+
+ private:
+  void maybe_reload() {
+    const auto now = net::steady_clock::now();
+    if (now - last_check_ < std::chrono::seconds(2)) return;
+    last_check_ = now;
+    std::error_code ec;
+    const auto mtime = fs::last_write_time(file_, ec);
+    if (!ec && mtime != mtime_) reload();
+  }
+  void reload() {
+    std::error_code ec;
+    if (!fs::exists(file_, ec)) {
+      peers_.clear();
+      return;
+    }
+    try {
+      app::check_private_file_mode(file_, "authorized_keys");
+      auto parsed = app::parse_authorized_keys(
+          app::read_small_file(file_, app::authorized_keys_limits::max_file_size));
+      for (const auto& p : parsed.problems)
+        spdlog::warn("{}:{}: {}", file_.string(), p.line, p.message);
+      std::set<peer_id> fresh;
+      for (const auto& e : parsed.entries) fresh.insert(e.peer);
+      peers_ = std::move(fresh);
+      mtime_ = fs::last_write_time(file_, ec);
+      spdlog::info("relay: {} authorized peers from {}", peers_.size(), file_.string());
+    } catch (const std::exception& e) {
+      // Keep the last good set: a broken edit must not lock everyone out.
+      spdlog::error("relay: keeping previous authorized peers: {}", e.what());
+    }
+  }
+
+  fs::path file_;
+  std::set<peer_id> peers_;
+  fs::file_time_type mtime_{};
+  net::steady_clock::time_point last_check_ = net::steady_clock::now();
+};
+
+net::awaitable<int> serve(app::relay_config cfg) {
+  auto ex = co_await net::asio::this_coro::executor;
+  auto key = app::load_identity(cfg.identity_key);
+  authorized_set authorized(cfg.authorized_keys);
+  if (!cfg.open && authorized.size() == 0)
+    spdlog::warn(
+        "relay: no authorized peers in {}: nobody can reserve (add some with: peerup relay "
+        "authorize <peer-id>)",
+        cfg.authorized_keys.string());
+  net::host h(ex, net::host_config{.identity = std::move(key), .listen = cfg.listen});
+  protocols::identify_service identify(h);
+  protocols::install_ping(h);
+  protocols::relay_server server(
+      h, {.limits = cfg.limits,
+          .access = cfg.open ? wire::relay_access::open : wire::relay_access::closed,
+          .is_authorized = [&authorized](const peer_id& p) { return authorized.contains(p); }});
+  h.start();
+  std::cout << "peerup relay " << h.id().to_string()
+            << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";
+  for (const auto& a : h.full_addrs()) std::cout << a.to_string() << "\n";
+  std::cout.flush();
+  co_await wait_for_signal();
+  const auto st = server.stats();
+  spdlog::info("relay: stopping; {} circuits bridged, {} bytes relayed", st.circuits_total,
+               st.bytes_relayed);
+  h.stop();
+  co_return 0;
+}
+
+fs::path authorized_keys_path(const relay_flags& f) { return resolve(f).authorized_keys; }
+
+void add_location_flags(CLI::App* cmd, relay_flags& f) {
+  cmd->add_option("--config", f.config, "relay.yaml (default: files in --dir)");
+  cmd->add_option("--dir", f.dir, "directory with identity.key and authorized_keys")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+void add_relay_server_commands(CLI::App& app) {
+  auto& relay = relay_group(app);
+  auto flags = std::make_shared<relay_flags>();
+
+  auto* serve_cmd = relay.add_subcommand(
+      "serve", "run a relay (for a VPS): circuit relay v2 for authorized peers");
+  add_location_flags(serve_cmd, *flags);
+  serve_cmd->add_option("--listen", flags->listen,
+                        "multiaddr to listen on (repeatable; default port 4001)");
+  serve_cmd->add_option("--key", flags->key, "identity key file (overrides the config)");
+  serve_cmd->add_flag("--open", flags->open,
+                      "public relay: anyone may reserve, with the open_* limits");
+  serve_cmd->callback([flags] {
+    if (spdlog::get_level() == spdlog::level::warn) spdlog::set_level(spdlog::level::info);
+    auto cfg = resolve(*flags);
+    net::asio::io_context io;
+    if (int rc = run_main([cfg] { return serve(cfg); }, io); rc != 0) std::exit(rc);
+  });
+
+  auto peer_text = std::make_shared<std::string>();
+  auto comment = std::make_shared<std::string>();
+  auto* authorize = relay.add_subcommand(
+      "authorize", "allow a peer to reserve on and connect through this relay");
+  add_location_flags(authorize, *flags);
+  authorize->add_option("peer-id", *peer_text, "the peer's ID (peerup whoami on that machine)")
+      ->required();
+  authorize->add_option("--comment", *comment, "a note kept on the line");
+  authorize->callback([flags, peer_text, comment] {
+    auto peer = peer_id::parse(*peer_text);
+    if (!peer) throw std::invalid_argument("not a peer ID: \"" + *peer_text + "\"");
+    const auto file = authorized_keys_path(*flags);
+    std::string text;
+    if (fs::exists(file))
+      text = app::read_small_file(file, app::authorized_keys_limits::max_file_size);
+    app::authorized_key entry{.peer = *peer, .services = {}, .comment = *comment};
+    app::write_private_file(file, app::upsert_authorized_key(text, entry));
+    std::cout << "authorized " << peer->to_string() << " in " << file.string() << "\n";
+  });
+
+  auto* deauthorize =
+      relay.add_subcommand("deauthorize", "remove a peer from the relay's authorized_keys");
+  add_location_flags(deauthorize, *flags);
+  deauthorize->add_option("peer-id", *peer_text, "the peer's ID")->required();
+  deauthorize->callback([flags, peer_text] {
+    auto peer = peer_id::parse(*peer_text);
+    if (!peer) throw std::invalid_argument("not a peer ID: \"" + *peer_text + "\"");
+    const auto file = authorized_keys_path(*flags);
+    int removed = 0;
+    auto text = app::remove_authorized_key(
+        app::read_small_file(file, app::authorized_keys_limits::max_file_size), *peer, removed);
+    if (removed == 0) throw std::runtime_error(peer->to_string() + " is not in " + file.string());
+    app::write_private_file(file, text);
+    std::cout << "deauthorized " << peer->to_string() << "\n";
+  });
+
+  auto* list = relay.add_subcommand("list-peers", "show the relay's authorized peers");
+  add_location_flags(list, *flags);
+  list->callback([flags] {
+    const auto file = authorized_keys_path(*flags);
+    if (!fs::exists(file)) return;
+    auto parsed = app::parse_authorized_keys(
+        app::read_small_file(file, app::authorized_keys_limits::max_file_size));
+    for (const auto& e : parsed.entries)
+      std::cout << e.peer.to_string() << (e.comment.empty() ? "" : "  # " + e.comment) << "\n";
+    for (const auto& p : parsed.problems)
+      std::cerr << file.string() << ":" << p.line << ": " << p.message << "\n";
+  });
+}
+
+}  // namespace peerup::cli

@@ -1,0 +1,144 @@
+#include "peerup/relay_config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace peerup::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t max_file_size = 64 * 1024;
+constexpr std::size_t max_listen = 32;
+
+struct reader {
+  std::string file;
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
+                         const std::string& what) const {
+    const int line = at.Mark().is_null() ? 0 : at.Mark().line + 1;
+    throw std::runtime_error(file + ":" + std::to_string(line) + ": " + key + ": " + what);
+  }
+  std::string scalar(const YAML::Node& n, const std::string& key, const char* expected) const {
+    if (!n.IsScalar()) fail(n, key, std::string("expected ") + expected);
+    return n.Scalar();
+  }
+  std::uint64_t number(const YAML::Node& n, const std::string& key) const {
+    const auto text = scalar(n, key, "a non-negative integer");
+    std::uint64_t v = 0;
+    std::istringstream in(text);
+    if (text.empty() || text[0] == '-' || !(in >> v) || !in.eof())
+      fail(n, key, "expected a non-negative integer, got \"" + text + "\"");
+    return v;
+  }
+  bool boolean(const YAML::Node& n, const std::string& key) const {
+    const auto text = scalar(n, key, "true or false");
+    if (text == "true") return true;
+    if (text == "false") return false;
+    fail(n, key, "expected true or false, got \"" + text + "\"");
+  }
+  fs::path path(const YAML::Node& n, const std::string& key, const fs::path& base) const {
+    fs::path p = scalar(n, key, "a file path");
+    return p.is_absolute() ? p : base / p;
+  }
+};
+
+void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l) {
+  if (!node.IsMap()) r.fail(node, "limits", "expected a map");
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    const auto& v = kv.second;
+    const std::string path = "limits." + key;
+    if (key == "max_reservations")
+      l.max_reservations = r.number(v, path);
+    else if (key == "max_reservations_per_ip")
+      l.max_reservations_per_ip = r.number(v, path);
+    else if (key == "max_circuits_per_peer")
+      l.max_circuits_per_peer = r.number(v, path);
+    else if (key == "max_circuits")
+      l.max_circuits = r.number(v, path);
+    else if (key == "reservation_ttl")
+      l.reservation_ttl = std::chrono::seconds(r.number(v, path));
+    else if (key == "circuit_duration")
+      l.circuit_duration = std::chrono::seconds(r.number(v, path));
+    else if (key == "circuit_data")
+      l.circuit_data = r.number(v, path);
+    else if (key == "open_circuit_duration")
+      l.open_circuit_duration = std::chrono::seconds(r.number(v, path));
+    else if (key == "open_circuit_data")
+      l.open_circuit_data = r.number(v, path);
+    else
+      r.fail(kv.first, path, "unknown key");
+  }
+  if (l.reservation_ttl.count() == 0)
+    r.fail(node, "limits.reservation_ttl", "must be at least 1 second");
+}
+
+}  // namespace
+
+relay_config default_relay_config(const fs::path& dir) {
+  relay_config c;
+  c.identity_key = dir / "identity.key";
+  c.authorized_keys = dir / "authorized_keys";
+  return c;
+}
+
+relay_config load_relay_config(const fs::path& file) {
+  reader r{file.string()};
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error(file.string() + ": cannot open the relay config");
+  std::string text(max_file_size + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  // SECURITY: a relay config is a few hundred bytes; bound what we parse.
+  if (text.size() > max_file_size)
+    throw std::runtime_error(file.string() + ": larger than " + std::to_string(max_file_size) +
+                             " bytes");
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error(file.string() + ":" + std::to_string(e.mark.line + 1) +
+                             ": YAML syntax error: " + e.msg);
+  }
+  const fs::path base = fs::absolute(file).parent_path();
+  relay_config c = default_relay_config(base);
+  c.file = fs::absolute(file);
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) r.fail(root, "(top level)", "expected a map of settings");
+  for (const auto& kv : root) {
+    const auto key = kv.first.as<std::string>();
+    const auto& v = kv.second;
+    if (key == "identity_key") {
+      c.identity_key = r.path(v, key, base);
+    } else if (key == "authorized_keys") {
+      c.authorized_keys = r.path(v, key, base);
+    } else if (key == "open") {
+      c.open = r.boolean(v, key);
+    } else if (key == "listen") {
+      if (!v.IsSequence()) r.fail(v, key, "expected a list of multiaddrs");
+      if (v.size() > max_listen)
+        r.fail(v, key, "more than " + std::to_string(max_listen) + " addresses");
+      for (const auto& item : v) {
+        const auto text_addr = r.scalar(item, key, "a multiaddr such as /ip4/0.0.0.0/tcp/4001");
+        auto a = multiaddr::parse(text_addr);
+        if (!a || !a->tcp_target())
+          r.fail(item, key,
+                 "expected a multiaddr such as /ip4/0.0.0.0/tcp/4001, got \"" + text_addr + "\"");
+        c.listen.push_back(*a);
+      }
+    } else if (key == "limits") {
+      read_limits(r, v, c.limits);
+    } else {
+      r.fail(kv.first, key,
+             "unknown key (expected identity_key, authorized_keys, listen, open, limits)");
+    }
+  }
+  return c;
+}
+
+}  // namespace peerup::app
