@@ -104,6 +104,9 @@ connect_decision relay_server_state::connect(const relay_requester& from, const 
   if (from.over_relayed) return refuse_connect(relay_status::permission_denied);
   if (access_ == relay_access::closed && !from.authorized)
     return refuse_connect(relay_status::permission_denied);
+  // A circuit to oneself carries nothing useful and would count twice
+  // against the same peer's circuit cap (found by fuzz_relay_server_state).
+  if (from.peer == target) return refuse_connect(relay_status::permission_denied);
 
   auto rsv = reservations_.find(target);
   if (rsv == reservations_.end()) return refuse_connect(relay_status::no_reservation);

@@ -1,5 +1,6 @@
 #include "wire/relay_server_state.hpp"
 
+#include "crypto/keys.hpp"
 #include <gtest/gtest.h>
 
 namespace peerup::wire {
@@ -220,6 +221,22 @@ TEST(relay_server_state, builds_reservation_reply_only_for_ok) {
   EXPECT_EQ(refused.status, relay_status::permission_denied);
   EXPECT_FALSE(refused.reservation);
   EXPECT_FALSE(refused.limit);
+}
+
+}  // namespace
+}  // namespace peerup::wire
+
+namespace peerup::wire {
+namespace {
+
+TEST(relay_server_state_self, refuses_a_circuit_from_a_peer_to_itself) {
+  relay_server_state st({}, relay_access::closed);
+  const auto p = peerup::private_key::generate().to_peer_id();
+  const auto now = std::chrono::system_clock::now();
+  relay_requester me{.peer = p, .ip = "10.0.0.1", .authorized = true};
+  ASSERT_EQ(st.reserve(me, now).status, relay_status::ok);
+  EXPECT_EQ(st.connect(me, p, now).status, relay_status::permission_denied);
+  EXPECT_EQ(st.circuits_of(p), 0u);
 }
 
 }  // namespace
