@@ -1,6 +1,7 @@
 // peerup keygen / whoami.
 #include <iostream>
 
+#include "cli/app_support.hpp"
 #include "cli/commands.hpp"
 #include "peerup/identity_file.hpp"
 
@@ -19,10 +20,13 @@ void add_identity_commands(CLI::App& app) {
   });
 
   auto* whoami = app.add_subcommand("whoami", "print the peer ID of an identity key file");
-  auto who_path = std::make_shared<std::string>("identity.key");
-  whoami->add_option("--key,-k", *who_path, "key file to read")->capture_default_str();
-  whoami->callback(
-      [who_path] { std::cout << app::load_identity(*who_path).to_peer_id().to_string() << "\n"; });
+  auto who_path = std::make_shared<std::string>();
+  whoami->add_option("--key,-k", *who_path, "key file to read (default: the config's identity_key)");
+  whoami->callback([who_path] {
+    const auto path =
+        who_path->empty() ? load_cli_config().identity_key.resolved : std::filesystem::path(*who_path);
+    std::cout << app::load_identity(path).to_peer_id().to_string() << "\n";
+  });
 }
 
 }  // namespace peerup::cli

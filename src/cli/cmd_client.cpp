@@ -1,0 +1,168 @@
+// peerup proxy / connect: reaching a service of another node, as a local TCP
+// port or on stdin/stdout (ssh ProxyCommand).
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "cli/app_support.hpp"
+#include "cli/runtime.hpp"
+#include "peerup/identity_file.hpp"
+#include "peerup/pipe.hpp"
+#include "peerup/stdio_stream.hpp"
+#include "peerup/target.hpp"
+
+namespace peerup::cli {
+
+namespace {
+
+struct client_options {
+  std::string target, service;
+  std::uint16_t port = 0;
+};
+
+// Everything a client command needs, resolved before any I/O.
+struct client_setup {
+  app::config cfg;
+  app::dial_plan plan;
+  app::service_name service;
+};
+
+client_setup prepare(const client_options& o) {
+  auto cfg = load_cli_config();
+  auto plan = app::resolve_target(o.target, &cfg);
+  if (!plan) throw std::runtime_error(plan.error().message);
+  auto service = app::service_name::parse(o.service);
+  if (!service) throw std::runtime_error("\"" + o.service + "\" is not a valid service name");
+  return {std::move(cfg), std::move(*plan), *service};
+}
+
+std::string explain(const boost::system::error_code& ec, const client_setup& s) {
+  if (ec == make_error_code(errc::protocol_not_supported))
+    return "the peer does not offer service \"" + s.service.str() + "\"";
+  if (ec == make_error_code(errc::stream_reset))
+    return "service \"" + s.service.str() +
+           "\" refused the stream (not authorized for it, or the service is down)";
+  if (ec == make_error_code(errc::connection_closed) ||
+      ec == make_error_code(errc::connection_denied))
+    return "connection closed by the peer (is this node's peer ID in its authorized_keys?)";
+  return ec.message();
+}
+
+// Opens a stream to the service, connecting (or reconnecting) as needed.
+net::awaitable<result<net::stream_ptr>> open_service(net::host& h, const client_setup& s) {
+  auto conn = co_await app::connect_target(h, s.plan);
+  if (!conn) co_return conn.error();
+  const auto proto = s.service.protocol();
+  auto opened = co_await h.new_stream(*conn, proto);
+  if (!opened) co_return opened.error();
+  co_return std::move(opened->stream);
+}
+
+net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::socket socket) {
+  net::tcp_stream local(std::move(socket));
+  auto remote = co_await open_service(h, s);
+  if (!remote) {
+    spdlog::warn("proxy: {}", explain(remote.error(), s));
+    local.reset();
+    co_return;
+  }
+  auto piped = co_await app::pipe(local, **remote);
+  if (!piped) spdlog::info("proxy: stream ended: {}", explain(piped.error(), s));
+}
+
+net::awaitable<int> run_proxy(client_options o) {
+  auto ex = co_await net::asio::this_coro::executor;
+  const auto s = prepare(o);
+  auto h = make_client_host(ex, app::load_identity(s.cfg.identity_key.resolved));
+  h->start();
+  // Connect once up front so a wrong target or a refused peer shows at once.
+  // (No stream yet: that would make the remote dial its service for nothing.)
+  if (auto first = co_await app::connect_target(*h, s.plan); !first) {
+    std::cerr << "peerup: " << o.target << ": " << explain(first.error(), s) << "\n";
+    co_return 2;
+  }
+  net::tcp::acceptor acceptor(ex);
+  const net::tcp::endpoint ep(net::asio::ip::make_address("127.0.0.1"), o.port);
+  acceptor.open(ep.protocol());
+  acceptor.set_option(net::tcp::acceptor::reuse_address(true));
+  acceptor.bind(ep);
+  acceptor.listen();
+  std::cout << "proxy 127.0.0.1:" << acceptor.local_endpoint().port() << " -> " << o.target << " "
+            << o.service << std::endl;
+  auto accept_loop = [&]() -> net::awaitable<void> {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(net::use_nothrow);
+      if (ec) co_return;
+      net::set_socket_options(socket);
+      net::asio::co_spawn(ex, proxy_one(*h, s, std::move(socket)), net::asio::detached);
+    }
+  };
+  using namespace net::asio::experimental::awaitable_operators;
+  auto until_signal = accept_loop() || wait_for_signal();
+  co_await std::move(until_signal);
+  h->stop();
+  co_return 0;
+}
+
+net::awaitable<int> run_connect(client_options o) {
+  auto ex = co_await net::asio::this_coro::executor;
+  const auto s = prepare(o);
+  auto h = make_client_host(ex, app::load_identity(s.cfg.identity_key.resolved));
+  h->start();
+  auto remote = co_await open_service(*h, s);
+  if (!remote) {
+    std::cerr << "peerup: " << o.target << ": " << explain(remote.error(), s) << "\n";
+    co_return 2;
+  }
+  app::stdio_stream stdio(ex);
+  net::byte_stream& stream = **remote;
+  // 1. stdin -> stream; stdin EOF half-closes the stream, then this side waits
+  // 2. stream -> stdout; the stream's EOF closes stdout and ends the command
+  auto upstream = [&]() -> net::awaitable<void> {
+    auto r = co_await app::copy_stream(stdio, stream);
+    if (!r) stream.reset();
+    net::asio::steady_timer forever(ex, net::steady_clock::time_point::max());
+    co_await forever.async_wait(net::use_nothrow);
+  };
+  using namespace net::asio::experimental::awaitable_operators;
+  auto both = upstream() || app::copy_stream(stream, stdio);
+  auto ended = co_await std::move(both);
+  if (ended.index() == 1) {
+    auto down = std::get<1>(std::move(ended));
+    if (!down) {
+      std::cerr << "peerup: " << explain(down.error(), s) << "\n";
+      co_return 1;
+    }
+  }
+  co_return 0;
+}
+
+}  // namespace
+
+void add_client_commands(CLI::App& app) {
+  auto p = std::make_shared<client_options>();
+  auto* proxy = app.add_subcommand(
+      "proxy", "listen on 127.0.0.1:<local-port>; forward each connection to a peer's service");
+  proxy->add_option("target", p->target, "name, peer ID or multiaddr")->required();
+  proxy->add_option("service", p->service, "service name on the peer")->required();
+  proxy->add_option("local-port", p->port, "local TCP port (0: any free port)")->required();
+  proxy->callback([p] {
+    std::signal(SIGPIPE, SIG_IGN);
+    net::asio::io_context io;
+    if (int rc = run_main([p] { return run_proxy(*p); }, io); rc != 0) std::exit(rc);
+  });
+
+  auto c = std::make_shared<client_options>();
+  auto* connect = app.add_subcommand(
+      "connect", "join stdin/stdout to a peer's service (e.g. as ssh ProxyCommand)");
+  connect->add_option("target", c->target, "name, peer ID or multiaddr")->required();
+  connect->add_option("service", c->service, "service name on the peer")->required();
+  connect->callback([c] {
+    std::signal(SIGPIPE, SIG_IGN);
+    net::asio::io_context io;
+    if (int rc = run_main([c] { return run_connect(*c); }, io); rc != 0) std::exit(rc);
+  });
+}
+
+}  // namespace peerup::cli

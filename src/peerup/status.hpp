@@ -1,0 +1,62 @@
+// What `peerup status` shows: the daemon writes this snapshot as JSON to
+// <config dir>/status.json every few seconds (atomically), and the status
+// command reads it. A snapshot older than `stale_after` or naming a dead pid
+// means the daemon is not running.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace peerup::app {
+
+struct relay_status {
+  std::string addr;
+  std::string state;  // "connecting", "reserved", "failed"
+  std::uint64_t expires_unix = 0;
+  std::string error;
+};
+
+struct connection_status {
+  std::string peer;
+  std::string name;       // from the config's names:, if any
+  std::string path;       // "direct" or "relayed"
+  std::string addr;       // remote address
+  std::string direction;  // "inbound" or "outbound"
+};
+
+struct service_status {
+  std::string name;
+  std::string local_address;
+  bool enabled = false;
+  std::uint64_t streams = 0, active = 0, denied = 0, failed = 0;
+};
+
+struct daemon_status {
+  long pid = 0;
+  std::string peer_id;
+  std::string config_file;
+  std::uint64_t started_unix = 0;
+  std::uint64_t updated_unix = 0;
+  std::uint64_t authorized_peers = 0;
+  std::vector<std::string> listen;
+  std::vector<relay_status> relays;
+  std::vector<connection_status> connections;
+  std::vector<service_status> services;
+};
+
+inline constexpr std::uint64_t status_stale_after_s = 15;
+// SECURITY: a status file is small; refuse to parse a large one.
+inline constexpr std::size_t max_status_file = 4 << 20;
+
+std::filesystem::path status_file_path(const std::filesystem::path& config_dir);
+std::string to_json(const daemon_status& s);
+// nullopt when `json` is not a status document.
+std::optional<daemon_status> parse_status(std::string_view json);
+std::string render_status(const daemon_status& s);
+std::uint64_t unix_now();
+
+}  // namespace peerup::app
