@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/app_support.hpp"
+#include "protocols/relay_client.hpp"
 
 namespace peerup::cli {
 
@@ -54,6 +55,7 @@ std::optional<app::config> load_cli_config_if_any() {
 
 std::unique_ptr<net::host> make_client_host(net::asio::any_io_executor ex, private_key identity) {
   auto h = std::make_unique<net::host>(ex, net::host_config{.identity = std::move(identity)});
+  protocols::install_circuit_dialer(*h);
   return h;
 }
 

@@ -5,13 +5,16 @@
 
 #include <iostream>
 
+#include "cli/app_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
 #include "net/host.hpp"
 #include "peerup/identity_file.hpp"
+#include "peerup/target.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/perf.hpp"
 #include "protocols/ping.hpp"
+#include "protocols/relay_client.hpp"
 
 namespace peerup::cli {
 
@@ -47,10 +50,25 @@ private_key key_or_ephemeral(const std::string& path) {
 
 net::awaitable<int> run_ping(ping_options o) {
   auto ex = co_await net::asio::this_coro::executor;
-  const auto target = parse_addr(o.target);
-  net::host h(ex, net::host_config{.identity = key_or_ephemeral(o.key)});
+  // A name or a peer ID is resolved through the config: its names, its relays
+  // (<relay>/p2p-circuit/p2p/<peer>). The config's identity (which peers
+  // authorize) is used when there is a config and no --key.
+  const bool by_name = !o.target.starts_with('/');
+  auto cfg = by_name ? std::optional(load_cli_config()) : load_cli_config_if_any();
+  auto key = cfg && o.key.empty() ? app::load_identity(cfg->identity_key.resolved)
+                                  : key_or_ephemeral(o.key);
+  net::host h(ex, net::host_config{.identity = std::move(key)});
+  protocols::install_circuit_dialer(h);
   h.start();
-  auto conn = co_await h.connect(target);
+  result<net::connection_ptr> conn = make_error_code(errc::invalid_argument);
+  if (by_name) {
+    auto plan = app::resolve_target(o.target, &*cfg);
+    if (!plan) throw std::invalid_argument(plan.error().message);
+    conn = co_await app::connect_target(h, *plan);
+  } else {
+    const auto target = parse_addr(o.target);
+    conn = co_await h.connect(target);
+  }
   if (!conn) {
     std::cerr << "peerup: cannot connect to " << o.target << ": " << conn.error().message() << "\n";
     co_return 2;
@@ -169,12 +187,15 @@ void add_diag_commands(CLI::App& app) {
   auto po = std::make_shared<ping_options>();
   auto* ping =
       app.add_subcommand("ping", "measure round trips to a libp2p peer (/ipfs/ping/1.0.0)");
-  ping->add_option("target", po->target, "multiaddr ending in /p2p/<peer-id>")->required();
+  ping->add_option("target", po->target,
+                   "multiaddr ending in /p2p/<peer-id>, or a name or peer ID from the config")
+      ->required();
   ping->add_option("-c,--count", po->count, "number of pings")->check(CLI::Range(1, 1000000));
   ping->add_option("-i,--interval", po->interval_s, "seconds between pings")
       ->check(CLI::Range(0.0, 3600.0));
   ping->add_flag("--json", po->json, "one JSON object per line");
-  ping->add_option("--key", po->key, "identity key file (default: a fresh ephemeral key)");
+  ping->add_option("--key", po->key,
+                   "identity key file (default: the config's, else a fresh ephemeral key)");
   ping->callback([po] {
     net::asio::io_context io;
     if (int rc = run_main([po] { return run_ping(*po); }, io); rc != 0) std::exit(rc);

@@ -10,6 +10,8 @@
 #include "peerup/identity_file.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/ping.hpp"
+#include "protocols/relay_client.hpp"
+#include "protocols/relay_reservations.hpp"
 
 namespace peerup::app {
 
@@ -57,9 +59,15 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
       policy_(load_policy_or_throw(cfg_)),
       host_(ex, host_config_for(cfg_)),
       identify_(std::make_unique<protocols::identify_service>(host_)),
-      services_(host_) {
+      services_(host_),
+      relays_(std::make_unique<protocols::reservation_keeper>(host_, cfg_.relays,
+                                                              [this] { identify_->push_all(); })) {
   host_.set_gater([this](const peer_id& p, const multiaddr& a) { return gate(p, a); });
   protocols::install_ping(host_);
+  // Circuits are accepted only from our own relays; whoever comes through
+  // them still meets the gater and the per-service checks.
+  protocols::install_relay_stop(host_, [this](const peer_id& relay) { return is_relay(relay); });
+  protocols::install_circuit_dialer(host_);
   host_.on_connection([this](const net::connection_ptr& c) {
     spdlog::info("peer {} connected ({}, {} {})", label(c->remote_peer),
                  c->relayed ? "relayed" : "direct",
@@ -135,10 +143,11 @@ daemon_status daemon::status() const {
   s.updated_unix = unix_now();
   s.authorized_peers = policy_->peer_count();
   for (const auto& a : host_.full_addrs()) s.listen.push_back(a.to_string());
-  for (const auto& r : cfg_.relays) {
-    relay_status rs{r.to_string(), "unsupported", 0, "relay client not available in this build"};
-    s.relays.push_back(std::move(rs));
-  }
+  for (const auto& slot : relays_->slots())
+    s.relays.push_back(
+        {slot.relay.to_string(), std::string(protocols::to_string(slot.current)),
+         slot.current == protocols::relay_slot::state::reserved ? slot.expire_unix : 0,
+         slot.last_error});
   for (const auto& c : host_.all_connections()) {
     std::string name;
     for (const auto& [n, t] : cfg_.names)
@@ -232,10 +241,12 @@ net::awaitable<int> daemon::run() {
   std::cout << "ready" << std::endl;
   spdlog::info("peer {} serving {} services to {} authorized peers", host_.id().to_string(),
                cfg_.services.size(), policy_->peer_count());
+  relays_->start();
   net::asio::co_spawn(ex_, watch_loop(), net::asio::detached);
   net::asio::co_spawn(ex_, status_loop(), net::asio::detached);
   co_await signal_loop();
   stopping_ = true;
+  relays_->stop();
   host_.stop();
   std::error_code ignored;
   fs::remove(status_file_path(cfg_.dir()), ignored);

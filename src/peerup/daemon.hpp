@@ -15,6 +15,7 @@
 
 namespace peerup::protocols {
 class identify_service;
+class reservation_keeper;
 }  // namespace peerup::protocols
 
 namespace peerup::app {
@@ -66,6 +67,7 @@ class daemon {
   net::host host_;
   std::unique_ptr<protocols::identify_service> identify_;
   service_registry services_;
+  std::unique_ptr<protocols::reservation_keeper> relays_;
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
   // Lets detached loops still suspended after our destruction see it.
