@@ -1,0 +1,257 @@
+// The home node reached directly (the client names its multiaddr): proxy,
+// connect, the two access layers, reloads, status and start-up errors, all
+// with real processes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "e2e/e2e_support.hpp"
+
+namespace peerup::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string random_text(std::size_t n) {
+  std::string s(n, '\0');
+  unsigned x = 12345;
+  for (auto& c : s) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>('a' + (x >> 16) % 26);
+  }
+  return s;
+}
+
+struct direct : ::testing::Test {
+  temp_dir root;
+  node home = init_node(root.path() / "home");
+  node client = init_node(root.path() / "client");
+  fs::path www = root.path() / "www";
+  std::string page = random_text(300 * 1024);
+
+  void SetUp() override {
+    fs::create_directories(www);
+    write_file(www / "page.txt", page, 0644);
+    write_file(client.config(), "identity_key: identity.key\n");
+  }
+
+  // The home config: loopback listener plus `services` (YAML under services:).
+  void configure_home(const std::string& services) {
+    write_file(home.config(),
+               "identity_key: identity.key\n"
+               "authorized_keys: authorized_keys\n"
+               "listen:\n  - /ip4/127.0.0.1/tcp/0\n"
+               "services:\n" +
+                   services,
+               0644);
+  }
+  void authorize(const std::string& peer, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"auth", "add", peer};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = home.peerup(args);
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+};
+
+TEST_F(direct, proxy_serves_an_http_file_byte_for_byte) {
+  auto http = start_http_server(www, root.path() / "http.log");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(http.port) + "\n");
+  authorize(client.id, {"--comment", "laptop"});
+  auto d = start_daemon(home);
+  auto proxy = start_proxy(client, d.listen, "web");
+  const auto out = root.path() / "fetched.txt";
+  for (int i = 0; i < 3; ++i) {  // three connections through one proxy
+    auto curl = run({"curl", "-sS", "--max-time", "30", "-o", out.string(),
+                     "http://127.0.0.1:" + std::to_string(proxy.port) + "/page.txt"});
+    ASSERT_EQ(curl.code, 0) << curl.err << "\ndaemon:\n" << d.log_text();
+    EXPECT_EQ(read_file(out), page);
+  }
+  EXPECT_THAT(d.log_text(), HasSubstr(client.id + " (direct) -> service web"));
+}
+
+TEST_F(direct, connect_pipes_a_request_and_exits_when_the_service_closes) {
+  auto http = start_http_server(www, root.path() / "http.log");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(http.port) + "\n");
+  authorize(client.id);
+  auto d = start_daemon(home);
+  // stdin EOF (after the request) half-closes the stream; the server's close
+  // ends the command: both directions of the half-close are exercised.
+  auto r = shell("printf 'GET /page.txt HTTP/1.0\\r\\n\\r\\n' | " + sh_quote(peerup_binary) +
+                     " --config " + sh_quote(client.config().string()) + " connect " +
+                     sh_quote(d.listen) + " web",
+                 60s);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("200 OK"));
+  EXPECT_EQ(r.out.substr(r.out.find("\r\n\r\n") + 4).size(), page.size() + 1);  // run() adds '\n'
+}
+
+TEST_F(direct, unauthorized_peer_is_cut_before_any_stream_and_the_service_never_dialed) {
+  counting_server web("hello\n");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(web.port()) + "\n");
+  auto d = start_daemon(home);  // authorized_keys is empty
+  auto r = client.peerup({"connect", d.listen, "web"}, 30s);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("authorized_keys"));
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(web.accepts(), 0);
+  EXPECT_TRUE(eventually([&] {
+    return d.log_text().find("refused connection from " + client.id) != std::string::npos;
+  }));
+}
+
+TEST_F(direct, per_service_keys_allow_one_service_and_not_another) {
+  counting_server web("web says hi\n"), admin("admin console\n");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(web.port()) +
+                 "\n    authorized_keys: web.keys\n"
+                 "  admin:\n    local_address: 127.0.0.1:" +
+                 std::to_string(admin.port()) + "\n");
+  const node guest = init_node(root.path() / "guest");  // in web.keys only
+  write_file(guest.config(), "identity_key: identity.key\n");
+  write_file(home.dir / "web.keys", guest.id + " guest\n");
+  authorize(client.id, {"--service", "admin"});  // main file, restricted to admin
+  auto d = start_daemon(home);
+
+  auto ok = guest.peerup({"connect", d.listen, "web"}, 30s);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "web says hi\n");
+  auto denied = guest.peerup({"connect", d.listen, "admin"}, 30s);
+  EXPECT_NE(denied.code, 0);
+  EXPECT_THAT(denied.err, HasSubstr("refused the stream"));
+  EXPECT_EQ(admin.accepts(), 0);
+
+  auto admin_ok = client.peerup({"connect", d.listen, "admin"}, 30s);
+  EXPECT_EQ(admin_ok.out, "admin console\n") << admin_ok.err;
+  auto web_denied = client.peerup({"connect", d.listen, "web"}, 30s);
+  EXPECT_NE(web_denied.code, 0);
+  EXPECT_EQ(web.accepts(), 1);  // only the guest's
+  EXPECT_THAT(d.log_text(), HasSubstr("refused, peer not authorized for this service"));
+}
+
+TEST_F(direct, a_service_that_is_down_resets_the_stream_and_the_daemon_keeps_serving) {
+  counting_server up("still here\n");
+  configure_home("  down:\n    local_address: 127.0.0.1:" + std::to_string(free_port()) +
+                 "\n  up:\n    local_address: 127.0.0.1:" + std::to_string(up.port()) + "\n");
+  authorize(client.id);
+  auto d = start_daemon(home);
+  auto r = client.peerup({"connect", d.listen, "down"}, 30s);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("service is down"));
+  EXPECT_THAT(d.log_text(), HasSubstr("unreachable"));
+  auto ok = client.peerup({"connect", d.listen, "up"}, 30s);
+  EXPECT_EQ(ok.out, "still here\n") << ok.err;
+}
+
+TEST_F(direct, authorizing_a_peer_takes_effect_without_restart) {
+  counting_server web("welcome\n");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(web.port()) + "\n");
+  auto d = start_daemon(home);
+  EXPECT_NE(client.peerup({"connect", d.listen, "web"}, 30s).code, 0);
+  authorize(client.id);  // the daemon polls the file
+  EXPECT_TRUE(eventually(
+      [&] {
+        return client.peerup({"connect", d.listen, "web"}, 30s).out == "welcome\n";
+      },
+      15000ms))
+      << d.log_text();
+  // And removing it cuts the peer off again.
+  ASSERT_EQ(home.peerup({"auth", "remove", client.id}).code, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return client.peerup({"connect", d.listen, "web"}, 30s).code != 0;
+      },
+      15000ms));
+}
+
+TEST_F(direct, sighup_reloads_services) {
+  counting_server first("first\n"), second("second\n");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(first.port()) + "\n");
+  authorize(client.id);
+  auto d = start_daemon(home);
+  EXPECT_EQ(client.peerup({"connect", d.listen, "web"}, 30s).out, "first\n");
+  ASSERT_EQ(
+      home.peerup({"service", "add", "web", "127.0.0.1:" + std::to_string(second.port())}).code, 0);
+  ::kill(d.proc.pid(), SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return client.peerup({"connect", d.listen, "web"}, 30s).out == "second\n";
+  }));
+  ASSERT_EQ(home.peerup({"service", "disable", "web"}).code, 0);
+  ::kill(d.proc.pid(), SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    auto r = client.peerup({"connect", d.listen, "web"}, 30s);
+    return r.code != 0 && r.err.find("does not offer service") != std::string::npos;
+  }));
+}
+
+TEST_F(direct, status_shows_peer_listen_addresses_services_and_connected_peers) {
+  counting_server web("x\n");
+  configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(web.port()) + "\n");
+  authorize(client.id);
+  auto d = start_daemon(home);
+  auto proxy = start_proxy(client, d.listen, "web");  // keeps a connection open
+  EXPECT_TRUE(wait_for_status(home, client.id));
+  auto s = home.peerup({"status"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_THAT(s.out, HasSubstr("peer ID:   " + home.id));
+  EXPECT_THAT(s.out, HasSubstr(d.listen));
+  EXPECT_THAT(s.out, HasSubstr(client.id + "  direct inbound"));
+  EXPECT_THAT(s.out, HasSubstr("web"));
+  auto j = home.peerup({"status", "--json"});
+  EXPECT_THAT(j.out, HasSubstr("\"peer_id\":\"" + home.id + "\""));
+  d.proc.terminate();
+  EXPECT_EQ(d.proc.wait(10000ms), 0);
+  auto after = home.peerup({"status"});
+  EXPECT_EQ(after.code, 3);
+  EXPECT_THAT(after.err, HasSubstr("not running"));
+}
+
+TEST_F(direct, config_errors_name_the_file_and_line) {
+  write_file(home.config(),
+             "identity_key: identity.key\n"
+             "listen:\n  - /ip4/127.0.0.1/tcp/0\n"
+             "services:\n  ssh:\n    local_address: 22\n",
+             0644);
+  auto r = home.peerup({"daemon"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr(home.config().string() +
+                               ":6: services.ssh.local_address: expected host:port, got \"22\""));
+  write_file(home.config(), "listen:\n  - /ip4/127.0.0.1/tcp/0\nrelay:\n  - x\n", 0644);
+  r = home.peerup({"daemon"});
+  EXPECT_THAT(r.err, HasSubstr(home.config().string() + ":3: relay: unknown key"));
+}
+
+TEST_F(direct, refuses_to_start_with_a_group_readable_key_or_authorized_keys) {
+  configure_home("  web:\n    local_address: 127.0.0.1:80\n");
+  ::chmod((home.dir / "authorized_keys").c_str(), 0640);
+  auto r = home.peerup({"daemon"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("chmod 600 " + (home.dir / "authorized_keys").string()));
+  ::chmod((home.dir / "authorized_keys").c_str(), 0600);
+  ::chmod((home.dir / "identity.key").c_str(), 0644);
+  r = home.peerup({"daemon"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("chmod 600 " + (home.dir / "identity.key").string()));
+}
+
+TEST_F(direct, auth_validate_reports_bad_lines_with_numbers) {
+  write_file(home.dir / "authorized_keys",
+             "# ok\n" + client.id + "\nnot-a-peer-id\nservice= " + client.id + "\n");
+  auto r = home.peerup({"auth", "validate"});
+  EXPECT_EQ(r.code, 1);
+  const auto file = (home.dir / "authorized_keys").string();
+  EXPECT_THAT(r.out, HasSubstr(file + ":3: expected a peer ID"));
+  EXPECT_THAT(r.out, HasSubstr(file + ":4: service= needs at least one service name"));
+}
+
+TEST_F(direct, init_never_overwrites_a_key_without_force) {
+  const auto before = read_file(home.dir / "identity.key");
+  auto r = run({peerup_binary, "init", "--dir", home.dir.string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("use --force"));
+  EXPECT_EQ(read_file(home.dir / "identity.key"), before);
+  EXPECT_EQ(home.peerup({"whoami"}).out, home.id + "\n");
+  r = run({peerup_binary, "init", "--dir", home.dir.string(), "--force"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out, home.id + "\n");
+}
+
+}  // namespace
+}  // namespace peerup::e2e
