@@ -11,6 +11,7 @@
 #include "peerup/pipe.hpp"
 #include "peerup/stdio_stream.hpp"
 #include "peerup/target.hpp"
+#include "protocols/ping.hpp"
 
 namespace peerup::cli {
 
@@ -77,8 +78,17 @@ net::awaitable<int> run_proxy(client_options o) {
   auto h = make_client_host(ex, app::load_identity(s.cfg.identity_key.resolved));
   h->start();
   // Connect once up front so a wrong target or a refused peer shows at once.
-  // (No stream yet: that would make the remote dial its service for nothing.)
-  if (auto first = co_await app::connect_target(*h, s.plan); !first) {
+  // A gater refusal only shows on the first stream, so open (and drop) a
+  // ping stream; a service stream would make the remote dial its service.
+  auto first = co_await app::connect_target(*h, s.plan);
+  if (first) {
+    auto probe = co_await h->new_stream(*first, protocols::ping_protocol);
+    if (probe)
+      probe->stream->reset();
+    else if (probe.error() != make_error_code(errc::protocol_not_supported))
+      first = probe.error();
+  }
+  if (!first) {
     std::cerr << "peerup: " << o.target << ": " << explain(first.error(), s) << "\n";
     co_return 2;
   }

@@ -92,6 +92,9 @@ TEST_F(direct, unauthorized_peer_is_cut_before_any_stream_and_the_service_never_
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err, HasSubstr("authorized_keys"));
   EXPECT_EQ(r.out, "");
+  auto proxy = client.peerup({"proxy", d.listen, "web", "0"}, 30s);  // fails at start
+  EXPECT_EQ(proxy.code, 2);
+  EXPECT_THAT(proxy.err, HasSubstr("authorized_keys"));
   EXPECT_EQ(web.accepts(), 0);
   EXPECT_TRUE(eventually([&] {
     return d.log_text().find("refused connection from " + client.id) != std::string::npos;
