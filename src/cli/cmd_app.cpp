@@ -30,7 +30,7 @@ void add_app_commands(CLI::App& app) {
 CLI::App& relay_group(CLI::App& app) {
   auto found = app.get_subcommands([](CLI::App* a) { return a->get_name() == "relay"; });
   if (!found.empty()) return *found.front();
-  auto* group = app.add_subcommand("relay", "relays this node uses (add/remove/list)");
+  auto* group = app.add_subcommand("relay", "relays: those this node uses (add, remove, list) and running one");
   group->require_subcommand(1);
   return *group;
 }

@@ -129,7 +129,7 @@ std::string render_status(const daemon_status& s) {
   out += fmt::format("daemon:    pid {}, up {} s, config {}\n", s.pid,
                      s.updated_unix - std::min(s.updated_unix, s.started_unix), s.config_file);
   out += fmt::format("authorized peers: {}\n", s.authorized_peers);
-  out += "listening:\n";
+  out += "addresses:\n";
   if (s.listen.empty()) out += "  (none)\n";
   for (const auto& a : s.listen) out += "  " + a + "\n";
   out += "relays:\n";
