@@ -4,7 +4,6 @@
 // Checks the caps and the access rules after every step, and that circuit ids
 // close exactly once.
 #include <array>
-#include <map>
 #include <set>
 
 #include "fuzz_common.hpp"
@@ -19,13 +18,6 @@ namespace {
 
 constexpr std::size_t peer_count = 8;
 
-// KNOWN BUG (docs/fuzzing.md, tests/fuzz/known_crashes/relay_server_state):
-// connect() from a peer to itself counts the circuit twice against that peer
-// after checking the cap once, so the peer can exceed max_circuits_per_peer.
-// While true, the check below tolerates that overshoot (at most one) so the fuzzer
-// keeps exploring; set false once relay_server_state is fixed and move the
-// known crash into tests/fuzz/regressions.
-constexpr bool tolerate_self_circuit_overcount = false;  // fixed: connect() refuses self-circuits
 const std::array<std::string_view, 4> ips = {"192.0.2.1", "192.0.2.2", "2001:db8::1", ""};
 
 peer_id make_peer(std::uint8_t n) {
@@ -69,7 +61,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Around 2023, moving in whole seconds; may jump back like a real wall clock.
   relay_server_state::time_point now{std::chrono::seconds{1'700'000'000}};
   std::set<circuit_id> open_circuits;
-  std::map<circuit_id, std::size_t> self_circuits;  // circuit id -> peer index
   circuit_id last_circuit = 0;
 
   for (std::size_t ops = 0; !in.empty() && ops < 4096; ++ops) {
@@ -96,11 +87,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       case 1: {
-        const std::size_t target_index = in.u8() % peer_count;
-        const peer_id& target = peers[target_index];
+        const peer_id& target = peers[in.u8() % peer_count];
         const bool target_had = state.has_reservation(target, now);
         const auto d = state.connect(from, target, now);
-        if (from.over_relayed || (access == relay_access::closed && !from.authorized)) {
+        // A circuit to oneself would count twice against one peer's cap.
+        if (from.over_relayed || (access == relay_access::closed && !from.authorized) ||
+            from.peer == target) {
           FUZZ_CHECK(d.status == relay_status::permission_denied);
         }
         if (d.status == relay_status::ok) {
@@ -108,7 +100,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           FUZZ_CHECK(d.circuit > last_circuit);
           last_circuit = d.circuit;
           open_circuits.insert(d.circuit);
-          if (from.peer == target) self_circuits[d.circuit] = target_index;
           // An unauthorized source never gets an unlimited circuit when open limits exist.
           if (!from.authorized &&
               (limits.open_circuit_duration.count() > 0 || limits.open_circuit_data > 0)) {
@@ -127,7 +118,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           id = *it;
         }
         const bool expected = open_circuits.erase(id) > 0;
-        self_circuits.erase(id);
         FUZZ_CHECK(state.circuit_closed(id) == expected);
         break;
       }
@@ -149,13 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(state.circuit_count() <= limits.max_circuits);
     FUZZ_CHECK(state.circuit_count() == open_circuits.size());
     std::size_t ends = 0, live = 0;
-    for (std::size_t i = 0; i < peer_count; ++i) {
-      const peer_id& p = peers[i];
-      std::size_t tolerated = 0;
-      if (tolerate_self_circuit_overcount) {
-        for (const auto& [id, index] : self_circuits) tolerated = index == i ? 1 : tolerated;
-      }
-      FUZZ_CHECK(state.circuits_of(p) <= limits.max_circuits_per_peer + tolerated);
+    for (const auto& p : peers) {
+      FUZZ_CHECK(state.circuits_of(p) <= limits.max_circuits_per_peer);
       ends += state.circuits_of(p);
       live += state.has_reservation(p, now) ? 1 : 0;
     }
