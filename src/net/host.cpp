@@ -17,7 +17,10 @@ std::string ip_of(const multiaddr& a) {
 host::host(asio::any_io_executor ex, host_config cfg)
     : ex_(std::move(ex)), cfg_(std::move(cfg)), id_(cfg_.identity.get_public_key().to_peer_id()) {}
 
-host::~host() { stop(); }
+host::~host() {
+  stop();
+  *alive_ = false;
+}
 
 void host::start() {
   for (const auto& addr : cfg_.listen) {
@@ -75,8 +78,10 @@ std::vector<std::string> host::protocols() const {
 }
 
 awaitable<void> host::accept_loop(tcp_listener& listener) {
-  while (!stopped_) {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
     auto socket = co_await listener.accept();
+    if (!*alive) co_return;
     if (!socket) {
       if (stopped_ || socket.error() == asio::error::operation_aborted) co_return;
       spdlog::warn("accept failed: {}", socket.error().message());
@@ -105,16 +110,20 @@ awaitable<void> host::handle_inbound_socket(tcp::socket socket) {
     spdlog::warn("refusing connection from {}: per-IP limit", ip);
     co_return;
   }
+  auto alive = alive_;
   ++pending_handshakes_;
   auto conn = co_await add_inbound(std::move(raw));
+  if (!*alive) co_return;
   --pending_handshakes_;
   if (!conn) spdlog::debug("inbound handshake from {} failed: {}", ip, conn.error().message());
 }
 
 awaitable<result<connection_ptr>> host::add_inbound(raw_connection raw) {
   auto remote = raw.remote_addr;
+  auto alive = alive_;
   auto conn = co_await with_timeout(upgrade_inbound(std::move(raw), params()),
                                     cfg_.limits.handshake_timeout);
+  if (!*alive) co_return make_error_code(errc::connection_closed);
   if (!conn) {
     if (conn.error() == errc::connection_denied)
       spdlog::info("gater denied peer from {}", remote.to_string());
@@ -126,8 +135,10 @@ awaitable<result<connection_ptr>> host::add_inbound(raw_connection raw) {
 
 awaitable<result<connection_ptr>> host::add_outbound(raw_connection raw,
                                                      std::optional<peer_id> expected) {
+  auto alive = alive_;
   auto conn = co_await with_timeout(upgrade_outbound(std::move(raw), params(), std::move(expected)),
                                     cfg_.limits.handshake_timeout);
+  if (!*alive) co_return make_error_code(errc::connection_closed);
   if (conn) register_connection(*conn);
   co_return conn;
 }
@@ -149,8 +160,9 @@ void host::register_connection(const connection_ptr& conn) {
   // Forget the connection once it closes.
   asio::co_spawn(
       ex_,
-      [this, conn, ip]() -> awaitable<void> {
+      [this, conn, ip, alive = alive_]() -> awaitable<void> {
         co_await conn->mux->wait_closed();
+        if (!*alive) co_return;
         auto it = conns_.find(conn->remote_peer);
         if (it != conns_.end()) {
           std::erase(it->second, conn);
@@ -170,10 +182,12 @@ void host::serve_stream(const connection_ptr& conn, stream_ptr s) {
 }
 
 awaitable<void> host::run_stream(connection_ptr conn, stream_ptr s) {
+  auto alive = alive_;
   auto proto = co_await with_timeout(
       negotiate_inbound(*s,
                         [this](std::string_view p) { return handlers_.contains(std::string(p)); }),
       cfg_.limits.negotiate_timeout);
+  if (!*alive) co_return;
   if (!proto) {
     s->reset();
     co_return;

@@ -145,6 +145,10 @@ class host {
   circuit_dialer circuit_dialer_;
   std::size_t pending_handshakes_ = 0;
   bool stopped_ = false;
+  // Coroutines spawned by the host copy this and check it after every
+  // suspension: the host may be destroyed while they wait (e.g. a listener's
+  // accept completing with operation_aborted after ~host).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace peerup::net

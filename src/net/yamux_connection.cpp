@@ -10,6 +10,9 @@ constexpr std::size_t read_chunk = 256 * 1024;
 // a fast writer cannot make the connection buffer without bound.
 constexpr std::size_t output_high_water = 1024 * 1024;
 constexpr auto keepalive_interval = std::chrono::seconds(15);
+// A peer that answers none of this many pings in a row is gone (its NAT
+// mapping died, or the path did): fail the connection so callers fall back.
+constexpr int max_unanswered_pings = 3;
 }  // namespace
 
 struct yamux_connection::stream_state {
@@ -171,6 +174,7 @@ void yamux_connection::dispatch(const yamux::event& ev) {
   }
   if (ev.kind == k::ping_ack) {
     rtt_ = std::chrono::milliseconds(ev.rtt_ms);
+    unanswered_pings_ = 0;
     return;
   }
   if (ev.kind == k::go_away) return;  // the session refuses new streams from now on
@@ -257,6 +261,10 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
     keepalive_timer_.expires_after(keepalive_interval);
     co_await keepalive_timer_.async_wait(use_nothrow);
     if (closed_ || closing_) break;
+    if (++unanswered_pings_ > max_unanswered_pings) {
+      fail(make_error_code(errc::timeout));
+      break;
+    }
     session_.ping(now_ms());
     flush_soon();
   }

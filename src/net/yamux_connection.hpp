@@ -67,6 +67,7 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   steady_clock::time_point last_activity_ = steady_clock::now();
   std::vector<yamux::event> events_;
   asio::steady_timer keepalive_timer_;
+  int unanswered_pings_ = 0;
 };
 
 }  // namespace peerup::net

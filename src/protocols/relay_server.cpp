@@ -27,13 +27,24 @@ std::string ip_of(const net::connection& c) {
 }  // namespace
 
 relay_server::relay_server(net::host& h, relay_server_config cfg)
-    : host_(h), cfg_(std::move(cfg)), state_(cfg_.limits, cfg_.access) {
+    : host_(h),
+      cfg_(std::move(cfg)),
+      state_(cfg_.limits, cfg_.access),
+      expiry_timer_(h.get_executor()) {
   host_.set_handler(relay_hop_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
     return serve_hop(std::move(s), std::move(ctx));
   });
   // The spec ties a reservation to the reserving connection.
-  host_.on_disconnect([this](const peer_id& p) { state_.peer_disconnected(p); });
+  host_.on_disconnect([this, alive = std::weak_ptr<bool>(alive_)](const peer_id& p) {
+    if (alive.lock()) state_.peer_disconnected(p);
+  });
   net::asio::co_spawn(host_.get_executor(), expiry_loop(), net::asio::detached);
+}
+
+relay_server::~relay_server() {
+  *alive_ = false;
+  expiry_timer_.cancel();
+  host_.remove_handler(relay_hop_protocol);
 }
 
 relay_stats relay_server::stats() const {
@@ -49,11 +60,11 @@ wire::relay_requester relay_server::requester(const net::stream_context& ctx) co
 }
 
 net::awaitable<void> relay_server::expiry_loop() {
-  net::asio::steady_timer timer(host_.get_executor());
+  auto alive = alive_;
   for (;;) {
-    timer.expires_after(expiry_interval);
-    auto [ec] = co_await timer.async_wait(net::use_nothrow);
-    if (ec) co_return;
+    expiry_timer_.expires_after(expiry_interval);
+    auto [ec] = co_await expiry_timer_.async_wait(net::use_nothrow);
+    if (ec || !*alive) co_return;
     if (auto n = state_.expire(wall_now()); n) spdlog::info("relay: {} reservations expired", n);
   }
 }
@@ -124,6 +135,7 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   auto who = requester(ctx);
   const std::string ip = ip_of(*ctx.conn);
   who.ip = ip;
+  auto alive = alive_;
   const auto decision = state_.connect(who, *target, wall_now());
   if (decision.status != wire::relay_status::ok) {
     spdlog::info("relay: circuit {} -> {} refused: status {}", who.peer.to_string(),
@@ -155,14 +167,15 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
       }
     }
   }
+  if (!*alive) co_return s->reset();
   if (!accepted) {
     state_.circuit_closed(decision.circuit);
     if (stop) stop->stream->reset();
     co_return co_await refuse(wire::relay_status::connection_failed);
   }
   auto ok = wire::make_connect_reply(decision);
-  if (!co_await send_hop(*s, ok)) {
-    state_.circuit_closed(decision.circuit);
+  if (!co_await send_hop(*s, ok) || !*alive) {
+    if (*alive) state_.circuit_closed(decision.circuit);
     stop->stream->reset();
     co_return s->reset();
   }
@@ -176,6 +189,7 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   spdlog::info("relay: circuit {} -> {} open", who.peer.to_string(), target->to_string());
   const auto started = net::steady_clock::now();
   auto res = co_await net::splice(*s, *stop->stream, limits);
+  if (!*alive) co_return;
   state_.circuit_closed(decision.circuit);
   bytes_relayed_ += res.a_to_b + res.b_to_a;
   const std::chrono::duration<double> took = net::steady_clock::now() - started;

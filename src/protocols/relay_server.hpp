@@ -27,6 +27,7 @@ class relay_server {
  public:
   // Installs the hop handler on `h`. The host must outlive the server.
   relay_server(net::host& h, relay_server_config cfg);
+  ~relay_server();
   relay_stats stats() const;
   void set_authorizer(std::function<bool(const peer_id&)> f) { cfg_.is_authorized = std::move(f); }
 
@@ -43,6 +44,9 @@ class relay_server {
   wire::relay_server_state state_;
   std::uint64_t circuits_total_ = 0;
   std::uint64_t bytes_relayed_ = 0;
+  net::asio::steady_timer expiry_timer_;
+  // Checked by spawned coroutines after each suspension (see net::host).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace peerup::protocols
