@@ -5,8 +5,11 @@
 namespace peerup::net {
 
 namespace {
-// Big enough for several max-size frames per read syscall.
-constexpr std::size_t read_buffer_size = 4 * (noise::max_frame + 2);
+// Big enough for several max-size frames per read syscall once a connection
+// is busy; idle connections (a relay holds thousands) start small and grow on
+// demand, which keeps a reservation's memory in kilobytes.
+constexpr std::size_t max_read_buffer = 4 * (noise::max_frame + 2);
+constexpr std::size_t initial_read_buffer = 16 * 1024;
 // Writes are batched into one inner write of at most this many plaintext bytes.
 constexpr std::size_t write_batch = 16 * noise::max_plaintext;
 
@@ -56,7 +59,7 @@ awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handsh
 
 noise_stream::noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv)
     : inner_(std::move(inner)), send_(std::move(send)), recv_(std::move(recv)) {
-  rbuf_.resize(read_buffer_size);
+  rbuf_.resize(initial_read_buffer);
 }
 
 result<void> noise_stream::decrypt_buffered() {
@@ -89,6 +92,10 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
     rend_ = tail;
     plain_begin_ = plain_end_ = 0;
 
+    // Grow when the buffer is full (a large frame, or a fast sender); a frame
+    // always fits in max_read_buffer.
+    if (rend_ == rbuf_.size() && rbuf_.size() < max_read_buffer)
+      rbuf_.resize(std::min(max_read_buffer, rbuf_.size() * 4));
     auto n = co_await inner_->read_some({rbuf_.data() + rend_, rbuf_.size() - rend_});
     if (!n) co_return n.error();
     if (*n == 0) {

@@ -5,7 +5,9 @@
 namespace peerup::net {
 
 namespace {
-constexpr std::size_t read_chunk = 256 * 1024;
+// Per connection, allocated for its lifetime: kept small so a relay can hold
+// thousands of idle connections (bench/relay_capacity.cpp).
+constexpr std::size_t read_chunk = 64 * 1024;
 // Streams stop queueing frames when this much output waits for the socket, so
 // a fast writer cannot make the connection buffer without bound.
 constexpr std::size_t output_high_water = 1024 * 1024;
