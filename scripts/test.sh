@@ -29,5 +29,16 @@ echo "== configure + build ($BUILD_DIR)"
 cmake -S . -B "$BUILD_DIR" -G Ninja
 cmake --build "$BUILD_DIR" -j "$JOBS"
 
+
+# Hardening (docs/fuzzing.md, docs/security.md): the unit tests again under
+# ASan + UBSan + LeakSanitizer (SANITIZE_SUITES=all adds the in-process
+# integration tests, which double the build time), then every fuzz target
+# replays its seed corpus and past crash inputs.
+echo "== sanitizers (ASan + UBSan + LSan)"
+JOBS="$JOBS" bash scripts/sanitize.sh ${SANITIZE_SUITES:-unit}
+echo "== fuzz targets: replay corpora and regressions"
+JOBS="$JOBS" bash scripts/fuzz.sh 0
+
+# The main suite last, so its summary line closes the run.
 echo "== ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout "$TEST_TIMEOUT"
