@@ -10,20 +10,9 @@ namespace {
 
 using pb::field;
 
-template <class Fn>
-result<void> for_each_field(byte_span in, Fn&& on_field) {
-  pb::reader r(in);
-  for (;;) {
-    auto next = r.next();
-    if (!next) return next.error();
-    if (!*next) return {};
-    if (auto ok = on_field(**next); !ok) return ok.error();
-  }
-}
-
-bool is_len(const field& f) { return f.type == pb::wire_type::length_delimited; }
-bool is_varint(const field& f) { return f.type == pb::wire_type::varint; }
-bytes copy(const field& f) { return bytes(f.bytes.begin(), f.bytes.end()); }
+using pb::for_each_field;
+using pb::is_len;
+using pb::is_varint;
 
 bytes encode_peer_info(const autonat_peer_info& p) {
   pb::writer w;
@@ -55,12 +44,12 @@ result<void> merge_peer_info(const field& outer, std::optional<autonat_peer_info
     if (f.number != 1 && f.number != 2) return {};
     if (!is_len(f)) return errc::invalid_protobuf;
     if (f.number == 1) {
-      p->id = copy(f);
+      p->id = pb::to_bytes(f);
       return {};
     }
     // SECURITY: count bounded before the vector grows.
     if (p->addrs.size() >= autonat_max_addrs) return errc::too_large;
-    p->addrs.push_back(copy(f));
+    p->addrs.push_back(pb::to_bytes(f));
     return {};
   });
 }
@@ -90,7 +79,7 @@ result<void> merge_dial_response(const field& outer, std::optional<autonat_dial_
         return {};
       case 3:
         if (!is_len(f)) return errc::invalid_protobuf;
-        r->addr = copy(f);
+        r->addr = pb::to_bytes(f);
         return {};
       default: return {};
     }

@@ -48,4 +48,21 @@ class reader {
   std::size_t pos_ = 0;
 };
 
+// Calls on_field(field) for each field of `in`; stops at the first error,
+// from the reader or from on_field (which returns result<void>).
+template <class Fn>
+result<void> for_each_field(byte_span in, Fn&& on_field) {
+  reader r(in);
+  for (;;) {
+    auto next = r.next();
+    if (!next) return next.error();
+    if (!*next) return {};
+    if (auto ok = on_field(**next); !ok) return ok.error();
+  }
+}
+
+inline bool is_len(const field& f) { return f.type == wire_type::length_delimited; }
+inline bool is_varint(const field& f) { return f.type == wire_type::varint; }
+inline bytes to_bytes(const field& f) { return bytes(f.bytes.begin(), f.bytes.end()); }
+
 }  // namespace peerup::pb

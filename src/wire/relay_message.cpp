@@ -10,26 +10,15 @@ namespace {
 
 using pb::field;
 
-template <class Fn>
-result<void> for_each_field(byte_span in, Fn&& on_field) {
-  pb::reader r(in);
-  for (;;) {
-    auto next = r.next();
-    if (!next) return next.error();
-    if (!*next) return {};
-    if (auto ok = on_field(**next); !ok) return ok.error();
-  }
-}
-
-bool is_len(const field& f) { return f.type == pb::wire_type::length_delimited; }
-bool is_varint(const field& f) { return f.type == pb::wire_type::varint; }
-bytes copy(const field& f) { return bytes(f.bytes.begin(), f.bytes.end()); }
+using pb::for_each_field;
+using pb::is_len;
+using pb::is_varint;
 
 result<void> push_addr(std::vector<bytes>& addrs, const field& f) {
   if (!is_len(f)) return errc::invalid_protobuf;
   // SECURITY: count bounded before the vector grows.
   if (addrs.size() >= relay_max_addrs) return errc::too_large;
-  addrs.push_back(copy(f));
+  addrs.push_back(pb::to_bytes(f));
   return {};
 }
 
@@ -79,7 +68,7 @@ result<void> merge_peer(const field& outer, std::optional<relay_peer>& p) {
     switch (f.number) {
       case 1:
         if (!is_len(f)) return errc::invalid_protobuf;
-        p->id = copy(f);
+        p->id = pb::to_bytes(f);
         return {};
       case 2: return push_addr(p->addrs, f);
       default: return {};
@@ -99,7 +88,7 @@ result<void> merge_reservation(const field& outer, std::optional<relay_reservati
       case 2: return push_addr(r->addrs, f);
       case 3:
         if (!is_len(f)) return errc::invalid_protobuf;
-        r->voucher = copy(f);
+        r->voucher = pb::to_bytes(f);
         return {};
       default: return {};
     }
@@ -280,7 +269,7 @@ result<relay_voucher> relay_voucher::decode(byte_span in) {
       case 1:
       case 2:
         if (!is_len(f)) return errc::invalid_protobuf;
-        (f.number == 1 ? v.relay : v.peer) = copy(f);
+        (f.number == 1 ? v.relay : v.peer) = pb::to_bytes(f);
         (f.number == 1 ? has_relay : has_peer) = true;
         return {};
       case 3:
