@@ -52,6 +52,8 @@ class category final : public boost::system::error_category {
       case errc::ping_mismatch: return "ping payload mismatch";
       case errc::perf_protocol: return "perf protocol violation";
       case errc::identify_invalid: return "malformed identify message";
+      case errc::socks_invalid: return "malformed SOCKS5 message";
+      case errc::dns_invalid: return "malformed DNS message";
       case errc::relay_reservation_refused: return "relay refused the reservation";
       case errc::relay_resource_limit: return "relay resource limit exceeded";
       case errc::relay_permission_denied: return "relay permission denied";

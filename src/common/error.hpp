@@ -67,6 +67,8 @@ enum class errc {
   ping_mismatch = 500,  // ping payload echoed back wrong
   perf_protocol,        // perf peer broke the protocol
   identify_invalid,     // identify message was malformed
+  socks_invalid,        // SOCKS5 client broke the RFC 1928/1929 framing
+  dns_invalid,          // DNS message too short to answer, or not a query
 
   // --- relay 600-699 ---
   relay_reservation_refused = 600,  // relay said RESERVATION_REFUSED (200)
