@@ -6,7 +6,9 @@ Compares on loopback, single stream:
   - peerup perf (TCP + Noise + Yamux, /perf/1.0.0)
   - js-libp2p 3.x perf, js client -> js server   (same protocol, same machine)
   - mixed pairs (js client -> peerup server, peerup client -> js server)
-and the time to connect (TCP + multistream + Noise XX + Yamux) plus one ping.
+and the time to connect (TCP + multistream + Noise XX + Yamux) plus one ping;
+then bench/proxy.py: a TCP service through `peerup proxy` (direct, relayed)
+against `ssh -L`, and the time to first byte of a new proxied connection.
 
 Usage: python3 bench/run.py [--build build] [--bytes 1GiB] [--js-bytes 256MiB] [--runs 3]
 Every process listens on 127.0.0.1 only and is stopped at the end.
@@ -98,96 +100,6 @@ def js_perf(addr, up, down):
     raise RuntimeError("js perf printed no result")
 
 
-def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port, limit=15):
-    import socket
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
-
-
-def iperf3_to(port, nbytes, reverse=False):
-    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-n", str(nbytes), "-J"]
-    if reverse:
-        argv.append("-R")
-    out = json.loads(run(argv))
-    return out["end"]["sum_received"]["bits_per_second"] / 8 / (1 << 20)
-
-
-def proxy_bench(peerup, nbytes, runs, work):
-    """iperf3 through `peerup proxy`: direct to the home node and through a relay."""
-    procs = []
-    def spawn(argv, out=subprocess.DEVNULL):
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, text=True)
-        procs.append(p)
-        return p
-    def peer_of(text):
-        return re.search(r"12D3KooW[1-9A-HJ-NP-Za-km-z]+", text).group(0)
-    try:
-        os.makedirs(f"{work}/relay")
-        relay_id = run([peerup, "keygen", "--key", f"{work}/relay/identity.key"]).strip()
-        relay_port = free_port()
-        spawn([peerup, "relay", "serve", "--dir", f"{work}/relay", "--listen", f"/ip4/127.0.0.1/tcp/{relay_port}"])
-        relay = f"/ip4/127.0.0.1/tcp/{relay_port}/p2p/{relay_id}"
-        ids = {}
-        for node in ("home", "laptop"):
-            ids[node] = peer_of(run([peerup, "init", "--dir", f"{work}/{node}"]))
-            cfg = f"{work}/{node}/config.yaml"
-            port = free_port()
-            text = open(cfg).read().replace("/ip4/0.0.0.0/tcp/4001", f"/ip4/127.0.0.1/tcp/{port}")
-            text = text.replace("/ip6/::/tcp/4001", f"/ip6/::1/tcp/{port}")
-            open(cfg, "w").write(text)
-            ids[node + "_port"] = port
-            run([peerup, "--config", cfg, "relay", "add", relay])
-            run([peerup, "relay", "authorize", ids[node], "--dir", f"{work}/relay"])
-        home_cfg, laptop_cfg = f"{work}/home/config.yaml", f"{work}/laptop/config.yaml"
-        iperf_port = free_port()
-        spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(iperf_port)])
-        run([peerup, "--config", home_cfg, "service", "add", "iperf", f"127.0.0.1:{iperf_port}"])
-        run([peerup, "--config", home_cfg, "auth", "add", ids["laptop"]])
-        run([peerup, "--config", laptop_cfg, "name", "add", "home", ids["home"]])
-        log = open(f"{work}/home.log", "w")
-        spawn([peerup, "--log-level", "info", "--config", home_cfg, "daemon"], out=log)
-        deadline = time.time() + 20
-        while "reserved on relay" not in open(f"{work}/home.log").read():
-            if time.time() > deadline:
-                break
-            time.sleep(0.2)
-        time.sleep(1)
-        direct_target = f"/ip4/127.0.0.1/tcp/{ids['home_port']}/p2p/{ids['home']}"
-        relayed_target = f"{relay}/p2p-circuit/p2p/{ids['home']}"
-        rows = {"raw TCP (iperf3)": [], "peerup proxy, direct": [], "peerup proxy, via relay": []}
-        ports = {}
-        for name, target in (("peerup proxy, direct", direct_target), ("peerup proxy, via relay", relayed_target)):
-            ports[name] = free_port()
-            spawn([peerup, "--config", laptop_cfg, "proxy", target, "iperf", str(ports[name])])
-            wait_port(ports[name])
-        for _ in range(runs):
-            rows["raw TCP (iperf3)"].append(iperf3_to(iperf_port, nbytes))
-            for name, port in ports.items():
-                rows[name].append(iperf3_to(port, nbytes))
-        return {k: max(v) for k, v in rows.items()}
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
 def mib_s(nbytes, seconds):
     return nbytes / (1 << 20) / seconds
 
@@ -262,20 +174,14 @@ def main():
     print(f"- ping RTT on an open connection, median of {len(rtts)}: {statistics.median(rtts):.3f} ms")
     if args.skip_proxy:
         return
+    # The proxy-vs-ssh -L part lives in bench/proxy.py (it also runs alone).
     import tempfile
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import proxy
     with tempfile.TemporaryDirectory(prefix="peerup-bench.") as work:
-        prox = proxy_bench(peerup, args.proxy_bytes, args.runs, work)
-    base = prox["raw TCP (iperf3)"]
+        prox, ttfb, notes = proxy.proxy_bench(peerup, args.proxy_bytes, args.runs, work)
     print()
-    print(f"## TCP service through peerup proxy (iperf3, {args.proxy_bytes >> 20} MiB, best of {args.runs})")
-    print()
-    print("| path | MiB/s | vs raw TCP |")
-    print("| --- | ---: | ---: |")
-    for name, v in prox.items():
-        print(f"| {name} | {v:.0f} | {v / base:.0%} |")
-    print()
-    print(f"- relayed / direct: {prox['peerup proxy, via relay'] / prox['peerup proxy, direct']:.2f}x (target >= 0.40)")
-
+    proxy.report(prox, ttfb, notes, args.proxy_bytes, args.runs, 200)
 
 if __name__ == "__main__":
     main()
