@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""CGNAT lab scenarios (issue 5): real peerup processes in network namespaces.
+
+  python3 tests/lab/lab_tests.py --peerup build/src/cli/peerup <scenario>...
+  python3 tests/lab/lab_tests.py --list
+
+Exit 0: passed. 1: failed (evidence printed). 77: skipped, with the reason
+printed loudly (not root, no netns, or the build has no hole punching yet).
+Every scenario builds its own namespaces and removes them on every exit path.
+"""
+
+import argparse
+import contextlib
+import glob
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labnet  # noqa: E402
+import labpeer  # noqa: E402
+from labnet import LabError, LabSkip, Topology, log  # noqa: E402
+
+AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab_agent.py")
+SCENARIOS = {}
+
+
+def scenario(name, budget, direct=False):
+    def register(fn):
+        SCENARIOS[name] = (fn, budget, direct)
+        return fn
+    return register
+
+
+class Ctx:
+    def __init__(self, peerup, work):
+        self.peerup = peerup
+        self.work = work
+
+    @contextlib.contextmanager
+    def topology(self, home_nat, phone_nat):
+        """A Topology that prints its NAT state when the block fails, then goes away."""
+        t = Topology(home_nat, phone_nat)
+        t.up()
+        try:
+            yield t
+        except LabSkip:
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                print(t.conntrack_dump())
+                for role in sorted(t.ns):
+                    if role.startswith(("nat", "cgn", "relay")):
+                        print(f"--- iptables counters in {role}")
+                        print(t.iptables(role, "-nvxL", check=False).stdout)
+                        print(t.iptables(role, "-nvxL", table="nat", check=False).stdout)
+            raise
+        finally:
+            t.down()
+
+    def path(self, *parts):
+        p = os.path.join(self.work, *parts)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        return p
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def agent(*args):
+    return [sys.executable, AGENT, *map(str, args)]
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+# -- 1. home cannot be reached unsolicited ------------------------------------
+
+def _observed(text):
+    """'seen 203.0.113.21:4001' -> ('203.0.113.21', 4001)"""
+    for line in text.splitlines():
+        if line.startswith("seen "):
+            ip, port = line[5:].rsplit(":", 1)
+            return ip, int(port)
+    return None
+
+
+def _nat_probe(ctx, kind):
+    """Builds home=kind, phone=cone; checks what the relay observes of home's
+    outbound connections and that nothing from outside reaches home. Returns
+    (observed addresses, probe results, sentinel accepts)."""
+    with ctx.topology(kind, "cone") as t:
+        d = ctx.path(kind, "x")[:-1]
+        sentinel = d + "home_accepts.log"
+        open(sentinel, "w").close()
+        for port in (7001, 7002):
+            t.spawn("relay", agent("listen", port, d + f"relay_{port}.log"),
+                    stdout=d + f"relay_{port}.out")
+        t.spawn("home", agent("listen", labnet.HOME_PORT, sentinel), stdout=d + "home.out")
+        labnet.wait_for(lambda: "listening" in read(d + "relay_7001.out") and "listening" in
+                        read(d + "relay_7002.out") and "listening" in read(d + "home.out"), 5,
+                        "lab agents to listen")
+        # Two outbound connections from home's listen port, as a hole-punching
+        # node makes them, held open while the probes run.
+        for port in (7001, 7002):
+            t.spawn("home", agent("connect", labnet.RELAY_IP, port, "--bind-port",
+                                  labnet.HOME_PORT, "--hold", 10), stdout=d + f"out_{port}.txt")
+        obs = labnet.wait_for(
+            lambda: (lambda a, b: (a, b) if a and b else None)(
+                _observed(read(d + "out_7001.txt")), _observed(read(d + "out_7002.txt"))), 5,
+            "home -> relay connections")
+        pub = t.public_ip["home"]
+        targets = {(pub, labnet.HOME_PORT), (pub, obs[0][1]), (pub, obs[1][1])}
+        probes = []
+        for src in ("outside", "phone"):
+            for ip, port in sorted(targets):
+                probes.append((src, ip, port))
+        if kind != "none":
+            # An attacker on the public segment routing straight at the private LAN.
+            t.run("outside", ["ip", "route", "add", t.ip["home"].rsplit(".", 1)[0] + ".0/24",
+                              "via", labnet.SIDES["a"][3]])
+            probes.append(("outside", t.ip["home"], labnet.HOME_PORT))
+        running = [(p, t.spawn(p[0], agent("connect", p[1], p[2], "--timeout", 2),
+                               stdout=d + f"probe_{i}.txt")) for i, p in enumerate(probes)]
+        results = {}
+        for i, (p, proc) in enumerate(running):
+            proc.wait(timeout=10)
+            results[p] = (proc.returncode == 0, read(d + f"probe_{i}.txt").strip())
+        time.sleep(0.2)
+        accepts = [line for line in read(sentinel).splitlines() if line]
+        return obs, results, accepts
+
+
+@scenario("unreachable", budget=60)
+def unreachable(ctx):
+    """Home behind cone, symmetric and cgnat NATs: the relay sees the NAT's
+    public address (with the port behaviour of the kind), while connections
+    from the public segment and from phone, to the NAT's address and to
+    home's private address, never reach home. Control: with no NAT the same
+    probes do reach it, so the probes can detect reachability."""
+    for kind in ("cone", "symmetric", "cgnat"):
+        obs, results, accepts = _nat_probe(ctx, kind)
+        pub = labnet.SIDES["a"][3]
+        log(f"{kind}: relay saw home as {obs[0]} and {obs[1]}")
+        check(obs[0][0] == pub and obs[1][0] == pub,
+              f"{kind}: relay should see home as {pub}, saw {obs}")
+        if kind == "symmetric":
+            check(obs[0][1] != obs[1][1],
+                  f"symmetric NAT reused one port for two destinations: {obs}")
+        else:
+            check(obs[0][1] == obs[1][1] == labnet.HOME_PORT,
+                  f"{kind} NAT should keep source port {labnet.HOME_PORT}: {obs}")
+        for (src, ip, port), (ok, out) in results.items():
+            log(f"{kind}: {src} -> {ip}:{port}: {'CONNECTED' if ok else 'blocked'} ({out})")
+            check(not ok, f"{kind}: {src} reached {ip}:{port} unsolicited: {out}")
+        check(not accepts, f"{kind}: home accepted unsolicited connections from {accepts}")
+    obs, results, accepts = _nat_probe(ctx, "none")
+    log(f"none (control): relay saw home as {obs[0]}; home accepted {accepts}")
+    home_ip = labnet.SIDES["a"][5] + ".10"
+    check(obs[0][0] == home_ip, f"without NAT the relay should see {home_ip}: {obs}")
+    check(all(ok for (_, ip, port), (ok, _) in results.items() if port == labnet.HOME_PORT),
+          f"control: probes to an un-NATed home should connect: {results}")
+    check(len(accepts) >= 2, f"control: home should have accepted the probes: {accepts}")
+
+
+# -- 2. the service through the relay (works without hole punching) ---------
+
+def _start(ctx, t):
+    lab = labpeer.PeerupLab(ctx.peerup, t, ctx.path(f"{t.kinds['a']}-{t.kinds['b']}", "x")[:-2])
+    lab.start_all()
+    return lab
+
+
+def _first_page(lab):
+    """The page arrives at once, over a circuit the relay opened."""
+    ok, body, _ = lab.fetch("index.html", timeout=10)
+    took = time.monotonic() - lab.proxy_started
+    check(ok, f"first page through peerup proxy failed: {body}")
+    check(body == b"hello from home, through the lab\n", f"wrong page: {body[:200]!r}")
+    check(lab.relay_circuits_opened() >= 1, "the relay logged no circuit phone -> home")
+    log(f"first page {took:.2f} s after the proxy started, over a relay circuit")
+    return took
+
+
+def _relayed(ctx, home_nat, phone_nat):
+    with ctx.topology(home_nat, phone_nat) as t:
+        lab = _start(ctx, t)
+        _first_page(lab)
+        paths = labnet.wait_for(lambda: lab.paths() or None, 6, "home's status to list phone")
+        check(paths == ["relayed"], f"home's status should show phone relayed, shows {paths}")
+        ok, relayed, took = lab.fetch_blob()
+        check(ok, "2 MiB fetch through the relay failed")
+        log(f"{labpeer.BLOB_SIZE} B blob in {took:.2f} s; relay port carried {relayed} B")
+        # Every relayed byte enters and leaves the relay: >= 2x the payload.
+        check(relayed >= 2 * labpeer.BLOB_SIZE,
+              f"relay carried {relayed} B for a {labpeer.BLOB_SIZE} B fetch: not relayed?")
+
+
+@scenario("relayed_symmetric", budget=60)
+def relayed_symmetric(ctx):
+    """symmetric/symmetric (no hole punch can work): the page and a 2 MiB file
+    reach phone through the relay (relay counters >= 2x payload; status: relayed)."""
+    _relayed(ctx, "symmetric", "symmetric")
+
+
+@scenario("relayed_cgnat", budget=60)
+def relayed_cgnat(ctx):
+    """home behind CGNAT (two NAT layers), phone symmetric: the service works
+    through the relay (relay counters >= 2x payload; status: relayed)."""
+    _relayed(ctx, "cgnat", "symmetric")
+
+
+# -- 3. direct paths (need DCUtR: skipped until the build has hole punching) --
+
+DIRECT_WITHIN_S = 10     # relayed connection -> status shows a direct path
+RESUME_WITHIN_S = 10     # direct path cut -> the service works over the relay again
+IDLE_RELAY_MAX = 128 << 10  # relay bytes allowed during a 2 MiB fetch on the direct path
+
+
+def _start_direct(ctx, t):
+    lab = _start(ctx, t)
+    st = labnet.wait_for(lab.status, 6, "home's peerup status --json")
+    if not lab.has_holepunch_field(st):
+        raise LabSkip("lab-direct: `peerup status --json` has no \"holepunch\" field, so this "
+                      "build has no hole punching (DCUtR) yet; direct-path scenario not run")
+    _first_page(lab)
+    return lab
+
+
+def _wait_direct(lab, t):
+    def direct():
+        return "direct" in lab.paths() and lab.paths()
+    paths = labnet.wait_for(direct, DIRECT_WITHIN_S, "home's status to show a direct path to phone",
+                            interval=0.5)
+    took = time.monotonic() - lab.proxy_started
+    logged = lab.log_direct()
+    log(f"direct path after {took:.1f} s (status poll, 2 s granularity); paths now {paths}; "
+        f"log: {logged}")
+    check(logged is not None, "no 'direct connection to <peer> via <addr> after <ms> ms' log line")
+    # The direct flow must exist in the NAT itself, not only in peerup's opinion.
+    flows = _direct_flows(t)
+    check(flows, "no ESTABLISHED tcp flow between home and phone's public address in "
+          f"{t.router('a')}'s conntrack table")
+    log(f"{t.router('a')} conntrack: {flows[0]}")
+    return logged
+
+
+def _direct_flows(t):
+    other = labnet.SIDES["b"][3]
+    cp = t.conntrack(t.router("a"), "-L", "-p", "tcp")
+    return [line for line in cp.stdout.splitlines()
+            if "ESTABLISHED" in line and f"dst={other}" in line]
+
+
+def _no_relay_bytes(lab):
+    ok, relayed, took = lab.fetch_blob()
+    check(ok, "2 MiB fetch over the direct path failed")
+    log(f"{labpeer.BLOB_SIZE} B blob in {took:.2f} s; relay port carried {relayed} B meanwhile")
+    check(relayed < IDLE_RELAY_MAX,
+          f"relay carried {relayed} B during a {labpeer.BLOB_SIZE} B fetch on the direct path")
+
+
+def _direct(ctx, home_nat, phone_nat):
+    with ctx.topology(home_nat, phone_nat) as t:
+        lab = _start_direct(ctx, t)
+        _wait_direct(lab, t)
+        _no_relay_bytes(lab)
+        hp = lab.holepunch(lab.status()) or {}
+        log(f"holepunch status: {hp}")
+        check(hp.get("successes", 0) >= 1, f"holepunch should count a success: {hp}")
+
+
+@scenario("direct_cone", budget=60, direct=True)
+def direct_cone(ctx):
+    """cone/cone: relayed at once, then a direct path within seconds; a 2 MiB
+    fetch then moves (almost) no bytes through the relay."""
+    _direct(ctx, "cone", "cone")
+
+
+@scenario("direct_cgnat", budget=60, direct=True)
+def direct_cgnat(ctx):
+    """cgnat/cone: relayed at once, then a direct path within seconds through
+    both NAT layers; the relay then carries (almost) no service bytes."""
+    _direct(ctx, "cgnat", "cone")
+
+
+@scenario("holepunch_symmetric", budget=60, direct=True)
+def holepunch_symmetric(ctx):
+    """symmetric/symmetric: the hole punch fails, visibly (status holepunch
+    last_error, log), and the service keeps working through the relay."""
+    with ctx.topology("symmetric", "symmetric") as t:
+        lab = _start_direct(ctx, t)
+
+        def failed():
+            hp = lab.holepunch(lab.status()) or {}
+            return hp if hp.get("attempts", 0) >= 1 and hp.get("last_error") else None
+        hp = labnet.wait_for(failed, 20, "status to show a failed hole punch", interval=0.5)
+        log(f"holepunch status: {hp}; log: {lab.log_holepunch_failed()}")
+        check(hp.get("successes", 0) == 0, f"a hole punch through symmetric NATs succeeded? {hp}")
+        check(lab.log_holepunch_failed() is not None, "no 'hole punch to <peer> failed' log line")
+        check(lab.paths() == ["relayed"], f"paths should stay relayed: {lab.paths()}")
+        ok, relayed, _ = lab.fetch_blob()
+        check(ok and relayed >= 2 * labpeer.BLOB_SIZE,
+              f"service through the relay after the failed punch: ok={ok}, relay {relayed} B")
+
+
+@scenario("relay_killed", budget=60, direct=True)
+def relay_killed(ctx):
+    """cone/cone: once the path is direct, SIGKILL the relay; the service keeps
+    working over the direct path."""
+    with ctx.topology("cone", "cone") as t:
+        lab = _start_direct(ctx, t)
+        _wait_direct(lab, t)
+        lab.kill_relay()
+        for i in range(2):
+            ok, body, took = lab.fetch("blob", timeout=10)
+            check(ok, f"fetch {i + 1} after the relay died failed: {body}")
+            log(f"fetch {i + 1} after the relay died: {len(body)} B in {took:.2f} s")
+            time.sleep(2.5)  # let the daemon notice the relay is gone and rewrite status
+        paths = lab.paths()
+        check("direct" in paths, f"status should still show the direct path: {paths}")
+
+
+@scenario("direct_cut", budget=75, direct=True)
+def direct_cut(ctx):
+    """cone/cone: once the path is direct, NAT A loses its mapping (conntrack
+    entries deleted, MASQUERADE now random); the service works again over the
+    relay within seconds."""
+    with ctx.topology("cone", "cone") as t:
+        lab = _start_direct(ctx, t)
+        _wait_direct(lab, t)
+        nat, other = t.router("a"), labnet.SIDES["b"][3]
+        # 1. new mappings get random ports, so the old one cannot come back
+        t.iptables(nat, "-R", "POSTROUTING", "1", "-o", "wan0", "-j", "MASQUERADE",
+                   "--random-fully", table="nat")
+        # 2. drop the live mapping of every flow to phone's NAT (not the relay's)
+        for direction in ("--orig-dst", "--reply-src"):
+            t.conntrack(nat, "-D", "-p", "tcp", direction, other)
+        cut = time.monotonic()
+        log(f"direct path cut in {nat}; conntrack now: {_direct_flows(t) or 'no flow to phone'}")
+        resumed = None
+        while time.monotonic() - cut < 2 * RESUME_WITHIN_S:
+            ok, body, _ = lab.fetch("index.html", timeout=3)
+            if ok:
+                resumed = time.monotonic() - cut
+                break
+            time.sleep(0.2)
+        check(resumed is not None, f"service did not come back within {2 * RESUME_WITHIN_S} s")
+        log(f"service back {resumed:.1f} s after the cut")
+        check(resumed <= RESUME_WITHIN_S, f"service came back after {resumed:.1f} s, "
+              f"more than {RESUME_WITHIN_S} s")
+        ok, relayed, _ = lab.fetch_blob()
+        check(ok and relayed >= 2 * labpeer.BLOB_SIZE,
+              f"after the cut the blob should cross the relay: ok={ok}, relay {relayed} B")
+        paths = labnet.wait_for(lambda: lab.paths() == ["relayed"] and lab.paths(), 6,
+                                "status to show phone relayed again")
+        log(f"paths after the cut: {paths}")
+
+
+# -- runner -------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--peerup", default=os.environ.get("PEERUP_BINARY", ""))
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("scenarios", nargs="*")
+    a = ap.parse_args()
+    if a.list or not a.scenarios:
+        for name, (fn, budget, direct) in SCENARIOS.items():
+            print(f"{name:24} {budget:4} s {'direct ' if direct else ''}{(fn.__doc__ or '').split(chr(10))[0]}")
+        return 0
+    unknown = [s for s in a.scenarios if s not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenarios: {unknown}; see --list", file=sys.stderr)
+        return 2
+    try:
+        labnet.require_lab()
+    except LabSkip as e:
+        print(f"\n*** SKIPPED: NAT lab not run: {e} ***\n", flush=True)
+        return labnet.SKIP
+    labnet.cleanup_stale()
+    budget = sum(SCENARIOS[s][1] for s in a.scenarios)
+    labnet.install_exit_handlers(budget)
+    work = tempfile.mkdtemp(prefix="peerup-lab.")
+    ctx = Ctx(a.peerup, work)
+    code = 0
+    try:
+        for name in a.scenarios:
+            fn = SCENARIOS[name][0]
+            log(f"== {name}: {(fn.__doc__ or '').split(chr(10))[0]}")
+            started = time.monotonic()
+            fn(ctx)
+            log(f"== {name}: PASSED in {time.monotonic() - started:.1f} s")
+    except LabSkip as e:
+        print(f"\n*** SKIPPED: {e} ***\n", flush=True)
+        code = labnet.SKIP
+    except BaseException as e:  # noqa: BLE001 - every failure must tear down and report
+        print(f"\n*** FAILED: {type(e).__name__}: {e} ***", flush=True)
+        traceback.print_exc()
+        for f in sorted(glob.glob(os.path.join(work, "**", "*.log"), recursive=True)):
+            lines = read(f).splitlines()
+            print(f"--- {os.path.relpath(f, work)} (last 40 of {len(lines)} lines)")
+            print("\n".join(lines[-40:]))
+        code = 1
+    finally:
+        signal_off()
+        if a.keep or os.environ.get("LAB_KEEP"):
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+        leftovers = [ns for ns in labnet.netns_list()
+                     if ns.startswith(f"{labnet.PREFIX}{os.getpid()}-")]
+        if leftovers:
+            print(f"*** FAILED: namespaces left behind: {leftovers}", flush=True)
+            code = 1
+    return code
+
+
+def signal_off():
+    import signal
+    signal.alarm(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

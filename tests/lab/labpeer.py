@@ -1,0 +1,222 @@
+"""Real peerup processes inside a lab Topology: a relay on the public segment,
+a home daemon (behind NAT A) exposing python's http.server as service "web",
+and phone (behind NAT B) running `peerup proxy home web`, fetched with curl
+inside phone's namespace."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+import labnet
+from labnet import LabError, log, wait_for
+
+HTTP_PORT = 8080
+BLOB_SIZE = 2 << 20  # bytes of the file fetched to measure who carried it
+
+
+def _read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class Node:
+    """A peerup config directory made by `peerup init`, config rewritten by us."""
+
+    def __init__(self, peerup, path):
+        self.peerup, self.dir = peerup, path
+        cp = labnet.run([peerup, "init", "--dir", path])
+        m = re.search(r"12D3KooW[1-9A-HJ-NP-Za-km-z]+", cp.stdout)
+        if not m:
+            raise LabError(f"peerup init printed no peer ID: {cp.stdout}{cp.stderr}")
+        self.id = m.group(0)
+        self.config = os.path.join(path, "config.yaml")
+
+    def write_config(self, listen, relays, services=None, names=None):
+        lines = ["identity_key: identity.key", "authorized_keys: authorized_keys"]
+        lines.append("listen:" + ("" if listen else " []"))
+        lines += [f"  - {a}" for a in listen]
+        lines.append("relays:" + ("" if relays else " []"))
+        lines += [f"  - {a}" for a in relays]
+        lines.append("services:" + ("" if services else " {}"))
+        for name, addr in (services or {}).items():
+            lines += [f"  {name}:", f"    local_address: {addr}"]
+        lines.append("names:" + ("" if names else " {}"))
+        lines += [f"  {k}: {v}" for k, v in (names or {}).items()]
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def cmd(self, *args):
+        return [self.peerup, "--config", self.config, *map(str, args)]
+
+
+class PeerupLab:
+    """relay + home daemon + http service + phone proxy in topology `t`."""
+
+    def __init__(self, peerup, topo, work):
+        if not peerup or not os.access(peerup, os.X_OK):
+            raise LabError(f"no peerup binary at {peerup!r} (pass --peerup or PEERUP_BINARY)")
+        self.peerup, self.t, self.work = peerup, topo, work
+        self.relay_proc = self.home_proc = self.proxy_proc = None
+        self.proxy_port = None
+        self.blob_sha = None
+
+    def p(self, name):
+        return os.path.join(self.work, name)
+
+    # -- start-up -----------------------------------------------------------
+
+    def start_all(self):
+        self.start_relay()
+        self.home = Node(self.peerup, self.p("home"))
+        self.phone = Node(self.peerup, self.p("phone"))
+        for n, comment in ((self.home, "home"), (self.phone, "phone")):
+            labnet.run([self.peerup, "relay", "authorize", n.id, "--comment", comment, "--dir",
+                        self.p("relay")])
+        self.start_http()
+        self.start_home()
+        self.start_proxy()
+        return self
+
+    def start_relay(self):
+        os.makedirs(self.p("relay"), exist_ok=True)
+        if not os.path.exists(self.p("relay/identity.key")):
+            self.relay_id = labnet.run(
+                [self.peerup, "keygen", "--key", self.p("relay/identity.key")]).stdout.strip()
+        self.relay_proc = self.t.spawn(
+            "relay", [self.peerup, "relay", "serve", "--dir", self.p("relay"), "--listen",
+                      f"/ip4/0.0.0.0/tcp/{labnet.RELAY_PORT}"],
+            stdout=self.p("relay.out"), stderr=self.p("relay.log"))
+        wait_for(lambda: "/p2p/" in _read(self.p("relay.out")), 10, "the relay to print its addrs")
+        self.relay_addr = f"/ip4/{labnet.RELAY_IP}/tcp/{labnet.RELAY_PORT}/p2p/{self.relay_id}"
+
+    def kill_relay(self):
+        self.t.stop(self.relay_proc, signal.SIGKILL)
+        log("relay killed (SIGKILL)")
+
+    def start_http(self):
+        www = self.p("www")
+        os.makedirs(www, exist_ok=True)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("hello from home, through the lab\n")
+        blob = os.urandom(BLOB_SIZE)
+        self.blob_sha = hashlib.sha256(blob).hexdigest()
+        with open(os.path.join(www, "blob"), "wb") as f:
+            f.write(blob)
+        self.t.spawn("home", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                              "--directory", www, str(HTTP_PORT)], stderr=self.p("http.txt"))
+
+    def start_home(self):
+        self.home.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
+                               relays=[self.relay_addr],
+                               services={"web": f"127.0.0.1:{HTTP_PORT}"})
+        labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
+        self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
+                                      stderr=self.p("home.log"))
+        wait_for(lambda: "reserved on relay" in _read(self.p("home.log")), 20,
+                 "home to reserve a slot on the relay")
+
+    def start_proxy(self):
+        self.phone.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
+                                relays=[self.relay_addr], names={"home": self.home.id})
+        self.proxy_started = time.monotonic()
+        self.proxy_proc = self.t.spawn("phone", self.phone.cmd("proxy", "home", "web", 0),
+                                       stdout=self.p("proxy.out"), stderr=self.p("proxy.log"))
+
+        def port():
+            if self.proxy_proc.poll() is not None:
+                raise LabError(f"peerup proxy exited with {self.proxy_proc.returncode}")
+            m = re.search(r"proxy 127\.0\.0\.1:(\d+)", _read(self.p("proxy.out")))
+            return int(m.group(1)) if m else None
+
+        self.proxy_port = wait_for(port, 20, "peerup proxy to listen")
+
+    # -- using the service ----------------------------------------------------
+
+    def fetch(self, path="index.html", timeout=10):
+        """curl inside phone's namespace through the proxy -> (ok, body bytes, seconds)."""
+        out = self.p("fetched")
+        started = time.monotonic()
+        cp = self.t.run("phone", ["curl", "-sS", "--max-time", str(timeout), "-o", out,
+                                  f"http://127.0.0.1:{self.proxy_port}/{path}"],
+                        check=False, timeout=timeout + 5)
+        took = time.monotonic() - started
+        if cp.returncode != 0:
+            return False, cp.stderr.strip(), took
+        with open(out, "rb") as f:
+            return True, f.read(), took
+
+    def fetch_blob(self, timeout=20):
+        """Fetches the random blob and checks its hash -> (ok, relay bytes during it, secs)."""
+        before = self.t.relay_bytes() if self.relay_alive() else 0
+        ok, body, took = self.fetch("blob", timeout)
+        after = self.t.relay_bytes() if self.relay_alive() else 0
+        if ok and hashlib.sha256(body).hexdigest() != self.blob_sha:
+            raise AssertionError(f"blob arrived corrupted ({len(body)} bytes)")
+        return ok, after - before, took
+
+    def relay_alive(self):
+        return self.relay_proc is not None and self.relay_proc.poll() is None
+
+    # -- observing -------------------------------------------------------------
+
+    def status(self):
+        """home's `peerup status --json`, or None when it is not available."""
+        cp = self.t.run("home", self.home.cmd("status", "--json"), check=False)
+        if cp.returncode != 0:
+            return None
+        try:
+            return json.loads(cp.stdout)
+        except ValueError:
+            return None
+
+    def phone_conns(self, st):
+        return [c for c in (st or {}).get("connections", []) if c.get("peer") == self.phone.id]
+
+    def holepunch(self, st):
+        """The holepunch object for phone: per connection, else top level."""
+        for c in self.phone_conns(st):
+            if isinstance(c.get("holepunch"), dict):
+                return c["holepunch"]
+        hp = (st or {}).get("holepunch")
+        if isinstance(hp, dict):
+            return hp.get(self.phone.id, hp) if self.phone.id in hp else hp
+        if isinstance(hp, list):
+            for h in hp:
+                if isinstance(h, dict) and h.get("peer") == self.phone.id:
+                    return h
+        return None
+
+    def has_holepunch_field(self, st):
+        return st is not None and '"holepunch"' in json.dumps(st)
+
+    def paths(self, st=None):
+        st = st if st is not None else self.status()
+        return sorted({c.get("path", "?") for c in self.phone_conns(st)})
+
+    def logs(self):
+        return {n: _read(self.p(n)) for n in ("home.log", "proxy.log", "relay.log")}
+
+    def log_direct(self):
+        """The first "direct connection to <phone> via <addr> after <ms> ms" -> (addr, ms)."""
+        for text in (_read(self.p("home.log")), _read(self.p("proxy.log"))):
+            m = re.search(r"direct connection to (\S+) via (\S+) after (\d+) ms", text)
+            if m:
+                return m.group(2), int(m.group(3))
+        return None
+
+    def log_holepunch_failed(self):
+        for text in (_read(self.p("home.log")), _read(self.p("proxy.log"))):
+            m = re.search(r"hole punch to (\S+) failed: (.*)", text)
+            if m:
+                return m.group(2).strip()
+        return None
+
+    def relay_circuits_opened(self):
+        return _read(self.p("relay.log")).count(f"relay: circuit {self.phone.id} -> {self.home.id} open")
