@@ -13,6 +13,7 @@ PKGS=(
   clang libclang-rt-14-dev
   nodejs
   openssh-server openssh-client curl dnsutils iperf3 socat iproute2 iptables conntrack netcat-openbsd
+  python3 tcpdump  # tests/lab (network namespaces, NAT) and bench/holepunch.py: docs/lab.md
 )
 
 missing=()
