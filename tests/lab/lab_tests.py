@@ -45,12 +45,29 @@ class Ctx:
         """A Topology that prints its NAT state when the block fails, then goes away."""
         t = Topology(home_nat, phone_nat)
         t.up()
+        pcaps = []
         try:
+            if shutil.which("tcpdump"):
+                # Connection set-ups and tear-downs on both NATs' public side:
+                # cheap, and what a failed hole punch needs for a diagnosis.
+                for side in ("a", "b"):
+                    role = t.router(side)
+                    pcap = self.path(f"{t.tag}-{role}.pcap")
+                    t.spawn(role, ["tcpdump", "-i", "wan0", "-nn", "-U", "-s", "96", "-w", pcap,
+                                   "tcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0"])
+                    pcaps.append((role, pcap))
+                for _, pcap in pcaps:
+                    labnet.wait_for(lambda: os.path.exists(pcap), 5, "tcpdump to start")
             yield t
         except LabSkip:
             raise
         except BaseException:
             with contextlib.suppress(Exception):
+                for role, pcap in pcaps:
+                    cp = labnet.run(["tcpdump", "-nn", "-tttt", "-r", pcap], check=False)
+                    lines = cp.stdout.splitlines()
+                    print(f"--- SYN/FIN/RST on {role} wan0 (last 40 of {len(lines)})")
+                    print("\n".join(lines[-40:]))
                 print(t.conntrack_dump())
                 for role in sorted(t.ns):
                     if role.startswith(("nat", "cgn", "relay")):
