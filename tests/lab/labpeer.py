@@ -72,7 +72,7 @@ class PeerupLab:
 
     # -- start-up -----------------------------------------------------------
 
-    def start_all(self):
+    def start_all(self, extra_services=None, proxy=True):
         self.start_relay()
         self.home = Node(self.peerup, self.p("home"))
         self.phone = Node(self.peerup, self.p("phone"))
@@ -80,8 +80,9 @@ class PeerupLab:
             labnet.run([self.peerup, "relay", "authorize", n.id, "--comment", comment, "--dir",
                         self.p("relay")])
         self.start_http()
-        self.start_home()
-        self.start_proxy()
+        self.start_home(extra_services)
+        if proxy:
+            self.start_proxy()
         return self
 
     def start_relay(self):
@@ -112,30 +113,36 @@ class PeerupLab:
         self.t.spawn("home", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                               "--directory", www, str(HTTP_PORT)], stderr=self.p("http.txt"))
 
-    def start_home(self):
+    def start_home(self, extra_services=None):
+        services = {"web": f"127.0.0.1:{HTTP_PORT}", **(extra_services or {})}
         self.home.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
-                               relays=[self.relay_addr],
-                               services={"web": f"127.0.0.1:{HTTP_PORT}"})
+                               relays=[self.relay_addr], services=services)
         labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
         self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
                                       stderr=self.p("home.log"))
         wait_for(lambda: "reserved on relay" in _read(self.p("home.log")), 20,
                  "home to reserve a slot on the relay")
 
-    def start_proxy(self):
+    def start_proxy(self, service="web", name="proxy"):
+        """Starts `peerup proxy home <service> 0` in phone's namespace, logging to
+        <name>.log; the first one (name "proxy") is the one fetch() uses."""
         self.phone.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
                                 relays=[self.relay_addr], names={"home": self.home.id})
-        self.proxy_started = time.monotonic()
-        self.proxy_proc = self.t.spawn("phone", self.phone.cmd("proxy", "home", "web", 0),
-                                       stdout=self.p("proxy.out"), stderr=self.p("proxy.log"))
+        started = time.monotonic()
+        proc = self.t.spawn("phone", self.phone.cmd("proxy", "home", service, 0),
+                            stdout=self.p(f"{name}.out"), stderr=self.p(f"{name}.log"))
 
         def port():
-            if self.proxy_proc.poll() is not None:
-                raise LabError(f"peerup proxy exited with {self.proxy_proc.returncode}")
-            m = re.search(r"proxy 127\.0\.0\.1:(\d+)", _read(self.p("proxy.out")))
+            if proc.poll() is not None:
+                raise LabError(f"peerup proxy exited with {proc.returncode}: "
+                               f"{_read(self.p(name + '.log'))[-2000:]}")
+            m = re.search(r"proxy 127\.0\.0\.1:(\d+)", _read(self.p(f"{name}.out")))
             return int(m.group(1)) if m else None
 
-        self.proxy_port = wait_for(port, 20, "peerup proxy to listen")
+        port_no = wait_for(port, 20, "peerup proxy to listen")
+        if name == "proxy":
+            self.proxy_proc, self.proxy_port, self.proxy_started = proc, port_no, started
+        return proc, port_no, started
 
     # -- using the service ----------------------------------------------------
 
@@ -203,16 +210,16 @@ class PeerupLab:
     def logs(self):
         return {n: _read(self.p(n)) for n in ("home.log", "proxy.log", "relay.log")}
 
-    def log_direct(self):
+    def log_direct(self, texts=None):
         """The first "direct connection to <phone> via <addr> after <ms> ms" -> (addr, ms)."""
-        for text in (_read(self.p("home.log")), _read(self.p("proxy.log"))):
+        for text in texts or (_read(self.p("home.log")), _read(self.p("proxy.log"))):
             m = re.search(r"direct connection to (\S+) via (\S+) after (\d+) ms", text)
             if m:
                 return m.group(2), int(m.group(3))
         return None
 
-    def log_holepunch_failed(self):
-        for text in (_read(self.p("home.log")), _read(self.p("proxy.log"))):
+    def log_holepunch_failed(self, texts=None):
+        for text in texts or (_read(self.p("home.log")), _read(self.p("proxy.log"))):
             m = re.search(r"hole punch to (\S+) failed: (.*)", text)
             if m:
                 return m.group(2).strip()

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Hole-punch figures from the NAT lab (tests/lab, docs/lab.md); needs root.
+
+  python3 bench/holepunch.py --peerup build/src/cli/peerup [--attempts 20]
+      [--pairings cone/cone,cgnat/cone,...] [--mib 64] [--skip-throughput]
+
+Per NAT pairing (home/phone): one relay, one home daemon, then N attempts,
+each a fresh `peerup proxy` process (a new relayed connection). An attempt
+succeeds when a "direct connection to <peer> via <addr> after <ms> ms" line
+appears within --timeout seconds; it fails on "hole punch ... failed" or the
+timeout. Reports the success rate, the median of the logged ms (relayed
+connection -> direct path) and the median seen from outside (proxy start ->
+that log line).
+
+Throughput: iperf3 through `peerup proxy` on the direct path (cone/cone
+after the upgrade) and on the relayed path (symmetric/symmetric, where the
+punch cannot work), plus raw TCP from phone to the relay's namespace
+through NAT B as the lab's baseline.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+import labnet  # noqa: E402
+import labpeer  # noqa: E402
+from labnet import Topology, log  # noqa: E402
+
+DEFAULT_PAIRINGS = ["cone/cone", "cgnat/cone", "cone/symmetric", "symmetric/cone",
+                    "symmetric/symmetric", "none/symmetric"]
+IPERF_PORT = 5201
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def phone_connected(lab):
+    st = lab.status()
+    return bool(lab.phone_conns(st)) if st else False
+
+
+def attempt(lab, i, timeout):
+    """One fresh proxy (relayed connection) -> (ok, logged ms, outside ms, why)."""
+    home_log_start = len(read(lab.p("home.log")))
+    name = f"attempt{i}"
+    proc, port, started = lab.start_proxy(name=name)
+    deadline = started + timeout
+    result = (False, None, None, "timeout")
+    try:
+        # Traffic on the relayed connection, as a user would make it.
+        lab.t.run("phone", ["curl", "-sS", "--max-time", "5", "-o", "/dev/null",
+                            f"http://127.0.0.1:{port}/index.html"], check=False, timeout=10)
+        while time.monotonic() < deadline:
+            texts = (read(lab.p("home.log"))[home_log_start:], read(lab.p(f"{name}.log")))
+            direct = lab.log_direct(texts)
+            if direct:
+                result = (True, direct[1], (time.monotonic() - started) * 1000, direct[0])
+                break
+            failed = lab.log_holepunch_failed(texts)
+            if failed:
+                result = (False, None, None, failed)
+                break
+            time.sleep(0.05)
+    finally:
+        lab.t.stop(proc)
+    # The next attempt must start without a connection to phone at home.
+    try:
+        labnet.wait_for(lambda: not phone_connected(lab), 8, "home to drop phone", interval=0.5)
+    except labnet.LabError:
+        pass
+    return result
+
+
+def run_pairing(peerup, work, home_nat, phone_nat, attempts, timeout):
+    with Topology(home_nat, phone_nat) as t:
+        lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"{home_nat}-{phone_nat}"))
+        os.makedirs(lab.work, exist_ok=True)
+        lab.start_all(proxy=False)
+        results = [attempt(lab, i, timeout) for i in range(attempts)]
+    ok = [r for r in results if r[0]]
+    why = sorted({r[3] for r in results if not r[0]})
+    row = {
+        "pairing": f"{home_nat}/{phone_nat}",
+        "attempts": attempts,
+        "successes": len(ok),
+        "median_logged_ms": statistics.median([r[1] for r in ok]) if ok else None,
+        "median_outside_ms": statistics.median([r[2] for r in ok]) if ok else None,
+        "failures": why[:3],
+    }
+    log(f"{row['pairing']}: {row['successes']}/{attempts} direct; {row}")
+    return row
+
+
+def iperf_mib_s(t, role, host, port, mib):
+    cp = t.run(role, ["iperf3", "-c", host, "-p", str(port), "-n", f"{mib}M", "-J"], check=False,
+               timeout=120)
+    try:
+        end = json.loads(cp.stdout)["end"]
+        return end["sum_received"]["bits_per_second"] / 8 / (1 << 20)
+    except (ValueError, KeyError):
+        log(f"iperf3 failed: {cp.stdout[-500:]}{cp.stderr[-500:]}")
+        return None
+
+
+def throughput(peerup, work, mib):
+    rows = []
+    for home_nat, phone_nat, want in (("cone", "cone", "direct"),
+                                      ("symmetric", "symmetric", "relayed")):
+        with Topology(home_nat, phone_nat) as t:
+            lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"tp-{home_nat}-{phone_nat}"))
+            os.makedirs(lab.work, exist_ok=True)
+            t.spawn("home", ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(IPERF_PORT)])
+            lab.start_all(extra_services={"iperf": f"127.0.0.1:{IPERF_PORT}"}, proxy=False)
+            lab.start_proxy()
+            _, port, _ = lab.start_proxy(service="iperf", name="iperf-proxy")
+            lab.fetch("index.html")
+            if want == "direct":
+                try:
+                    labnet.wait_for(lambda: "direct" in lab.paths(), 15, "a direct path",
+                                    interval=0.5)
+                except labnet.LabError:
+                    log("no direct path: the direct row is not measured")
+                    rows.append(("peerup proxy, direct (cone/cone)", None, lab.paths()))
+                    continue
+            else:
+                # Raw TCP through NAT B to the relay's namespace, the lab's baseline.
+                t.spawn("relay", ["iperf3", "-s", "-p", str(IPERF_PORT)])
+                time.sleep(0.5)
+                rows.append(("raw TCP phone -> relay host (iperf3)",
+                             iperf_mib_s(t, "phone", labnet.RELAY_IP, IPERF_PORT, mib), []))
+            before = t.relay_bytes()
+            rate = iperf_mib_s(t, "phone", "127.0.0.1", port, mib)
+            relayed = t.relay_bytes() - before
+            paths = lab.paths()
+            log(f"{want}: {rate} MiB/s, paths {paths}, relay carried {relayed} B")
+            rows.append((f"peerup proxy, {want} ({home_nat}/{phone_nat})", rate, paths))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--peerup", default=os.path.join(ROOT, "build", "src", "cli", "peerup"))
+    ap.add_argument("--attempts", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
+    ap.add_argument("--pairings", default=",".join(DEFAULT_PAIRINGS))
+    ap.add_argument("--mib", type=int, default=64, help="MiB per throughput run")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-holepunch", action="store_true")
+    a = ap.parse_args()
+    try:
+        labnet.require_lab()
+    except labnet.LabSkip as e:
+        print(f"cannot run: {e}", file=sys.stderr)
+        return 77
+    labnet.cleanup_stale()
+    labnet.install_exit_handlers(3600)
+    work = tempfile.mkdtemp(prefix="peerup-holepunch.")
+    try:
+        rows = []
+        if not a.skip_holepunch:
+            for pairing in a.pairings.split(","):
+                home_nat, phone_nat = pairing.split("/")
+                rows.append(run_pairing(a.peerup, work, home_nat, phone_nat, a.attempts,
+                                        a.timeout))
+        tp = [] if a.skip_throughput else throughput(a.peerup, work, a.mib)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+    print(f"\nHole punching, {a.attempts} attempts per pairing ({time.strftime('%Y-%m-%d %H:%M %Z')})\n")
+    print("| home / phone | direct | median relayed -> direct (logged) | median proxy start -> direct"
+          " | failures |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for r in rows:
+        print(f"| {r['pairing']} | {r['successes']}/{r['attempts']} | {fmt(r['median_logged_ms'])} ms"
+              f" | {fmt(r['median_outside_ms'])} ms | {'; '.join(r['failures'])[:120]} |")
+    if tp:
+        print(f"\nThroughput inside the lab, iperf3 {a.mib} MiB\n")
+        print("| path | MiB/s |")
+        print("| --- | ---: |")
+        for name, rate, paths in tp:
+            print(f"| {name} | {fmt(rate)} |" + (f" <!-- paths {paths} -->" if paths else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
