@@ -190,6 +190,30 @@ def unreachable(ctx):
     check(len(accepts) >= 2, f"control: home should have accepted the probes: {accepts}")
 
 
+@scenario("punch_raw", budget=60)
+def punch_raw(ctx):
+    """The lab lets a TCP hole punch through where it should, without peerup:
+    simultaneous open from port 4001 on both sides connects for cone/cone and
+    cgnat/cone, and fails for symmetric/symmetric (so a failing lab-direct
+    scenario points at peerup, not at the lab)."""
+    for home_nat, phone_nat, expect in (("cone", "cone", True), ("cgnat", "cone", True),
+                                        ("symmetric", "symmetric", False)):
+        with ctx.topology(home_nat, phone_nat) as t:
+            d = ctx.path(f"punch-{home_nat}-{phone_nat}", "x")[:-1]
+            port = labnet.HOME_PORT
+            procs = {role: t.spawn(role, agent("punch", t.public_ip[peer], port, "--bind-port",
+                                               port, "--for", 4), stdout=d + f"{role}.txt")
+                     for role, peer in (("home", "phone"), ("phone", "home"))}
+            for p in procs.values():
+                p.wait(timeout=15)
+            got = {role: (p.returncode == 0, read(d + f"{role}.txt").strip())
+                   for role, p in procs.items()}
+        log(f"{home_nat}/{phone_nat}: {got}")
+        for role, (ok, out) in got.items():
+            check(ok == expect, f"{home_nat}/{phone_nat}: {role} punch "
+                  f"{'failed' if expect else 'succeeded'} ({out}), expected the opposite")
+
+
 # -- 2. the service through the relay (works without hole punching) ---------
 
 def _start(ctx, t):
