@@ -50,10 +50,12 @@ bool aead(bool encrypt, const key32& key, const nonce12& nonce, byte_span ad,
   EVP_CIPHER_CTX* ctx = thread_context();
   int n = 0;
   if (!ctx || !chacha20_poly1305() ||
-      EVP_CipherInit_ex(ctx, chacha20_poly1305(), nullptr, key.data(), nonce.data(), encrypt ? 1 : 0) != 1)
+      EVP_CipherInit_ex(ctx, chacha20_poly1305(), nullptr, key.data(), nonce.data(),
+                        encrypt ? 1 : 0) != 1)
     return false;
   if (!encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, tag_size, tag) != 1) return false;
-  if (!ad.empty() && EVP_CipherUpdate(ctx, nullptr, &n, ad.data(), static_cast<int>(ad.size())) != 1)
+  if (!ad.empty() &&
+      EVP_CipherUpdate(ctx, nullptr, &n, ad.data(), static_cast<int>(ad.size())) != 1)
     return false;
   if (len > 0 && EVP_CipherUpdate(ctx, out, &n, in, static_cast<int>(len)) != 1) return false;
   if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1) return false;  // checks the tag on decrypt
@@ -126,18 +128,36 @@ result<void> cipher_state::encrypt_frame_in_place(mutable_byte_span frame) {
   return {};
 }
 
-result<mutable_byte_span> cipher_state::decrypt_in_place(mutable_byte_span ciphertext_with_tag) {
+result<void> cipher_state::encrypt_frame_to(byte_span plaintext, std::uint8_t* out) {
+  if (!has_key_) return errc::invalid_argument;
+  if (plaintext.size() > max_plaintext) return errc::too_large;
+  if (auto sealed = seal({}, plaintext.data(), plaintext.size(), out + frame_header_size); !sealed)
+    return sealed;
+  write_frame_length(plaintext.size() + tag_size, out);
+  return {};
+}
+
+result<std::size_t> cipher_state::decrypt_to(byte_span ciphertext_with_tag, std::uint8_t* out) {
   if (!has_key_) return errc::invalid_argument;
   if (ciphertext_with_tag.size() < tag_size) return errc::decrypt_failed;
   if (n_ == nonce_limit) return errc::nonce_exhausted;
   const std::size_t len = ciphertext_with_tag.size() - tag_size;
-  std::uint8_t* data = ciphertext_with_tag.data();
   const nonce12 nonce = make_nonce(n_);
-  // libsodium checks the tag before it writes any plaintext, so decrypting in
-  // place never exposes unauthenticated bytes.
-  if (!aead(false, k_, nonce, {}, data, len, data, data + len)) return errc::decrypt_failed;
+  // OpenSSL writes plaintext before it checks the tag (in EVP_CipherFinal):
+  // on failure the caller drops `out` and closes the connection, so no
+  // unauthenticated byte is ever handed out. aead() wants a mutable tag
+  // pointer for both directions; on decrypt it only reads it.
+  auto* tag = const_cast<std::uint8_t*>(ciphertext_with_tag.data() + len);
+  if (!aead(false, k_, nonce, {}, ciphertext_with_tag.data(), len, out, tag))
+    return errc::decrypt_failed;
   ++n_;
-  return ciphertext_with_tag.first(len);
+  return len;
+}
+
+result<mutable_byte_span> cipher_state::decrypt_in_place(mutable_byte_span ciphertext_with_tag) {
+  auto n = decrypt_to(ciphertext_with_tag, ciphertext_with_tag.data());
+  if (!n) return n.error();
+  return ciphertext_with_tag.first(*n);
 }
 
 result<void> cipher_state::encrypt_with_ad(byte_span ad, byte_span plaintext, bytes& out) {

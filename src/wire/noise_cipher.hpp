@@ -63,13 +63,26 @@ class cipher_state {
   // callers that read plaintext straight into their send buffer.
   result<void> encrypt_frame_in_place(mutable_byte_span frame);
 
+  // Writes the whole frame [2-byte BE length][ciphertext || tag] to `out`,
+  // which must have frame_size(plaintext.size()) bytes and may not overlap
+  // `plaintext`. For send buffers that are never zero-filled first.
+  result<void> encrypt_frame_to(byte_span plaintext, std::uint8_t* out);
+  static constexpr std::size_t frame_size(std::size_t plaintext_len) {
+    return frame_header_size + plaintext_len + tag_size;
+  }
+
   // Decrypts one Noise transport message (ciphertext || tag, no length header)
   // in place and returns the plaintext, a prefix of the same buffer.
-  // The nonce advances only on success. On failure the buffer contents are
-  // unspecified and the connection must be closed.
+  // The nonce advances only on success. On failure the buffer holds
+  // unauthenticated bytes that must not be used, and the connection must be
+  // closed.
   // Errors: decrypt_failed (bad tag or shorter than a tag), nonce_exhausted,
   // invalid_argument (no key).
   result<mutable_byte_span> decrypt_in_place(mutable_byte_span ciphertext_with_tag);
+  // The same, writing the plaintext (ciphertext_with_tag.size() - tag_size
+  // bytes) to `out` instead: saves a copy when the caller's read buffer can
+  // take a whole frame. On failure `out` holds bytes that must not be used.
+  result<std::size_t> decrypt_to(byte_span ciphertext_with_tag, std::uint8_t* out);
 
   // Noise EncryptWithAd / DecryptWithAd for handshake payloads. Without a key
   // these copy the input unchanged, as the Noise spec requires.

@@ -49,6 +49,43 @@ TEST(noise_cipher, frame_round_trips_and_carries_big_endian_length) {
   EXPECT_EQ(pt->data(), out.data() + 2);  // plaintext view is inside the input buffer
 }
 
+TEST(noise_cipher, encrypt_frame_to_matches_encrypt_frame_byte_for_byte) {
+  cipher_state a(test_key(3)), b(test_key(3));
+  const bytes plain(1000, 0x5a);
+  bytes appended;
+  ASSERT_TRUE(a.encrypt_frame(plain, appended));
+  bytes direct(cipher_state::frame_size(plain.size()), 0xee);
+  ASSERT_TRUE(b.encrypt_frame_to(plain, direct.data()));
+  EXPECT_EQ(direct, appended);
+  EXPECT_EQ(b.nonce(), 1u);
+}
+
+TEST(noise_cipher, decrypt_to_writes_plaintext_elsewhere_and_leaves_input_intact) {
+  cipher_state send(test_key(9)), recv(test_key(9));
+  const bytes plain(4000, 0x42);
+  bytes frame;
+  ASSERT_TRUE(send.encrypt_frame(plain, frame));
+  const bytes before = frame;
+  bytes out(plain.size());
+  auto n = recv.decrypt_to(byte_span(frame).subspan(2), out.data());
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, plain.size());
+  EXPECT_EQ(out, plain);
+  EXPECT_EQ(frame, before);
+}
+
+TEST(noise_cipher, decrypt_to_rejects_a_flipped_bit_and_keeps_the_nonce) {
+  cipher_state send(test_key(9)), recv(test_key(9));
+  bytes frame;
+  ASSERT_TRUE(send.encrypt_frame(as_bytes("attack at dawn"), frame));
+  frame[5] ^= 1;
+  bytes out(64);
+  auto n = recv.decrypt_to(byte_span(frame).subspan(2), out.data());
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error(), make_error_code(errc::decrypt_failed));
+  EXPECT_EQ(recv.nonce(), 0u);
+}
+
 TEST(noise_cipher, encrypt_frame_appends_without_touching_existing_bytes) {
   cipher_state send(test_key(1)), recv(test_key(1));
   bytes out{0xde, 0xad};
