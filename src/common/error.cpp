@@ -54,6 +54,11 @@ class category final : public boost::system::error_category {
       case errc::identify_invalid: return "malformed identify message";
       case errc::socks_invalid: return "malformed SOCKS5 message";
       case errc::dns_invalid: return "malformed DNS message";
+      case errc::holepunch_no_addresses: return "no dialable address for hole punching";
+      case errc::holepunch_protocol: return "DCUtR protocol violation";
+      case errc::holepunch_failed: return "hole punching failed";
+      case errc::autonat_protocol: return "AutoNAT protocol violation";
+      case errc::autonat_refused: return "AutoNAT server refused to dial back";
       case errc::relay_reservation_refused: return "relay refused the reservation";
       case errc::relay_resource_limit: return "relay resource limit exceeded";
       case errc::relay_permission_denied: return "relay permission denied";

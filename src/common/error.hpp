@@ -69,6 +69,11 @@ enum class errc {
   identify_invalid,     // identify message was malformed
   socks_invalid,        // SOCKS5 client broke the RFC 1928/1929 framing
   dns_invalid,          // DNS message too short to answer, or not a query
+  holepunch_no_addresses,  // no dialable, non-relay address to exchange or dial (DCUtR)
+  holepunch_protocol,      // DCUtR peer sent a malformed or out-of-order message
+  holepunch_failed,        // every DCUtR round ended without a direct connection
+  autonat_protocol,        // AutoNAT peer sent a malformed or unexpected message
+  autonat_refused,         // AutoNAT server refused to dial back (E_DIAL_REFUSED/BAD_REQUEST/...)
 
   // --- relay 600-699 ---
   relay_reservation_refused = 600,  // relay said RESERVATION_REFUSED (200)

@@ -61,6 +61,8 @@ std::vector<multiaddr> host::full_addrs() const {
 
 std::vector<multiaddr> host::announce_addrs() const {
   auto out = listen_addrs();
+  for (const auto& a : observed_announce_)
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   out.insert(out.end(), extra_announce_.begin(), extra_announce_.end());
   return out;
 }
@@ -112,7 +114,11 @@ awaitable<void> host::handle_inbound_socket(tcp::socket socket) {
   }
   auto alive = alive_;
   ++pending_handshakes_;
-  auto conn = co_await add_inbound(std::move(raw));
+  // A hole punching peer that dialed us as the responder: take the initiator
+  // role on this accepted socket, or both sides would wait for the other.
+  const auto punching = punching_peer(remote);
+  auto conn = punching ? co_await add_outbound(std::move(raw), punching)
+                       : co_await add_inbound(std::move(raw));
   if (!*alive) co_return;
   --pending_handshakes_;
   if (!conn) spdlog::debug("inbound handshake from {} failed: {}", ip, conn.error().message());
@@ -239,7 +245,7 @@ awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
                         [](const multiaddr& a) { return !a.is_relayed(); });
   error_code last = make_error_code(errc::dial_failed);
   for (const auto& a : addrs) {
-    auto conn = co_await dial_addr(a, peer, false);
+    auto conn = co_await dial_addr(a, peer, dial_options{});
     if (conn) co_return conn;
     last = conn.error();
     spdlog::debug("dial {} failed: {}", a.to_string(), last.message());
@@ -252,34 +258,86 @@ awaitable<result<connection_ptr>> host::connect(const multiaddr& addr) {
   if (peer) {
     if (auto existing = connections(*peer); !existing.empty()) co_return existing.front();
   }
-  auto conn = co_await dial_addr(addr, peer, false);
+  auto conn = co_await dial_addr(addr, peer, dial_options{});
   if (conn && peer) peers_.add_addr(*peer, addr);
   co_return conn;
 }
 
 awaitable<result<connection_ptr>> host::dial_reusing_port(const multiaddr& addr,
                                                           const peer_id& expected) {
-  co_return co_await dial_addr(addr, expected, true);
+  co_return co_await dial_addr(addr, expected, dial_options{});
+}
+
+awaitable<result<connection_ptr>> host::dial(const multiaddr& addr,
+                                             std::optional<peer_id> expected, dial_options opts) {
+  co_return co_await dial_addr(addr, std::move(expected), opts);
+}
+
+void host::expect_punch(const peer_id& peer, const std::vector<multiaddr>& from,
+                        steady_clock::time_point until) {
+  punch_expectation e{.from = {}, .until = until};
+  for (const auto& a : from)
+    if (auto ep = to_endpoint(a.without_peer())) e.from.push_back(*ep);
+  if (e.from.empty()) return;
+  // SECURITY: entries come from our own DCUtR runs, which are bounded in
+  // number; expired ones are dropped here so the map cannot grow stale.
+  const auto now = steady_clock::now();
+  std::erase_if(punches_, [&](const auto& kv) { return kv.second.until <= now; });
+  punches_[peer] = std::move(e);
+}
+
+std::optional<peer_id> host::punching_peer(const tcp::endpoint& remote) {
+  if (punches_.empty()) return std::nullopt;
+  const auto now = steady_clock::now();
+  std::erase_if(punches_, [&](const auto& kv) { return kv.second.until <= now; });
+  std::optional<peer_id> same_ip;
+  for (const auto& [peer, e] : punches_) {
+    for (const auto& ep : e.from) {
+      if (ep == remote) return peer;
+      if (ep.address() == remote.address() && !same_ip) same_ip = peer;
+    }
+  }
+  return same_ip;
+}
+
+std::optional<tcp::endpoint> host::reuse_endpoint_for(const tcp::endpoint& target) const {
+  if (stopped_) return std::nullopt;
+  std::optional<tcp::endpoint> found;
+  for (const auto& l : listeners_) {
+    const auto ep = l.local_endpoint();
+    if (ep.protocol() != target.protocol()) continue;
+    if (ep.address().is_unspecified()) return ep;
+    // A socket bound to a loopback address cannot reach other hosts, and
+    // the other way round.
+    if (ep.address().is_loopback() != target.address().is_loopback()) continue;
+    found = ep;
+  }
+  return found;
 }
 
 awaitable<result<connection_ptr>> host::dial_addr(const multiaddr& addr,
                                                   std::optional<peer_id> expected,
-                                                  bool reuse_port) {
+                                                  dial_options opts) {
   if (expected && *expected == id_) co_return make_error_code(errc::invalid_argument);
   if (addr.is_relayed()) {
     if (!circuit_dialer_) co_return make_error_code(errc::dial_failed);
     co_return co_await circuit_dialer_(addr, expected);
   }
+  // Outbound TCP leaves from the listen port (SO_REUSEPORT) whenever we
+  // listen: what peers observe is then the NAT mapping of the listen port,
+  // which is what hole punching needs them to report.
   std::optional<tcp::endpoint> local;
-  if (reuse_port) {
-    for (const auto& l : listeners_) {
-      auto ep = l.local_endpoint();
-      auto target = to_endpoint(addr);
-      if (target && target->protocol() == ep.protocol()) local = ep;
-    }
+  if (opts.reuse_port) {
+    if (auto target = to_endpoint(addr.without_peer())) local = reuse_endpoint_for(*target);
   }
   auto socket =
       co_await with_timeout(tcp_dial(addr.without_peer(), local), cfg_.limits.dial_timeout);
+  if (!socket && local && opts.ephemeral_fallback &&
+      (socket.error() == boost::system::errc::address_not_available ||
+       socket.error() == boost::system::errc::address_in_use)) {
+    // That 4-tuple is taken (an existing connection, or TIME_WAIT).
+    socket = co_await with_timeout(tcp_dial(addr.without_peer()), cfg_.limits.dial_timeout);
+  }
   if (!socket) co_return socket.error();
   error_code ec;
   auto remote_ep = socket->remote_endpoint(ec);
@@ -287,7 +345,14 @@ awaitable<result<connection_ptr>> host::dial_addr(const multiaddr& addr,
   if (ec) co_return ec;
   raw_connection raw{std::make_unique<tcp_stream>(std::move(*socket)), to_multiaddr(remote_ep),
                      to_multiaddr(local_ep), false};
-  co_return co_await add_outbound(std::move(raw), std::move(expected));
+  if (opts.role == dial_role::initiator)
+    co_return co_await add_outbound(std::move(raw), std::move(expected));
+  auto conn = co_await add_inbound(std::move(raw));
+  if (conn && expected && (*conn)->remote_peer != *expected) {
+    (*conn)->mux->close();
+    co_return make_error_code(errc::peer_id_mismatch);
+  }
+  co_return conn;
 }
 
 awaitable<result<opened_stream>> host::new_stream(const peer_id& peer,

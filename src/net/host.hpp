@@ -43,6 +43,23 @@ struct host_config {
 using stream_handler = std::function<awaitable<void>(stream_ptr, stream_context)>;
 using connection_observer = std::function<void(const connection_ptr&)>;
 
+// Which side of the security and muxer handshakes we take on a socket we
+// dialed. Hole punching (DCUtR) makes both peers dial; libp2p gives the
+// DCUtR initiator (the peer that received the relayed connection) the
+// responder role, as go-libp2p and js-libp2p do.
+enum class dial_role { initiator, responder };
+
+struct dial_options {
+  // Dial from the TCP listen port (SO_REUSEPORT) when we listen, so peers
+  // observe the NAT mapping of the listen port. Off for AutoNAT dial-backs,
+  // which must test reachability from a fresh port.
+  bool reuse_port = true;
+  // On EADDRNOTAVAIL (that 4-tuple is taken), dial again from a fresh port.
+  // Off for hole punching: there it means the peer's SYN got in first.
+  bool ephemeral_fallback = true;
+  dial_role role = dial_role::initiator;
+};
+
 struct opened_stream {
   stream_ptr stream;
   std::string protocol;
@@ -70,6 +87,10 @@ class host {
   std::vector<multiaddr> full_addrs() const;
   // Extra addresses to announce (relay circuits, observed addresses).
   void set_extra_announce(std::vector<multiaddr> addrs) { extra_announce_ = std::move(addrs); }
+  // Our confirmed public addresses (observed by peers); announced as well.
+  void set_observed_announce(std::vector<multiaddr> addrs) {
+    observed_announce_ = std::move(addrs);
+  }
   std::vector<multiaddr> announce_addrs() const;
 
   void set_handler(const protocol_id& proto, stream_handler h);
@@ -120,12 +141,29 @@ class host {
   // Dials from the listen port (SO_REUSEPORT), as hole punching needs.
   awaitable<result<connection_ptr>> dial_reusing_port(const multiaddr& addr,
                                                       const peer_id& expected);
+  // Always opens a new connection (never reuses one), with `opts`.
+  awaitable<result<connection_ptr>> dial(const multiaddr& addr, std::optional<peer_id> expected,
+                                         dial_options opts);
+  // True when a TCP listener exists (hole punching needs one).
+  bool listens_on_tcp() const { return !listeners_.empty() && !stopped_; }
+
+  // Hole punching: until `until`, an inbound TCP connection from one of
+  // `from` is upgraded as the initiator expecting `peer`, because that peer
+  // dialed us in the responder role and its SYN reached our listener before
+  // our own SYN left (no simultaneous open). An exact address match wins;
+  // otherwise the same IP matches (peers such as js-libp2p dial from a fresh
+  // port). Cleared by forget_punch or expiry.
+  void expect_punch(const peer_id& peer, const std::vector<multiaddr>& from,
+                    steady_clock::time_point until);
+  void forget_punch(const peer_id& peer) { punches_.erase(peer); }
 
  private:
   awaitable<void> accept_loop(tcp_listener& listener);
   awaitable<void> handle_inbound_socket(tcp::socket socket);
   awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr,
-                                              std::optional<peer_id> expected, bool reuse_port);
+                                              std::optional<peer_id> expected, dial_options opts);
+  std::optional<tcp::endpoint> reuse_endpoint_for(const tcp::endpoint& target) const;
+  std::optional<peer_id> punching_peer(const tcp::endpoint& remote);
   void register_connection(const connection_ptr& conn);
   void serve_stream(const connection_ptr& conn, stream_ptr s);
   awaitable<void> run_stream(connection_ptr conn, stream_ptr s);
@@ -137,6 +175,12 @@ class host {
   peer_store peers_;
   std::list<tcp_listener> listeners_;
   std::vector<multiaddr> extra_announce_;
+  std::vector<multiaddr> observed_announce_;
+  struct punch_expectation {
+    std::vector<tcp::endpoint> from;
+    steady_clock::time_point until;
+  };
+  std::unordered_map<peer_id, punch_expectation> punches_;
   std::map<std::string, stream_handler> handlers_;
   std::vector<connection_observer> observers_;
   std::vector<std::function<void(const peer_id&)>> disconnect_observers_;
