@@ -270,11 +270,13 @@ IDLE_RELAY_MAX = 128 << 10  # relay bytes allowed during a 2 MiB fetch on the di
 
 def _start_direct(ctx, t):
     lab = _start(ctx, t)
-    st = labnet.wait_for(lab.status, 6, "home's peerup status --json")
+    _first_page(lab)
+    # holepunch is a per-connection field: wait until phone's connection is listed.
+    st = labnet.wait_for(lambda: (lambda s: s if lab.phone_conns(s) else None)(lab.status()), 6,
+                         "home's peerup status --json to list phone")
     if not lab.has_holepunch_field(st):
         raise LabSkip("lab-direct: `peerup status --json` has no \"holepunch\" field, so this "
                       "build has no hole punching (DCUtR) yet; direct-path scenario not run")
-    _first_page(lab)
     return lab
 
 
