@@ -1,38 +1,46 @@
 #include "net/splice.hpp"
 
-#include <vector>
+#include <algorithm>
+#include <memory>
 
 namespace peerup::net {
+
+awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
+                                    std::uint64_t max_bytes, std::size_t max_buffer) {
+  std::size_t size = std::min(initial_copy_buffer, max_buffer);
+  // Not a vector: growth must not zero-fill or copy, the contents are dead.
+  auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+  for (;;) {
+    auto n = co_await from.read_some({buf.get(), size});
+    if (!n) co_return n.error();
+    if (*n == 0) co_return co_await to.close_write();
+    std::size_t len = *n;
+    const bool over = max_bytes != 0 && copied + len > max_bytes;
+    if (over) len = static_cast<std::size_t>(max_bytes - copied);
+    if (len > 0) {
+      if (auto w = co_await to.write({buf.get(), len}); !w) co_return w.error();
+      copied += len;
+    }
+    if (over) co_return make_error_code(errc::resource_limit);
+    if (*n == size && size < max_buffer) {
+      size = std::min(size * 4, max_buffer);
+      buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+    }
+  }
+}
 
 namespace {
 
 awaitable<void> copy_one_way(byte_stream& from, byte_stream& to, const splice_limits& limits,
                              std::uint64_t& copied, error_code& first_error, byte_stream& a,
                              byte_stream& b) {
-  std::vector<std::uint8_t> buf(limits.buffer_size);
-  auto fail = [&](error_code ec) {
-    if (!first_error) first_error = ec;
-    // Resetting both wakes the other direction, which is blocked in a read.
-    a.reset();
-    b.reset();
-  };
-  for (;;) {
-    auto n = co_await from.read_some(buf);
-    if (!n) co_return fail(n.error());
-    if (*n == 0) {
-      if (auto r = co_await to.close_write(); !r) fail(r.error());
-      co_return;
-    }
-    std::size_t len = *n;
-    const std::uint64_t cap = limits.max_bytes_per_direction;
-    const bool over = cap != 0 && copied + len > cap;
-    if (over) len = static_cast<std::size_t>(cap - copied);
-    if (len > 0) {
-      if (auto w = co_await to.write({buf.data(), len}); !w) co_return fail(w.error());
-      copied += len;
-    }
-    if (over) co_return fail(make_error_code(errc::resource_limit));
-  }
+  auto r =
+      co_await copy_stream(from, to, copied, limits.max_bytes_per_direction, limits.buffer_size);
+  if (r) co_return;
+  if (!first_error) first_error = r.error();
+  // Resetting both wakes the other direction, which is blocked in a read.
+  a.reset();
+  b.reset();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Copies bytes both ways between two byte streams until both directions end:
-// the relay's circuit bridge and the service proxy both use it.
+// Copies bytes between two byte streams: the relay's circuit bridge, the
+// service proxy (`peerup daemon`, `peerup proxy`) and `peerup connect` all use
+// it.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +9,16 @@
 
 namespace peerup::net {
 
+// A copy starts with a small buffer and grows it (x4) each time a read fills
+// it, up to the limit: an idle or interactive stream (ssh) costs 16 KiB, a
+// bulk transfer gets large reads and writes (fewer syscalls, bigger frames).
+inline constexpr std::size_t initial_copy_buffer = 16 * 1024;
+inline constexpr std::size_t default_max_copy_buffer = 256 * 1024;
+
 struct splice_limits {
-  std::uint64_t max_bytes_per_direction = 0;  // 0: unlimited
-  steady_clock::duration max_duration{};      // zero: unlimited
-  std::size_t buffer_size = 32 * 1024;        // per direction
+  std::uint64_t max_bytes_per_direction = 0;          // 0: unlimited
+  steady_clock::duration max_duration{};              // zero: unlimited
+  std::size_t buffer_size = default_max_copy_buffer;  // largest buffer per direction
 };
 
 struct splice_result {
@@ -20,11 +27,22 @@ struct splice_result {
   error_code error;  // first failure; empty when both sides ended cleanly
 };
 
-// 1. copy a->b and b->a concurrently (two coroutines joined with &&), each
-//    with one fixed buffer: a writer that cannot keep up stalls its reader,
-//    so nothing buffers without bound (backpressure)
+// Copies `from` into `to` until `from` ends, then half-closes `to`
+// (close_write), so EOF travels end to end. Stops with errc::resource_limit
+// after `max_bytes` (0: unlimited). `copied` counts bytes written so far, also
+// when it fails. One buffer, so a writer that cannot keep up stalls the reader
+// (backpressure): nothing buffers without bound.
+// Contract: runs on the streams' executor; the caller keeps both streams alive
+// until it returns and runs no other read on `from` or write on `to`
+// meanwhile. On error it leaves both streams as they are.
+awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
+                                    std::uint64_t max_bytes = 0,
+                                    std::size_t max_buffer = default_max_copy_buffer);
+
+// 1. copy a->b and b->a concurrently (two copy_stream joined with &&)
 // 2. EOF on one side becomes close_write on the other (half-close)
-// 3. an error, a data limit or the duration limit resets both streams
+// 3. an error, a data limit or the duration limit resets both streams, which
+//    also ends the other direction's pending read
 // Contract: runs on the streams' executor; both streams must outlive it.
 awaitable<splice_result> splice(byte_stream& a, byte_stream& b, splice_limits limits = {});
 

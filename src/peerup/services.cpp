@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "peerup/pipe.hpp"
+#include "net/splice.hpp"
 
 namespace peerup::app {
 
@@ -100,14 +100,15 @@ net::awaitable<void> service_registry::serve(std::string name, net::stream_ptr s
   ++counters_[name].active;
   spdlog::info("{} -> service {} ({}): connected", who, name, svc.local_address.to_string());
   net::tcp_stream local(std::move(*sock));
-  auto stats = co_await pipe(*s, local);
+  auto stats = co_await net::splice(*s, local);
   if (!*alive) co_return;
   --counters_[name].active;
-  if (stats)
-    spdlog::info("{} -> service {}: closed ({} bytes in, {} bytes out)", who, name, stats->a_to_b,
-                 stats->b_to_a);
+  if (!stats.error)
+    spdlog::info("{} -> service {}: closed ({} bytes in, {} bytes out)", who, name, stats.a_to_b,
+                 stats.b_to_a);
   else
-    spdlog::info("{} -> service {}: ended: {}", who, name, stats.error().message());
+    spdlog::info("{} -> service {}: ended after {} bytes in, {} out: {}", who, name, stats.a_to_b,
+                 stats.b_to_a, stats.error.message());
 }
 
 }  // namespace peerup::app

@@ -1,0 +1,119 @@
+// The proxy and relay data path over real loopback TCP sockets: bytes both
+// ways (through several buffer growths), half-close carried end to end, a
+// data cap, and an abort on one side ending the other.
+#include "net/splice.hpp"
+
+#include <gtest/gtest.h>
+
+#include "net/tcp_transport.hpp"
+#include "support/async_test.hpp"
+
+namespace peerup::net {
+namespace {
+
+// A connected pair of loopback sockets.
+awaitable<std::pair<tcp::socket, tcp::socket>> socket_pair() {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket client(ex);
+  co_await client.async_connect(acceptor.local_endpoint(), use_awaitable);
+  auto server = co_await acceptor.async_accept(use_awaitable);
+  co_return std::make_pair(std::move(client), std::move(server));
+}
+
+// left_outer <-> [left_inner == splice == right_inner] <-> right_outer
+struct spliced : ::testing::Test {
+  asio::io_context io;
+};
+
+TEST_F(spliced, carries_bytes_both_ways_and_half_close_end_to_end) {
+  const auto up = test::random_bytes(3 * default_max_copy_buffer + 17);
+  const auto down = test::random_bytes(initial_copy_buffer / 2);
+  bytes got_up, got_down;
+  std::optional<splice_result> stats;
+  test::run_async(io, [&]() -> awaitable<void> {
+    auto [left_outer, left_inner] = co_await socket_pair();
+    auto [right_inner, right_outer] = co_await socket_pair();
+    tcp_stream a(std::move(left_inner)), b(std::move(right_inner));
+    tcp_stream client(std::move(left_outer)), server(std::move(right_outer));
+    auto run_splice = [&]() -> awaitable<void> { stats = co_await splice(a, b); };
+    asio::co_spawn(io, run_splice(), asio::detached);
+    // Client sends and half-closes; the server sees EOF, then answers on the
+    // still-open other direction: only a real half-close allows that.
+    const byte_span up_span(up);
+    (void)co_await client.write(up_span);
+    (void)co_await client.close_write();
+    auto r1 = co_await read_to_end(server, up.size() + 1);
+    EXPECT_TRUE(r1);
+    if (r1) got_up = *r1;
+    const byte_span down_span(down);
+    (void)co_await server.write(down_span);
+    (void)co_await server.close_write();
+    auto r2 = co_await read_to_end(client, down.size() + 1);
+    EXPECT_TRUE(r2);
+    if (r2) got_down = *r2;
+    asio::steady_timer t(io, std::chrono::milliseconds(50));
+    co_await t.async_wait(use_nothrow);
+  });
+  EXPECT_EQ(got_up, up);
+  EXPECT_EQ(got_down, down);
+  ASSERT_TRUE(stats);
+  EXPECT_FALSE(stats->error) << stats->error.message();
+  EXPECT_EQ(stats->a_to_b, up.size());
+  EXPECT_EQ(stats->b_to_a, down.size());
+}
+
+TEST_F(spliced, an_abort_on_one_side_ends_the_splice_and_the_other_side) {
+  std::optional<splice_result> stats;
+  result<std::size_t> client_read = std::size_t{1};
+  test::run_async(io, [&]() -> awaitable<void> {
+    auto [left_outer, left_inner] = co_await socket_pair();
+    auto [right_inner, right_outer] = co_await socket_pair();
+    tcp_stream a(std::move(left_inner)), b(std::move(right_inner));
+    tcp_stream client(std::move(left_outer)), server(std::move(right_outer));
+    auto run_splice = [&]() -> awaitable<void> { stats = co_await splice(a, b); };
+    asio::co_spawn(io, run_splice(), asio::detached);
+    server.reset();  // RST: the service died
+    std::array<std::uint8_t, 16> buf{};
+    client_read = co_await client.read_some(buf);
+    asio::steady_timer t(io, std::chrono::milliseconds(50));
+    co_await t.async_wait(use_nothrow);
+  });
+  ASSERT_TRUE(stats);
+  EXPECT_TRUE(stats->error);
+  // The client is not left waiting: it sees an error or EOF at once.
+  EXPECT_TRUE(!client_read || *client_read == 0);
+}
+
+TEST_F(spliced, a_data_cap_stops_after_exactly_the_cap_and_resets_both_sides) {
+  const auto up = test::random_bytes(200 * 1024);
+  std::optional<splice_result> stats;
+  bytes got;
+  test::run_async(io, [&]() -> awaitable<void> {
+    auto [left_outer, left_inner] = co_await socket_pair();
+    auto [right_inner, right_outer] = co_await socket_pair();
+    tcp_stream a(std::move(left_inner)), b(std::move(right_inner));
+    tcp_stream client(std::move(left_outer)), server(std::move(right_outer));
+    splice_limits limits;
+    limits.max_bytes_per_direction = 100 * 1024;
+    auto run_splice = [&]() -> awaitable<void> { stats = co_await splice(a, b, limits); };
+    asio::co_spawn(io, run_splice(), asio::detached);
+    const byte_span up_span(up);
+    (void)co_await client.write(up_span);
+    // The server gets the first 100 KiB, then a reset instead of more data.
+    std::array<std::uint8_t, 8192> buf{};
+    for (int i = 0; i < 1000; ++i) {
+      auto n = co_await server.read_some(buf);
+      if (!n || *n == 0) break;
+      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+  });
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->error, make_error_code(errc::resource_limit));
+  EXPECT_EQ(stats->a_to_b, 100u * 1024);
+  EXPECT_LE(got.size(), 100u * 1024);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), up.begin()));
+}
+
+}  // namespace
+}  // namespace peerup::net
