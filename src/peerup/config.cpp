@@ -6,6 +6,8 @@
 #include <fstream>
 #include <set>
 
+#include "peerup/host_limits_config.hpp"
+
 namespace peerup::app {
 
 namespace fs = std::filesystem;
@@ -203,12 +205,16 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
   if (root.IsNull()) return true;  // empty file: all defaults
   if (!root.IsMap())
     return c.expect(root, "config", "a map with identity_key, listen, relays, services, ...");
-  const std::set<std::string> keys{"identity_key",    "listen",   "relays",
-                                   "authorized_keys", "services", "names"};
+  const std::set<std::string> keys{"identity_key", "listen", "relays",  "authorized_keys",
+                                   "services",     "names",  "gateway", "limits"};
+  std::set<std::string> all_keys = keys;
+  all_keys.insert(std::begin(naming_keys), std::end(naming_keys));
   return each_key(
-      c, root, "", keys, [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
+      c, root, "", all_keys, [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
         std::string text;
-        if (k == "identity_key") {
+        if (!keys.count(k)) {
+          if (auto e = read_naming_key(k, v, cfg.naming)) return c.fail_line(e->line, e->message);
+        } else if (k == "identity_key") {
           if (!read_string(c, v, k, "a file path", text)) return false;
           cfg.identity_key = cfg.ref(text);
         } else if (k == "authorized_keys") {
@@ -222,6 +228,10 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
           return read_services(c, cfg, v);
         } else if (k == "names") {
           return read_names(c, cfg, v);
+        } else if (k == "gateway") {
+          if (auto e = read_gateway_config(v, cfg.gateway)) return c.fail_line(e->line, e->message);
+        } else if (k == "limits") {
+          if (auto e = read_limits_config(v, cfg.limits)) return c.fail_line(e->line, e->message);
         }
         return true;
       });

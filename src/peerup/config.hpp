@@ -18,6 +18,9 @@
 #include "common/protocol_id.hpp"
 #include "multiformats/multiaddr.hpp"
 #include "multiformats/peer_id.hpp"
+#include "net/resource_manager.hpp"
+#include "peerup/gateway_config.hpp"
+#include "peerup/naming_config.hpp"
 
 namespace peerup::app {
 
@@ -86,6 +89,9 @@ struct config {
   file_ref authorized_keys;
   std::map<std::string, service_config> services;  // by service name
   std::map<std::string, name_target> names;
+  gateway_config gateway;  // `peerup gateway` (SOCKS5, DNS)
+  naming_config naming;    // host_name, networks, names_file (docs/naming.md)
+  net::host_limits limits;  // `limits:`: the daemon host's resource limits
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.

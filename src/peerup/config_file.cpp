@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "peerup/config.hpp"
+#include "peerup/host_limits_config.hpp"
 
 namespace peerup::app {
 
@@ -50,6 +51,9 @@ std::string render_config(const config& cfg) {
   out += "\n# Short names for peers, usable wherever a <target> is expected.\n";
   out += "names:" + std::string(cfg.names.empty() ? " {}\n" : "\n");
   for (const auto& [name, t] : cfg.names) out += "  " + name + ": " + t.to_string() + "\n";
+  out += render_gateway_config(cfg.gateway);
+  out += render_naming_config(cfg.naming);
+  out += render_limits_config(cfg.limits);
   return out;
 }
 

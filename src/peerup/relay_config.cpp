@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "peerup/host_limits_config.hpp"
+
 namespace peerup::app {
 
 namespace fs = std::filesystem;
@@ -46,7 +48,8 @@ struct reader {
   }
 };
 
-void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l) {
+void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l,
+                 net::host_limits& host) {
   if (!node.IsMap()) r.fail(node, "limits", "expected a map");
   for (const auto& kv : node) {
     const auto key = kv.first.as<std::string>();
@@ -70,11 +73,49 @@ void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l)
       l.open_circuit_duration = std::chrono::seconds(r.number(v, path));
     else if (key == "open_circuit_data")
       l.open_circuit_data = r.number(v, path);
-    else
+    else if (is_host_limit(key)) {
+      std::string error;
+      if (set_host_limit(host, key, r.scalar(v, path, "an integer"), error) == limit_key::invalid)
+        r.fail(v, path, error);
+    } else {
       r.fail(kv.first, path, "unknown key");
+    }
   }
   if (l.reservation_ttl.count() == 0)
     r.fail(node, "limits.reservation_ttl", "must be at least 1 second");
+}
+
+void read_names(const reader& r, const YAML::Node& node, relay_config& c) {
+  if (!node.IsMap())
+    r.fail(node, "names",
+           "expected a map with network, min_ttl, max_ttl, max_names, max_names_per_peer");
+  auto& l = c.names_limits;
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    const auto& v = kv.second;
+    const std::string path = "names." + key;
+    if (key == "network") {
+      const auto text = r.scalar(v, path, "a DNS label");
+      auto label = wire::dns_label::parse(text);
+      if (!label)
+        r.fail(v, path,
+               "expected a DNS label (1-63 letters, digits or inner '-'), got \"" + text + "\"");
+      c.names_network = label->str();
+    } else if (key == "min_ttl") {
+      l.min_ttl = std::chrono::seconds(r.number(v, path));
+    } else if (key == "max_ttl") {
+      l.max_ttl = std::chrono::seconds(r.number(v, path));
+    } else if (key == "max_names") {
+      l.max_names = r.number(v, path);
+    } else if (key == "max_names_per_peer") {
+      l.max_names_per_peer = r.number(v, path);
+    } else {
+      r.fail(kv.first, path,
+             "unknown key (expected network, min_ttl, max_ttl, max_names, max_names_per_peer)");
+    }
+  }
+  if (l.min_ttl.count() == 0) r.fail(node, "names.min_ttl", "must be at least 1 second");
+  if (l.max_ttl < l.min_ttl) r.fail(node, "names.max_ttl", "must not be below names.min_ttl");
 }
 
 }  // namespace
@@ -87,12 +128,16 @@ relay_config default_relay_config(const fs::path& dir) {
 }
 
 relay_config load_relay_config(const fs::path& file) {
-  reader r{file.string()};
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error(file.string() + ": cannot open the relay config");
   std::string text(max_file_size + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
+  return parse_relay_config(text, file);
+}
+
+relay_config parse_relay_config(std::string_view text, const fs::path& file) {
+  reader r{file.string()};
   // SECURITY: a relay config is a few hundred bytes; bound what we parse.
   if (text.size() > max_file_size)
     throw std::runtime_error(file.string() + ": larger than " + std::to_string(max_file_size) +
@@ -100,7 +145,7 @@ relay_config load_relay_config(const fs::path& file) {
 
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(file.string() + ":" + std::to_string(e.mark.line + 1) +
                              ": YAML syntax error: " + e.msg);
@@ -131,11 +176,13 @@ relay_config load_relay_config(const fs::path& file) {
                  "expected a multiaddr such as /ip4/0.0.0.0/tcp/4001, got \"" + text_addr + "\"");
         c.listen.push_back(*a);
       }
+    } else if (key == "names") {
+      read_names(r, v, c);
     } else if (key == "limits") {
-      read_limits(r, v, c.limits);
+      read_limits(r, v, c.limits, c.host_limits);
     } else {
       r.fail(kv.first, key,
-             "unknown key (expected identity_key, authorized_keys, listen, open, limits)");
+             "unknown key (expected identity_key, authorized_keys, listen, open, limits, names)");
     }
   }
   return c;

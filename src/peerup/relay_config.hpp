@@ -2,10 +2,15 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "multiformats/multiaddr.hpp"
+#include "net/resource_manager.hpp"
+#include "wire/name_registry.hpp"
 #include "wire/relay_server_state.hpp"
 
 namespace peerup::app {
@@ -17,12 +22,22 @@ struct relay_config {
   std::vector<multiaddr> listen;
   bool open = false;  // public relay: anyone may reserve, under the open_* limits
   wire::relay_limits limits;
+  // Connections, streams, memory and timeouts of the relay's host; set in the
+  // same `limits:` map (peerup/host_limits_config.hpp).
+  net::host_limits host_limits;
+  // `names:` (docs/naming.md): /peerup/names/1.0.0 is served for this network
+  // (a DNS label) when it is set, to authorized peers only.
+  std::optional<std::string> names_network;
+  wire::name_registry_limits names_limits;
 };
 
 // Loads and validates `file`. Throws std::runtime_error("<file>:<line>: <key>:
 // expected ..., got ...") on unknown keys, wrong types or bad multiaddrs.
 // Relative paths are resolved against the file's directory.
 relay_config load_relay_config(const std::filesystem::path& file);
+// Validates `text` as if it were the contents of `file` (for tests and the
+// fuzzer); throws like load_relay_config.
+relay_config parse_relay_config(std::string_view text, const std::filesystem::path& file);
 
 // Defaults for a relay whose files live in `dir`.
 relay_config default_relay_config(const std::filesystem::path& dir);

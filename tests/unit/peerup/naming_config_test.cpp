@@ -1,0 +1,156 @@
+// The naming keys of the config, the names file, the service catalog policy
+// and name syntax: everything of issue 6 that needs no network.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "crypto/keys.hpp"
+#include "peerup/config.hpp"
+#include "peerup/names_file.hpp"
+#include "peerup/resolver.hpp"
+#include "peerup/service_catalog.hpp"
+
+namespace peerup::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string relay_id = private_key::generate().to_peer_id().to_string();
+const std::string home_id = private_key::generate().to_peer_id().to_string();
+const std::string relay_addr = "/ip4/203.0.113.7/tcp/4001/p2p/" + relay_id;
+
+std::string error_of(const std::string& text) {
+  auto r = parse_config(text, "config.yaml");
+  EXPECT_FALSE(r) << "accepted:\n" << text;
+  return r ? std::string() : r.error().to_string();
+}
+
+TEST(naming_config, reads_host_name_networks_and_names_file) {
+  const std::string text =
+      "host_name: Home\n"
+      "networks:\n"
+      "  grewal:\n"
+      "    - " +
+      relay_addr +
+      "\n"
+      "names_file: names.txt\n";
+  auto cfg = parse_config(text, "/etc/peerup/config.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().to_string();
+  EXPECT_EQ(cfg->naming.host_name, "home");
+  ASSERT_EQ(cfg->naming.networks.count("grewal"), 1u);
+  EXPECT_EQ(cfg->naming.networks.at("grewal").front().to_string(), relay_addr);
+  EXPECT_EQ(cfg->naming.names_file, "names.txt");
+  EXPECT_EQ(cfg->naming.network_relays().size(), 1u);
+}
+
+TEST(naming_config, render_and_parse_round_trip) {
+  const std::string text = "host_name: home\nnetworks:\n  grewal:\n    - " + relay_addr +
+                           "\nnames_file: \"my names.txt\"\n";
+  auto cfg = parse_config(text, "/tmp/config.yaml");
+  ASSERT_TRUE(cfg);
+  auto again = parse_config(render_config(*cfg), "/tmp/config.yaml");
+  ASSERT_TRUE(again) << again.error().to_string() << "\n" << render_config(*cfg);
+  EXPECT_EQ(again->naming, cfg->naming);
+}
+
+TEST(naming_config, bad_values_name_the_line_and_key) {
+  EXPECT_THAT(error_of("host_name: home_1\n"),
+              HasSubstr("config.yaml:1: host_name: expected a DNS label"));
+  EXPECT_THAT(error_of("host_name: -home\n"), HasSubstr("host_name: expected a DNS label"));
+  EXPECT_THAT(error_of("networks:\n  grewal: /ip4/1.2.3.4/tcp/1\n"),
+              HasSubstr("config.yaml:2: networks.grewal: expected a list of relay multiaddrs"));
+  EXPECT_THAT(error_of("networks:\n  grewal:\n    - /ip4/1.2.3.4/tcp/1\n"),
+              HasSubstr("config.yaml:3: networks.grewal[0]: expected a multiaddr ending in /p2p/"));
+  EXPECT_THAT(error_of("networks:\n  gre.wal:\n    - " + relay_addr + "\n"),
+              HasSubstr("networks: expected a DNS label"));
+  EXPECT_THAT(error_of("networks: [a]\n"), HasSubstr("networks: expected a map"));
+}
+
+TEST(naming_config, unknown_key_message_lists_the_naming_keys) {
+  EXPECT_THAT(error_of("hostname: home\n"), HasSubstr("host_name"));
+  EXPECT_THAT(error_of("hostname: home\n"), HasSubstr("networks"));
+}
+
+TEST(names_file, parses_names_comments_and_multiaddrs) {
+  const auto f = parse_names_file(
+      "# my peers\n"
+      "home " +
+      home_id +
+      "   # the NAS\n"
+      "\n"
+      "  lab\t/ip4/192.0.2.1/tcp/4001/p2p/" +
+      home_id + "\n");
+  EXPECT_TRUE(f.problems.empty());
+  ASSERT_EQ(f.names.size(), 2u);
+  EXPECT_EQ(f.names.at("home").peer.to_string(), home_id);
+  ASSERT_TRUE(f.names.at("lab").addr);
+}
+
+TEST(names_file, bad_lines_are_problems_with_their_line_numbers) {
+  const auto f = parse_names_file("ok " + home_id +
+                                  "\n"
+                                  "lonely\n"
+                                  "bad/name " +
+                                  home_id +
+                                  "\n"
+                                  "x /ip4/1.2.3.4/tcp/1\n"
+                                  "ok " +
+                                  home_id +
+                                  "\n"
+                                  "a b c\n" +
+                                  home_id + " " + home_id + "\n");
+  ASSERT_EQ(f.problems.size(), 6u);
+  EXPECT_EQ(f.problems[0].line, 2);
+  EXPECT_EQ(f.problems[1].line, 3);
+  EXPECT_EQ(f.problems[2].line, 4);
+  EXPECT_THAT(f.problems[3].message, HasSubstr("twice"));
+  EXPECT_EQ(f.problems[4].line, 6);
+  EXPECT_EQ(f.problems[5].line, 7);  // a peer ID is never a name
+  EXPECT_EQ(f.names.size(), 1u);
+}
+
+TEST(names_file, refuses_oversized_files_and_lines) {
+  EXPECT_EQ(
+      parse_names_file(std::string(names_file_limits::max_file_size + 1, '#')).problems.size(), 1u);
+  const auto f = parse_names_file(std::string(names_file_limits::max_line + 1, '#') + "\n");
+  ASSERT_EQ(f.problems.size(), 1u);
+  EXPECT_EQ(f.problems[0].line, 1);
+}
+
+TEST(name_syntax, strips_trailing_dot_and_p2p_suffix_only) {
+  EXPECT_EQ(strip_name_suffix("home.grewal.p2p."), "home.grewal");
+  EXPECT_EQ(strip_name_suffix("home.grewal.P2P"), "home.grewal");
+  EXPECT_EQ(strip_name_suffix("home.grewal"), "home.grewal");
+  EXPECT_EQ(strip_name_suffix("p2p"), "p2p");
+  EXPECT_EQ(strip_name_suffix(home_id), home_id);  // case kept: peer IDs are case-sensitive
+  EXPECT_FALSE(strip_name_suffix(""));
+  EXPECT_FALSE(strip_name_suffix("."));
+  EXPECT_FALSE(strip_name_suffix("a b"));
+  EXPECT_FALSE(strip_name_suffix("a/b"));
+  EXPECT_FALSE(strip_name_suffix(std::string(256, 'a')));
+}
+
+TEST(service_catalog, lists_enabled_services_the_peer_may_use_with_their_ports) {
+  const auto laptop = private_key::generate().to_peer_id();
+  const auto phone = private_key::generate().to_peer_id();
+  const auto stranger = private_key::generate().to_peer_id();
+  auto cfg = parse_config(
+      "services:\n"
+      "  ssh:\n    local_address: 127.0.0.1:22\n"
+      "  web:\n    local_address: \"[::1]:8080\"\n"
+      "  off:\n    local_address: 127.0.0.1:9\n    enabled: false\n",
+      "c.yaml");
+  ASSERT_TRUE(cfg);
+  access_policy policy;
+  policy.allow({laptop, {}, "", 1});
+  policy.allow({phone, {*service_name::parse("web")}, "", 2});
+  auto all = catalog_for(cfg->services, policy, laptop);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, (std::vector<published_service>{{"ssh", 22}, {"web", 8080}}));
+  auto web = catalog_for(cfg->services, policy, phone);
+  ASSERT_TRUE(web);
+  EXPECT_EQ(*web, (std::vector<published_service>{{"web", 8080}}));
+  EXPECT_FALSE(catalog_for(cfg->services, policy, stranger));
+}
+
+}  // namespace
+}  // namespace peerup::app
