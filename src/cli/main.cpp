@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   peerup::cli::add_diag_commands(app);
   peerup::cli::add_app_commands(app);
   peerup::cli::add_relay_server_commands(app);
+  peerup::cli::add_resolve_command(app);
+  peerup::cli::add_gateway_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
