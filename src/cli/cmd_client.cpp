@@ -7,11 +7,14 @@
 
 #include "cli/app_support.hpp"
 #include "cli/runtime.hpp"
-#include "net/splice.hpp"
 #include "peerup/identity_file.hpp"
+#include "peerup/pipe.hpp"
 #include "peerup/stdio_stream.hpp"
 #include "peerup/target.hpp"
+#include "protocols/identify.hpp"
+#include "protocols/path_manager.hpp"
 #include "protocols/ping.hpp"
+#include "protocols/relay_client.hpp"
 
 namespace peerup::cli {
 
@@ -20,6 +23,7 @@ namespace {
 struct client_options {
   std::string target, service;
   std::uint16_t port = 0;
+  bool no_hole_punch = false;
 };
 
 // Everything a client command needs, resolved before any I/O.
@@ -43,13 +47,53 @@ std::string explain(const boost::system::error_code& ec, const client_setup& s) 
     return "the peer does not offer service \"" + s.service.str() + "\"";
   if (ec == make_error_code(errc::stream_reset))
     return "service \"" + s.service.str() +
-           "\" refused the stream (not authorized for it, or the service is "
-           "down)";
+           "\" refused the stream (not authorized for it, or the service is down)";
   if (ec == make_error_code(errc::connection_closed) ||
       ec == make_error_code(errc::connection_denied))
-    return "connection closed by the peer (is this node's peer ID in its "
-           "authorized_keys?)";
+    return "connection closed by the peer (is this node's peer ID in its authorized_keys?)";
   return ec.message();
+}
+
+// The client's host. For hole punching it listens on a random TCP port
+// (outbound dials then leave from it) and lets only the target and the relays
+// through the gater; identify and the path manager let the target upgrade a
+// relayed connection with DCUtR, and new streams then take the direct path.
+struct client_node {
+  std::unique_ptr<net::host> host;
+  std::unique_ptr<protocols::identify_service> identify;
+  std::unique_ptr<protocols::path_manager> paths;
+
+  void start() {
+    host->start();
+    if (paths) paths->start();
+  }
+  void stop() {
+    if (paths) paths->stop();
+    host->stop();
+  }
+};
+
+client_node make_client_node(net::asio::any_io_executor ex, const client_setup& s,
+                             bool hole_punch) {
+  net::host_config hc{.identity = app::load_identity(s.cfg.identity_key.resolved)};
+  if (hole_punch) hc.listen = {*multiaddr::parse("/ip4/0.0.0.0/tcp/0")};
+  client_node n;
+  n.host = std::make_unique<net::host>(ex, std::move(hc));
+  protocols::install_circuit_dialer(*n.host);
+  auto allowed = s.cfg.relay_peers();
+  allowed.push_back(s.plan.peer);
+  for (const auto& a : s.plan.addrs)
+    if (auto relay = a.relay_addr(); relay && relay->peer()) allowed.push_back(*relay->peer());
+  n.host->set_gater([allowed](const peer_id& p, const multiaddr&) {
+    return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
+  });
+  n.identify = std::make_unique<protocols::identify_service>(*n.host);
+  if (hole_punch) {
+    auto cfg = protocols::path_config_from_env();
+    cfg.autonat = false;  // B (the home node) starts hole punching; our reachability is moot
+    n.paths = std::make_unique<protocols::path_manager>(*n.host, *n.identify, cfg);
+  }
+  return n;
 }
 
 // Opens a stream to the service, connecting (or reconnecting) as needed.
@@ -70,15 +114,16 @@ net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::so
     local.reset();
     co_return;
   }
-  auto piped = co_await net::splice(local, **remote);
-  if (piped.error) spdlog::info("proxy: stream ended: {}", explain(piped.error, s));
+  auto piped = co_await app::pipe(local, **remote);
+  if (!piped) spdlog::info("proxy: stream ended: {}", explain(piped.error(), s));
 }
 
 net::awaitable<int> run_proxy(client_options o) {
   auto ex = co_await net::asio::this_coro::executor;
   const auto s = prepare(o);
-  auto h = make_client_host(ex, app::load_identity(s.cfg.identity_key.resolved));
-  h->start();
+  auto node = make_client_node(ex, s, !o.no_hole_punch);
+  auto& h = node.host;
+  node.start();
   // Connect once up front so a wrong target or a refused peer shows at once.
   // A gater refusal only shows on the first stream, so open (and drop) a
   // ping stream; a service stream would make the remote dial its service.
@@ -113,15 +158,16 @@ net::awaitable<int> run_proxy(client_options o) {
   using namespace net::asio::experimental::awaitable_operators;
   auto until_signal = accept_loop() || wait_for_signal();
   co_await std::move(until_signal);
-  h->stop();
+  node.stop();
   co_return 0;
 }
 
 net::awaitable<int> run_connect(client_options o) {
   auto ex = co_await net::asio::this_coro::executor;
   const auto s = prepare(o);
-  auto h = make_client_host(ex, app::load_identity(s.cfg.identity_key.resolved));
-  h->start();
+  auto node = make_client_node(ex, s, !o.no_hole_punch);
+  auto& h = node.host;
+  node.start();
   auto remote = co_await open_service(*h, s);
   if (!remote) {
     std::cerr << "peerup: " << o.target << ": " << explain(remote.error(), s) << "\n";
@@ -132,15 +178,13 @@ net::awaitable<int> run_connect(client_options o) {
   // 1. stdin -> stream; stdin EOF half-closes the stream, then this side waits
   // 2. stream -> stdout; the stream's EOF closes stdout and ends the command
   auto upstream = [&]() -> net::awaitable<void> {
-    std::uint64_t sent = 0;
-    auto r = co_await net::copy_stream(stdio, stream, sent);
+    auto r = co_await app::copy_stream(stdio, stream);
     if (!r) stream.reset();
     net::asio::steady_timer forever(ex, net::steady_clock::time_point::max());
     co_await forever.async_wait(net::use_nothrow);
   };
   using namespace net::asio::experimental::awaitable_operators;
-  std::uint64_t received = 0;
-  auto both = upstream() || net::copy_stream(stream, stdio, received);
+  auto both = upstream() || app::copy_stream(stream, stdio);
   auto ended = co_await std::move(both);
   if (ended.index() == 1) {
     auto down = std::get<1>(std::move(ended));
@@ -156,12 +200,13 @@ net::awaitable<int> run_connect(client_options o) {
 
 void add_client_commands(CLI::App& app) {
   auto p = std::make_shared<client_options>();
-  auto* proxy = app.add_subcommand("proxy",
-                                   "listen on 127.0.0.1:<local-port>; forward "
-                                   "each connection to a peer's service");
+  auto* proxy = app.add_subcommand(
+      "proxy", "listen on 127.0.0.1:<local-port>; forward each connection to a peer's service");
   proxy->add_option("target", p->target, "name, peer ID or multiaddr")->required();
   proxy->add_option("service", p->service, "service name on the peer")->required();
   proxy->add_option("local-port", p->port, "local TCP port (0: any free port)")->required();
+  proxy->add_flag("--no-hole-punch", p->no_hole_punch,
+                  "stay on the relay: no listening port, no direct upgrade (DCUtR)");
   proxy->callback([p] {
     std::signal(SIGPIPE, SIG_IGN);
     net::asio::io_context io;
@@ -173,6 +218,8 @@ void add_client_commands(CLI::App& app) {
       "connect", "join stdin/stdout to a peer's service (e.g. as ssh ProxyCommand)");
   connect->add_option("target", c->target, "name, peer ID or multiaddr")->required();
   connect->add_option("service", c->service, "service name on the peer")->required();
+  connect->add_flag("--no-hole-punch", c->no_hole_punch,
+                    "stay on the relay: no listening port, no direct upgrade (DCUtR)");
   connect->callback([c] {
     std::signal(SIGPIPE, SIG_IGN);
     net::asio::io_context io;

@@ -68,6 +68,9 @@ std::string to_json(const daemon_status& s) {
   out += fmt::format(R"("updated_unix":{},"authorized_peers":{},)", s.updated_unix,
                      s.authorized_peers);
   out += R"("listen":)" + array(s.listen, [](const std::string& a) { return quote(a); }) + ",";
+  out += R"("reachability":)" + quote(s.reachability) + ",";
+  out += R"("public_addrs":)" +
+         array(s.public_addrs, [](const std::string& a) { return quote(a); }) + ",";
   out += R"("relays":)" +
          array(s.relays,
                [](const relay_status& r) {
@@ -78,9 +81,13 @@ std::string to_json(const daemon_status& s) {
   out += R"("connections":)" +
          array(s.connections,
                [](const connection_status& c) {
-                 return fmt::format(R"({{"peer":{},"name":{},"path":{},"addr":{},"direction":{}}})",
-                                    quote(c.peer), quote(c.name), quote(c.path), quote(c.addr),
-                                    quote(c.direction));
+                 return fmt::format(
+                     R"({{"peer":{},"name":{},"path":{},"addr":{},"direction":{},)"
+                     R"("path_changed_unix":{},"holepunch":{{"attempts":{},"successes":{},)"
+                     R"("last_error":{}}}}})",
+                     quote(c.peer), quote(c.name), quote(c.path), quote(c.addr), quote(c.direction),
+                     c.path_changed_unix, c.holepunch.attempts, c.holepunch.successes,
+                     quote(c.holepunch.last_error));
                }) +
          ",";
   out +=
@@ -107,12 +114,20 @@ std::optional<daemon_status> parse_status(std::string_view json) {
     s.updated_unix = num(root, "updated_unix");
     s.authorized_peers = num(root, "authorized_peers");
     for (const auto& a : root["listen"]) s.listen.push_back(a.Scalar());
+    if (auto r = str(root, "reachability"); !r.empty()) s.reachability = r;
+    for (const auto& a : root["public_addrs"]) s.public_addrs.push_back(a.Scalar());
     for (const auto& r : root["relays"])
       s.relays.push_back(
           {str(r, "addr"), str(r, "state"), num(r, "expires_unix"), str(r, "error")});
-    for (const auto& c : root["connections"])
-      s.connections.push_back(
-          {str(c, "peer"), str(c, "name"), str(c, "path"), str(c, "addr"), str(c, "direction")});
+    for (const auto& c : root["connections"]) {
+      connection_status cs{str(c, "peer"), str(c, "name"), str(c, "path"), str(c, "addr"),
+                           str(c, "direction")};
+      cs.path_changed_unix = num(c, "path_changed_unix");
+      if (const auto h = c["holepunch"]; h && h.IsMap())
+        cs.holepunch = {static_cast<std::uint32_t>(num(h, "attempts")),
+                        static_cast<std::uint32_t>(num(h, "successes")), str(h, "last_error")};
+      s.connections.push_back(std::move(cs));
+    }
     for (const auto& v : root["services"])
       s.services.push_back({str(v, "name"), str(v, "local_address"), str(v, "enabled") == "true",
                             num(v, "streams"), num(v, "active"), num(v, "denied"),
@@ -132,6 +147,8 @@ std::string render_status(const daemon_status& s) {
   out += "addresses:\n";
   if (s.listen.empty()) out += "  (none)\n";
   for (const auto& a : s.listen) out += "  " + a + "\n";
+  for (const auto& a : s.public_addrs) out += "  " + a + " (observed)\n";
+  out += fmt::format("reachability: {}\n", s.reachability);
   out += "relays:\n";
   if (s.relays.empty()) out += "  (none)\n";
   for (const auto& r : s.relays) {
@@ -143,9 +160,16 @@ std::string render_status(const daemon_status& s) {
   }
   out += "connected peers:\n";
   if (s.connections.empty()) out += "  (none)\n";
-  for (const auto& c : s.connections)
-    out += fmt::format("  {}{}  {} {} {}\n", c.peer, c.name.empty() ? "" : " (" + c.name + ")",
+  for (const auto& c : s.connections) {
+    out += fmt::format("  {}{}  {} {} {}", c.peer, c.name.empty() ? "" : " (" + c.name + ")",
                        c.path, c.direction, c.addr);
+    if (c.path_changed_unix > 0 && s.updated_unix >= c.path_changed_unix)
+      out += fmt::format(" ({} for {} s)", c.path, s.updated_unix - c.path_changed_unix);
+    if (c.holepunch.attempts > 0)
+      out += fmt::format(" hole punch {}/{} ok{}", c.holepunch.successes, c.holepunch.attempts,
+                         c.holepunch.last_error.empty() ? "" : ", last: " + c.holepunch.last_error);
+    out += "\n";
+  }
   out += "services:\n";
   if (s.services.empty()) out += "  (none)\n";
   for (const auto& v : s.services)

@@ -20,12 +20,21 @@ struct relay_status {
   std::string error;
 };
 
+// Hole punching (DCUtR) with one peer, both roles, since the daemon started.
+struct holepunch_status {
+  std::uint32_t attempts = 0;
+  std::uint32_t successes = 0;
+  std::string last_error;  // of the last failed attempt; empty after a success
+};
+
 struct connection_status {
   std::string peer;
-  std::string name;       // from the config's names:, if any
-  std::string path;       // "direct" or "relayed"
-  std::string addr;       // remote address
-  std::string direction;  // "inbound" or "outbound"
+  std::string name;                     // from the config's names:, if any
+  std::string path;                     // "direct" or "relayed"
+  std::string addr;                     // remote address
+  std::string direction;                // "inbound" or "outbound"
+  std::uint64_t path_changed_unix = 0;  // when the peer's best path last changed
+  holepunch_status holepunch;
 };
 
 struct service_status {
@@ -43,6 +52,8 @@ struct daemon_status {
   std::uint64_t updated_unix = 0;
   std::uint64_t authorized_peers = 0;
   std::vector<std::string> listen;
+  std::string reachability = "unknown";   // AutoNAT: "public", "private" or "unknown"
+  std::vector<std::string> public_addrs;  // observed by peers and confirmed
   std::vector<relay_status> relays;
   std::vector<connection_status> connections;
   std::vector<service_status> services;
