@@ -7,8 +7,8 @@
 
 #include "cli/app_support.hpp"
 #include "cli/runtime.hpp"
+#include "net/splice.hpp"
 #include "peerup/identity_file.hpp"
-#include "peerup/pipe.hpp"
 #include "peerup/stdio_stream.hpp"
 #include "peerup/target.hpp"
 #include "protocols/identify.hpp"
@@ -114,8 +114,8 @@ net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::so
     local.reset();
     co_return;
   }
-  auto piped = co_await app::pipe(local, **remote);
-  if (!piped) spdlog::info("proxy: stream ended: {}", explain(piped.error(), s));
+  auto piped = co_await net::splice(local, **remote);
+  if (piped.error) spdlog::info("proxy: stream ended: {}", explain(piped.error, s));
 }
 
 net::awaitable<int> run_proxy(client_options o) {
@@ -178,13 +178,15 @@ net::awaitable<int> run_connect(client_options o) {
   // 1. stdin -> stream; stdin EOF half-closes the stream, then this side waits
   // 2. stream -> stdout; the stream's EOF closes stdout and ends the command
   auto upstream = [&]() -> net::awaitable<void> {
-    auto r = co_await app::copy_stream(stdio, stream);
+    std::uint64_t sent = 0;
+    auto r = co_await net::copy_stream(stdio, stream, sent);
     if (!r) stream.reset();
     net::asio::steady_timer forever(ex, net::steady_clock::time_point::max());
     co_await forever.async_wait(net::use_nothrow);
   };
   using namespace net::asio::experimental::awaitable_operators;
-  auto both = upstream() || app::copy_stream(stream, stdio);
+  std::uint64_t received = 0;
+  auto both = upstream() || net::copy_stream(stream, stdio, received);
   auto ended = co_await std::move(both);
   if (ended.index() == 1) {
     auto down = std::get<1>(std::move(ended));

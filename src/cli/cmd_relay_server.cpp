@@ -14,6 +14,7 @@
 #include "peerup/relay_config.hpp"
 #include "protocols/autonat.hpp"
 #include "protocols/identify.hpp"
+#include "protocols/names.hpp"
 #include "protocols/ping.hpp"
 #include "protocols/relay_server.hpp"
 
@@ -29,6 +30,7 @@ struct relay_flags {
   std::vector<std::string> listen;
   std::string key;
   bool open = false;
+  std::string network;  // serve /peerup/names/1.0.0 for this network
 };
 
 app::relay_config resolve(const relay_flags& f) {
@@ -47,6 +49,14 @@ app::relay_config resolve(const relay_flags& f) {
   }
   if (!f.key.empty()) cfg.identity_key = f.key;
   if (f.open) cfg.open = true;
+  if (!f.network.empty()) {
+    auto label = wire::dns_label::parse(f.network);
+    if (!label)
+      throw std::invalid_argument(
+          "--network: expected a DNS label (1-63 letters, digits or inner '-'), got \"" +
+          f.network + "\"");
+    cfg.names_network = label->str();
+  }
   return cfg;
 }
 
@@ -108,7 +118,8 @@ net::awaitable<int> serve(app::relay_config cfg) {
         "relay: no authorized peers in {}: nobody can reserve (add some with: peerup relay "
         "authorize <peer-id>)",
         cfg.authorized_keys.string());
-  net::host h(ex, net::host_config{.identity = std::move(key), .listen = cfg.listen});
+  net::host h(ex, net::host_config{
+                      .identity = std::move(key), .listen = cfg.listen, .limits = cfg.host_limits});
   protocols::identify_service identify(h);
   protocols::install_ping(h);
   protocols::relay_server server(
@@ -123,9 +134,32 @@ net::awaitable<int> serve(app::relay_config cfg) {
       .may_ask = [&authorized, open = cfg.open](const peer_id& p) {
         return open || authorized.contains(p);
       }};
-  autonat_cfg.limits.policy = {.allow_private = true,
-                               .allow_loopback = loopback_env && std::string_view(loopback_env) == "1"};
+  autonat_cfg.limits.policy = {
+      .allow_private = true,
+      .allow_loopback = loopback_env && std::string_view(loopback_env) == "1"};
   protocols::autonat_server autonat(h, std::move(autonat_cfg));
+  // AutoNAT v1 for the peers the relay serves: dial-backs to the requester's
+  // own IP only, rate limited. PEERUP_HOLEPUNCH_LOOPBACK=1 allows loopback
+  // targets (tests on one machine).
+  const char* loopback_env = std::getenv("PEERUP_HOLEPUNCH_LOOPBACK");
+  protocols::autonat_server_config autonat_cfg{
+      .may_ask = [&authorized, open = cfg.open](const peer_id& p) {
+        return open || authorized.contains(p);
+      }};
+  autonat_cfg.limits.policy = {
+      .allow_private = true,
+      .allow_loopback = loopback_env && std::string_view(loopback_env) == "1"};
+  protocols::autonat_server autonat(h, std::move(autonat_cfg));
+  // Names are for authorized peers only, also on an open relay.
+  std::optional<protocols::names_server> names;
+  if (cfg.names_network) {
+    names.emplace(h, protocols::names_server_config{
+                         wire::dns_label::parse(*cfg.names_network).value(), cfg.names_limits,
+                         [&authorized](const peer_id& p) { return authorized.contains(p); }});
+    spdlog::info("relay: serving names <host>.{} to authorized peers (TTL {}-{} s)",
+                 *cfg.names_network, cfg.names_limits.min_ttl.count(),
+                 cfg.names_limits.max_ttl.count());
+  }
   h.start();
   std::cout << "peerup relay " << h.id().to_string()
             << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";
@@ -159,6 +193,8 @@ void add_relay_server_commands(CLI::App& app) {
   serve_cmd->add_option("--listen", flags->listen,
                         "multiaddr to listen on (repeatable; default port 4001)");
   serve_cmd->add_option("--key", flags->key, "identity key file (overrides the config)");
+  serve_cmd->add_option("--network", flags->network,
+                        "serve <host>.<network> names for this network (overrides names.network)");
   serve_cmd->add_flag("--open", flags->open,
                       "public relay: anyone may reserve, with the open_* limits");
   serve_cmd->callback([flags] {

@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
 #include "peerup/identity_file.hpp"
+#include "peerup/service_catalog.hpp"
 #include "protocols/identify.hpp"
+#include "protocols/names.hpp"
 #include "protocols/path_manager.hpp"
 #include "protocols/ping.hpp"
 #include "protocols/relay_client.hpp"
@@ -26,13 +29,33 @@ std::shared_ptr<const access_policy> load_policy_or_throw(const config& cfg) {
   return std::make_shared<const access_policy>(std::move(*p));
 }
 
+// The relays of `relays:` and of every network of `networks:`, each once: the
+// daemon reserves on all of them, so "<host>.<network>" names are reachable.
+std::vector<multiaddr> reserved_relays(const config& cfg) {
+  auto out = cfg.relays;
+  for (const auto& r : cfg.naming.network_relays())
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  return out;
+}
+
+// One registration of host_name per relay of each network.
+std::unique_ptr<protocols::name_registrar> make_registrar(net::host& h, const config& cfg) {
+  if (!cfg.naming.host_name || cfg.naming.networks.empty()) return nullptr;
+  std::vector<std::pair<wire::dns_label, multiaddr>> targets;
+  for (const auto& [network, relays] : cfg.naming.networks)
+    for (const auto& r : relays) targets.emplace_back(wire::dns_label::parse(network).value(), r);
+  return std::make_unique<protocols::name_registrar>(
+      h, wire::dns_label::parse(*cfg.naming.host_name).value(), std::move(targets));
+}
+
 net::host_config host_config_for(const config& cfg) {
-  if (cfg.listen.empty() && cfg.relays.empty())
+  if (cfg.listen.empty() && reserved_relays(cfg).empty())
     throw std::runtime_error(cfg.file.string() +
                              ": nothing to do: no listen addresses and no relays "
                              "(add `listen:` entries or `peerup relay add <multiaddr>`)");
   net::host_config hc{.identity = load_identity(cfg.identity_key.resolved)};
   hc.listen = cfg.listen;
+  hc.limits = cfg.limits;
   return hc;
 }
 
@@ -61,8 +84,9 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
       host_(ex, host_config_for(cfg_)),
       identify_(std::make_unique<protocols::identify_service>(host_)),
       services_(host_),
-      relays_(std::make_unique<protocols::reservation_keeper>(host_, cfg_.relays,
-                                                              [this] { identify_->push_all(); })) {
+      relays_(std::make_unique<protocols::reservation_keeper>(host_, reserved_relays(cfg_),
+                                                              [this] { identify_->push_all(); })),
+      names_(make_registrar(host_, cfg_)) {
   host_.set_gater([this](const peer_id& p, const multiaddr& a) { return gate(p, a); });
   protocols::install_ping(host_);
   // Circuits are accepted only from our own relays; whoever comes through
@@ -71,18 +95,23 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
   protocols::install_circuit_dialer(host_);
   paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
                                                      protocols::path_config_from_env());
+  paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
+                                                     protocols::path_config_from_env());
   host_.on_connection([this](const net::connection_ptr& c) {
     spdlog::info("peer {} connected ({}, {} {})", label(c->remote_peer),
                  c->relayed ? "relayed" : "direct",
                  c->dir == net::direction::inbound ? "from" : "to", c->remote_addr.to_string());
   });
   services_.apply(cfg_.services, policy_);
+  // Read at each request, so reloads of services and keys show at once.
+  serve_service_catalog(
+      host_, [this](const peer_id& p) { return catalog_for(cfg_.services, *policy_, p); });
 }
 
 daemon::~daemon() { *alive_ = false; }
 
 bool daemon::is_relay(const peer_id& peer) const {
-  for (const auto& r : cfg_.relays)
+  for (const auto& r : reserved_relays(cfg_))
     if (r.peer() == peer) return true;
   return false;
 }
@@ -123,13 +152,19 @@ void daemon::reload(const std::string& why) {
     return;
   }
   if (next->identity_key.resolved != cfg_.identity_key.resolved || next->listen != cfg_.listen ||
-      next->relays != cfg_.relays)
-    spdlog::warn("identity_key, listen and relays changes take effect after a restart");
+      next->relays != cfg_.relays || next->naming.host_name != cfg_.naming.host_name ||
+      next->naming.networks != cfg_.naming.networks)
+    spdlog::warn(
+        "identity_key, listen, relays, host_name and networks changes take effect after a "
+        "restart");
   // Keep what needs a restart as it runs, take services, names and keys.
   next->identity_key = cfg_.identity_key;
   next->listen = cfg_.listen;
   next->relays = cfg_.relays;
+  next->naming.host_name = cfg_.naming.host_name;
+  next->naming.networks = cfg_.naming.networks;
   cfg_ = std::move(*next);
+  host_.set_limits(cfg_.limits);  // for new connections and streams; none are cut
   policy_ = std::make_shared<const access_policy>(std::move(*policy));
   services_.apply(cfg_.services, policy_);
   disconnect_unauthorized();
@@ -148,6 +183,8 @@ daemon_status daemon::status() const {
   for (const auto& a : host_.full_addrs()) s.listen.push_back(a.to_string());
   s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
   for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
+  s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
+  for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
   for (const auto& slot : relays_->slots())
     s.relays.push_back(
         {slot.relay.to_string(), std::string(protocols::to_string(slot.current)),
@@ -161,6 +198,10 @@ daemon_status daemon::status() const {
     s.connections.push_back({c->remote_peer.to_string(), name, c->relayed ? "relayed" : "direct",
                              c->remote_addr.to_string(),
                              c->dir == net::direction::inbound ? "inbound" : "outbound"});
+    if (auto p = paths_->status(c->remote_peer)) {
+      s.connections.back().path_changed_unix = p->changed_unix;
+      s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};
+    }
     if (auto p = paths_->status(c->remote_peer)) {
       s.connections.back().path_changed_unix = p->changed_unix;
       s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};
@@ -252,10 +293,14 @@ net::awaitable<int> daemon::run() {
                cfg_.services.size(), policy_->peer_count());
   relays_->start();
   paths_->start();
+  paths_->start();
+  if (names_) names_->start();
   net::asio::co_spawn(ex_, watch_loop(), net::asio::detached);
   net::asio::co_spawn(ex_, status_loop(), net::asio::detached);
   co_await signal_loop();
   stopping_ = true;
+  if (names_) names_->stop();
+  paths_->stop();
   paths_->stop();
   relays_->stop();
   host_.stop();

@@ -16,6 +16,8 @@
 namespace peerup::protocols {
 class identify_service;
 class path_manager;
+class path_manager;
+class name_registrar;
 class reservation_keeper;
 }  // namespace peerup::protocols
 
@@ -71,6 +73,9 @@ class daemon {
   std::unique_ptr<protocols::reservation_keeper> relays_;
   // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
   std::unique_ptr<protocols::path_manager> paths_;
+  // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
+  std::unique_ptr<protocols::path_manager> paths_;
+  std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
   // Lets detached loops still suspended after our destruction see it.
