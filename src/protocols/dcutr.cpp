@@ -168,10 +168,11 @@ net::awaitable<result<net::connection_ptr>> dcutr_service::drive(dcutr::initiato
           // role (and keeps it if B's SYN lands in our listener instead).
           net::dial_options opts{.reuse_port = true, .ephemeral_fallback = false};
           opts.role = b ? net::dial_role::responder : net::dial_role::initiator;
+          // The expectation outlives our own dial: B's SYN may still be on
+          // its way when ours has already succeeded. It expires by itself.
           if (a) host_.expect_punch(peer, act.addrs, now() + cfg_.dial_timeout);
           direct = co_await punch(peer, act.addrs, opts);
           if (!*alive) co_return make_error_code(errc::connection_closed);
-          if (a) host_.forget_punch(peer);
           next = on_dial(direct != nullptr);
           fed = true;
           break;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 namespace peerup::protocols {
 
@@ -23,6 +25,20 @@ std::string join(const std::vector<multiaddr>& addrs) {
 }
 
 }  // namespace
+
+path_manager_config path_config_from_env(path_manager_config base) {
+  auto env = [](const char* name) -> std::string_view {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  if (env("PEERUP_HOLEPUNCH") == "off" || env("PEERUP_HOLEPUNCH") == "0") base.hole_punch = false;
+  if (env("PEERUP_HOLEPUNCH_LOOPBACK") == "1") base.dcutr.policy.allow_loopback = true;
+  if (const auto retry = env("PEERUP_HOLEPUNCH_RETRY_S"); !retry.empty()) {
+    const long s = std::strtol(std::string(retry).c_str(), nullptr, 10);
+    if (s > 0 && s <= 86400) base.retry_initial = std::chrono::seconds(s);
+  }
+  return base;
+}
 
 path_manager::path_manager(net::host& h, identify_service& id, path_manager_config cfg)
     : host_(h), identify_(id), cfg_(cfg), observed_(cfg.observed) {
@@ -99,10 +115,11 @@ std::vector<multiaddr> path_manager::confirmed_addrs() const {
 }
 
 std::vector<multiaddr> path_manager::hole_punch_addrs() const {
-  if (!host_.listens_on_tcp()) return {};
+  if (!cfg_.hole_punch || !host_.listens_on_tcp()) return {};
   auto out = observed_.candidates(steady_clock::now());
   for (const auto& a : host_.announce_addrs())
     if (!a.is_relayed() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  out.insert(out.end(), cfg_.extra_punch_addrs.begin(), cfg_.extra_punch_addrs.end());
   return out;
 }
 
@@ -215,6 +232,7 @@ void path_manager::on_outcome(const punch_outcome& o) {
 }
 
 void path_manager::start_upgrade(const net::connection_ptr& relayed) {
+  if (!cfg_.hole_punch) return;
   const auto peer = relayed->remote_peer;
   state(peer).rec.punch_started();
   auto alive = alive_;

@@ -25,6 +25,12 @@
 namespace peerup::protocols {
 
 struct path_manager_config {
+  // Off: no DCUtR runs in either role; paths are still tracked.
+  bool hole_punch = true;
+  // Offered in DCUtR CONNECT besides observed and listen addresses, and not
+  // announced: e.g. a DNS name for this host. (js-libp2p dials DNS
+  // addresses but never private or loopback IPs.)
+  std::vector<multiaddr> extra_punch_addrs;
   dcutr_config dcutr;
   observed_addrs_config observed;
   net::steady_clock::duration retry_initial = std::chrono::seconds(30);
@@ -41,6 +47,11 @@ struct path_manager_config {
   // SECURITY: peers with a path record; those without connections go first.
   std::size_t max_peers = 1024;
 };
+
+// `base` adjusted by the environment, for tests and labs on one machine:
+// PEERUP_HOLEPUNCH=off, PEERUP_HOLEPUNCH_LOOPBACK=1 (offer and dial
+// 127.0.0.0/8 and ::1), PEERUP_HOLEPUNCH_RETRY_S=<seconds> (first retry delay).
+path_manager_config path_config_from_env(path_manager_config base = {});
 
 struct peer_path_status {
   peer_id peer;
