@@ -4,6 +4,7 @@
 
 #include "net/interfaces.hpp"
 #include "net/multistream_io.hpp"
+#include "net/resource_log.hpp"
 
 namespace peerup::net {
 
@@ -12,10 +13,25 @@ std::string ip_of(const multiaddr& a) {
   auto t = a.tcp_target();
   return t ? t->host : std::string();
 }
+
+// How often idle connections are looked for: often enough that one closes
+// within about 1.25 idle timeouts, rarely enough to cost nothing.
+steady_clock::duration idle_check_interval(steady_clock::duration idle) {
+  return std::clamp<steady_clock::duration>(idle / 4, std::chrono::milliseconds(100),
+                                            std::chrono::seconds(30));
+}
 }  // namespace
 
 host::host(asio::any_io_executor ex, host_config cfg)
-    : ex_(std::move(ex)), cfg_(std::move(cfg)), id_(cfg_.identity.get_public_key().to_peer_id()) {}
+    : ex_(std::move(ex)),
+      cfg_(std::move(cfg)),
+      id_(cfg_.identity.get_public_key().to_peer_id()),
+      resources_(std::make_shared<resource_manager>(cfg_.limits)) {}
+
+void host::set_limits(const host_limits& l) {
+  cfg_.limits = l;
+  resources_->set_limits(l);
+}
 
 host::~host() {
   stop();
@@ -28,6 +44,10 @@ void host::start() {
     if (!ep) throw std::system_error(ep.error(), "listen address " + addr.to_string());
     auto& listener = listeners_.emplace_back(ex_, *ep);
     asio::co_spawn(ex_, accept_loop(listener), asio::detached);
+  }
+  if (!idle_loop_started_) {
+    idle_loop_started_ = true;
+    asio::co_spawn(ex_, idle_loop(), asio::detached);
   }
 }
 
@@ -89,17 +109,23 @@ awaitable<void> host::accept_loop(tcp_listener& listener) {
       spdlog::warn("accept failed: {}", socket.error().message());
       continue;
     }
-    // SECURITY: unauthenticated peers cannot hold more than this many
-    // handshakes open, so a flood of half-open connections stays bounded.
-    if (pending_handshakes_ >= cfg_.limits.max_pending_handshakes) {
-      spdlog::warn("refusing connection: {} handshakes pending", pending_handshakes_);
+    error_code ec;
+    const auto remote = socket->remote_endpoint(ec);
+    if (ec) continue;
+    const std::string ip = remote.address().to_string();
+    // SECURITY: before any byte is read, the connection must fit the total,
+    // per-IP and pending-handshake limits, so a flood of half-open or garbage
+    // connections from one address cannot take the slots of other peers.
+    auto res = resources_->open_connection(true, ip);
+    if (!res) {
+      log_refusal(*resources_, res.error(), "a connection from " + ip);
       continue;  // the socket closes as it goes out of scope
     }
-    asio::co_spawn(ex_, handle_inbound_socket(std::move(*socket)), asio::detached);
+    asio::co_spawn(ex_, handle_inbound_socket(std::move(*socket), std::move(*res)), asio::detached);
   }
 }
 
-awaitable<void> host::handle_inbound_socket(tcp::socket socket) {
+awaitable<void> host::handle_inbound_socket(tcp::socket socket, connection_resources_ptr res) {
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
   auto local = socket.local_endpoint(ec);
@@ -107,45 +133,65 @@ awaitable<void> host::handle_inbound_socket(tcp::socket socket) {
   raw_connection raw{std::make_unique<tcp_stream>(std::move(socket)), to_multiaddr(remote),
                      to_multiaddr(local), false};
   const std::string ip = remote.address().to_string();
-  // SECURITY: one address cannot take every connection slot.
-  if (conns_per_ip_[ip] >= cfg_.limits.max_connections_per_ip) {
-    spdlog::warn("refusing connection from {}: per-IP limit", ip);
-    co_return;
-  }
   auto alive = alive_;
-  ++pending_handshakes_;
   // A hole punching peer that dialed us as the responder: take the initiator
   // role on this accepted socket, or both sides would wait for the other.
   const auto punching = punching_peer(remote);
-  auto conn = punching ? co_await add_outbound(std::move(raw), punching)
-                       : co_await add_inbound(std::move(raw));
+  const auto dir = punching ? direction::outbound : direction::inbound;
+  auto conn = co_await upgrade(std::move(raw), punching, dir, std::move(res));
   if (!*alive) co_return;
-  --pending_handshakes_;
   if (!conn) spdlog::debug("inbound handshake from {} failed: {}", ip, conn.error().message());
 }
 
 awaitable<result<connection_ptr>> host::add_inbound(raw_connection raw) {
-  auto remote = raw.remote_addr;
+  // Relayed connections have no IP of their own (the relay's is not theirs).
+  auto res = resources_->open_connection(true, raw.relayed ? "" : ip_of(raw.remote_addr));
+  if (!res) {
+    log_refusal(*resources_, res.error(), "a connection from " + raw.remote_addr.to_string());
+    raw.stream->reset();
+    co_return make_error_code(errc::resource_limit);
+  }
+  co_return co_await upgrade(std::move(raw), std::nullopt, direction::inbound, std::move(*res));
+}
+
+awaitable<result<connection_ptr>> host::add_outbound(raw_connection raw,
+                                                     std::optional<peer_id> expected) {
+  auto res = resources_->open_connection(false, "");
+  if (!res) {
+    log_refusal(*resources_, res.error(), "a connection to " + raw.remote_addr.to_string());
+    raw.stream->reset();
+    co_return make_error_code(errc::resource_limit);
+  }
+  co_return co_await upgrade(std::move(raw), std::move(expected), direction::outbound,
+                             std::move(*res));
+}
+
+// 1. upgrade (multistream, Noise, gater, Yamux) within the handshake timeout
+// 2. count the authenticated connection for its peer (the per-peer limit)
+// 3. register it and start its streams
+awaitable<result<connection_ptr>> host::upgrade(raw_connection raw, std::optional<peer_id> expected,
+                                                direction dir, connection_resources_ptr res) {
+  const auto remote = raw.remote_addr;
   auto alive = alive_;
-  auto conn = co_await with_timeout(upgrade_inbound(std::move(raw), params()),
-                                    cfg_.limits.handshake_timeout);
+  // Named locals, not temporaries: g++ 12 destroys class temporaries inside a
+  // co_await expression twice (upgrade_params holds a shared_ptr).
+  const upgrade_params p{cfg_.identity, cfg_.gater, cfg_.yamux_cfg, res};
+  auto op = dir == direction::inbound ? upgrade_inbound(std::move(raw), p)
+                                      : upgrade_outbound(std::move(raw), p, std::move(expected));
+  auto conn = co_await with_timeout(std::move(op), cfg_.limits.handshake_timeout);
   if (!*alive) co_return make_error_code(errc::connection_closed);
   if (!conn) {
     if (conn.error() == errc::connection_denied)
       spdlog::info("gater denied peer from {}", remote.to_string());
     co_return conn;
   }
+  // SECURITY: one peer cannot take every connection slot either.
+  if (auto admitted = res->authenticated((*conn)->remote_peer); !admitted) {
+    log_refusal(*resources_, admitted.error(),
+                "a connection with " + (*conn)->remote_peer.to_string());
+    co_return make_error_code(errc::resource_limit);  // the unstarted connection closes
+  }
   register_connection(*conn);
-  co_return conn;
-}
-
-awaitable<result<connection_ptr>> host::add_outbound(raw_connection raw,
-                                                     std::optional<peer_id> expected) {
-  auto alive = alive_;
-  auto conn = co_await with_timeout(upgrade_outbound(std::move(raw), params(), std::move(expected)),
-                                    cfg_.limits.handshake_timeout);
-  if (!*alive) co_return make_error_code(errc::connection_closed);
-  if (conn) register_connection(*conn);
   co_return conn;
 }
 
@@ -154,9 +200,7 @@ void host::register_connection(const connection_ptr& conn) {
     conn->mux->close();
     return;
   }
-  const std::string ip = ip_of(conn->remote_addr);
   conns_[conn->remote_peer].push_back(conn);
-  if (!conn->relayed) ++conns_per_ip_[ip];
   std::weak_ptr<connection> weak = conn;
   conn->mux->start([this, weak](stream_ptr s) {
     if (auto c = weak.lock()) serve_stream(c, std::move(s));
@@ -166,7 +210,7 @@ void host::register_connection(const connection_ptr& conn) {
   // Forget the connection once it closes.
   asio::co_spawn(
       ex_,
-      [this, conn, ip, alive = alive_]() -> awaitable<void> {
+      [this, conn, alive = alive_]() -> awaitable<void> {
         co_await conn->mux->wait_closed();
         if (!*alive) co_return;
         auto it = conns_.find(conn->remote_peer);
@@ -177,10 +221,37 @@ void host::register_connection(const connection_ptr& conn) {
             for (const auto& f : disconnect_observers_) f(conn->remote_peer);
           }
         }
-        if (!conn->relayed && --conns_per_ip_[ip] == 0) conns_per_ip_.erase(ip);
       },
       asio::detached);
   for (const auto& obs : observers_) obs(conn);
+}
+
+awaitable<void> host::idle_loop() {
+  auto alive = alive_;
+  asio::steady_timer timer(ex_);
+  while (*alive && !stopped_) {
+    const auto idle = cfg_.limits.idle_timeout;
+    timer.expires_after(idle_check_interval(
+        idle > steady_clock::duration::zero() ? idle : std::chrono::seconds(120)));
+    co_await timer.async_wait(use_nothrow);
+    if (!*alive || stopped_) co_return;
+    close_idle_connections();
+  }
+}
+
+void host::close_idle_connections() {
+  const auto idle = cfg_.limits.idle_timeout;
+  if (idle <= steady_clock::duration::zero()) return;
+  const auto now = steady_clock::now();
+  for (const auto& c : all_connections()) {
+    if (c->mux->stream_count() > 0 || now - c->mux->last_activity() < idle) continue;
+    bool exempt = false;
+    for (const auto& keep : idle_exemptions_) exempt = exempt || keep(*c);
+    if (exempt) continue;
+    spdlog::debug("closing idle connection to {} ({})", c->remote_peer.to_string(),
+                  c->remote_addr.to_string());
+    c->mux->close();
+  }
 }
 
 void host::serve_stream(const connection_ptr& conn, stream_ptr s) {
@@ -268,8 +339,8 @@ awaitable<result<connection_ptr>> host::dial_reusing_port(const multiaddr& addr,
   co_return co_await dial_addr(addr, expected, dial_options{});
 }
 
-awaitable<result<connection_ptr>> host::dial(const multiaddr& addr,
-                                             std::optional<peer_id> expected, dial_options opts) {
+awaitable<result<connection_ptr>> host::dial(const multiaddr& addr, std::optional<peer_id> expected,
+                                             dial_options opts) {
   co_return co_await dial_addr(addr, std::move(expected), opts);
 }
 

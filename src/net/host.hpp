@@ -15,25 +15,17 @@
 #include "crypto/keys.hpp"
 #include "net/connection.hpp"
 #include "net/peer_store.hpp"
+#include "net/resource_manager.hpp"
 #include "net/tcp_transport.hpp"
 #include "net/upgrader.hpp"
 
 namespace peerup::net {
 
-struct host_limits {
-  std::size_t max_connections = 4096;
-  std::size_t max_pending_handshakes = 256;  // unfinished inbound upgrades
-  std::size_t max_connections_per_ip = 64;
-  steady_clock::duration handshake_timeout = std::chrono::seconds(10);
-  steady_clock::duration negotiate_timeout = std::chrono::seconds(10);
-  steady_clock::duration dial_timeout = std::chrono::seconds(10);
-};
-
 struct host_config {
   private_key identity;
   std::vector<multiaddr> listen;
   connection_gater gater;  // empty: accept every authenticated peer
-  host_limits limits;
+  host_limits limits;      // net/resource_manager.hpp
   yamux::config yamux_cfg;
   std::string agent_version = "peerup/0.1.0";
 };
@@ -105,6 +97,16 @@ class host {
   peer_store& peers() { return peers_; }
   const host_config& config() const { return cfg_; }
   void set_gater(connection_gater g) { cfg_.gater = std::move(g); }
+  // Connection, stream and memory accounting (e.g. the relay server charges
+  // its copy buffers here).
+  resource_manager& resources() { return *resources_; }
+  // Applies to new connections, streams and buffers; nothing is cut.
+  void set_limits(const host_limits& l);
+  // Connections for which `keep` returns true are never closed as idle
+  // (e.g. those holding a relay reservation). Called on the host's executor.
+  void add_idle_exemption(std::function<bool(const connection&)> keep) {
+    idle_exemptions_.push_back(std::move(keep));
+  }
 
   // Returns an open connection to `peer`, dialing its known addresses if
   // needed. A direct connection is preferred over a relayed one.
@@ -159,7 +161,11 @@ class host {
 
  private:
   awaitable<void> accept_loop(tcp_listener& listener);
-  awaitable<void> handle_inbound_socket(tcp::socket socket);
+  awaitable<void> idle_loop();
+  void close_idle_connections();
+  awaitable<void> handle_inbound_socket(tcp::socket socket, connection_resources_ptr res);
+  awaitable<result<connection_ptr>> upgrade(raw_connection raw, std::optional<peer_id> expected,
+                                            direction dir, connection_resources_ptr res);
   awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr,
                                               std::optional<peer_id> expected, dial_options opts);
   std::optional<tcp::endpoint> reuse_endpoint_for(const tcp::endpoint& target) const;
@@ -167,7 +173,6 @@ class host {
   void register_connection(const connection_ptr& conn);
   void serve_stream(const connection_ptr& conn, stream_ptr s);
   awaitable<void> run_stream(connection_ptr conn, stream_ptr s);
-  upgrade_params params() const { return {cfg_.identity, cfg_.gater, cfg_.yamux_cfg}; }
 
   asio::any_io_executor ex_;
   host_config cfg_;
@@ -185,10 +190,11 @@ class host {
   std::vector<connection_observer> observers_;
   std::vector<std::function<void(const peer_id&)>> disconnect_observers_;
   std::unordered_map<peer_id, std::vector<connection_ptr>> conns_;
-  std::unordered_map<std::string, std::size_t> conns_per_ip_;
+  std::shared_ptr<resource_manager> resources_;
+  std::vector<std::function<bool(const connection&)>> idle_exemptions_;
   circuit_dialer circuit_dialer_;
-  std::size_t pending_handshakes_ = 0;
   bool stopped_ = false;
+  bool idle_loop_started_ = false;
   // Coroutines spawned by the host copy this and check it after every
   // suspension: the host may be destroyed while they wait (e.g. a listener's
   // accept completing with operation_aborted after ~host).

@@ -6,10 +6,16 @@ namespace peerup::net {
 
 namespace {
 // Big enough for several max-size frames per read syscall once a connection
-// is busy; idle connections (a relay holds thousands) start small and grow on
-// demand, which keeps a reservation's memory in kilobytes.
+// is busy; idle connections (a relay holds thousands) start small, grow on
+// demand and shrink back once the burst is over (a few small reads in a
+// row), which keeps a reservation's memory in kilobytes.
 constexpr std::size_t max_read_buffer = 4 * (noise::max_frame + 2);
-constexpr std::size_t initial_read_buffer = 16 * 1024;
+constexpr std::size_t one_frame = noise::max_frame + 2;
+constexpr std::size_t initial_read_buffer = 4 * 1024;
+constexpr std::size_t small_read = 1024;
+constexpr int small_reads_before_shrink = 4;
+// The write batch buffer is released after a small write when it is larger.
+constexpr std::size_t keep_write_buffer = 64 * 1024;
 // Writes are batched into one inner write of at most this many plaintext bytes.
 constexpr std::size_t write_batch = 16 * noise::max_plaintext;
 
@@ -62,6 +68,34 @@ noise_stream::noise_stream(stream_ptr inner, noise::cipher_state send, noise::ci
   rbuf_.resize(initial_read_buffer);
 }
 
+noise_stream::~noise_stream() {
+  if (res_) res_->release_memory(rbuf_.size());
+}
+
+void noise_stream::set_resources(connection_resources_ptr res) {
+  if (res_) res_->release_memory(rbuf_.size());
+  res_ = std::move(res);
+  if (res_) res_->force_memory(rbuf_.size());
+}
+
+void noise_stream::grow_read_buffer() {
+  const std::size_t want = std::min(max_read_buffer, rbuf_.size() * 4);
+  std::size_t target = want;
+  if (res_ && !res_->reserve_memory(want - rbuf_.size())) {
+    // Over budget: only as much as the frame being read needs. The buffer is
+    // full with no complete frame in it, so that frame is longer than the
+    // buffer and one_frame is larger than the buffer.
+    target = std::max(rbuf_.size(), one_frame);
+    res_->force_memory(target - rbuf_.size());
+  }
+  rbuf_.resize(target);
+}
+
+void noise_stream::shrink_read_buffer() {
+  if (res_) res_->release_memory(rbuf_.size() - initial_read_buffer);
+  bytes(initial_read_buffer).swap(rbuf_);
+}
+
 result<void> noise_stream::decrypt_buffered() {
   // Plaintext is compacted towards plain_end_ so that one read_some can hand
   // out the payload of many frames with a single copy.
@@ -93,11 +127,16 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
     plain_begin_ = plain_end_ = 0;
 
     // Grow when the buffer is full (a large frame, or a fast sender); a frame
-    // always fits in max_read_buffer.
-    if (rend_ == rbuf_.size() && rbuf_.size() < max_read_buffer)
-      rbuf_.resize(std::min(max_read_buffer, rbuf_.size() * 4));
+    // always fits in max_read_buffer. Shrink when empty after a burst.
+    if (rend_ == rbuf_.size() && rbuf_.size() < max_read_buffer) {
+      grow_read_buffer();
+    } else if (rend_ == 0 && rbuf_.size() > initial_read_buffer &&
+               small_reads_ >= small_reads_before_shrink) {
+      shrink_read_buffer();
+    }
     auto n = co_await inner_->read_some({rbuf_.data() + rend_, rbuf_.size() - rend_});
     if (!n) co_return n.error();
+    small_reads_ = *n < small_read ? small_reads_ + 1 : 0;
     if (*n == 0) {
       // A clean EOF must fall on a frame boundary.
       if (rend_ != 0) co_return make_error_code(errc::connection_closed);
@@ -119,6 +158,7 @@ awaitable<result<void>> noise_stream::write(byte_span data) {
       batched += n;
     }
     if (auto r = co_await inner_->write(wbuf_); !r) co_return r;
+    if (batched < small_read && wbuf_.capacity() > keep_write_buffer) bytes().swap(wbuf_);
   }
   co_return result<void>{};
 }

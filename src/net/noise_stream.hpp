@@ -7,6 +7,7 @@
 #include "crypto/keys.hpp"
 #include "multiformats/peer_id.hpp"
 #include "net/byte_stream.hpp"
+#include "net/resource_manager.hpp"
 #include "wire/noise_handshake.hpp"
 
 namespace peerup::net {
@@ -14,6 +15,14 @@ namespace peerup::net {
 class noise_stream final : public byte_stream {
  public:
   noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv);
+  ~noise_stream() override;
+  noise_stream(const noise_stream&) = delete;
+  noise_stream& operator=(const noise_stream&) = delete;
+
+  // Charges the read buffer to `res` from now on: growth beyond what one
+  // frame needs happens only while the memory budget has room.
+  void set_resources(connection_resources_ptr res);
+  std::size_t read_buffer_size() const { return rbuf_.size(); }
 
   awaitable<result<std::size_t>> read_some(mutable_byte_span buf) override;
   awaitable<result<void>> write(byte_span data) override;
@@ -26,6 +35,8 @@ class noise_stream final : public byte_stream {
  private:
   // Decrypts every complete frame at the front of the read buffer.
   result<void> decrypt_buffered();
+  void grow_read_buffer();
+  void shrink_read_buffer();
 
   stream_ptr inner_;
   noise::cipher_state send_;
@@ -35,7 +46,9 @@ class noise_stream final : public byte_stream {
   std::size_t rend_ = 0;         // end of valid data in rbuf_
   std::size_t plain_begin_ = 0;  // decrypted plaintext segments, [plain_begin_, plain_end_)
   std::size_t plain_end_ = 0;    // live in rbuf_ with frame headers/tags squeezed out
+  int small_reads_ = 0;          // consecutive small inner reads: the burst is over
   bytes wbuf_;
+  connection_resources_ptr res_;
 };
 
 struct secured_channel {

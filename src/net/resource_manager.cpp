@@ -186,17 +186,25 @@ std::size_t resource_manager::memory_headroom() const {
   return usage_.memory >= limits_.max_memory ? 0 : limits_.max_memory - usage_.memory;
 }
 
-std::size_t resource_manager::limit_value(resource_limit l) const {
+std::string resource_manager::limit_value(resource_limit l) const {
   switch (l) {
-    case resource_limit::connections: return limits_.max_connections;
-    case resource_limit::connections_per_ip: return limits_.max_connections_per_ip;
-    case resource_limit::connections_per_peer: return limits_.max_connections_per_peer;
-    case resource_limit::pending_handshakes: return limits_.max_pending_handshakes;
-    case resource_limit::streams_per_connection: return limits_.max_streams_per_connection;
-    case resource_limit::streams_per_peer: return limits_.max_streams_per_peer;
-    case resource_limit::memory: return limits_.max_memory >> 20;
+    case resource_limit::connections: return std::to_string(limits_.max_connections);
+    case resource_limit::connections_per_ip: return std::to_string(limits_.max_connections_per_ip);
+    case resource_limit::connections_per_peer:
+      return std::to_string(limits_.max_connections_per_peer);
+    case resource_limit::pending_handshakes: return std::to_string(limits_.max_pending_handshakes);
+    case resource_limit::streams_per_connection:
+      return std::to_string(limits_.max_streams_per_connection);
+    case resource_limit::streams_per_peer: return std::to_string(limits_.max_streams_per_peer);
+    case resource_limit::memory: {
+      // Whole MiB as configured; a fraction only when set below 1 MiB (tests).
+      const std::size_t mib = limits_.max_memory >> 20;
+      if (mib << 20 == limits_.max_memory) return std::to_string(mib);
+      const std::size_t tenths = limits_.max_memory * 10 / (std::size_t{1} << 20);
+      return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10);
+    }
   }
-  return 0;
+  return "?";
 }
 
 bool resource_manager::memory_fits(std::size_t n) const { return n <= memory_headroom(); }

@@ -160,8 +160,8 @@ class resource_manager : public std::enable_shared_from_this<resource_manager> {
   std::size_t connections_from(std::string_view ip) const;
   std::size_t inbound_streams_of(const peer_id& p) const;
   std::size_t memory_headroom() const;
-  // The configured value of `l` (MiB for memory), for log lines.
-  std::size_t limit_value(resource_limit l) const;
+  // The configured value of `l` as config.yaml writes it, for log lines.
+  std::string limit_value(resource_limit l) const;
 
   // Records a refusal. Returns the number of refusals of this limit not yet
   // logged (this one included) when a log line is due, at most one per limit

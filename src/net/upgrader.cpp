@@ -38,6 +38,7 @@ awaitable<result<connection_ptr>> finish(secured_channel sc, raw_connection& raw
       co_return muxer.error();
     }
   }
+  sc.stream->set_resources(p.resources);
   auto conn = std::make_shared<connection>(connection{
       .remote_peer = sc.remote_peer,
       .remote_addr = raw.remote_addr,
@@ -45,7 +46,7 @@ awaitable<result<connection_ptr>> finish(secured_channel sc, raw_connection& raw
       .dir = dir,
       .relayed = raw.relayed,
       .mux = std::make_shared<yamux_connection>(std::move(sc.stream), dir == direction::outbound,
-                                                p.yamux_cfg),
+                                                p.yamux_cfg, p.resources),
   });
   co_return conn;
 }

@@ -19,6 +19,8 @@ struct upgrade_params {
   const private_key& identity;
   const connection_gater& gater;
   yamux::config yamux_cfg;
+  // Charged with the connection's buffers and streams; null: not accounted.
+  connection_resources_ptr resources = nullptr;
 };
 
 struct raw_connection {

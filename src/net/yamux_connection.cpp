@@ -1,13 +1,21 @@
 #include "net/yamux_connection.hpp"
 
+#include <fmt/format.h>
+
 #include <cstring>
+
+#include "net/resource_log.hpp"
 
 namespace peerup::net {
 
 namespace {
-// Per connection, allocated for its lifetime: kept small so a relay can hold
-// thousands of idle connections (bench/relay_capacity.cpp).
-constexpr std::size_t read_chunk = 64 * 1024;
+// The read loop's buffer starts small, because a relay holds thousands of
+// idle connections (bench/relay_capacity.cpp); it grows while reads fill it
+// and shrinks back after a run of small reads (only pings and acks left).
+constexpr std::size_t min_read_chunk = 4 * 1024;
+constexpr std::size_t max_read_chunk = 64 * 1024;
+constexpr std::size_t small_read = 1024;
+constexpr int small_reads_before_shrink = 4;
 // Streams stop queueing frames when this much output waits for the socket, so
 // a fast writer cannot make the connection buffer without bound.
 constexpr std::size_t output_high_water = 1024 * 1024;
@@ -18,7 +26,18 @@ constexpr int max_unanswered_pings = 3;
 }  // namespace
 
 struct yamux_connection::stream_state {
-  stream_state(asio::any_io_executor ex, std::uint32_t id) : id(id), readable(ex), writable(ex) {}
+  stream_state(asio::any_io_executor ex, std::uint32_t id, connection_resources_ptr res,
+               std::size_t window, bool inbound)
+      : id(id), readable(ex), writable(ex), res(std::move(res)), window(window), inbound(inbound) {}
+  // Gives back what add_stream charged, once neither the connection's map nor
+  // a handle refers to the stream any more.
+  ~stream_state() {
+    if (!res) return;
+    if (inbound) res->close_inbound_stream();
+    res->release_memory(window);
+  }
+  stream_state(const stream_state&) = delete;
+  stream_state& operator=(const stream_state&) = delete;
 
   std::uint32_t id;
   bytes recv;                 // received, not yet read; bounded by the receive window
@@ -29,6 +48,9 @@ struct yamux_connection::stream_state {
   bool detached = false;  // handle dropped after our FIN: discard until remote FIN
   signal readable;
   signal writable;
+  connection_resources_ptr res;  // null: not accounted
+  std::size_t window;            // receive window charged to res
+  bool inbound;                  // counted as an inbound stream of res
 };
 
 // A Yamux stream handle. Dropping it without a FIN resets the stream.
@@ -39,12 +61,13 @@ class yamux_stream final : public byte_stream {
       : conn_(std::move(conn)), st_(std::move(st)) {}
 
   ~yamux_stream() override {
+    conn_->touch();
     if (st_->reset || (st_->local_fin && st_->remote_fin)) {
       conn_->streams_.erase(st_->id);
     } else if (st_->local_fin && !conn_->closed_) {
       st_->detached = true;  // let the remote finish; its data is discarded
       const std::size_t unread = st_->recv.size() - st_->recv_head;
-      if (unread) conn_->session_.consumed(st_->id, unread, now_ms());
+      if (unread) conn_->credit(*st_, unread);
       st_->recv.clear();
       st_->recv_head = 0;
       conn_->flush_soon();
@@ -68,10 +91,7 @@ class yamux_stream final : public byte_stream {
                         st.recv.begin() + static_cast<std::ptrdiff_t>(st.recv_head));
           st.recv_head = 0;
         }
-        if (!st.reset && !conn_->closed_) {
-          conn_->session_.consumed(st.id, n, now_ms());
-          conn_->flush_soon();
-        }
+        if (!st.reset && !conn_->closed_) conn_->credit(st, n);
         co_return n;
       }
       if (st.reset) co_return make_error_code(errc::stream_reset);
@@ -97,7 +117,7 @@ class yamux_stream final : public byte_stream {
         continue;
       }
       data = data.subspan(n);
-      conn_->last_activity_ = steady_clock::now();
+      conn_->touch();
       conn_->flush_soon();
     }
     co_return result<void>{};
@@ -117,6 +137,7 @@ class yamux_stream final : public byte_stream {
   void reset() override {
     if (st_->reset) return;
     st_->reset = true;
+    conn_->touch();
     if (!conn_->closed_) {
       conn_->session_.reset(st_->id);
       conn_->flush_soon();
@@ -133,8 +154,11 @@ class yamux_stream final : public byte_stream {
   std::shared_ptr<yamux_connection::stream_state> st_;
 };
 
-yamux_connection::yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg)
-    : secure_(std::move(secure)),
+yamux_connection::yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg,
+                                   connection_resources_ptr res)
+    : res_(std::move(res)),
+      cfg_(cfg),
+      secure_(std::move(secure)),
       session_(is_client, cfg),
       output_ready_(secure_->get_executor()),
       output_drained_(secure_->get_executor()),
@@ -152,28 +176,74 @@ void yamux_connection::start(inbound_handler on_inbound) {
   asio::co_spawn(ex, keepalive_loop(shared_from_this()), asio::detached);
 }
 
-std::shared_ptr<yamux_connection::stream_state> yamux_connection::add_stream(std::uint32_t id) {
-  auto st = std::make_shared<stream_state>(get_executor(), id);
+std::shared_ptr<yamux_connection::stream_state> yamux_connection::add_stream(std::uint32_t id,
+                                                                             std::size_t window,
+                                                                             bool inbound) {
+  auto st = std::make_shared<stream_state>(get_executor(), id, res_, window, inbound);
   streams_[id] = st;
+  touch();
   return st;
 }
 
 result<stream_ptr> yamux_connection::open_stream() {
   if (closed_ || closing_) return errc::connection_closed;
+  // Our receive window is memory the peer may fill: charge it before the SYN.
+  const std::size_t window = std::max(cfg_.initial_window, yamux::default_window);
+  if (res_ && !res_->reserve_memory(window)) {
+    log_refusal(res_->manager(), resource_limit::memory, "an outbound stream");
+    return errc::resource_limit;
+  }
   auto id = session_.open_stream();
-  if (!id) return id.error();
-  auto st = add_stream(*id);
+  if (!id) {
+    if (res_) res_->release_memory(window);
+    return id.error();
+  }
+  auto st = add_stream(*id, res_ ? window : 0, false);
   flush_soon();
   return stream_ptr(std::make_unique<yamux_stream>(shared_from_this(), std::move(st)));
 }
 
+void yamux_connection::accept_inbound(std::uint32_t id) {
+  // The session has ACKed the stream and granted its window; a refusal resets it.
+  const std::size_t window = session_.receive_window(id);
+  if (res_) {
+    auto refuse = [&](resource_limit l) {
+      session_.reset(id);
+      flush_soon();
+      const auto& peer = res_->peer();
+      log_refusal(res_->manager(), l,
+                  fmt::format("an inbound stream from {}", peer ? peer->to_string() : "?"));
+    };
+    if (auto admitted = res_->open_inbound_stream(); !admitted) return refuse(admitted.error());
+    if (!res_->reserve_memory(window)) {
+      res_->close_inbound_stream();
+      return refuse(resource_limit::memory);
+    }
+  }
+  auto st = add_stream(id, res_ ? window : 0, res_ != nullptr);
+  if (on_inbound_) on_inbound_(std::make_unique<yamux_stream>(shared_from_this(), std::move(st)));
+}
+
+void yamux_connection::credit(stream_state& st, std::size_t n) {
+  if (res_) {
+    // A window may double here: allow it only if the budget has room for that.
+    const std::size_t window = session_.receive_window(st.id);
+    session_.set_max_window(res_->memory_headroom() >= window ? cfg_.max_window : 0);
+  }
+  session_.consumed(st.id, n, now_ms());
+  if (res_) {
+    const std::size_t window = session_.receive_window(st.id);
+    if (window > st.window) {
+      res_->force_memory(window - st.window);  // granted already
+      st.window = window;
+    }
+  }
+  flush_soon();
+}
+
 void yamux_connection::dispatch(const yamux::event& ev) {
   using k = yamux::event_kind;
-  if (ev.kind == k::inbound_stream) {
-    auto st = add_stream(ev.stream);
-    if (on_inbound_) on_inbound_(std::make_unique<yamux_stream>(shared_from_this(), std::move(st)));
-    return;
-  }
+  if (ev.kind == k::inbound_stream) return accept_inbound(ev.stream);
   if (ev.kind == k::ping_ack) {
     rtt_ = std::chrono::milliseconds(ev.rtt_ms);
     unanswered_pings_ = 0;
@@ -186,8 +256,9 @@ void yamux_connection::dispatch(const yamux::event& ev) {
   auto& st = *it->second;
   switch (ev.kind) {
     case k::data:
+      touch();
       if (st.detached) {
-        session_.consumed(st.id, ev.data.size(), now_ms());
+        credit(st, ev.data.size());
       } else {
         st.recv.insert(st.recv.end(), ev.data.begin(), ev.data.end());
         st.readable.notify();
@@ -210,7 +281,9 @@ void yamux_connection::dispatch(const yamux::event& ev) {
 }
 
 awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> self) {
-  bytes buf(read_chunk);
+  bytes buf(min_read_chunk);
+  if (res_) res_->force_memory(buf.size());
+  int small_reads = 0;
   while (!closed_) {
     auto n = co_await secure_->read_some(buf);
     if (!n) {
@@ -221,7 +294,6 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
       fail(make_error_code(errc::connection_closed));
       break;
     }
-    last_activity_ = steady_clock::now();
     events_.clear();
     if (auto r = session_.on_bytes({buf.data(), *n}, events_, now_ms()); !r) {
       fail(r.error());
@@ -232,7 +304,17 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
       dispatch(ev);
     }
     if (!session_.output().empty()) flush_soon();
+    // The events pointed into buf; from here on it may be reallocated.
+    small_reads = *n < small_read ? small_reads + 1 : 0;
+    if (*n == buf.size() && buf.size() < max_read_chunk &&
+        (!res_ || res_->reserve_memory(max_read_chunk - buf.size()))) {
+      buf.resize(max_read_chunk);
+    } else if (small_reads >= small_reads_before_shrink && buf.size() > min_read_chunk) {
+      if (res_) res_->release_memory(buf.size() - min_read_chunk);
+      bytes(min_read_chunk).swap(buf);
+    }
   }
+  if (res_) res_->release_memory(buf.size());
 }
 
 awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> self) {
@@ -251,6 +333,9 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
       fail(r.error());
       break;
     }
+    // After a burst this buffer (swapped with the session's) would keep up to
+    // output_high_water of capacity on an idle connection; let it go.
+    if (out.size() < small_read && out.capacity() > max_read_chunk) bytes().swap(out);
   }
   if (closing_ && !closed_) {
     (void)co_await secure_->close_write();
@@ -287,6 +372,7 @@ void yamux_connection::fail(error_code ec) {
   if (closed_) return;
   closed_ = true;
   close_reason_ = ec;
+  if (res_) res_->close();  // the slot is free now; buffers go with their owners
   secure_->reset();
   for (auto& [id, st] : streams_) {
     st->readable.notify();

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "net/byte_stream.hpp"
+#include "net/resource_manager.hpp"
 #include "net/signal.hpp"
 #include "wire/yamux.hpp"
 
@@ -18,7 +19,11 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
  public:
   using inbound_handler = std::function<void(stream_ptr)>;
 
-  yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg = {});
+  // `res` (optional) accounts this connection's streams and buffers: inbound
+  // streams beyond its limits are reset, outbound ones fail with
+  // errc::resource_limit, and windows grow only while the budget has room.
+  yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg = {},
+                   connection_resources_ptr res = nullptr);
   ~yamux_connection();
 
   // Starts the reader, writer and keepalive coroutines. `on_inbound` is called
@@ -38,7 +43,10 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
 
   std::size_t stream_count() const { return streams_.size(); }
   std::optional<std::chrono::milliseconds> rtt() const { return rtt_; }
+  // Last stream event (open, data, close) in either direction; keepalive
+  // pings do not count, so an unused connection can be found idle.
   steady_clock::time_point last_activity() const { return last_activity_; }
+  const connection_resources_ptr& resources() const { return res_; }
   asio::any_io_executor get_executor() { return secure_->get_executor(); }
 
  private:
@@ -51,8 +59,15 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   void dispatch(const yamux::event& ev);
   void fail(error_code ec);
   void flush_soon() { output_ready_.notify(); }
-  std::shared_ptr<stream_state> add_stream(std::uint32_t id);
+  std::shared_ptr<stream_state> add_stream(std::uint32_t id, std::size_t window, bool inbound);
+  void accept_inbound(std::uint32_t id);
+  // session_.consumed(), with the window's growth checked against and
+  // charged to the memory budget.
+  void credit(stream_state& st, std::size_t n);
+  void touch() { last_activity_ = steady_clock::now(); }
 
+  connection_resources_ptr res_;
+  yamux::config cfg_;
   stream_ptr secure_;
   yamux::session session_;
   std::unordered_map<std::uint32_t, std::shared_ptr<stream_state>> streams_;

@@ -28,6 +28,11 @@ reservation_keeper::reservation_keeper(net::host& h, std::vector<multiaddr> rela
                                        std::function<void()> on_change)
     : host_(h), on_change_(std::move(on_change)) {
   for (auto& r : relays) slots_.push_back(relay_slot{.relay = std::move(r)});
+  // Between refreshes the connection to a relay carries nothing, yet it is
+  // the one circuits arrive on: never close it as idle.
+  host_.add_idle_exemption([this, alive = std::weak_ptr<bool>(alive_)](const net::connection& c) {
+    return alive.lock() && !c.relayed && is_our_relay(c.remote_peer);
+  });
 }
 
 reservation_keeper::~reservation_keeper() { stop(); }

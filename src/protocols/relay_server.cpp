@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/length_prefixed_io.hpp"
+#include "net/resource_log.hpp"
 #include "net/splice.hpp"
 #include "protocols/relay_client.hpp"
 #include "wire/relay_voucher.hpp"
@@ -37,6 +38,11 @@ relay_server::relay_server(net::host& h, relay_server_config cfg)
   // The spec ties a reservation to the reserving connection.
   host_.on_disconnect([this, alive = std::weak_ptr<bool>(alive_)](const peer_id& p) {
     if (alive.lock()) state_.peer_disconnected(p);
+  });
+  // A reserving home node may stay silent for its whole reservation: its
+  // connection is what carries circuits to it, so it is never idle.
+  host_.add_idle_exemption([this, alive = std::weak_ptr<bool>(alive_)](const net::connection& c) {
+    return alive.lock() && !c.relayed && state_.has_reservation(c.remote_peer, wall_now());
   });
   net::asio::co_spawn(host_.get_executor(), expiry_loop(), net::asio::detached);
 }
@@ -104,7 +110,17 @@ net::awaitable<void> relay_server::reserve(net::byte_stream& s, const net::strea
   auto who = requester(ctx);
   const std::string ip = ip_of(*ctx.conn);
   who.ip = ip;
-  const auto decision = state_.reserve(who, wall_now());
+  // SECURITY: over the memory budget the relay takes no new reservations (a
+  // reservation keeps its connection's buffers for hours); refreshes of
+  // existing ones still succeed, so peers already served are not harmed.
+  wire::reservation_decision decision;
+  if (!state_.has_reservation(who.peer, wall_now()) && host_.resources().memory_headroom() == 0) {
+    net::log_refusal(host_.resources(), net::resource_limit::memory,
+                     "a reservation for " + who.peer.to_string());
+    decision.status = wire::relay_status::resource_limit_exceeded;
+  } else {
+    decision = state_.reserve(who, wall_now());
+  }
   std::vector<bytes> addrs;
   std::optional<bytes> voucher;
   if (decision.status == wire::relay_status::ok) {
@@ -143,15 +159,26 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
     co_return co_await refuse(decision.status);
   }
 
-  // 1. find the target's connection (it holds a reservation, so it is connected)
-  // 2. open STOP to it naming the source, read its STATUS
-  // 3. answer the source with OK and bridge the two streams
+  // 1. charge the two copy buffers to the memory budget
+  // 2. find the target's connection (it holds a reservation, so it is connected)
+  // 3. open STOP to it naming the source, read its STATUS
+  // 4. answer the source with OK and bridge the two streams
+  net::splice_limits limits;
+  auto buffers = host_.resources().reserve_memory(2 * limits.buffer_size);
+  if (!buffers) {
+    net::log_refusal(host_.resources(), buffers.error(),
+                     "a circuit " + who.peer.to_string() + " -> " + target->to_string());
+    state_.circuit_closed(decision.circuit);
+    co_return co_await refuse(wire::relay_status::resource_limit_exceeded);
+  }
   auto target_conns = host_.connections(*target);
   std::erase_if(target_conns, [](const net::connection_ptr& c) { return c->relayed; });
   std::optional<net::opened_stream> stop;
+  bool over_limit = false;
   if (!target_conns.empty()) {
     auto opened = co_await host_.new_stream(target_conns.front(), relay_stop_protocol);
     if (opened) stop = std::move(*opened);
+    over_limit = !opened && opened.error() == errc::resource_limit;
   }
   bool accepted = false;
   if (stop) {
@@ -171,7 +198,8 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   if (!accepted) {
     state_.circuit_closed(decision.circuit);
     if (stop) stop->stream->reset();
-    co_return co_await refuse(wire::relay_status::connection_failed);
+    co_return co_await refuse(over_limit ? wire::relay_status::resource_limit_exceeded
+                                         : wire::relay_status::connection_failed);
   }
   auto ok = wire::make_connect_reply(decision);
   if (!co_await send_hop(*s, ok) || !*alive) {
@@ -181,7 +209,6 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   }
 
   ++circuits_total_;
-  net::splice_limits limits;
   if (decision.limit) {
     limits.max_bytes_per_direction = decision.limit->data.value_or(0);
     limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));

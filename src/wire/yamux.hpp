@@ -20,6 +20,7 @@
 //     never exceeds its window.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -95,6 +96,9 @@ class session {
   void ping(std::uint64_t now_ms);
   void go_away(std::uint32_t code);
 
+  // Caps auto-tuning from now on (the driver lowers it while its memory budget
+  // is short); never below the initial window, and windows already granted stay.
+  void set_max_window(std::uint32_t w) { max_window_ = std::max(w, cfg_.initial_window); }
   std::size_t send_window(std::uint32_t id) const;
   // The stream's current receive window (grows with auto-tuning); 0 if unknown.
   std::size_t receive_window(std::uint32_t id) const;

@@ -228,7 +228,9 @@ TEST(resource_manager, names_each_limit_by_its_config_key) {
   EXPECT_EQ(to_string(resource_limit::pending_handshakes), "max_pending_handshakes");
   EXPECT_EQ(to_string(resource_limit::memory), "max_memory_mib");
   auto rm = manager({.max_memory = std::size_t{64} << 20});
-  EXPECT_EQ(rm->limit_value(resource_limit::memory), 64u);
+  EXPECT_EQ(rm->limit_value(resource_limit::memory), "64");
+  rm->set_limits({.max_memory = std::size_t{3} << 19});
+  EXPECT_EQ(rm->limit_value(resource_limit::memory), "1.5");
 }
 
 }  // namespace
