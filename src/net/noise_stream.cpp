@@ -111,6 +111,30 @@ result<void> noise_stream::decrypt_buffered() {
   return {};
 }
 
+std::size_t noise_stream::complete_frame_at(std::size_t pos) const {
+  if (rend_ - pos < 2) return 0;
+  const std::size_t len = (std::size_t{rbuf_[pos]} << 8) | rbuf_[pos + 1];
+  return rend_ - pos - 2 < len ? 0 : 2 + len;
+}
+
+result<std::size_t> noise_stream::decrypt_into(mutable_byte_span buf) {
+  // Whole frames whose plaintext fits go straight into the caller's buffer:
+  // no compaction move and no second copy (the common case for the Yamux
+  // reader, whose buffer is bigger than a frame).
+  std::size_t out = 0;
+  for (std::size_t frame; (frame = complete_frame_at(rbegin_)) != 0;) {
+    const std::size_t len = frame - 2;
+    // SECURITY: a frame shorter than its tag is rejected by decrypt_to; the
+    // size check here only decides where the plaintext goes.
+    if (len >= noise::tag_size && len - noise::tag_size > buf.size() - out) break;
+    auto n = recv_.decrypt_to({rbuf_.data() + rbegin_ + 2, len}, buf.data() + out);
+    if (!n) return n.error();
+    out += *n;
+    rbegin_ += frame;
+  }
+  return out;
+}
+
 awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
   for (;;) {
     if (plain_end_ > plain_begin_) {
@@ -118,6 +142,17 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
       std::memcpy(buf.data(), rbuf_.data() + plain_begin_, n);
       plain_begin_ += n;
       co_return n;
+    }
+    if (buf.empty()) co_return std::size_t{0};
+    auto direct = decrypt_into(buf);
+    if (!direct) co_return direct.error();
+    if (*direct > 0) co_return *direct;
+    if (complete_frame_at(rbegin_) != 0) {
+      // The next frame is bigger than the caller's buffer: decrypt it in place
+      // and hand it out in pieces.
+      plain_begin_ = plain_end_ = rbegin_;
+      if (auto r = decrypt_buffered(); !r) co_return r.error();
+      continue;
     }
     // Everything decrypted has been handed out: move the undecrypted tail to the front.
     const std::size_t tail = rend_ - rbegin_;
@@ -143,22 +178,33 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
       co_return std::size_t{0};
     }
     rend_ += *n;
-    if (auto r = decrypt_buffered(); !r) co_return r.error();
   }
 }
 
 awaitable<result<void>> noise_stream::write(byte_span data) {
   while (!data.empty()) {
-    wbuf_.clear();
-    std::size_t batched = 0;
-    while (!data.empty() && batched < write_batch) {
-      const std::size_t n = std::min(data.size(), noise::max_plaintext);
-      if (auto r = send_.encrypt_frame(data.first(n), wbuf_); !r) co_return r;
-      data = data.subspan(n);
-      batched += n;
+    const std::size_t batched = std::min(data.size(), write_batch);
+    const std::size_t frames = (batched + noise::max_plaintext - 1) / noise::max_plaintext;
+    const std::size_t need = batched + frames * (noise::frame_header_size + noise::tag_size);
+    if (wbuf_capacity_ < need) {
+      // Never zero-filled: every byte handed to the socket is written first.
+      wbuf_ = std::make_unique_for_overwrite<std::uint8_t[]>(need);
+      wbuf_capacity_ = need;
     }
-    if (auto r = co_await inner_->write(wbuf_); !r) co_return r;
-    if (batched < small_read && wbuf_.capacity() > keep_write_buffer) bytes().swap(wbuf_);
+    std::size_t off = 0;
+    for (byte_span chunk = data.first(batched); !chunk.empty();) {
+      const std::size_t n = std::min(chunk.size(), noise::max_plaintext);
+      if (auto r = send_.encrypt_frame_to(chunk.first(n), wbuf_.get() + off); !r) co_return r;
+      off += noise::cipher_state::frame_size(n);
+      chunk = chunk.subspan(n);
+    }
+    data = data.subspan(batched);
+    const byte_span frames_out(wbuf_.get(), off);
+    if (auto r = co_await inner_->write(frames_out); !r) co_return r;
+    if (batched < small_read && wbuf_capacity_ > keep_write_buffer) {
+      wbuf_.reset();
+      wbuf_capacity_ = 0;
+    }
   }
   co_return result<void>{};
 }

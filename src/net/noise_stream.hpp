@@ -2,6 +2,7 @@
 // XX handshake over any inner byte_stream (TCP socket or relayed stream).
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "crypto/keys.hpp"
@@ -35,6 +36,10 @@ class noise_stream final : public byte_stream {
  private:
   // Decrypts every complete frame at the front of the read buffer.
   result<void> decrypt_buffered();
+  // Size (header included) of the complete frame at `pos`, 0 if incomplete.
+  std::size_t complete_frame_at(std::size_t pos) const;
+  // Decrypts complete frames into `buf` while each fits whole; returns bytes.
+  result<std::size_t> decrypt_into(mutable_byte_span buf);
   void grow_read_buffer();
   void shrink_read_buffer();
 
@@ -47,7 +52,8 @@ class noise_stream final : public byte_stream {
   std::size_t plain_begin_ = 0;  // decrypted plaintext segments, [plain_begin_, plain_end_)
   std::size_t plain_end_ = 0;    // live in rbuf_ with frame headers/tags squeezed out
   int small_reads_ = 0;          // consecutive small inner reads: the burst is over
-  bytes wbuf_;
+  std::unique_ptr<std::uint8_t[]> wbuf_;  // encrypted frames of one write batch
+  std::size_t wbuf_capacity_ = 0;
   connection_resources_ptr res_;
 };
 
