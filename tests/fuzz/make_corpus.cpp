@@ -20,12 +20,16 @@
 #include "noise_fixtures.hpp"
 #include "wire/autonat_message.hpp"
 #include "wire/dcutr_message.hpp"
+#include "wire/dns_message.hpp"
 #include "wire/identify_message.hpp"
 #include "wire/length_prefixed.hpp"
 #include "wire/multistream.hpp"
+#include "wire/names_message.hpp"
 #include "wire/relay_message.hpp"
 #include "wire/relay_server_state.hpp"
 #include "wire/relay_voucher.hpp"
+#include "wire/service_catalog_message.hpp"
+#include "wire/socks5.hpp"
 #include "wire/yamux_frame.hpp"
 
 using namespace peerup;
@@ -301,6 +305,73 @@ void yamux_seeds() {
     write("relay_server_state", name, seed);
 }
 
+// fuzz_socks5: byte 0 = ask for a password; then the client's bytes.
+// fuzz_dns: byte 0 = mode (1 TCP, 2 AAAA, 4 zone peerup.internal, 8 miss).
+void gateway_seeds() {
+  namespace socks5 = wire::socks5;
+  namespace dns = wire::dns;
+  const bytes greet = socks5::encode_greeting({socks5::method::no_auth});
+  const bytes greet_auth =
+      socks5::encode_greeting({socks5::method::no_auth, socks5::method::username_password});
+  write("socks5", "curl_by_name", cat({u8(0), greet, socks5::encode_connect("laptop.grewal", 22)}));
+  write(
+      "socks5", "zone_name_early_data",
+      cat({u8(0), greet, socks5::encode_connect("web.home.p2p", 80), as_bytes("GET / HTTP/1.1")}));
+  write("socks5", "ipv4", cat({u8(0), greet, socks5::encode_connect_ipv4({127, 64, 1, 2}, 8080)}));
+  write("socks5", "password",
+        cat({u8(1), greet_auth, socks5::encode_credentials("alice", "secret"),
+             socks5::encode_connect("home", 22)}));
+  bytes v6 = socks5::encode_connect_ipv4({0, 0, 0, 0}, 22);
+  v6[3] = 0x04;
+  v6.insert(v6.begin() + 4, 12, 0);
+  write("socks5", "ipv6", cat({u8(0), greet, v6}));
+  bytes bind = socks5::encode_connect("home", 22);
+  bind[1] = 0x02;
+  write("socks5", "bind", cat({u8(0), greet, bind}));
+  write("socks5", "socks4", bytes{0, 0x04, 0x01, 0x00, 0x50, 127, 0, 0, 1, 0});
+
+  write("dns", "a_udp", cat({u8(0), dns::encode_query(1, "laptop.grewal.p2p", dns::rr_type::a)}));
+  write(
+      "dns", "aaaa_edns",
+      cat({u8(2), dns::encode_query(2, "home.p2p", dns::rr_type::aaaa, dns::edns{1232, 0, true})}));
+  write("dns", "outside_zone", cat({u8(1), dns::encode_query(3, "example.com", dns::rr_type::a)}));
+  write("dns", "apex_soa", cat({u8(0), dns::encode_query(4, "p2p", dns::rr_type::soa)}));
+  write("dns", "two_label_zone_miss",
+        cat({u8(12), dns::encode_query(5, "x.peerup.internal", dns::rr_type::any)}));
+  write("dns", "badvers", cat({u8(0), dns::encode_query(6, "a.p2p", 1, dns::edns{512, 1, false})}));
+  bytes compressed = dns::encode_query(7, "a.p2p", dns::rr_type::a);
+  compressed[11] = 1;
+  append(compressed, bytes{1, 'b', 0xc0, 14, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4});
+  write("dns", "compressed_additional", cat({u8(0), compressed}));
+  write("dns", "pointer_loop", bytes{0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1});
+}
+
+// fuzz_names: byte 0 = 0 request, 1 response, 2 service list, 3 registry ops
+// ([u8 limits] then [u8 op][u8 arg]...: op 0 register, 1 lookup, 2 time, 3 expire).
+void naming_seeds() {
+  const auto grewal = wire::dns_label::parse("grewal").value();
+  const auto home = wire::dns_label::parse("home").value();
+  const auto addr = multiaddr::parse("/ip4/192.0.2.1/tcp/4001").value();
+  const wire::names_request reg{wire::names_request_type::register_name, grewal, home, 600, {addr}};
+  const wire::names_request look{wire::names_request_type::lookup, grewal, home, 0, {}};
+  write("names", "register", cat({u8(0), reg.encode()}));
+  write("names", "lookup", cat({u8(0), look.encode()}));
+  wire::names_response found;
+  found.peer = alice;
+  found.addrs = {addr};
+  found.ttl = 300;
+  write("names", "found", cat({u8(1), found.encode()}));
+  write("names", "taken",
+        cat({u8(1), wire::names_response::status_only(wire::names_status::name_taken, "held")
+                        .encode()}));
+  write("names", "services",
+        cat({u8(2), wire::encode_service_list({{"ssh", 22}, {"web", 8080}})}));
+  // Two peers race for name 0 (arg: name = arg % 4, peer = (arg >> 2) % 4,
+  // ttl = arg >> 4), time passes, the second takes it after expiry.
+  write("names", "registry_takeover",
+        bytes{3, 0x15, 0, 0x10, 0, 0x14, 1, 0x00, 2, 30, 3, 0, 0, 0x14, 1, 0x00});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,5 +386,7 @@ int main(int argc, char** argv) {
   multistream_seeds();
   noise_seeds();
   yamux_seeds();
+  gateway_seeds();
+  naming_seeds();
   return 0;
 }
