@@ -234,6 +234,29 @@ TEST_F(direct, refuses_to_start_with_a_group_readable_key_or_authorized_keys) {
   EXPECT_THAT(r.err, HasSubstr("chmod 600 " + (home.dir / "identity.key").string()));
 }
 
+TEST_F(direct, client_commands_and_the_relay_refuse_a_world_readable_identity_key) {
+  const auto key = (client.dir / "identity.key").string();
+  ::chmod(key.c_str(), 0644);
+  const std::string target =
+      "/ip4/127.0.0.1/tcp/" + std::to_string(free_port()) + "/p2p/" + home.id;
+  const std::vector<std::vector<std::string>> commands{
+      {"proxy", target, "web", "0"}, {"connect", target, "web"}, {"ping", target, "-c", "1"}};
+  for (const auto& args : commands) {
+    auto r = client.peerup(args, 30s);
+    EXPECT_EQ(r.code, 1) << args[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("mode 0644")) << args[0];
+    EXPECT_THAT(r.err, HasSubstr("chmod 600 " + key)) << args[0];
+  }
+  const auto relay_dir = root.path() / "relay";
+  ASSERT_EQ(run({peerup_binary, "keygen", "--key", (relay_dir / "identity.key").string()}).code, 0);
+  ::chmod((relay_dir / "identity.key").c_str(), 0644);
+  auto relay = run({peerup_binary, "relay", "serve", "--dir", relay_dir.string(), "--listen",
+                    "/ip4/127.0.0.1/tcp/0"},
+                   30s);
+  EXPECT_EQ(relay.code, 1);
+  EXPECT_THAT(relay.err, HasSubstr("chmod 600 " + (relay_dir / "identity.key").string()));
+}
+
 TEST_F(direct, auth_validate_reports_bad_lines_with_numbers) {
   write_file(home.dir / "authorized_keys",
              "# ok\n" + client.id + "\nnot-a-peer-id\nservice= " + client.id + "\n");
