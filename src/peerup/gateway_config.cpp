@@ -56,7 +56,7 @@ error read_number(const YAML::Node& n, const std::string& key, T min, T max, T& 
 error read_listen(const YAML::Node& n, const std::string& key, std::optional<std::string>& out) {
   std::string text;
   if (auto e = read_scalar(n, key, "host:port such as 127.0.0.1:1080", text)) return e;
-  if (!host_port::parse(text)) return expect(n, key, "host:port such as 127.0.0.1:1080");
+  if (!parse_listen_address(text)) return expect(n, key, "host:port such as 127.0.0.1:1080");
   out = text;
   return std::nullopt;
 }
@@ -158,6 +158,16 @@ std::optional<ipv4_network> ipv4_network::parse(std::string_view text) {
 
 std::string ipv4_network::to_string() const {
   return ipv4_to_string(base) + "/" + std::to_string(prefix);
+}
+
+std::optional<host_port> parse_listen_address(std::string_view text) {
+  if (text.size() < 2 || text.substr(text.size() - 2) != ":0") return host_port::parse(text);
+  // host_port refuses port 0 (a service cannot live there); a listener can.
+  std::string any(text);
+  any.back() = '1';
+  auto hp = host_port::parse(any);
+  if (hp) hp->port = 0;
+  return hp;
 }
 
 bool gateway_config::is_default() const { return *this == gateway_config{}; }

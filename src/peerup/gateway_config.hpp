@@ -63,6 +63,9 @@ std::optional<gateway_config_error> read_gateway_config(const YAML::Node& node,
                                                         gateway_config& out);
 // The section as render_config writes it ("" when every value is the default).
 std::string render_gateway_config(const gateway_config& g);
+// A listen address: host_port, but port 0 ("any free port") is allowed.
+struct host_port;
+std::optional<host_port> parse_listen_address(std::string_view text);
 // True for a zone such as "p2p" or "peerup.internal": DNS labels, lower case.
 bool valid_zone(std::string_view zone);
 

@@ -1,0 +1,121 @@
+// peerup gateway: SOCKS5 and DNS access to peers by name (docs/gateway.md).
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "cli/app_support.hpp"
+#include "cli/runtime.hpp"
+#include "peerup/dns_server.hpp"
+#include "peerup/gateway_directory.hpp"
+#include "peerup/identity_file.hpp"
+#include "peerup/socks_server.hpp"
+
+namespace peerup::cli {
+
+namespace {
+
+struct gateway_options {
+  std::string socks, dns, zone;
+};
+
+// host:port with an IP literal (the gateway binds it; no name lookups).
+net::tcp::endpoint endpoint_of(const std::string& text, const char* what) {
+  auto hp = app::parse_listen_address(text);
+  boost::system::error_code ec;
+  const auto addr = hp ? net::asio::ip::make_address(hp->host, ec) : net::asio::ip::address{};
+  if (!hp || ec)
+    throw std::runtime_error(std::string(what) + ": expected an IP address and port such as " +
+                             "127.0.0.1:1080, got \"" + text + "\"");
+  return {addr, hp->port};
+}
+
+std::string show(const net::tcp::endpoint& ep) {
+  return ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
+                              : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+void warn_if_exposed(const net::tcp::endpoint& ep, const app::gateway_config& g, const char* what) {
+  if (ep.address().is_loopback()) return;
+  spdlog::warn("{} listens on {}, not loopback: whoever reaches it uses your peers as you{}", what,
+               show(ep),
+               g.users.empty() && std::string(what) == "socks5" ? " (no gateway.users)" : "");
+}
+
+app::gateway_config settings(const app::config& cfg, const gateway_options& o) {
+  auto g = cfg.gateway;
+  if (!o.socks.empty()) g.socks = o.socks;
+  if (!o.dns.empty()) g.dns = o.dns;
+  if (!o.zone.empty()) {
+    if (!app::valid_zone(o.zone))
+      throw std::runtime_error("--zone: expected lower-case DNS labels such as p2p, got \"" +
+                               o.zone + "\"");
+    g.zone = o.zone;
+  }
+  if (!g.socks && !g.dns)
+    throw std::runtime_error(
+        "nothing to serve: give --socks ADDR and/or --dns ADDR (or gateway.socks / gateway.dns in "
+        "the config)");
+  // Passwords in a file others can read are no passwords.
+  struct stat st {};
+  if (!g.users.empty() && ::stat(cfg.file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    throw std::runtime_error(cfg.file.string() +
+                             " holds SOCKS passwords (gateway.users) but others can read it: "
+                             "chmod 600 " +
+                             cfg.file.string());
+  return g;
+}
+
+net::awaitable<int> run_gateway(gateway_options o) {
+  auto ex = co_await net::asio::this_coro::executor;
+  const auto cfg = load_cli_config();
+  const auto g = settings(cfg, o);
+  auto h = make_client_host(ex, app::load_identity(cfg.identity_key.resolved));
+  h->start();
+  auto dir = std::make_shared<app::resolver_directory>(*h, cfg);
+  app::gateway gw(*h, g, dir);
+  std::optional<app::socks_server> socks;
+  std::optional<app::dns_server> dns;
+  if (g.socks) {
+    const auto ep = endpoint_of(*g.socks, "gateway.socks / --socks");
+    socks.emplace(gw, ep);
+    socks->start();
+    warn_if_exposed(socks->local_endpoint(), g, "socks5");
+    std::cout << "socks5 " << show(socks->local_endpoint()) << std::endl;
+  }
+  if (g.dns) {
+    const auto ep = endpoint_of(*g.dns, "gateway.dns / --dns");
+    dns.emplace(gw, ep.address(), ep.port());
+    dns->start();
+    const net::tcp::endpoint bound(ep.address(), dns->port());
+    warn_if_exposed(bound, g, "dns");
+    std::cout << "dns " << show(bound) << " zone " << g.zone << " virtual IPs "
+              << g.virtual_network.to_string() << std::endl;
+  }
+  co_await wait_for_signal();
+  if (socks) socks->stop();
+  if (dns) dns->stop();
+  gw.stop();
+  h->stop();
+  co_return 0;
+}
+
+}  // namespace
+
+void add_gateway_command(CLI::App& app) {
+  auto o = std::make_shared<gateway_options>();
+  auto* gw = app.add_subcommand(
+      "gateway", "SOCKS5 proxy and .p2p DNS server that reach peers' services by name");
+  gw->add_option("--socks", o->socks, "SOCKS5 listen address, e.g. 127.0.0.1:1080");
+  gw->add_option("--dns", o->dns, "DNS listen address (UDP and TCP), e.g. 127.0.0.1:5353");
+  gw->add_option("--zone", o->zone, "DNS zone and name suffix (default: gateway.zone, p2p)");
+  gw->callback([gw, o] {
+    default_log_level_info(*gw);
+    std::signal(SIGPIPE, SIG_IGN);
+    net::asio::io_context io;
+    if (int rc = run_main([o] { return run_gateway(*o); }, io); rc != 0) std::exit(rc);
+  });
+}
+
+}  // namespace peerup::cli
