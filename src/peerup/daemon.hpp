@@ -73,8 +73,6 @@ class daemon {
   std::unique_ptr<protocols::reservation_keeper> relays_;
   // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
   std::unique_ptr<protocols::path_manager> paths_;
-  // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
-  std::unique_ptr<protocols::path_manager> paths_;
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
