@@ -17,13 +17,8 @@ import argparse, json, os, re, shutil, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JS_DIR = os.path.join(ROOT, "tests", "interop", "js")
-
-
-def size(text):
-    m = re.fullmatch(r"(\d+)(B|KiB|MiB|GiB)?", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}")
-    return int(m.group(1)) * {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m.group(2)]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from proxy import run, size  # noqa: E402  (one copy of the shared helpers)
 
 
 def js_cmd(*flags):
@@ -62,13 +57,6 @@ def js_listening(line):
     except ValueError:
         return None
     return ev["addrs"][0] if ev.get("event") == "listening" else None
-
-
-def run(argv, timeout=600):
-    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:3])}... failed: {out.stderr.strip()[-500:]}")
-    return out.stdout
 
 
 def iperf3(nbytes):
@@ -176,7 +164,6 @@ def main():
         return
     # The proxy-vs-ssh -L part lives in bench/proxy.py (it also runs alone).
     import tempfile
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import proxy
     with tempfile.TemporaryDirectory(prefix="peerup-bench.") as work:
         prox, ttfb, notes = proxy.proxy_bench(peerup, args.proxy_bytes, args.runs, work)
