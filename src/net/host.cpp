@@ -5,6 +5,7 @@
 #include "net/interfaces.hpp"
 #include "net/multistream_io.hpp"
 #include "net/resource_log.hpp"
+#include "net/signal.hpp"
 
 namespace peerup::net {
 
@@ -14,12 +15,26 @@ std::string ip_of(const multiaddr& a) {
   return t ? t->host : std::string();
 }
 
+// The upgrade, ended by the handshake timeout or by an eviction.
+awaitable<result<connection_ptr>> bounded_upgrade(awaitable<result<connection_ptr>> op,
+                                                  steady_clock::duration limit, signal& evicted) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+  auto winner = co_await (std::move(op) || timer.async_wait(use_nothrow) || evicted.wait());
+  if (winner.index() == 0) co_return std::get<0>(std::move(winner));
+  co_return make_error_code(winner.index() == 1 ? errc::timeout : errc::resource_limit);
+}
+
 // How often idle connections are looked for: often enough that one closes
 // within about 1.25 idle timeouts, rarely enough to cost nothing.
 steady_clock::duration idle_check_interval(steady_clock::duration idle) {
   return std::clamp<steady_clock::duration>(idle / 4, std::chrono::milliseconds(100),
                                             std::chrono::seconds(30));
 }
+// How long the peer of a hole punch that landed in our listener may stay
+// silent before we conclude it waits for us to initiate.
+constexpr auto punch_silence = std::chrono::milliseconds(250);
+
 }  // namespace
 
 host::host(asio::any_io_executor ex, host_config cfg)
@@ -130,15 +145,27 @@ awaitable<void> host::handle_inbound_socket(tcp::socket socket, connection_resou
   auto remote = socket.remote_endpoint(ec);
   auto local = socket.local_endpoint(ec);
   if (ec) co_return;
-  raw_connection raw{std::make_unique<tcp_stream>(std::move(socket)), to_multiaddr(remote),
-                     to_multiaddr(local), false};
   const std::string ip = remote.address().to_string();
   auto alive = alive_;
-  // A hole punching peer that dialed us as the responder: take the initiator
-  // role on this accepted socket, or both sides would wait for the other.
+  // A hole punching peer's SYN reached our listener, and nothing says in
+  // which role it dialed. An initiator speaks first (its multistream header)
+  // and a responder waits, so take the initiator role only if the peer stays
+  // silent. (go-libp2p's DCUtR initiator dials as responder by default;
+  // js-libp2p 3.x's, in fact, as initiator.)
   const auto punching = punching_peer(remote);
-  const auto dir = punching ? direction::outbound : direction::inbound;
-  auto conn = co_await upgrade(std::move(raw), punching, dir, std::move(res));
+  auto dir = direction::inbound;
+  if (punching) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer quiet(ex_, punch_silence);
+    auto first = co_await (socket.async_wait(tcp::socket::wait_read, use_nothrow) ||
+                           quiet.async_wait(use_nothrow));
+    if (!*alive) co_return;
+    if (first.index() == 1) dir = direction::outbound;
+  }
+  raw_connection raw{std::make_unique<tcp_stream>(std::move(socket)), to_multiaddr(remote),
+                     to_multiaddr(local), false};
+  const auto expected = dir == direction::outbound ? punching : std::nullopt;
+  auto conn = co_await upgrade(std::move(raw), expected, dir, std::move(res));
   if (!*alive) co_return;
   if (!conn) spdlog::debug("inbound handshake from {} failed: {}", ip, conn.error().message());
 }
@@ -173,12 +200,22 @@ awaitable<result<connection_ptr>> host::upgrade(raw_connection raw, std::optiona
                                                 direction dir, connection_resources_ptr res) {
   const auto remote = raw.remote_addr;
   auto alive = alive_;
+  // A newer inbound connection may evict this handshake while it is
+  // unfinished (resource_manager.hpp): the signal ends it at once.
+  auto evicted = std::make_shared<signal>(ex_);
+  res->on_evict([this, alive_weak = std::weak_ptr<bool>(alive_),
+                 sig = std::weak_ptr<signal>(evicted), who = remote.to_string()](resource_limit l) {
+    if (auto s = sig.lock()) s->notify();
+    if (alive_weak.lock())
+      log_refusal(*resources_, l, "the unfinished handshake of " + who + " (for a newer one)");
+  });
+  if (res->evicted()) co_return make_error_code(errc::resource_limit);
   // Named locals, not temporaries: g++ 12 destroys class temporaries inside a
   // co_await expression twice (upgrade_params holds a shared_ptr).
   const upgrade_params p{cfg_.identity, cfg_.gater, cfg_.yamux_cfg, res};
   auto op = dir == direction::inbound ? upgrade_inbound(std::move(raw), p)
                                       : upgrade_outbound(std::move(raw), p, std::move(expected));
-  auto conn = co_await with_timeout(std::move(op), cfg_.limits.handshake_timeout);
+  auto conn = co_await bounded_upgrade(std::move(op), cfg_.limits.handshake_timeout, *evicted);
   if (!*alive) co_return make_error_code(errc::connection_closed);
   if (!conn) {
     if (conn.error() == errc::connection_denied)

@@ -150,11 +150,12 @@ class host {
   bool listens_on_tcp() const { return !listeners_.empty() && !stopped_; }
 
   // Hole punching: until `until`, an inbound TCP connection from one of
-  // `from` is upgraded as the initiator expecting `peer`, because that peer
-  // dialed us in the responder role and its SYN reached our listener before
-  // our own SYN left (no simultaneous open). An exact address match wins;
-  // otherwise the same IP matches (peers such as js-libp2p dial from a fresh
-  // port). Cleared by forget_punch or expiry.
+  // `from` may be the peer's punch, its SYN having reached our listener
+  // before our own SYN left (no simultaneous open). If it sends nothing for
+  // 250 ms it dialed as the responder and waits for us: we upgrade it as the
+  // initiator expecting `peer`. An exact address match wins; otherwise the
+  // same IP matches (js-libp2p dials from a fresh port). Cleared by
+  // forget_punch or expiry.
   void expect_punch(const peer_id& peer, const std::vector<multiaddr>& from,
                     steady_clock::time_point until);
   void forget_punch(const peer_id& peer) { punches_.erase(peer); }

@@ -232,7 +232,9 @@ void path_manager::on_outcome(const punch_outcome& o) {
 }
 
 void path_manager::start_upgrade(const net::connection_ptr& relayed) {
-  if (!cfg_.hole_punch) return;
+  // Without a TCP listener the peer's SYN has nowhere to land and our own
+  // dials would not leave from a mapped port: nothing to try.
+  if (!cfg_.hole_punch || !host_.listens_on_tcp()) return;
   const auto peer = relayed->remote_peer;
   state(peer).rec.punch_started();
   auto alive = alive_;

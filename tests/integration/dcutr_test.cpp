@@ -284,5 +284,28 @@ TEST(punch_roles, a_responder_dial_into_a_listener_needs_the_punch_expectation) 
   });
 }
 
+// js-libp2p 3.x's DCUtR initiator dials as the initiator after all (its
+// `initiator: false` dial option does not reach the upgrader): when such a
+// dial lands in A's listener during a punch, A must stay the responder.
+TEST(punch_roles, an_initiator_dial_into_a_listener_keeps_the_listener_responder) {
+  asio::io_context io;
+  net::host a(io.get_executor(), listening());
+  net::host b(io.get_executor(), listening());
+  a.start();
+  b.start();
+  const auto a_addr = a.listen_addrs().front();
+  run_async(io, [&]() -> net::awaitable<void> {
+    a.expect_punch(b.id(), {b.listen_addrs().front()}, net::steady_clock::now() + 5s);
+    const std::optional<peer_id> expect_a = a.id();
+    const net::dial_options fresh_port{.reuse_port = false};  // matches A's expectation by IP
+    auto c = co_await b.dial(a_addr, expect_a, fresh_port);
+    EXPECT_TRUE(c) << c.error().message();
+    if (!c) co_return;
+    EXPECT_EQ((*c)->dir, net::direction::outbound);
+    EXPECT_TRUE(co_await eventually([&] { return !a.connections(b.id()).empty(); }, 2s));
+    EXPECT_EQ(a.connections(b.id()).front()->dir, net::direction::inbound);
+  });
+}
+
 }  // namespace
 }  // namespace peerup::test
