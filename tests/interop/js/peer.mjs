@@ -11,6 +11,8 @@
 //            --ping N, --identify, --echo-bytes N,
 //            --echo-streams N [--echo-stream-bytes N], --perf-upload N
 //            --perf-download N (one perf action). Exits 0 iff all succeeded.
+//            --hold-ms N keeps the node running N ms after the actions (e.g.
+//            for DCUtR to upgrade the dialed relayed connection).
 // Identity:  --key-seed <64 hex chars> (Ed25519 seed), else random.
 // Relay:     --relay-server [--relay-unlimited], --relay-client,
 //            --reserve-on <relay multiaddr with /p2p/>, --dcutr, --autonat.
@@ -59,6 +61,7 @@ const OPTIONS = {
   dcutr: { type: 'boolean' },
   autonat: { type: 'boolean' },
   'action-timeout': { type: 'string' },
+  'hold-ms': { type: 'string' },
   'ignore-stdin': { type: 'boolean' }
 }
 
@@ -326,6 +329,8 @@ async function main () {
     allOk &&= result.ok === true
     emit({ event: 'result', action: spec.action, ...result })
   }
+  const holdMs = parseCount('hold-ms', values['hold-ms'] ?? '0')
+  if (holdMs > 0) await new Promise(resolve => setTimeout(resolve, holdMs))
   await stop('actions done', allOk ? 0 : 1)
 }
 
