@@ -161,7 +161,8 @@ http_server start_http_server(const fs::path& dir, const fs::path& log) {
   return h;
 }
 
-relay_process start_relay(const fs::path& dir, const std::vector<std::string>& authorized) {
+relay_process start_relay(const fs::path& dir, const std::vector<std::string>& authorized,
+                          const std::vector<std::string>& extra_args) {
   fs::create_directories(dir);
   auto k = run({peerup_binary, "keygen", "--key", (dir / "identity.key").string()});
   if (k.code != 0) throw std::runtime_error("keygen failed: " + k.err);
@@ -169,9 +170,10 @@ relay_process start_relay(const fs::path& dir, const std::vector<std::string>& a
     auto a = run({peerup_binary, "relay", "authorize", "--dir", dir.string(), peer});
     if (a.code != 0) throw std::runtime_error("relay authorize failed: " + a.err);
   }
-  auto r = spawn_service<relay_process>(
-      {peerup_binary, "relay", "serve", "--dir", dir.string(), "--listen", "/ip4/127.0.0.1/tcp/0"},
-      dir / "relay.log");
+  std::vector<std::string> argv{peerup_binary, "relay",  "serve",
+                                "--dir",       dir.string(), "--listen", "/ip4/127.0.0.1/tcp/0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  auto r = spawn_service<relay_process>(argv, dir / "relay.log");
   const bool up = read_until(
       r, [](const std::string& l) { return l.rfind("/ip4/", 0) == 0; }, 20s);
   if (!up) throw std::runtime_error("relay did not start:\n" + r.log_text());

@@ -88,7 +88,9 @@ http_server start_http_server(const fs::path& dir, const fs::path& log);
 struct relay_process : service_process {
   std::string addr;
 };
-relay_process start_relay(const fs::path& dir, const std::vector<std::string>& authorized);
+// `extra_args` go to `relay serve` (e.g. {"--network", "grewal"}).
+relay_process start_relay(const fs::path& dir, const std::vector<std::string>& authorized,
+                          const std::vector<std::string>& extra_args = {});
 
 // Polls `peerup status --json` of `n` until it contains `needle`.
 bool wait_for_status(const node& n, const std::string& needle, std::chrono::seconds limit = 20s);
