@@ -6,6 +6,7 @@
 #include "crypto/keys.hpp"
 #include "peerup/config.hpp"
 #include "peerup/names_file.hpp"
+#include "peerup/relay_config.hpp"
 #include "peerup/resolver.hpp"
 #include "peerup/service_catalog.hpp"
 
@@ -150,6 +151,41 @@ TEST(service_catalog, lists_enabled_services_the_peer_may_use_with_their_ports) 
   ASSERT_TRUE(web);
   EXPECT_EQ(*web, (std::vector<published_service>{{"web", 8080}}));
   EXPECT_FALSE(catalog_for(cfg->services, policy, stranger));
+}
+
+std::string relay_error_of(const std::string& text) {
+  try {
+    (void)parse_relay_config(text, "relay.yaml");
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted:\n" << text;
+  return {};
+}
+
+TEST(relay_config, names_section_sets_the_network_ttl_bounds_and_caps) {
+  const auto c = parse_relay_config(
+      "names:\n  network: Grewal\n  min_ttl: 30\n  max_ttl: 600\n  max_names: 10\n"
+      "  max_names_per_peer: 2\n",
+      "relay.yaml");
+  EXPECT_EQ(c.names_network, "grewal");
+  EXPECT_EQ(c.names_limits.min_ttl, std::chrono::seconds(30));
+  EXPECT_EQ(c.names_limits.max_ttl, std::chrono::seconds(600));
+  EXPECT_EQ(c.names_limits.max_names, 10u);
+  EXPECT_EQ(c.names_limits.max_names_per_peer, 2u);
+  EXPECT_FALSE(parse_relay_config("open: false\n", "relay.yaml").names_network);
+}
+
+TEST(relay_config, names_section_errors_name_the_line_and_key) {
+  EXPECT_THAT(relay_error_of("names:\n  network: gre.wal\n"),
+              HasSubstr("relay.yaml:2: names.network: expected a DNS label"));
+  EXPECT_THAT(relay_error_of("names:\n  netwrok: grewal\n"),
+              HasSubstr("relay.yaml:2: names.netwrok: unknown key"));
+  EXPECT_THAT(relay_error_of("names:\n  min_ttl: 100\n  max_ttl: 50\n"),
+              HasSubstr("names.max_ttl: must not be below names.min_ttl"));
+  EXPECT_THAT(relay_error_of("names:\n  min_ttl: 0\n"),
+              HasSubstr("names.min_ttl: must be at least"));
+  EXPECT_THAT(relay_error_of("names: grewal\n"), HasSubstr("names: expected a map"));
 }
 
 }  // namespace
