@@ -6,9 +6,10 @@
 // M of which accept circuits and echo, and M client hosts that each keep one
 // echo stream open through a circuit. Loopback only.
 //
-// The relay's host refuses more than 64 connections per source IP, so each
-// simulated peer dials from its own address in 127.1.0.0/16 (all loopback),
-// as real home nodes would come from distinct public addresses.
+// The relay's host refuses more than 64 connections per source IP
+// (max_connections_per_ip), so each simulated peer dials from its own address
+// in 127.1.0.0/16 (all loopback), as real home nodes would come from distinct
+// public addresses.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -110,7 +111,12 @@ void start_relay(const options& o, relay_process& r) {
                                           "  max_circuits: 5000\n"
                                           "  reservation_ttl: 3600\n"
                                           "  open_circuit_duration: 3600\n"
-                                          "  open_circuit_data: 1073741824\n";
+                                          "  open_circuit_data: 1073741824\n"
+                                          // The host's own limits (docs/relay.md): room for
+                                          // every simulated peer and all circuit windows.
+                                          "  max_connections: 50000\n"
+                                          "  max_pending_handshakes: 1000\n"
+                                          "  max_memory_mib: 16384\n";
   std::ofstream(o.dir + "/authorized_keys") << "";
   fs::permissions(o.dir + "/authorized_keys", fs::perms::owner_read | fs::perms::owner_write);
   run_or_throw(o.peerup + " keygen --key " + o.dir + "/identity.key > /dev/null");

@@ -138,18 +138,6 @@ net::awaitable<int> serve(app::relay_config cfg) {
       .allow_private = true,
       .allow_loopback = loopback_env && std::string_view(loopback_env) == "1"};
   protocols::autonat_server autonat(h, std::move(autonat_cfg));
-  // AutoNAT v1 for the peers the relay serves: dial-backs to the requester's
-  // own IP only, rate limited. PEERUP_HOLEPUNCH_LOOPBACK=1 allows loopback
-  // targets (tests on one machine).
-  const char* loopback_env = std::getenv("PEERUP_HOLEPUNCH_LOOPBACK");
-  protocols::autonat_server_config autonat_cfg{
-      .may_ask = [&authorized, open = cfg.open](const peer_id& p) {
-        return open || authorized.contains(p);
-      }};
-  autonat_cfg.limits.policy = {
-      .allow_private = true,
-      .allow_loopback = loopback_env && std::string_view(loopback_env) == "1"};
-  protocols::autonat_server autonat(h, std::move(autonat_cfg));
   // Names are for authorized peers only, also on an open relay.
   std::optional<protocols::names_server> names;
   if (cfg.names_network) {

@@ -34,6 +34,7 @@ connection_resources::~connection_resources() {
 }
 
 admission<void> connection_resources::authenticated(const peer_id& peer) {
+  if (evicted_) return *evicted_;
   if (!open_ || peer_) return {};
   auto& counts = mgr_->per_peer_[peer];
   if (counts.connections >= mgr_->limits_.max_connections_per_peer) {
@@ -45,6 +46,7 @@ admission<void> connection_resources::authenticated(const peer_id& peer) {
   if (pending_) {
     pending_ = false;
     --mgr_->usage_.pending_handshakes;
+    mgr_->pending_.erase(pending_pos_);
   }
   return {};
 }
@@ -57,6 +59,7 @@ void connection_resources::close() {
   if (pending_) {
     pending_ = false;
     --m.usage_.pending_handshakes;
+    m.pending_.erase(pending_pos_);
   }
   if (!ip_.empty()) {
     auto it = m.per_ip_.find(ip_);
@@ -146,20 +149,49 @@ memory_reservation::~memory_reservation() {
 
 // --- resource_manager
 
+// 1. refuse beyond the memory budget
+// 2. a full IP: evict its oldest unfinished handshake, or refuse if all of
+//    its connections are established
+// 3. a full pending table: evict the oldest unfinished handshake
+// 4. refuse beyond the total; else count the new connection (inbound ones as
+//    pending, at the end of the table)
 admission<connection_resources_ptr> resource_manager::open_connection(bool inbound,
                                                                       std::string ip) {
-  if (usage_.connections >= limits_.max_connections) return resource_limit::connections;
-  if (inbound && usage_.pending_handshakes >= limits_.max_pending_handshakes)
-    return resource_limit::pending_handshakes;
   if (!inbound) ip.clear();  // the per-IP cap is about who connects to us
-  if (!ip.empty() && connections_from(ip) >= limits_.max_connections_per_ip)
-    return resource_limit::connections_per_ip;
   // A connection needs a little buffer memory; over budget, refuse it whole.
   if (usage_.memory >= limits_.max_memory) return resource_limit::memory;
+  if (!ip.empty() && connections_from(ip) >= limits_.max_connections_per_ip) {
+    auto* victim = oldest_pending(ip);
+    if (!victim) return resource_limit::connections_per_ip;
+    evict(victim, resource_limit::connections_per_ip);
+  }
+  if (inbound && usage_.pending_handshakes >= limits_.max_pending_handshakes) {
+    auto* victim = oldest_pending("");
+    if (!victim) return resource_limit::pending_handshakes;  // the limit is 0
+    evict(victim, resource_limit::pending_handshakes);
+  }
+  if (usage_.connections >= limits_.max_connections) return resource_limit::connections;
   ++usage_.connections;
-  if (inbound) ++usage_.pending_handshakes;
   if (!ip.empty()) ++per_ip_[ip];
-  return std::make_shared<connection_resources>(shared_from_this(), inbound, std::move(ip));
+  auto res = std::make_shared<connection_resources>(shared_from_this(), inbound, std::move(ip));
+  if (inbound) {
+    ++usage_.pending_handshakes;
+    res->pending_pos_ = pending_.insert(pending_.end(), res.get());
+  }
+  return res;
+}
+
+connection_resources* resource_manager::oldest_pending(std::string_view ip) const {
+  for (auto* c : pending_)
+    if (ip.empty() || c->ip_ == ip) return c;
+  return nullptr;
+}
+
+void resource_manager::evict(connection_resources* victim, resource_limit why) {
+  victim->evicted_ = why;
+  victim->close();
+  ++evictions_[static_cast<std::size_t>(why)];
+  if (auto f = std::move(victim->on_evict_)) f(why);
 }
 
 admission<memory_reservation> resource_manager::reserve_memory(std::size_t n) {
@@ -229,6 +261,10 @@ std::optional<std::uint64_t> resource_manager::note_refusal(
 
 std::uint64_t resource_manager::refusals(resource_limit l) const {
   return refusals_[static_cast<std::size_t>(l)].total;
+}
+
+std::uint64_t resource_manager::evictions(resource_limit l) const {
+  return evictions_[static_cast<std::size_t>(l)];
 }
 
 }  // namespace peerup::net

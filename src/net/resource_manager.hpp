@@ -10,6 +10,13 @@
 // it allocates and turns a refusal into a closed connection, a reset stream or
 // a RESOURCE_LIMIT_EXCEEDED relay status.
 //
+// Unfinished inbound handshakes are not refused but evicted, oldest first: a
+// new inbound connection that finds the pending table full (or its IP's slots
+// full with at least one of them still handshaking) takes the slot of the
+// oldest unfinished handshake (of that IP). An honest handshake takes
+// milliseconds and a stalled one holds its slot until the handshake timeout,
+// so stalled connections cannot lock newcomers out (slowloris).
+//
 // Contract: single-threaded, like the host that owns it. Handles
 // (connection_resources, memory_reservation) keep the manager alive.
 #pragma once
@@ -19,6 +26,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,7 +100,12 @@ class connection_resources {
 
   // The handshake authenticated `peer`: counts the connection for it and ends
   // the pending handshake. On refusal nothing changes; close the connection.
+  // An evicted handshake is refused with the limit that evicted it.
   admission<void> authenticated(const peer_id& peer);
+  // Called (once) when a newer connection evicts this unfinished handshake;
+  // the slot is already given back, the owner must close the connection.
+  void on_evict(std::function<void(resource_limit)> f) { on_evict_ = std::move(f); }
+  bool evicted() const { return evicted_.has_value(); }
   // Gives back the connection slot (the connection closed). Streams and
   // memory are given back by their owners, which may outlive the slot.
   void close();
@@ -115,12 +129,16 @@ class connection_resources {
   resource_manager& manager() { return *mgr_; }
 
  private:
+  friend class resource_manager;  // evicts and tracks pending handshakes
   std::shared_ptr<resource_manager> mgr_;
   bool inbound_;
   std::string ip_;  // empty: not counted per IP
   std::optional<peer_id> peer_;
   bool pending_;
   bool open_ = true;
+  std::optional<resource_limit> evicted_;
+  std::function<void(resource_limit)> on_evict_;
+  std::list<connection_resources*>::iterator pending_pos_;  // valid while pending_
   std::size_t streams_ = 0;
   std::size_t memory_ = 0;
 };
@@ -170,6 +188,8 @@ class resource_manager : public std::enable_shared_from_this<resource_manager> {
       resource_limit l, std::chrono::steady_clock::time_point now,
       std::chrono::steady_clock::duration interval = std::chrono::seconds(10));
   std::uint64_t refusals(resource_limit l) const;
+  // Unfinished handshakes evicted by `l` (connections_per_ip or pending_handshakes).
+  std::uint64_t evictions(resource_limit l) const;
 
  private:
   friend class connection_resources;
@@ -186,6 +206,9 @@ class resource_manager : public std::enable_shared_from_this<resource_manager> {
   };
 
   bool memory_fits(std::size_t n) const;
+  // The oldest unfinished inbound handshake (from `ip` when not empty).
+  connection_resources* oldest_pending(std::string_view ip) const;
+  void evict(connection_resources* victim, resource_limit why);
   void add_memory(std::size_t n) { usage_.memory += n; }
   void sub_memory(std::size_t n) { usage_.memory -= n; }
   void drop_peer_if_unused(std::unordered_map<peer_id, peer_counts>::iterator it);
@@ -194,7 +217,9 @@ class resource_manager : public std::enable_shared_from_this<resource_manager> {
   resource_usage usage_;
   std::unordered_map<std::string, std::size_t> per_ip_;
   std::unordered_map<peer_id, peer_counts> per_peer_;
+  std::list<connection_resources*> pending_;  // unfinished inbound handshakes, oldest first
   std::array<refusal_log, resource_limit_count> refusals_{};
+  std::array<std::uint64_t, resource_limit_count> evictions_{};
 };
 
 }  // namespace peerup::net

@@ -217,24 +217,42 @@ TEST_F(limits, a_socket_that_connects_and_stalls_is_closed_after_the_handshake_t
   });
 }
 
-TEST_F(limits, a_flood_of_stalled_sockets_from_one_ip_does_not_lock_out_another) {
-  start_server({.max_connections_per_ip = 4, .max_pending_handshakes = 16});
+TEST_F(limits, a_flood_of_stalled_sockets_locks_out_neither_another_ip_nor_its_own) {
+  start_server({.max_connections_per_ip = 4, .max_pending_handshakes = 8});
   auto client = make_host(io);
+  auto same_ip_client = make_host(io);
   run_async(io, [&]() -> net::awaitable<void> {
+    // Stalled sockets from 127.0.0.1 and 127.0.0.3: more than the per-IP and
+    // the pending limits. Each newcomer evicts the oldest stalled handshake.
     std::vector<net::tcp::socket> flood;
     for (int i = 0; i < 40; ++i) {
-      auto s = co_await socket_from("127.0.0.1", *server);
+      auto s = co_await socket_from(i % 2 ? "127.0.0.1" : "127.0.0.3", *server);
       if (s) flood.push_back(std::move(*s));
     }
-    bool ok = co_await eventually(
-        [&] { return server->resources().refusals(resource_limit::connections_per_ip) == 36; });
-    EXPECT_TRUE(ok);
-    EXPECT_EQ(server->resources().usage().pending_handshakes, 4u);
+    bool ok = co_await eventually([&] {
+      const auto& rm = server->resources();
+      return rm.evictions(resource_limit::connections_per_ip) == 32;
+    });
+    EXPECT_TRUE(ok) << server->resources().evictions(resource_limit::connections_per_ip);
+    EXPECT_EQ(server->resources().usage().pending_handshakes, 8u);
+    // A newcomer from a third IP, and one from the flooding IP itself, get in.
     auto conn = co_await connect_from(*client, "127.0.0.2", *server);
     EXPECT_TRUE(conn);
     if (!conn) co_return;
     ok = co_await echo_works(*client, *conn);
     EXPECT_TRUE(ok);
+    auto same = co_await connect_from(*same_ip_client, "127.0.0.1", *server);
+    EXPECT_TRUE(same);
+    if (!same) co_return;
+    ok = co_await echo_works(*same_ip_client, *same);
+    EXPECT_TRUE(ok);
+    // The evicted sockets were closed at once, not at the 10 s handshake timeout.
+    std::array<std::uint8_t, 16> buf{};
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer guard(io, 5s);
+    auto outcome = co_await (flood.front().async_read_some(asio::buffer(buf), net::use_nothrow) ||
+                             guard.async_wait(net::use_nothrow));
+    EXPECT_EQ(outcome.index(), 0u) << "an evicted socket was still open";
   });
 }
 

@@ -35,6 +35,7 @@ TEST(resource_manager, refuses_a_third_inbound_connection_from_one_ip_but_not_fr
   auto a = rm->open_connection(true, "10.0.0.1");
   auto b = rm->open_connection(true, "10.0.0.1");
   ASSERT_TRUE(a && b);
+  ASSERT_TRUE((*a)->authenticated(new_peer()) && (*b)->authenticated(new_peer()));
   auto c = rm->open_connection(true, "10.0.0.1");
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error(), resource_limit::connections_per_ip);
@@ -60,18 +61,66 @@ TEST(resource_manager, counts_a_closed_connection_out_of_its_ip_at_once) {
 }
 
 TEST(resource_manager, pending_handshakes_end_when_the_peer_is_authenticated) {
-  auto rm = manager({.max_pending_handshakes = 1});
+  auto rm = manager({.max_pending_handshakes = 2});
   auto a = rm->open_connection(true, "10.0.0.1");
   ASSERT_TRUE(a);
   EXPECT_EQ(rm->usage().pending_handshakes, 1u);
-  auto b = rm->open_connection(true, "10.0.0.2");
-  ASSERT_FALSE(b);
-  EXPECT_EQ(b.error(), resource_limit::pending_handshakes);
   // Our own dials are not inbound handshakes.
-  EXPECT_TRUE(rm->open_connection(false, ""));
+  auto out = rm->open_connection(false, "");
+  EXPECT_TRUE(out);
+  EXPECT_EQ(rm->usage().pending_handshakes, 1u);
   ASSERT_TRUE((*a)->authenticated(new_peer()));
   EXPECT_EQ(rm->usage().pending_handshakes, 0u);
-  EXPECT_TRUE(rm->open_connection(true, "10.0.0.2"));
+  EXPECT_EQ(rm->usage().connections, 2u);
+}
+
+TEST(resource_manager, a_full_pending_table_evicts_the_oldest_unfinished_handshake) {
+  auto rm = manager({.max_pending_handshakes = 2});
+  std::vector<resource_limit> evicted_a;
+  auto a = rm->open_connection(true, "10.0.0.1");
+  auto b = rm->open_connection(true, "10.0.0.2");
+  ASSERT_TRUE(a && b);
+  (*a)->on_evict([&](resource_limit l) { evicted_a.push_back(l); });
+  auto c = rm->open_connection(true, "10.0.0.3");
+  ASSERT_TRUE(c) << "a newcomer was refused while a stalled handshake held its slot";
+  EXPECT_EQ(evicted_a, std::vector{resource_limit::pending_handshakes});
+  EXPECT_TRUE((*a)->evicted());
+  EXPECT_FALSE((*b)->evicted());
+  EXPECT_EQ(rm->usage().pending_handshakes, 2u);
+  EXPECT_EQ(rm->usage().connections, 2u);
+  EXPECT_EQ(rm->evictions(resource_limit::pending_handshakes), 1u);
+  // The evicted one may not finish: its slot is gone.
+  auto late = (*a)->authenticated(new_peer());
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error(), resource_limit::pending_handshakes);
+  a->reset();  // destroying it gives back nothing twice
+  EXPECT_EQ(rm->usage().connections, 2u);
+  // Next in line is b, then c: first in, first out.
+  auto d = rm->open_connection(true, "10.0.0.4");
+  ASSERT_TRUE(d);
+  EXPECT_TRUE((*b)->evicted());
+  EXPECT_FALSE((*c)->evicted());
+}
+
+TEST(resource_manager, a_full_ip_evicts_its_own_oldest_handshake_not_another_ips) {
+  auto rm = manager({.max_connections_per_ip = 2});
+  auto other = rm->open_connection(true, "10.0.0.9");  // older, from another IP
+  auto a = rm->open_connection(true, "10.0.0.1");
+  auto b = rm->open_connection(true, "10.0.0.1");
+  ASSERT_TRUE(other && a && b);
+  ASSERT_TRUE((*a)->authenticated(new_peer()));  // established: never evicted
+  auto c = rm->open_connection(true, "10.0.0.1");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE((*other)->evicted());
+  EXPECT_FALSE((*a)->evicted());
+  EXPECT_TRUE((*b)->evicted());
+  EXPECT_EQ(rm->connections_from("10.0.0.1"), 2u);
+  EXPECT_EQ(rm->evictions(resource_limit::connections_per_ip), 1u);
+  ASSERT_TRUE((*c)->authenticated(new_peer()));
+  // Now both connections of 10.0.0.1 are established: refuse.
+  auto d = rm->open_connection(true, "10.0.0.1");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error(), resource_limit::connections_per_ip);
 }
 
 TEST(resource_manager, a_failed_handshake_frees_its_pending_slot) {
@@ -82,7 +131,9 @@ TEST(resource_manager, a_failed_handshake_frees_its_pending_slot) {
   }
   EXPECT_EQ(rm->usage().pending_handshakes, 0u);
   EXPECT_EQ(rm->usage().connections, 0u);
-  EXPECT_TRUE(rm->open_connection(true, "10.0.0.1"));
+  auto b = rm->open_connection(true, "10.0.0.1");
+  EXPECT_TRUE(b);
+  EXPECT_EQ(rm->evictions(resource_limit::pending_handshakes), 0u);
 }
 
 TEST(resource_manager, refuses_connections_beyond_the_per_peer_limit_without_counting_them) {
