@@ -1,0 +1,374 @@
+// `peerup gateway` with real processes and real clients (issue 6): a relay
+// that also serves names for network "grewal", a home daemon behind it (no
+// listener) registered as "laptop", and a client node running the gateway.
+// curl --socks5-hostname, dig, nc -X 5 + OpenSSH, and raw SOCKS/DNS bytes.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <regex>
+
+#include "e2e/e2e_support.hpp"
+
+namespace peerup::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+// --- raw sockets, each bounded in time -----------------------------------
+
+int connect_to(std::uint16_t port, int type = SOCK_STREAM) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until `want` bytes, EOF or `limit`.
+std::string receive(int fd, std::size_t want, std::chrono::milliseconds limit) {
+  std::string out;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (out.size() < want) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[4096];
+    const auto n = ::recv(fd, buf, std::min(sizeof buf, want - out.size()), 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, 0) <= 0;
+}
+
+std::string socks_connect_bytes(const std::string& host, std::uint16_t port) {
+  std::string req{'\x05', '\x01', '\x00', '\x03', static_cast<char>(host.size())};
+  req += host;
+  req += static_cast<char>(port >> 8);
+  req += static_cast<char>(port & 0xff);
+  return req;
+}
+
+// The REP byte the gateway answers a CONNECT to host:port with, -1 if none.
+int socks_reply(std::uint16_t proxy, const std::string& host, std::uint16_t port,
+                std::uint8_t command = 0x01) {
+  const int fd = connect_to(proxy);
+  if (fd < 0) return -1;
+  std::string req = std::string("\x05\x01\x00", 3) + socks_connect_bytes(host, port);
+  req[4] = static_cast<char>(command);
+  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  const std::string method = receive(fd, 2, 5000ms);
+  const std::string reply = receive(fd, 10, 30000ms);
+  ::close(fd);
+  if (method != std::string("\x05\x00", 2) || reply.size() < 2) return -1;
+  return static_cast<std::uint8_t>(reply[1]);
+}
+
+// One UDP exchange with the DNS server; "" when nothing came back.
+std::string dns_exchange(std::uint16_t port, const std::string& packet) {
+  const int fd = connect_to(port, SOCK_DGRAM);
+  (void)::send(fd, packet.data(), packet.size(), 0);
+  const std::string out = receive(fd, 65535, 1500ms);
+  ::close(fd);
+  return out;
+}
+
+// --- processes ------------------------------------------------------------
+
+struct gateway_process {
+  test::child_process proc;
+  fs::path log;
+  std::uint16_t socks = 0, dns = 0;
+  std::string log_text() const { return read_file(log); }
+};
+
+gateway_process start_gateway(const node& n, std::vector<std::string> extra = {}) {
+  auto argv =
+      n.cmd({"gateway", "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0", "--log-level", "debug"});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  test::spawn_options opts;
+  const fs::path log = n.dir / "gateway.log";
+  opts.stderr_file = test::stderr_to_file{log.string()};
+  gateway_process g{test::child_process::spawn(argv, opts), log};
+  const std::regex socks_line(R"(socks5 127\.0\.0\.1:(\d+))"),
+      dns_line(R"(dns 127\.0\.0\.1:(\d+) .*)");
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while ((g.socks == 0 || g.dns == 0) && std::chrono::steady_clock::now() < end) {
+    auto line = g.proc.read_line(1000ms);
+    std::smatch m;
+    if (!line) continue;
+    if (std::regex_match(*line, m, socks_line))
+      g.socks = static_cast<std::uint16_t>(std::stoi(m[1]));
+    if (std::regex_match(*line, m, dns_line)) g.dns = static_cast<std::uint16_t>(std::stoi(m[1]));
+  }
+  if (g.socks == 0 || g.dns == 0)
+    throw std::runtime_error("gateway did not start:\n" + g.log_text());
+  return g;
+}
+
+struct gateway_e2e : ::testing::Test {
+  temp_dir root;
+  node home = init_node(root.path() / "home");
+  node client = init_node(root.path() / "client");
+  relay_process relay =
+      start_relay(root.path() / "relay", {home.id, client.id}, {"--network", "grewal"});
+  std::string page = make_page();
+
+  static std::string make_page() {
+    std::string p(512 * 1024, 'x');
+    for (std::size_t i = 0; i < p.size(); i += 7) p[i] = static_cast<char>('a' + i % 26);
+    return p;
+  }
+  std::string network() const { return "networks:\n  grewal:\n    - " + relay.addr + "\n"; }
+
+  // The home node: behind the relay only, registered as laptop.grewal.
+  daemon_process start_home(const std::string& services) {
+    write_file(home.config(),
+               "identity_key: identity.key\nlisten: []\nhost_name: laptop\nrelays:\n  - " +
+                   relay.addr + "\n" + network() + "services:\n" + services,
+               0644);
+    write_file(client.config(),
+               "identity_key: identity.key\nrelays:\n  - " + relay.addr + "\n" + network() +
+                   "names:\n  home: " + home.id + "\n",
+               0644);
+    EXPECT_EQ(home.peerup({"auth", "add", client.id}).code, 0);
+    auto d = start_daemon(home);
+    EXPECT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
+    EXPECT_TRUE(eventually([&] {
+      return d.log_text().find("registered laptop.grewal") != std::string::npos;
+    })) << d.log_text();
+    return d;
+  }
+
+  http_server serve_page() {
+    const auto www = root.path() / "www";
+    fs::create_directories(www);
+    write_file(www / "page.txt", page, 0644);
+    return start_http_server(www, root.path() / "http.log");
+  }
+
+  run_result curl_socks(std::uint16_t proxy, const std::string& url) {
+    const auto out = root.path() / "fetched.txt";
+    fs::remove(out);
+    auto r = run({"curl", "-sS", "--max-time", "30", "--socks5-hostname",
+                  "127.0.0.1:" + std::to_string(proxy), "-o", out.string(), url});
+    if (r.code == 0) r.out = read_file(out);
+    return r;
+  }
+};
+
+TEST_F(gateway_e2e, curl_through_socks_by_local_relay_scoped_and_service_names_on_one_connection) {
+  auto http = serve_page();
+  const std::string port = std::to_string(http.port);
+  auto d = start_home("  web:\n    local_address: 127.0.0.1:" + port + "\n");
+  auto gw = start_gateway(client);
+  auto connects = [&] {
+    const auto log = d.log_text();
+    std::size_t n = 0;
+    for (auto at = log.find("peer " + client.id + " connected"); at != std::string::npos;
+         at = log.find("peer " + client.id + " connected", at + 1))
+      ++n;
+    return n;
+  };
+  std::size_t after_first = 0;
+  for (const char* host : {"home", "home.p2p", "laptop.grewal", "laptop.grewal.p2p"}) {
+    auto r = curl_socks(gw.socks, std::string("http://") + host + ":" + port + "/page.txt");
+    ASSERT_EQ(r.code, 0) << host << ": " << r.err << "\n" << gw.log_text();
+    EXPECT_EQ(r.out, page) << host;
+    if (after_first == 0) after_first = connects();
+  }
+  // A service by name: port 80 is not the service's port, the name decides.
+  auto by_service = curl_socks(gw.socks, "http://web.laptop.grewal.p2p/page.txt");
+  ASSERT_EQ(by_service.code, 0) << by_service.err << "\n" << gw.log_text();
+  EXPECT_EQ(by_service.out, page);
+  // Five fetches over the libp2p connection the first one opened.
+  EXPECT_GT(after_first, 0u);
+  EXPECT_EQ(connects(), after_first) << d.log_text();
+}
+
+TEST_F(gateway_e2e, socks_refusals_carry_the_right_reply_codes_and_bad_input_drops_one_client) {
+  counting_server svc("hello from home\n");
+  auto d =
+      start_home("  hello:\n    local_address: 127.0.0.1:" + std::to_string(svc.port()) + "\n");
+  auto gw = start_gateway(client);
+  EXPECT_EQ(socks_reply(gw.socks, "example.com", 80), 0x02);         // not a peer-up name
+  EXPECT_EQ(socks_reply(gw.socks, "nobody.p2p", 80), 0x04);          // in the zone, unknown
+  EXPECT_EQ(socks_reply(gw.socks, "home", 1), 0x05);                 // no service on that port
+  EXPECT_EQ(socks_reply(gw.socks, "nothere.home", 1), 0x05);         // no such service
+  EXPECT_EQ(socks_reply(gw.socks, "home", svc.port(), 0x02), 0x07);  // BIND
+  EXPECT_EQ(socks_reply(gw.socks, "8.8.8.8", 53), 0x02);             // an internet address
+  EXPECT_EQ(svc.accepts(), 0);
+
+  // Garbage, a SOCKS4 request, an over-long greeting cut short: each closes
+  // its own connection only.
+  for (const std::string& junk :
+       {std::string("GET / HTTP/1.1\r\n\r\n"),
+        std::string("\x04\x01\x00\x50\x7f\x00\x00\x01\x00", 9), std::string("\x05\xff\x00", 3)}) {
+    const int fd = connect_to(gw.socks);
+    ASSERT_GE(fd, 0);
+    (void)::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    if (junk[0] == '\x05') ::shutdown(fd, SHUT_WR);  // the rest never comes
+    EXPECT_TRUE(closed_by_peer(fd, 12000ms)) << "connection left open after junk";
+    ::close(fd);
+  }
+  const int fd = connect_to(gw.socks);
+  const std::string greet("\x05\x01\x00", 3);
+  const std::string req = socks_connect_bytes("home", svc.port());
+  (void)::send(fd, greet.data(), greet.size(), MSG_NOSIGNAL);
+  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  const std::string got = receive(fd, 2 + 10 + 16, 30000ms);
+  ::close(fd);
+  ASSERT_GE(got.size(), 12u) << gw.log_text();
+  EXPECT_EQ(got[3], '\x00');  // succeeded
+  EXPECT_EQ(got.substr(12), "hello from home\n");
+  EXPECT_EQ(svc.accepts(), 1);
+}
+
+TEST_F(gateway_e2e, dig_gives_a_stable_virtual_ip_that_reaches_the_service) {
+  auto http = serve_page();
+  const std::string port = std::to_string(http.port);
+  auto d = start_home("  web:\n    local_address: 127.0.0.1:" + port + "\n");
+  auto gw = start_gateway(client);
+  const std::string at = "@127.0.0.1", p = std::to_string(gw.dns);
+  auto dig = run({"dig", at, "-p", p, "+short", "+time=5", "+tries=1", "laptop.grewal.p2p"});
+  ASSERT_EQ(dig.code, 0) << dig.err;
+  const std::string ip = dig.out.substr(0, dig.out.find('\n'));
+  ASSERT_TRUE(std::regex_match(ip, std::regex(R"(127\.64\.\d+\.\d+)"))) << dig.out << gw.log_text();
+  // The same peer by its local name and over TCP: the same address.
+  auto again = run({"dig", at, "-p", p, "+short", "+tcp", "+time=5", "+tries=1", "HOME.p2p"});
+  EXPECT_EQ(again.out, ip + "\n") << again.err;
+
+  const auto out = root.path() / "via-ip.txt";
+  auto curl = run({"curl", "-sS", "--max-time", "30", "-o", out.string(),
+                   "http://" + ip + ":" + port + "/page.txt"});
+  ASSERT_EQ(curl.code, 0) << curl.err << "\n" << gw.log_text();
+  EXPECT_EQ(read_file(out), page);
+  // The virtual IP through SOCKS too.
+  EXPECT_EQ(socks_reply(gw.socks, ip, http.port), 0x00);
+
+  auto missing = run({"dig", at, "-p", p, "+time=5", "+tries=1", "nobody.p2p"});
+  EXPECT_THAT(missing.out, HasSubstr("status: NXDOMAIN"));
+  auto outside = run({"dig", at, "-p", p, "+time=5", "+tries=1", "example.com"});
+  EXPECT_THAT(outside.out, HasSubstr("status: REFUSED"));
+  EXPECT_THAT(outside.out, ::testing::Not(HasSubstr("ANSWER SECTION")));
+  auto aaaa = run({"dig", at, "-p", p, "+time=5", "+tries=1", "AAAA", "home.p2p"});
+  EXPECT_THAT(aaaa.out, HasSubstr("status: NOERROR"));
+  EXPECT_THAT(aaaa.out, HasSubstr("ANSWER: 0"));
+}
+
+TEST_F(gateway_e2e, malformed_dns_packets_are_dropped_or_formerr_and_serving_goes_on) {
+  counting_server svc("x\n");
+  auto d = start_home("  s:\n    local_address: 127.0.0.1:" + std::to_string(svc.port()) + "\n");
+  auto gw = start_gateway(client);
+  EXPECT_EQ(dns_exchange(gw.dns, "\x01\x02\x03"), "");  // shorter than a header: dropped
+  // A question whose name points at itself: FORMERR, same ID.
+  const std::string loop("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",
+                         18);
+  const std::string formerr = dns_exchange(gw.dns, loop);
+  ASSERT_GE(formerr.size(), 12u) << gw.log_text();
+  EXPECT_EQ(formerr.substr(0, 2), "\x12\x34");
+  EXPECT_EQ(formerr[3] & 0x0f, 1);
+  // A response (QR set) is never answered, so two servers cannot loop.
+  std::string response = loop;
+  response[2] = '\x81';
+  EXPECT_EQ(dns_exchange(gw.dns, response), "");
+  // Garbage over TCP closes that connection only.
+  const int fd = connect_to(gw.dns);
+  (void)::send(fd, "\x00\x05hello", 7, MSG_NOSIGNAL);
+  EXPECT_TRUE(closed_by_peer(fd, 5000ms));
+  ::close(fd);
+  auto dig = run({"dig", "@127.0.0.1", "-p", std::to_string(gw.dns), "+short", "+time=5",
+                  "+tries=1", "home.p2p"});
+  EXPECT_TRUE(std::regex_match(dig.out, std::regex(R"(127\.64\.\d+\.\d+\n)"))) << dig.out;
+}
+
+// OpenSSH through the gateway: sshd on a loopback high port behind the home
+// node, ssh on the client using `nc -X 5` (netcat-openbsd) against the SOCKS
+// port, and plain ssh to the virtual IP that dig returned.
+struct gateway_ssh : gateway_e2e {
+  fs::path ssh_dir = root.path() / "ssh";
+  std::optional<test::child_process> sshd;
+  std::uint16_t sshd_port = 0;
+
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run sshd and log in (not root)";
+    if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server is not installed";
+    if (run({"sh", "-c", "command -v nc"}).code != 0) GTEST_SKIP() << "netcat-openbsd missing";
+    fs::create_directories(ssh_dir);
+    for (const char* k : {"host_key", "user_key"}) {
+      auto r = run(
+          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", (ssh_dir / k).string()});
+      ASSERT_EQ(r.code, 0) << r.err;
+    }
+    write_file(ssh_dir / "authorized_keys", read_file(ssh_dir / "user_key.pub"));
+    fs::create_directories("/run/sshd");
+    sshd_port = free_port();
+    write_file(ssh_dir / "sshd_config",
+               "Port " + std::to_string(sshd_port) + "\nListenAddress 127.0.0.1\nHostKey " +
+                   (ssh_dir / "host_key").string() + "\nPidFile " +
+                   (ssh_dir / "sshd.pid").string() + "\nAuthorizedKeysFile " +
+                   (ssh_dir / "authorized_keys").string() +
+                   "\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                   "KbdInteractiveAuthentication no\nUsePAM no\n",
+               0600);
+    test::spawn_options opts;
+    opts.stderr_file = test::stderr_to_file{(ssh_dir / "sshd.log").string()};
+    sshd.emplace(
+        test::child_process::spawn({"/usr/sbin/sshd", "-D", "-e", "-f",
+                                    (ssh_dir / "sshd_config").string(), "-o", "StrictModes=no"},
+                                   opts));
+    ASSERT_TRUE(eventually([&] { return port_open(sshd_port); }))
+        << read_file(ssh_dir / "sshd.log");
+  }
+
+  std::string ssh(const std::string& extra, const std::string& host) const {
+    return "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i " +
+           sh_quote((ssh_dir / "user_key").string()) +
+           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p " +
+           std::to_string(sshd_port) + " " + extra + " root@" + host;
+  }
+};
+
+TEST_F(gateway_ssh, ssh_through_socks_with_nc_and_through_the_virtual_ip) {
+  auto d = start_home("  ssh:\n    local_address: 127.0.0.1:" + std::to_string(sshd_port) + "\n");
+  auto gw = start_gateway(client);
+  const std::string proxy =
+      "-o ProxyCommand=" + sh_quote("nc -X 5 -x 127.0.0.1:" + std::to_string(gw.socks) + " %h %p");
+  auto by_name = shell(ssh(proxy, "laptop.grewal") + " echo hello via socks", 60s);
+  ASSERT_EQ(by_name.code, 0) << by_name.err << "\n" << gw.log_text();
+  EXPECT_EQ(by_name.out, "hello via socks\n");
+  auto by_local = shell(ssh(proxy, "home.p2p") + " echo local name", 60s);
+  EXPECT_EQ(by_local.out, "local name\n") << by_local.err;
+
+  auto dig = run({"dig", "@127.0.0.1", "-p", std::to_string(gw.dns), "+short", "+time=5",
+                  "+tries=1", "laptop.grewal.p2p"});
+  const std::string ip = dig.out.substr(0, dig.out.find('\n'));
+  ASSERT_TRUE(std::regex_match(ip, std::regex(R"(127\.64\.\d+\.\d+)"))) << dig.out;
+  ASSERT_TRUE(eventually([&] {
+    return gw.log_text().find("listening on " + ip + ":" + std::to_string(sshd_port)) !=
+           std::string::npos;
+  })) << gw.log_text();
+  auto by_ip = shell(ssh("", ip) + " echo hello via dns", 60s);
+  ASSERT_EQ(by_ip.code, 0) << by_ip.err << "\n" << gw.log_text();
+  EXPECT_EQ(by_ip.out, "hello via dns\n");
+}
+
+}  // namespace
+}  // namespace peerup::e2e
