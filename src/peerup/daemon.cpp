@@ -64,7 +64,6 @@ net::host_config host_config_for(const config& cfg) {
 struct file_version {
   std::int64_t mtime_ns = -1, size = -1;
   std::uint64_t inode = 0;
-  friend bool operator==(const file_version&, const file_version&) = default;
 };
 
 file_version version_of(const fs::path& p) {
