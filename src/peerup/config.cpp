@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -307,6 +308,45 @@ void throw_exception_from_error(const config_error& e, const boost::source_locat
 
 bool valid_name(std::string_view name) { return valid_label(name) && !peer_id::parse(name); }
 
+namespace {
+
+// Offset of the first byte that is not part of well-formed UTF-8 (no overlong
+// forms, surrogates or code points past U+10FFFF), or npos.
+std::size_t invalid_utf8_at(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    if (b >= 0xc2 && b <= 0xdf) {
+      n = 1;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      if (b == 0xe0) lo = 0xa0;
+      if (b == 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      if (b == 0xf0) lo = 0x90;
+      if (b == 0xf4) hi = 0x8f;
+    } else {
+      return i;
+    }
+    if (s.size() - i <= n) return i;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 config_result parse_config(std::string_view text, const fs::path& file) {
   config cfg;
   cfg.file = fs::absolute(file).lexically_normal();
@@ -316,6 +356,15 @@ config_result parse_config(std::string_view text, const fs::path& file) {
   // SECURITY: bound before yaml-cpp builds a node tree of it.
   if (text.size() > config_limits::max_file_size) {
     c.fail_line(0, "file larger than " + std::to_string(config_limits::max_file_size) + " bytes");
+    return *c.error();
+  }
+  // YAML text is Unicode. yaml-cpp passes stray bytes through, but writes them
+  // back as \xNN escapes that read as other characters: a file that
+  // `peerup service add` rewrote would then fail to load (fuzz_config,
+  // regressions/config/invalid_utf8_user).
+  if (const auto at = invalid_utf8_at(text); at != std::string_view::npos) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
+    c.fail_line(static_cast<int>(line), "not UTF-8 text (byte " + std::to_string(at) + ")");
     return *c.error();
   }
   YAML::Node root;
