@@ -21,7 +21,8 @@ std::optional<app::config> load_cli_config_if_any();
 
 // A host for client commands: no listener, the given identity, and the
 // /p2p-circuit dialer so relayed targets work.
-std::unique_ptr<net::host> make_client_host(net::asio::any_io_executor ex, private_key identity);
+std::unique_ptr<net::host> make_client_host(net::asio::any_io_executor ex,
+                                            const private_key& identity);
 
 // Raises the log level to info unless --log-level was given (daemons log
 // who connected to what by default).

@@ -30,7 +30,8 @@ void add_app_commands(CLI::App& app) {
 CLI::App& relay_group(CLI::App& app) {
   auto found = app.get_subcommands([](CLI::App* a) { return a->get_name() == "relay"; });
   if (!found.empty()) return *found.front();
-  auto* group = app.add_subcommand("relay", "relays: those this node uses (add, remove, list) and running one");
+  auto* group = app.add_subcommand(
+      "relay", "relays: those this node uses (add, remove, list) and running one");
   group->require_subcommand(1);
   return *group;
 }
@@ -53,8 +54,9 @@ std::optional<app::config> load_cli_config_if_any() {
   return load_cli_config();
 }
 
-std::unique_ptr<net::host> make_client_host(net::asio::any_io_executor ex, private_key identity) {
-  auto h = std::make_unique<net::host>(ex, net::host_config{.identity = std::move(identity)});
+std::unique_ptr<net::host> make_client_host(net::asio::any_io_executor ex,
+                                            const private_key& identity) {
+  auto h = std::make_unique<net::host>(ex, net::host_config{.identity = identity});
   protocols::install_circuit_dialer(*h);
   return h;
 }

@@ -189,7 +189,7 @@ net::awaitable<int> run_connect(client_options o) {
   auto both = upstream() || net::copy_stream(stream, stdio, received);
   auto ended = co_await std::move(both);
   if (ended.index() == 1) {
-    auto down = std::get<1>(std::move(ended));
+    auto down = std::get<1>(ended);
     if (!down) {
       std::cerr << "peerup: " << explain(down.error(), s) << "\n";
       co_return 1;

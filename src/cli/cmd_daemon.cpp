@@ -1,5 +1,5 @@
 // peerup daemon / status.
-#include <signal.h>
+#include <csignal>
 
 #include <iostream>
 

@@ -57,7 +57,7 @@ net::awaitable<int> run_ping(ping_options o) {
   auto cfg = by_name ? std::optional(load_cli_config()) : load_cli_config_if_any();
   auto key = cfg && o.key.empty() ? app::load_identity(cfg->identity_key.resolved)
                                   : key_or_ephemeral(o.key);
-  net::host h(ex, net::host_config{.identity = std::move(key)});
+  net::host h(ex, net::host_config{.identity = key});
   protocols::install_circuit_dialer(h);
   h.start();
   result<net::connection_ptr> conn = make_error_code(errc::invalid_argument);
