@@ -14,10 +14,18 @@ machine hits all of them alike:
   proxy relayed  ... -> relay -> home-relayed
   socks relayed  laptop:SOCKS5 "hr:<port>"  -> relay -> home-relayed
 
-Usage: python3 bench/gateway.py [--build build] [--bytes 256MiB] [--runs 5]
-Prints a markdown table (best and median MiB/s per path and direction) and the
-SOCKS/proxy ratios (target: SOCKS within 10% of proxy). Every process is
-stopped at the end.
+It also reads the CPU time (from /proc) that the forwarding process on the
+laptop (the `peerup proxy` of that path, or the gateway) spent per GiB: on a
+loaded machine that compares the two code paths far more steadily than MiB/s.
+
+With --perf FILE, `perf record -g` samples the gateway and the direct path's
+`peerup proxy` during the measured transfers (compare them with
+`perf report -i FILE --no-children --sort pid,dso,sym`).
+
+Usage: python3 bench/gateway.py [--build build] [--bytes 256MiB] [--runs 5] [--perf FILE]
+Prints a markdown table (best and median MiB/s per path and direction, and the
+forwarder's median CPU seconds per GiB) and the SOCKS/proxy ratios (target:
+SOCKS within 10% of proxy). Every process is stopped at the end.
 """
 import argparse, os, re, socket, statistics, struct, subprocess, sys, tempfile, threading, time
 
@@ -147,17 +155,29 @@ def transfer(sock, direction, nbytes):
     return nbytes / (1 << 20) / seconds
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (fields 14 and 15 of /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--bytes", type=size, default=size("256MiB"))
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--perf", help="perf record -g the gateway and the direct proxy into this file")
     args = ap.parse_args()
     peerup = os.path.join(args.build, "src", "cli", "peerup")
     if not os.path.exists(peerup):
         sys.exit(f"missing {peerup}: build first (cmake --build {args.build} --target peerup)")
 
     procs = []
+    load_before = open("/proc/loadavg").read().split()[0]
 
     def spawn(argv, log=None, out=subprocess.DEVNULL):
         p = subprocess.Popen(argv, stdout=out, stderr=log or subprocess.DEVNULL, text=True)
@@ -210,13 +230,20 @@ def main():
             deadline = time.time() + 20
             while "reserved on relay" not in open(f"{work}/hr.log").read() and time.time() < deadline:
                 time.sleep(0.2)
-            proxies = {}
+            proxies, proxy_pids = {}, {}
             for home in ("hd", "hr"):
                 p = spawn([peerup, "--config", cfg["laptop"], "proxy", home, "bulk", "0"], out=subprocess.PIPE)
                 proxies[home] = int(first_line(p, r"proxy 127\.0\.0\.1:(\d+)").group(1))
+                proxy_pids[home] = p.pid
             g = spawn([peerup, "--config", cfg["laptop"], "gateway", "--socks", "127.0.0.1:0"],
                       out=subprocess.PIPE)
             socks = int(first_line(g, r"socks5 127\.0\.0\.1:(\d+)").group(1))
+            forwarder = {
+                "proxy, direct": proxy_pids["hd"],
+                "SOCKS gateway, direct": g.pid,
+                "proxy, via relay": proxy_pids["hr"],
+                "SOCKS gateway, via relay": g.pid,
+            }
 
             paths = {
                 "proxy, direct": lambda: open_direct(proxies["hd"]),
@@ -227,12 +254,26 @@ def main():
             # Warm up: each path's libp2p connection exists before timing.
             for opener in paths.values():
                 transfer(opener(), "download", 1 << 20)
+            perf = None
+            if args.perf:
+                perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "499", "-o", args.perf, "-p",
+                                         f"{g.pid},{proxy_pids['hd']}"], stderr=subprocess.DEVNULL)
+                time.sleep(1)
             results = {(p, d): [] for p in paths for d in ("download", "upload")}
+            cpu = {(p, d): [] for p in paths for d in ("download", "upload")}
+            gib = args.bytes / (1 << 30)
             for r in range(args.runs):
                 order = list(paths) if r % 2 == 0 else list(reversed(paths))
                 for direction in ("download", "upload"):
                     for name in order:
+                        before = cpu_seconds(forwarder[name])
                         results[(name, direction)].append(transfer(paths[name](), direction, args.bytes))
+                        # The forwarder may still be flushing its last bytes: let it settle.
+                        time.sleep(0.2)
+                        cpu[(name, direction)].append((cpu_seconds(forwarder[name]) - before) / gib)
+            if perf:
+                perf.send_signal(2)  # SIGINT: perf writes its file and exits
+                perf.wait(60)
         finally:
             for p in procs:
                 p.terminate()
@@ -245,17 +286,25 @@ def main():
     print(f"# peerup gateway (SOCKS5) vs peerup proxy, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} cores, loopback, {args.bytes >> 20} MiB per transfer, {args.runs} runs")
     print()
-    print("| path | download best | download median | upload best | upload median |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"load average before / after: {load_before} / {open('/proc/loadavg').read().split()[0]}")
+    print()
+    print("| path | download best | download median | upload best | upload median "
+          "| forwarder CPU s/GiB down / up |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in paths:
         d, u = results[(name, "download")], results[(name, "upload")]
-        print(f"| {name} | {max(d):.0f} | {statistics.median(d):.0f} | {max(u):.0f} | {statistics.median(u):.0f} |")
+        cd, cu = statistics.median(cpu[(name, "download")]), statistics.median(cpu[(name, "upload")])
+        print(f"| {name} | {max(d):.0f} | {statistics.median(d):.0f} | {max(u):.0f} | "
+              f"{statistics.median(u):.0f} | {cd:.2f} / {cu:.2f} |")
     print()
     for where in ("direct", "via relay"):
         for direction in ("download", "upload"):
             s = statistics.median(results[(f"SOCKS gateway, {where}", direction)])
             p = statistics.median(results[(f"proxy, {where}", direction)])
-            print(f"- SOCKS / proxy, {where}, {direction} (medians): {s / p:.2f}x (target >= 0.90)")
+            sc = statistics.median(cpu[(f"SOCKS gateway, {where}", direction)])
+            pc = statistics.median(cpu[(f"proxy, {where}", direction)])
+            print(f"- SOCKS / proxy, {where}, {direction} (medians): {s / p:.2f}x MiB/s "
+                  f"(target >= 0.90), {sc / pc:.2f}x forwarder CPU per GiB")
 
 
 if __name__ == "__main__":
