@@ -53,7 +53,7 @@ result<bytes> decode(std::string_view text) {
   for (std::size_t i = ones; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 128 || reverse[c] < 0) return errc::invalid_base58;
-    unsigned carry = static_cast<unsigned>(reverse[c]);
+    unsigned carry = static_cast<unsigned char>(reverse[c]);  // >= 0: checked above
     std::size_t j = 0;
     for (; j < used || carry != 0; ++j) {
       carry += 58u * value[j];
