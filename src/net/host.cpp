@@ -344,30 +344,78 @@ void host::close_connections(const peer_id& peer) {
   for (auto& c : connections(peer)) c->mux->close();
 }
 
+struct host::dial_in_flight {
+  explicit dial_in_flight(asio::any_io_executor ex) : done(ex) {}
+  signal done;
+  std::optional<result<connection_ptr>> outcome;
+};
+
+// Registers a dial in dials_ and always publishes its outcome to the
+// connect() calls that joined it, also when the dialing coroutine ends early.
+class host::dial_registration {
+ public:
+  dial_registration(host& h, const peer_id& peer)
+      : host_(h), peer_(peer), alive_(h.alive_), flight_(std::make_shared<dial_in_flight>(h.ex_)) {
+    h.dials_[peer] = flight_;
+  }
+  ~dial_registration() { finish(make_error_code(errc::dial_failed)); }
+  dial_registration(const dial_registration&) = delete;
+  dial_registration& operator=(const dial_registration&) = delete;
+
+  void finish(const result<connection_ptr>& r) {
+    if (flight_->outcome) return;
+    flight_->outcome = r;
+    flight_->done.notify();
+    if (!*alive_) return;
+    if (auto it = host_.dials_.find(peer_); it != host_.dials_.end() && it->second == flight_)
+      host_.dials_.erase(it);
+  }
+
+ private:
+  host& host_;
+  peer_id peer_;
+  std::shared_ptr<bool> alive_;
+  std::shared_ptr<dial_in_flight> flight_;
+};
+
+awaitable<std::optional<result<connection_ptr>>> host::join_dial(const peer_id& peer) {
+  auto it = dials_.find(peer);
+  if (it == dials_.end()) co_return std::nullopt;
+  auto flight = it->second;
+  auto alive = alive_;
+  while (!flight->outcome && *alive) co_await flight->done.wait();
+  if (!flight->outcome) co_return result<connection_ptr>(make_error_code(errc::dial_failed));
+  co_return *flight->outcome;
+}
+
 awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
   if (auto existing = connections(peer); !existing.empty()) co_return existing.front();
+  if (auto joined = co_await join_dial(peer)) co_return *joined;
   auto addrs = peers_.addrs(peer);
   if (addrs.empty()) co_return make_error_code(errc::no_addresses);
+  dial_registration registration(*this, peer);
   // Direct addresses first, relayed ones as the fallback.
   std::stable_partition(addrs.begin(), addrs.end(),
                         [](const multiaddr& a) { return !a.is_relayed(); });
-  error_code last = make_error_code(errc::dial_failed);
+  result<connection_ptr> last = make_error_code(errc::dial_failed);
   for (const auto& a : addrs) {
-    auto conn = co_await dial_addr(a, peer, dial_options{});
-    if (conn) co_return conn;
-    last = conn.error();
-    spdlog::debug("dial {} failed: {}", a.to_string(), last.message());
+    last = co_await dial_addr(a, peer, dial_options{});
+    if (last) break;
+    spdlog::debug("dial {} failed: {}", a.to_string(), last.error().message());
   }
+  registration.finish(last);
   co_return last;
 }
 
 awaitable<result<connection_ptr>> host::connect(const multiaddr& addr) {
   auto peer = addr.peer();
-  if (peer) {
-    if (auto existing = connections(*peer); !existing.empty()) co_return existing.front();
-  }
+  if (!peer) co_return co_await dial_addr(addr, peer, dial_options{});
+  if (auto existing = connections(*peer); !existing.empty()) co_return existing.front();
+  if (auto joined = co_await join_dial(*peer)) co_return *joined;
+  dial_registration registration(*this, *peer);
   auto conn = co_await dial_addr(addr, peer, dial_options{});
-  if (conn && peer) peers_.add_addr(*peer, addr);
+  if (conn) peers_.add_addr(*peer, addr);
+  registration.finish(conn);
   co_return conn;
 }
 

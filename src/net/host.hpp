@@ -109,7 +109,8 @@ class host {
   }
 
   // Returns an open connection to `peer`, dialing its known addresses if
-  // needed. A direct connection is preferred over a relayed one.
+  // needed. A direct connection is preferred over a relayed one. A call for
+  // a peer that another connect() is dialing waits for that dial.
   awaitable<result<connection_ptr>> connect(const peer_id& peer);
   // Dials a multiaddr (with /p2p/ for authentication; without it any peer is
   // accepted) and returns the connection, reusing an existing one.
@@ -172,6 +173,13 @@ class host {
   std::optional<tcp::endpoint> reuse_endpoint_for(const tcp::endpoint& target) const;
   std::optional<peer_id> punching_peer(const tcp::endpoint& remote);
   void register_connection(const connection_ptr& conn);
+  // One dial per peer at a time: a connect() for a peer being dialed waits
+  // for that dial instead of racing it (a second connection, or a dead
+  // direct address tried while the relayed redial is about to succeed).
+  struct dial_in_flight;
+  class dial_registration;
+  // The outcome of the dial in flight to `peer`, if there is one.
+  awaitable<std::optional<result<connection_ptr>>> join_dial(const peer_id& peer);
   void serve_stream(const connection_ptr& conn, stream_ptr s);
   awaitable<void> run_stream(connection_ptr conn, stream_ptr s);
 
@@ -191,6 +199,7 @@ class host {
   std::vector<connection_observer> observers_;
   std::vector<std::function<void(const peer_id&)>> disconnect_observers_;
   std::unordered_map<peer_id, std::vector<connection_ptr>> conns_;
+  std::unordered_map<peer_id, std::shared_ptr<dial_in_flight>> dials_;
   std::shared_ptr<resource_manager> resources_;
   std::vector<std::function<bool(const connection&)>> idle_exemptions_;
   circuit_dialer circuit_dialer_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/resource_log.hpp"
@@ -23,6 +24,13 @@ constexpr auto keepalive_interval = std::chrono::seconds(15);
 // A peer that answers none of this many pings in a row is gone (its NAT
 // mapping died, or the path did): fail the connection so callers fall back.
 constexpr int max_unanswered_pings = 3;
+// A connection that has received nothing for this long gets a liveness probe
+// when we next send something that needs an answer (expect_reply).
+constexpr auto probe_after_quiet = std::chrono::seconds(1);
+// The probe's answer may queue behind up to output_high_water of the peer's
+// output: allow a few RTTs on top of a floor that slow links need.
+constexpr auto min_probe_timeout = std::chrono::seconds(3);
+constexpr auto max_probe_timeout = std::chrono::seconds(15);
 }  // namespace
 
 struct yamux_connection::stream_state {
@@ -118,6 +126,7 @@ class yamux_stream final : public byte_stream {
       }
       data = data.subspan(n);
       conn_->touch();
+      conn_->expect_reply();
       conn_->flush_soon();
     }
     co_return result<void>{};
@@ -163,7 +172,8 @@ yamux_connection::yamux_connection(stream_ptr secure, bool is_client, yamux::con
       output_ready_(secure_->get_executor()),
       output_drained_(secure_->get_executor()),
       closed_signal_(secure_->get_executor()),
-      keepalive_timer_(secure_->get_executor()) {}
+      keepalive_timer_(secure_->get_executor()),
+      probe_timer_(secure_->get_executor()) {}
 
 yamux_connection::~yamux_connection() = default;
 
@@ -199,6 +209,7 @@ result<stream_ptr> yamux_connection::open_stream() {
     return id.error();
   }
   auto st = add_stream(*id, res_ ? window : 0, false);
+  expect_reply();
   flush_soon();
   return stream_ptr(std::make_unique<yamux_stream>(shared_from_this(), std::move(st)));
 }
@@ -294,6 +305,7 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
       fail(make_error_code(errc::connection_closed));
       break;
     }
+    last_received_ = steady_clock::now();
     events_.clear();
     if (auto r = session_.on_bytes({buf.data(), *n}, events_, now_ms()); !r) {
       fail(r.error());
@@ -357,6 +369,33 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
   }
 }
 
+void yamux_connection::expect_reply() {
+  if (steady_clock::now() - last_received_ >= probe_after_quiet) check_alive();
+}
+
+void yamux_connection::check_alive() {
+  if (closed_ || closing_ || probing_) return;
+  const auto now = steady_clock::now();
+  probing_ = true;
+  session_.ping(now_ms());
+  flush_soon();
+  asio::co_spawn(get_executor(), probe(shared_from_this(), now), asio::detached);
+}
+
+steady_clock::duration yamux_connection::probe_timeout() const {
+  const steady_clock::duration rtts = rtt_ ? *rtt_ * 4 : steady_clock::duration::zero();
+  return std::clamp<steady_clock::duration>(rtts, min_probe_timeout, max_probe_timeout);
+}
+
+awaitable<void> yamux_connection::probe(std::shared_ptr<yamux_connection> self,
+                                        steady_clock::time_point sent) {
+  probe_timer_.expires_after(probe_timeout());
+  co_await probe_timer_.async_wait(use_nothrow);
+  probing_ = false;
+  if (closed_ || last_received_ > sent) co_return;
+  fail(make_error_code(errc::timeout));
+}
+
 void yamux_connection::close() {
   if (closed_ || closing_) return;
   closing_ = true;
@@ -382,6 +421,7 @@ void yamux_connection::fail(error_code ec) {
   output_drained_.notify();
   closed_signal_.notify();
   keepalive_timer_.cancel();
+  probe_timer_.cancel();
 }
 
 }  // namespace peerup::net

@@ -46,6 +46,13 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   // Last stream event (open, data, close) in either direction; keepalive
   // pings do not count, so an unused connection can be found idle.
   steady_clock::time_point last_activity() const { return last_activity_; }
+  // When bytes (of any frame, pings too) last arrived from the peer.
+  steady_clock::time_point last_received() const { return last_received_; }
+  // Pings the peer now, unless a probe is under way, and fails the
+  // connection with errc::timeout if nothing arrives within the probe
+  // timeout. For callers about to rely on a connection that may have died
+  // silently (see expect_reply).
+  void check_alive();
   const connection_resources_ptr& resources() const { return res_; }
   asio::any_io_executor get_executor() { return secure_->get_executor(); }
 
@@ -56,6 +63,14 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   awaitable<void> read_loop(std::shared_ptr<yamux_connection> self);
   awaitable<void> write_loop(std::shared_ptr<yamux_connection> self);
   awaitable<void> keepalive_loop(std::shared_ptr<yamux_connection> self);
+  // We sent the peer something it must answer (a SYN, data) on a connection
+  // that has been quiet: ping now and fail the connection if nothing at all
+  // arrives within probe_timeout(). A path that died silently (a NAT mapping
+  // dropped, a link gone) is found in seconds instead of when keepalive gives
+  // up, so callers fall back to another path while the user still waits.
+  void expect_reply();
+  awaitable<void> probe(std::shared_ptr<yamux_connection> self, steady_clock::time_point sent);
+  steady_clock::duration probe_timeout() const;
   void dispatch(const yamux::event& ev);
   void fail(error_code ec);
   void flush_soon() { output_ready_.notify(); }
@@ -83,6 +98,9 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   std::vector<yamux::event> events_;
   asio::steady_timer keepalive_timer_;
   int unanswered_pings_ = 0;
+  steady_clock::time_point last_received_ = steady_clock::now();
+  asio::steady_timer probe_timer_;
+  bool probing_ = false;
 };
 
 }  // namespace peerup::net

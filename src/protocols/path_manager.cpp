@@ -253,6 +253,20 @@ void path_manager::start_upgrade(const net::connection_ptr& relayed) {
       net::asio::detached);
 }
 
+bool path_manager::heard_on_direct_since(const std::vector<net::connection_ptr>& conns,
+                                         steady_clock::time_point since) {
+  bool heard = false;
+  for (const auto& d : conns) {
+    if (d->relayed || !d->is_open()) continue;
+    if (d->mux->last_received() > since) {
+      heard = true;
+    } else {
+      d->mux->check_alive();  // answers (and we close the relayed one) or fails
+    }
+  }
+  return heard;
+}
+
 void path_manager::sweep() {
   const auto now = steady_clock::now();
   for (auto& [peer, st] : peers_) {
@@ -267,6 +281,11 @@ void path_manager::sweep() {
     if (direct && now - st.direct_since >= cfg_.relayed_idle_grace) {
       for (const auto& c : conns) {
         if (!c->relayed || c->mux->stream_count() > 0) continue;
+        // A peer that dials us through the relay while we hold a direct
+        // connection may know that path is dead (its NAT mapping went away,
+        // which we cannot see until we send). Keep the relayed connection
+        // until the direct one has proven itself since then.
+        if (!heard_on_direct_since(conns, c->opened)) continue;
         spdlog::debug("closing idle relayed connection to {}: direct path is up", peer.to_string());
         c->mux->close();
       }

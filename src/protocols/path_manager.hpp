@@ -106,6 +106,10 @@ class path_manager {
   bool supports(const peer_id& p, const protocol_id& proto) const;
   void start_upgrade(const net::connection_ptr& relayed);
   void sweep();
+  // Whether a direct connection in `conns` received bytes after `since`;
+  // probes those that did not.
+  static bool heard_on_direct_since(const std::vector<net::connection_ptr>& conns,
+                                    net::steady_clock::time_point since);
   void announce();
   void forget_stale_peers();
   net::awaitable<void> sweep_loop();

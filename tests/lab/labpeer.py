@@ -129,7 +129,7 @@ class PeerupLab:
         self.phone.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
                                 relays=[self.relay_addr], names={"home": self.home.id})
         started = time.monotonic()
-        proc = self.t.spawn("phone", self.phone.cmd("proxy", "home", service, 0),
+        proc = self.t.spawn("phone", self.phone.cmd("proxy", "home", service, 0, "--log-level", "debug"),
                             stdout=self.p(f"{name}.out"), stderr=self.p(f"{name}.log"))
 
         def port():

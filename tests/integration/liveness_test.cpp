@@ -1,0 +1,166 @@
+// Connections whose path dies silently (a NAT mapping dropped, a link gone:
+// no FIN, no RST, just nothing) and dials that several callers want at once.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "net/signal.hpp"
+#include "support/async_test.hpp"
+
+namespace peerup::test {
+namespace {
+
+using tcp = asio::ip::tcp;
+
+// A TCP forwarder on loopback that can turn into a black hole: once frozen it
+// keeps both sockets open and reads everything, but forwards nothing.
+class freezable_forwarder {
+ public:
+  freezable_forwarder(asio::io_context& io, tcp::endpoint target)
+      : io_(io),
+        acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        target_(target) {
+    asio::co_spawn(io, accept_one(), asio::detached);
+  }
+  ~freezable_forwarder() { stop(); }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void freeze() { *frozen_ = true; }
+  void stop() {
+    net::error_code ec;
+    acceptor_.close(ec);
+    for (auto& s : sockets_) s->close(ec);
+  }
+
+ private:
+  net::awaitable<void> accept_one() {
+    auto [ec, in] = co_await acceptor_.async_accept(net::use_nothrow);
+    if (ec) co_return;
+    auto out = std::make_shared<tcp::socket>(io_);
+    auto [cec] = co_await out->async_connect(target_, net::use_nothrow);
+    if (cec) co_return;
+    auto in_ptr = std::make_shared<tcp::socket>(std::move(in));
+    sockets_ = {in_ptr, out};
+    asio::co_spawn(io_, pump(in_ptr, out, frozen_), asio::detached);
+    asio::co_spawn(io_, pump(out, in_ptr, frozen_), asio::detached);
+  }
+  static net::awaitable<void> pump(std::shared_ptr<tcp::socket> from,
+                                   std::shared_ptr<tcp::socket> to, std::shared_ptr<bool> frozen) {
+    std::vector<std::uint8_t> buf(64 * 1024);
+    for (int i = 0; i < 1'000'000; ++i) {  // bounded: a test moves far less
+      auto [ec, n] = co_await from->async_read_some(asio::buffer(buf), net::use_nothrow);
+      if (ec) co_return;
+      if (*frozen) continue;
+      auto [wec, w] =
+          co_await asio::async_write(*to, asio::buffer(buf.data(), n), net::use_nothrow);
+      if (wec) co_return;
+    }
+  }
+
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint target_;
+  std::shared_ptr<bool> frozen_ = std::make_shared<bool>(false);
+  std::vector<std::shared_ptr<tcp::socket>> sockets_;
+};
+
+struct liveness : ::testing::Test {
+  asio::io_context io;
+  net::host server{io.get_executor(),
+                   net::host_config{.identity = private_key::generate(),
+                                    .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}}};
+  net::host client{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+
+  void SetUp() override {
+    server.set_handler(echo_protocol, serve_echo);
+    server.start();
+    client.start();
+  }
+  tcp::endpoint server_endpoint() {
+    const auto text = server.listen_addrs().front().to_string();  // /ip4/127.0.0.1/tcp/<port>
+    const auto port = static_cast<std::uint16_t>(std::stoi(text.substr(text.rfind('/') + 1)));
+    return {asio::ip::make_address("127.0.0.1"), port};
+  }
+  multiaddr via(std::uint16_t port) {
+    return *multiaddr::parse("/ip4/127.0.0.1/tcp/" + std::to_string(port) + "/p2p/" +
+                             server.id().to_string());
+  }
+  net::awaitable<void> sleep(std::chrono::milliseconds d) {
+    asio::steady_timer t(io, d);
+    co_await t.async_wait(net::use_nothrow);
+  }
+};
+
+// Keepalive alone would take 45-60 s (3 unanswered pings 15 s apart); the
+// hang guard is 20 s, so only the liveness probe can pass this test.
+TEST_F(liveness, a_path_that_dies_silently_fails_the_connection_when_a_stream_opens) {
+  freezable_forwarder fwd(io, server_endpoint());
+  bool closed = false;
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto conn = co_await client.connect(via(fwd.port()));
+        EXPECT_TRUE(conn) << conn.error().message();
+        if (!conn) co_return;
+        co_await sleep(1500ms);  // quiet for longer than the probe's threshold
+        fwd.freeze();
+        auto opened = co_await client.new_stream(*conn, echo_protocol);
+        if (opened) {  // the SYN went into the void; the echo cannot come back
+          const auto data = random_bytes(16);
+          auto echoed = co_await echo_roundtrip(*opened->stream, data);
+          EXPECT_FALSE(echoed);
+        }
+        co_await (*conn)->mux->wait_closed();
+        closed = (*conn)->mux->is_closed();
+        EXPECT_TRUE(client.connections(server.id()).empty());
+      },
+      20s);
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(liveness, a_quiet_but_healthy_connection_survives_the_probe) {
+  freezable_forwarder fwd(io, server_endpoint());
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(via(fwd.port()));
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    for (int round = 0; round < 2; ++round) {
+      co_await sleep(1500ms);
+      auto opened = co_await client.new_stream(*conn, echo_protocol);
+      EXPECT_TRUE(opened);
+      if (!opened) co_return;
+      const auto data = random_bytes(1024);
+      auto echoed = co_await echo_roundtrip(*opened->stream, data);
+      EXPECT_TRUE(echoed && *echoed == data);
+    }
+    co_await sleep(4000ms);  // longer than the probe timeout
+    EXPECT_TRUE((*conn)->is_open());
+    EXPECT_EQ(client.connections(server.id()).size(), 1u);
+  });
+}
+
+TEST_F(liveness, concurrent_connects_to_one_peer_share_one_dial) {
+  client.peers().add_addrs(server.id(), server.listen_addrs());
+  constexpr int callers = 6;
+  std::vector<net::connection_ptr> got;
+  run_async(io, [&]() -> net::awaitable<void> {
+    int done = 0;
+    net::signal all_done(io.get_executor());
+    for (int i = 0; i < callers; ++i) {
+      asio::co_spawn(
+          io,
+          [&]() -> net::awaitable<void> {
+            auto c = co_await client.connect(server.id());
+            EXPECT_TRUE(c) << c.error().message();
+            if (c) got.push_back(*c);
+            if (++done == callers) all_done.notify();
+          },
+          asio::detached);
+    }
+    while (done < callers) co_await all_done.wait();
+  });
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(callers));
+  for (const auto& c : got) EXPECT_EQ(c.get(), got.front().get());
+  EXPECT_EQ(client.connections(server.id()).size(), 1u);
+}
+
+}  // namespace
+}  // namespace peerup::test
