@@ -99,6 +99,7 @@ std::vector<multiaddr> autonat_peer_info::multiaddrs() const {
 autonat_message autonat_message::dial_request(const peer_id& id,
                                               const std::vector<multiaddr>& addrs) {
   std::vector<bytes> raw;
+  raw.reserve(addrs.size());
   for (const auto& a : addrs) raw.push_back(a.to_bytes());
   return dial_request(id.to_bytes(), std::move(raw));
 }
