@@ -66,10 +66,11 @@ must "configure + build ($BUILD_DIR)" build
 # - SANITIZE=all (opt-in): the unit and integration suites under ASan + UBSan
 #   + LeakSanitizer (scripts/sanitize.sh, a second build in build-asan);
 #   SANITIZE=unit or SANITIZE=integration runs one suite. Off by default
-#   because it does not fit the 40-minute budget yet: it compiles 134 units
-#   again, and g++ takes about 2.5x the CPU for a unit with -fsanitize than
-#   without (measured on src/protocols/relay_server.cpp: 59 s vs 23 s), so
-#   about 20 minutes cold on top of the 10-12 minute main build.
+#   until one cold run proves it fits the 40-minute budget: it compiles 134
+#   units again. Measured on src/protocols/relay_server.cpp (CPU seconds):
+#   23 plain -O2 -g, 59 sanitized -O2 -g, 32 sanitized -O1 -g1 (what
+#   sanitize.sh now uses), so about 12 minutes cold on 2 cores plus 2-3 of
+#   tests, next to the 10-12 minute main build: 32-36 minutes in total.
 # - TIDY=1 (opt-in): clang-tidy over all of src/ (scripts/tidy.sh).
 #   clang-tidy re-parses every translation unit and the asio-heavy ones take
 #   close to a minute each on 2 cores; run it locally before a merge
