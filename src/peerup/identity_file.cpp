@@ -44,7 +44,7 @@ private_key load_identity(const fs::path& path) {
   if (!key)
     throw std::runtime_error("identity key " + path.string() +
                              " is not a libp2p Ed25519 private key: " + key.error().message());
-  return std::move(*key);
+  return *key;
 }
 
 void save_identity(const fs::path& path, const private_key& key, bool force) {
