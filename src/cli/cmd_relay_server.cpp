@@ -118,8 +118,8 @@ net::awaitable<int> serve(app::relay_config cfg) {
         "relay: no authorized peers in {}: nobody can reserve (add some with: peerup relay "
         "authorize <peer-id>)",
         cfg.authorized_keys.string());
-  net::host h(ex, net::host_config{
-                      .identity = std::move(key), .listen = cfg.listen, .limits = cfg.host_limits});
+  net::host h(ex,
+              net::host_config{.identity = key, .listen = cfg.listen, .limits = cfg.host_limits});
   protocols::identify_service identify(h);
   protocols::install_ping(h);
   protocols::relay_server server(

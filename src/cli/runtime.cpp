@@ -8,9 +8,9 @@
 
 namespace peerup::cli {
 
-int run_main(std::function<net::awaitable<int>()> main, net::asio::io_context& io) {
+int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_context& io) {
   int rc = 1;
-  net::asio::co_spawn(io, main(), [&](std::exception_ptr e, int r) {
+  net::asio::co_spawn(io, main(), [&](const std::exception_ptr& e, int r) {
     if (e) {
       try {
         std::rethrow_exception(e);

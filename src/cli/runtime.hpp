@@ -11,7 +11,7 @@ namespace peerup::cli {
 
 // Runs `main` on a fresh io_context until it returns; its value is the exit
 // code. Exceptions escaping the coroutine print "peerup: <what>" and give 1.
-int run_main(std::function<net::awaitable<int>()> main, net::asio::io_context& io);
+int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_context& io);
 
 // Completes when SIGINT or SIGTERM arrives.
 net::awaitable<void> wait_for_signal();
