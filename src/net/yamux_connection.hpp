@@ -38,6 +38,9 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   // Sends GoAway, flushes what is queued, and closes the transport.
   void close();
   bool is_closed() const { return closed_; }
+  // Why it closed: errc::connection_closed for an orderly end (EOF, our
+  // close()), another error for a broken path (timeout, reset).
+  error_code close_reason() const { return close_reason_; }
   // Completes when the connection is closed (either side, or an error).
   awaitable<void> wait_closed();
 

@@ -182,6 +182,13 @@ void path_manager::on_closed(const net::connection_ptr& c) {
   const bool was_busy =
       it != peers_.end() && (it->second.direct_busy || c->mux->stream_count() > 0);
   refresh(peer);
+  // A direct connection that ended in order (the peer restarted or was done)
+  // says nothing against the path: punch again as soon as the peer comes
+  // back through the relay. Only a broken one (timeout, reset) backs off.
+  const bool orderly = c->mux->close_reason() == make_error_code(errc::connection_closed);
+  if (!c->relayed && orderly) {
+    if (auto p = peers_.find(peer); p != peers_.end()) p->second.rec.next_attempt = {};
+  }
   if (c->relayed || !was_busy || !running_ || !cfg_.redial_relay_on_direct_loss) return;
   if (!host_.connections(peer).empty() || !it->second.circuit) return;
   // The direct path carried streams and is gone: get the relayed path back
