@@ -77,7 +77,7 @@ std::vector<multiaddr> usable_addrs(const std::vector<multiaddr>& in, const addr
 
 // --- initiator (B) ---
 
-initiator::initiator(std::vector<multiaddr> our_addrs, addr_policy policy, peer_id remote)
+initiator::initiator(const std::vector<multiaddr>& our_addrs, addr_policy policy, peer_id remote)
     : ours_(usable_addrs(our_addrs, policy)), policy_(policy), remote_(std::move(remote)) {}
 
 std::vector<action> initiator::start(clock::time_point now) {
@@ -148,7 +148,7 @@ std::vector<action> initiator::on_stream_error(boost::system::error_code ec,
 
 // --- responder (A) ---
 
-responder::responder(std::vector<multiaddr> our_addrs, addr_policy policy, peer_id remote)
+responder::responder(const std::vector<multiaddr>& our_addrs, addr_policy policy, peer_id remote)
     : ours_(usable_addrs(our_addrs, policy)), policy_(policy), remote_(std::move(remote)) {}
 
 std::vector<action> responder::fail(errc e) {

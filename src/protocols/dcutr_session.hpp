@@ -72,7 +72,7 @@ struct action {
 // 3. on the dial result: done, or back to 1 until max_rounds
 class initiator {
  public:
-  initiator(std::vector<multiaddr> our_addrs, addr_policy policy, peer_id remote);
+  initiator(const std::vector<multiaddr>& our_addrs, addr_policy policy, peer_id remote);
 
   std::vector<action> start(clock::time_point now);
   std::vector<action> on_message(const wire::hole_punch_message& m, clock::time_point now);
@@ -104,7 +104,7 @@ class initiator {
 // after a failed dial, up to max_rounds. The stream starts with a receive.
 class responder {
  public:
-  responder(std::vector<multiaddr> our_addrs, addr_policy policy, peer_id remote);
+  responder(const std::vector<multiaddr>& our_addrs, addr_policy policy, peer_id remote);
 
   std::vector<action> on_message(const wire::hole_punch_message& m, clock::time_point now);
   std::vector<action> on_dial_result(bool direct, clock::time_point now);

@@ -8,10 +8,10 @@ namespace peerup::protocols {
 
 identify_service::identify_service(net::host& h) : host_(h) {
   host_.set_handler(identify_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
-    return serve(std::move(s), ctx);
+    return serve(std::move(s), std::move(ctx));
   });
   host_.set_handler(identify_push_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
-    return serve_push(std::move(s), ctx);
+    return serve_push(std::move(s), std::move(ctx));
   });
   host_.on_connection([this](const net::connection_ptr& conn) {
     net::asio::co_spawn(

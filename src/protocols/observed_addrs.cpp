@@ -114,6 +114,7 @@ std::vector<multiaddr> observed_addr_table::candidates(time_point now) const {
     return a.addr.to_bytes() < b.addr.to_bytes();
   });
   std::vector<multiaddr> out;
+  out.reserve(all.size());
   for (auto& r : all) out.push_back(std::move(r.addr));
   return out;
 }
