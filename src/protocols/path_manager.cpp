@@ -40,7 +40,7 @@ path_manager_config path_config_from_env(path_manager_config base) {
   return base;
 }
 
-path_manager::path_manager(net::host& h, identify_service& id, path_manager_config cfg)
+path_manager::path_manager(net::host& h, identify_service& id, const path_manager_config& cfg)
     : host_(h), identify_(id), cfg_(cfg), observed_(cfg.observed) {
   dcutr_ = std::make_unique<dcutr_service>(
       h, [this] { return hole_punch_addrs(); }, cfg_.dcutr);

@@ -65,7 +65,7 @@ class path_manager {
  public:
   // Installs the DCUtR handler and observers on `h`. `h` and `id` must
   // outlive the manager. Contract: all members run on the host's executor.
-  path_manager(net::host& h, identify_service& id, path_manager_config cfg = {});
+  path_manager(net::host& h, identify_service& id, const path_manager_config& cfg = {});
   ~path_manager();
   path_manager(const path_manager&) = delete;
   path_manager& operator=(const path_manager&) = delete;
