@@ -132,10 +132,10 @@ net::awaitable<result<destination>> handshake(net::byte_stream& s, bytes& buf,
 
 socks5::reply to_socks_reply(gateway_failure f) {
   switch (f) {
-    case gateway_failure::not_peerup_name: return socks5::reply::not_allowed;
-    case gateway_failure::unknown_name: return socks5::reply::host_unreachable;
-    case gateway_failure::unreachable: return socks5::reply::host_unreachable;
+    case gateway_failure::not_peerup_name:
     case gateway_failure::not_allowed: return socks5::reply::not_allowed;
+    case gateway_failure::unknown_name:
+    case gateway_failure::unreachable: return socks5::reply::host_unreachable;
     case gateway_failure::refused: return socks5::reply::connection_refused;
     case gateway_failure::busy: return socks5::reply::general_failure;
   }

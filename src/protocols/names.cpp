@@ -160,11 +160,11 @@ std::string_view to_string(name_registration::state s) {
 }
 
 name_registrar::name_registrar(net::host& h, wire::dns_label host,
-                               std::vector<std::pair<wire::dns_label, multiaddr>> targets,
+                               const std::vector<std::pair<wire::dns_label, multiaddr>>& targets,
                                name_registrar_options opts)
     : host_(h), host_name_(std::move(host)), opts_(opts) {
-  for (auto& [network, relay] : targets) {
-    regs_.push_back(name_registration{std::move(network), std::move(relay)});
+  for (const auto& [network, relay] : targets) {
+    regs_.push_back(name_registration{network, relay});
     timers_.push_back(std::make_unique<net::asio::steady_timer>(h.get_executor()));
   }
 }

@@ -91,7 +91,7 @@ class name_registrar {
  public:
   // One registration of `host` per (network, relay) in `targets`.
   name_registrar(net::host& h, wire::dns_label host,
-                 std::vector<std::pair<wire::dns_label, multiaddr>> targets,
+                 const std::vector<std::pair<wire::dns_label, multiaddr>>& targets,
                  name_registrar_options opts = {});
   ~name_registrar();
   name_registrar(const name_registrar&) = delete;
