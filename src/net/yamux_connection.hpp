@@ -37,6 +37,9 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
 
   // Sends GoAway, flushes what is queued, and closes the transport.
   void close();
+  // Drops the transport at once with an RST, as a broken path ends: the peer
+  // sees a reset, not an orderly end, and close_reason() becomes `why`.
+  void abort(error_code why) { fail(why); }
   bool is_closed() const { return closed_; }
   // Why it closed: errc::connection_closed for an orderly end (EOF, our
   // close()), another error for a broken path (timeout, reset).

@@ -1,6 +1,7 @@
 #include "protocols/dcutr.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include "net/length_prefixed_io.hpp"
 
@@ -56,7 +57,8 @@ void dcutr_service::report(punch_outcome o) {
 
 net::awaitable<net::connection_ptr> dcutr_service::punch(const peer_id& peer,
                                                          const std::vector<multiaddr>& addrs,
-                                                         net::dial_options opts) {
+                                                         net::dial_options opts,
+                                                         net::steady_clock::duration timeout) {
   struct dials {
     net::connection_ptr won;
   };
@@ -81,7 +83,7 @@ net::awaitable<net::connection_ptr> dcutr_service::punch(const peer_id& peer,
   // our connect() then fails (that 4-tuple is taken). Either way a direct
   // connection registers with the host, so wait for any.
   using namespace net::asio::experimental::awaitable_operators;
-  const auto deadline = steady_clock::now() + cfg_.dial_timeout;
+  const auto deadline = steady_clock::now() + timeout;
   net::asio::steady_timer timer(ex);
   while (*alive) {
     if (st->won && st->won->is_open()) co_return st->won;
@@ -171,7 +173,7 @@ net::awaitable<result<net::connection_ptr>> dcutr_service::drive(dcutr::initiato
           // The expectation outlives our own dial: B's SYN may still be on
           // its way when ours has already succeeded. It expires by itself.
           if (a) host_.expect_punch(peer, act.addrs, now() + cfg_.dial_timeout);
-          direct = co_await punch(peer, act.addrs, opts);
+          direct = co_await punch(peer, act.addrs, opts, cfg_.dial_timeout);
           if (!*alive) co_return make_error_code(errc::connection_closed);
           next = on_dial(direct != nullptr);
           fed = true;
@@ -216,7 +218,11 @@ net::awaitable<result<net::connection_ptr>> dcutr_service::upgrade(net::connecti
   if (cfg_.try_unilateral) {
     const auto pub = dcutr::usable_addrs(host_.peers().addrs(peer), public_only, peer);
     if (!pub.empty()) {
-      auto d = co_await punch(peer, pub, net::dial_options{});
+      const auto measured = relayed->mux->rtt();
+      const net::steady_clock::duration rtt = measured ? *measured : cfg_.unilateral_min;
+      const auto budget =
+          std::clamp<net::steady_clock::duration>(4 * rtt, cfg_.unilateral_min, cfg_.dial_timeout);
+      auto d = co_await punch(peer, pub, net::dial_options{}, budget);
       if (!*alive) co_return make_error_code(errc::connection_closed);
       if (d) {
         report({peer, punch_role::initiator, d, since(started), 0});

@@ -23,8 +23,11 @@ struct dcutr_config {
   // Waiting for the peer's next DCUtR message.
   net::steady_clock::duration message_timeout = std::chrono::seconds(10);
   // B first dials A's public addresses, if A announced any (the spec's
-  // unilateral upgrade).
+  // unilateral upgrade), for a few relayed RTTs at most: a NATed peer's
+  // announced or remembered address usually drops the SYN, and the hole
+  // punch should not wait a whole dial_timeout for that.
   bool try_unilateral = true;
+  net::steady_clock::duration unilateral_min = std::chrono::milliseconds(500);
   // SECURITY: DCUtR streams served at once (each may make us dial up to
   // dcutr::max_dial_addrs addresses).
   std::size_t max_inbound = 8;
@@ -72,12 +75,13 @@ class dcutr_service {
                                                     std::vector<dcutr::action> acts,
                                                     const net::connection_ptr& relayed,
                                                     net::stream_ptr s);
-  // Dials every address at once in `role` and waits (up to dial_timeout) for
+  // Dials every address at once in `role` and waits (up to `timeout`) for
   // any direct connection to `peer`: ours, or the peer's arriving at our
   // listener. nullptr when none came.
   net::awaitable<net::connection_ptr> punch(const peer_id& peer,
                                             const std::vector<multiaddr>& addrs,
-                                            net::dial_options opts);
+                                            net::dial_options opts,
+                                            net::steady_clock::duration timeout);
   net::connection_ptr direct_to(const peer_id& peer) const;
   void report(punch_outcome o);
 

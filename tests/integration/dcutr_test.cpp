@@ -210,7 +210,9 @@ TEST_F(dcutr_setup, losing_the_direct_path_falls_back_to_the_relay_and_a_retry_g
     asio::steady_timer settle(io, 300ms);  // let a sweep see the stream
     co_await settle.async_wait(net::use_nothrow);
     const auto killed_at = net::steady_clock::now();
-    busy->conn->mux->close();  // the direct path dies
+    // The direct path breaks (an orderly close would say the peer left, not
+    // that the path died, and B would punch again at once).
+    busy->conn->mux->abort(make_error_code(errc::timeout));
     EXPECT_TRUE(co_await eventually([&] { return has(a->host, b.host.id(), true); }, 5s))
         << "A did not reconnect through the relay";
     const auto back_ms =
