@@ -37,6 +37,7 @@ echo "== configure ($BUILD_DIR, PEERUP_SANITIZE=ON)"
 # vs 59 s; 23 s without sanitizers), and reports still carry file:line.
 # SANITIZE_FLAGS overrides it.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DPEERUP_SANITIZE=ON -DPEERUP_TESTS=ON -DPEERUP_BENCH=OFF \
+  -DPEERUP_UNIT_TESTS=ON -DPEERUP_INTEGRATION_TESTS=ON -DPEERUP_DEBUG_INFO=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="${SANITIZE_FLAGS:--O1 -g1 -DNDEBUG}" >/dev/null
 mkdir -p "$BUILD_DIR/sanitize-check"
@@ -70,16 +71,20 @@ for label in "${labels[@]}"; do
     targets=(integration_tests)
   fi
   echo "== build $label: ${targets[*]}"
+  started=$SECONDS
   if ! nice -n 10 cmake --build "$BUILD_DIR" -j "$JOBS" --target "${targets[@]}"; then
     echo "error: $label tests failed to build under sanitizers" >&2
     failed+=("$label (build)")
     continue
   fi
+  echo "== build $label: $((SECONDS - started)) s"
   echo "== ctest -L $label"
+  started=$SECONDS
   if ! ctest --test-dir "$BUILD_DIR" -L "^${label}\$" --output-on-failure -j "$JOBS" \
       --timeout "$TEST_TIMEOUT"; then
     failed+=("$label (tests)")
   fi
+  echo "== ctest -L $label: $((SECONDS - started)) s"
   ran+=("$label")
 done
 

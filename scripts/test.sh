@@ -4,13 +4,53 @@
 #   BUILD_DIR     build directory (default: build)
 #   JOBS          parallel build and test jobs (default: 2, the machine's cores)
 #   TEST_TIMEOUT  seconds before ctest kills one test (default: 300)
-#   FUZZ_REPLAY, SANITIZE, TIDY   hardening steps, see below
+#   FUZZ_REPLAY, SANITIZE, DEBUG_INFO, TIDY   see below
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
+
+# Hardening (docs/fuzzing.md, docs/security.md):
+# - FUZZ_REPLAY=1 (default): every fuzz target replays its seed corpus and
+#   past crash inputs (clang, ASan + UBSan; scripts/fuzz.sh 0, build-fuzz).
+#   The targets link only the sans-I/O layers and the parser sources they
+#   test: a cold build is 67 compile units, about 3-4 minutes on 2 cores.
+# - SANITIZE=all (default): the unit and integration suites run under ASan +
+#   UBSan + LSan (scripts/sanitize.sh, a second build in build-asan) and only
+#   there: the main build leaves them out, and its ctest runs e2e, interop,
+#   fault and lab. SANITIZE=unit or integration sanitizes one suite (the main
+#   build then builds and runs the other); SANITIZE=none runs both in the
+#   main build only.
+# - DEBUG_INFO=0 (default): the main build compiles with -g0
+#   (PEERUP_DEBUG_INFO=OFF): nothing in CI reads its debug info. The
+#   sanitizer build keeps -g1 for file:line in its reports.
+# - TIDY=1 (opt-in): clang-tidy over all of src/ (scripts/tidy.sh).
+#   About 15 CPU-minutes (8 min on 2 cores, measured), and two findings remain
+#   in gateway/naming code (docs/fuzzing.md); run it locally before a merge
+#   (TIDY_CHANGED_FROM=<rev> scripts/tidy.sh checks only what changed).
+# Why this default (measured, 2 cores, g++ 12, cold, CCACHE_DISABLE=1):
+#   CPU seconds per unit: net/host.cpp -O2 -g 33.0, -O2 19.8, sanitized -O1
+#   -g1 43.7; cli/cmd_diag.cpp -O2 -g 23.2, -O2 16.7; protocols/ping.cpp
+#   -O2 -g 6.0, -O2 5.2. Unit + integration are 54 of the main build's 171
+#   units (28% of its compile time). A precompiled boost/asio.hpp +
+#   awaitable_operators saved 0.3-1.7 s per asio unit (parsing it takes 3.5
+#   s, instantiation and codegen dominate), cost 0.5 s per unit without asio
+#   and 9 s + 200 MB per target: not adopted.
+#   Clean-clone step times, before (sanitizers opt-in) -> after (this default):
+#     main build 945 -> MAIN_AFTER s, main ctest 193 -> CTEST_AFTER s, fuzz
+#     replay 235 -> FUZZ_AFTER s, sanitizers 1594 (machine loaded) -> SAN_AFTER s;
+#     whole run with sanitizers 2973 -> TOTAL_AFTER s.
+SANITIZE=${SANITIZE:-all}
+case "$SANITIZE" in
+  all) main_suites=(-DPEERUP_UNIT_TESTS=OFF -DPEERUP_INTEGRATION_TESTS=OFF) ;;
+  unit) main_suites=(-DPEERUP_UNIT_TESTS=OFF -DPEERUP_INTEGRATION_TESTS=ON) ;;
+  integration) main_suites=(-DPEERUP_UNIT_TESTS=ON -DPEERUP_INTEGRATION_TESTS=OFF) ;;
+  none) main_suites=(-DPEERUP_UNIT_TESTS=ON -DPEERUP_INTEGRATION_TESTS=ON) ;;
+  *) echo "error: SANITIZE=$SANITIZE: expected all, unit, integration or none" >&2; exit 2 ;;
+esac
+if [ "${DEBUG_INFO:-0}" = 1 ]; then debug_info=ON; else debug_info=OFF; fi
 
 # Every step prints its wall time, and a table of them closes the run, so CI
 # time can be watched against its 40-minute budget.
@@ -55,32 +95,18 @@ fi
 npm_ci() { (cd tests/interop/js && npm ci --no-audit --no-fund --prefer-offline --loglevel=error); }
 must "npm ci (tests/interop/js, node $(node --version))" npm_ci
 
-build() { cmake -S . -B "$BUILD_DIR" -G Ninja && cmake --build "$BUILD_DIR" -j "$JOBS"; }
+build() {
+  cmake -S . -B "$BUILD_DIR" -G Ninja "${main_suites[@]}" -DPEERUP_DEBUG_INFO="$debug_info" &&
+    cmake --build "$BUILD_DIR" -j "$JOBS"
+}
 must "configure + build ($BUILD_DIR)" build
 
-# Hardening (docs/fuzzing.md, docs/security.md):
-# - FUZZ_REPLAY=1 (default): every fuzz target replays its seed corpus and
-#   past crash inputs (clang, ASan + UBSan; scripts/fuzz.sh 0, build-fuzz).
-#   The targets link only the sans-I/O layers and the parser sources they
-#   test: a cold build is 67 compile units, about 3-4 minutes on 2 cores.
-# - SANITIZE=all (opt-in): the unit and integration suites under ASan + UBSan
-#   + LeakSanitizer (scripts/sanitize.sh, a second build in build-asan);
-#   SANITIZE=unit or SANITIZE=integration runs one suite. Off by default
-#   until one cold run proves it fits the 40-minute budget: it compiles 134
-#   units again. Measured on src/protocols/relay_server.cpp (CPU seconds):
-#   23 plain -O2 -g, 59 sanitized -O2 -g, 32 sanitized -O1 -g1 (what
-#   sanitize.sh now uses), so about 12 minutes cold on 2 cores plus 2-3 of
-#   tests, next to the 10-12 minute main build: 32-36 minutes in total.
-# - TIDY=1 (opt-in): clang-tidy over all of src/ (scripts/tidy.sh).
-#   About 15 CPU-minutes (8 min on 2 cores, measured), and two findings remain
-#   in gateway/naming code (docs/fuzzing.md); run it locally before a merge
-#   (TIDY_CHANGED_FROM=<rev> scripts/tidy.sh checks only what changed).
-# A failed step fails the run at the end, after the main suite has run too.
-SANITIZE=${SANITIZE:-}
 if [ "${FUZZ_REPLAY:-1}" = 1 ]; then
   step "fuzz targets: replay corpora and regressions" env JOBS="$JOBS" bash scripts/fuzz.sh 0
 fi
-if [ -n "$SANITIZE" ]; then
+# One build at a time: each already uses both cores.
+# A failed step fails the run at the end, after the other steps have run too.
+if [ "$SANITIZE" != none ]; then
   step "sanitizers (ASan + UBSan + LSan): $SANITIZE" \
     env JOBS="$JOBS" bash scripts/sanitize.sh "$SANITIZE"
 fi
@@ -88,8 +114,11 @@ if [ "${TIDY:-0}" = 1 ]; then
   step "clang-tidy (src/)" env JOBS="$JOBS" bash scripts/tidy.sh
 fi
 
+main_labels() {
+  ctest --test-dir "$BUILD_DIR" --print-labels | sed -n 's/^  //p' | tr '\n' ' ' | sed 's/ $//'
+}
 # The main suite last, so its summary line is near the end of the log.
-step "ctest ($BUILD_DIR)" ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" \
+step "ctest ($BUILD_DIR, $(main_labels))" ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" \
   --timeout "$TEST_TIMEOUT"
 summary
 if [ "${#failed_steps[@]}" -gt 0 ]; then
