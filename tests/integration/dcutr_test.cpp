@@ -24,16 +24,6 @@ net::host_config listening(private_key key = private_key::generate()) {
   return {.identity = std::move(key), .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}};
 }
 
-net::awaitable<bool> eventually(std::function<bool()> pred, std::chrono::milliseconds limit) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  for (auto waited = 0ms; waited < limit; waited += 20ms) {
-    if (pred()) co_return true;
-    t.expires_after(20ms);
-    co_await t.async_wait(net::use_nothrow);
-  }
-  co_return pred();
-}
-
 protocols::path_manager_config loopback_paths(std::chrono::milliseconds retry = 30s) {
   protocols::path_manager_config c;
   c.dcutr.policy = {.allow_private = true, .allow_loopback = true};

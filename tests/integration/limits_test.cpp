@@ -19,18 +19,6 @@ using net::resource_limit;
 // a reference or a trivially destructible value, and results are named
 // before they go into EXPECT_*.
 
-// Waits (bounded) until `pred` holds, polling the io loop.
-template <class Pred>
-net::awaitable<bool> eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  for (auto waited = 0ms; waited < limit; waited += 20ms) {
-    if (pred()) co_return true;
-    t.expires_after(20ms);
-    co_await t.async_wait(net::use_nothrow);
-  }
-  co_return pred();
-}
-
 net::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(net::use_nothrow);

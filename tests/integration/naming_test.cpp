@@ -21,16 +21,6 @@ using name_state = protocols::name_registration::state;
 
 wire::dns_label label(std::string_view s) { return wire::dns_label::parse(s).value(); }
 
-net::awaitable<bool> eventually(std::function<bool()> pred, std::chrono::milliseconds limit) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  for (auto waited = 0ms; waited < limit; waited += 20ms) {
-    if (pred()) co_return true;
-    t.expires_after(20ms);
-    co_await t.async_wait(net::use_nothrow);
-  }
-  co_return pred();
-}
-
 struct naming_setup : ::testing::Test {
   asio::io_context io;
   std::set<peer_id> authorized;

@@ -16,17 +16,6 @@ net::host_config with_listener(private_key key, std::uint16_t port = 0) {
   return {.identity = std::move(key), .listen = {multiaddr::from_tcp("127.0.0.1", port)}};
 }
 
-// Waits (bounded) until `pred` holds, polling the io loop.
-net::awaitable<bool> eventually(std::function<bool()> pred, std::chrono::milliseconds limit) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  for (auto waited = 0ms; waited < limit; waited += 20ms) {
-    if (pred()) co_return true;
-    t.expires_after(20ms);
-    co_await t.async_wait(net::use_nothrow);
-  }
-  co_return pred();
-}
-
 struct relay_setup : ::testing::Test {
   asio::io_context io;
   private_key relay_key = private_key::generate();

@@ -36,6 +36,20 @@ inline void run_async(asio::io_context& io, std::function<net::awaitable<void>()
   if (error) std::rethrow_exception(error);
 }
 
+// Waits until `pred` holds, polling every 20 ms, for at most `limit`; returns
+// whether it held. A template, not std::function: g++ 12 miscompiles class
+// temporaries with destructors inside a co_await expression.
+template <class Pred>
+net::awaitable<bool> eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (auto waited = 0ms; waited < limit; waited += 20ms) {
+    if (pred()) co_return true;
+    t.expires_after(20ms);
+    co_await t.async_wait(net::use_nothrow);
+  }
+  co_return pred();
+}
+
 inline const protocol_id echo_protocol{"/peerup/echo/1.0.0"};
 
 // Echoes every byte until the remote closes its write side, then closes ours.
