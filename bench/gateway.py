@@ -30,27 +30,10 @@ SOCKS within 10% of proxy). Every process is stopped at the end.
 import argparse, os, re, socket, statistics, struct, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from proxy import cpu_seconds, free_port, run, size  # noqa: E402  (one copy of the shared helpers)
+
 CHUNK = 1 << 20
-
-
-def size(text):
-    m = re.fullmatch(r"(\d+)(B|KiB|MiB|GiB)?", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}")
-    return int(m.group(1)) * {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m.group(2)]
-
-
-def run(argv, timeout=120):
-    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:4])}... failed: {out.stderr.strip()[-500:]}")
-    return out.stdout
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def recv_exact(sock, n):
@@ -155,16 +138,6 @@ def transfer(sock, direction, nbytes):
     return nbytes / (1 << 20) / seconds
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds of a process so far (fields 14 and 15 of /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -266,11 +239,11 @@ def main():
                 order = list(paths) if r % 2 == 0 else list(reversed(paths))
                 for direction in ("download", "upload"):
                     for name in order:
-                        before = cpu_seconds(forwarder[name])
+                        before = cpu_seconds([forwarder[name]])
                         results[(name, direction)].append(transfer(paths[name](), direction, args.bytes))
                         # The forwarder may still be flushing its last bytes: let it settle.
                         time.sleep(0.2)
-                        cpu[(name, direction)].append((cpu_seconds(forwarder[name]) - before) / gib)
+                        cpu[(name, direction)].append((cpu_seconds([forwarder[name]]) - before) / gib)
             if perf:
                 perf.send_signal(2)  # SIGINT: perf writes its file and exits
                 perf.wait(60)
