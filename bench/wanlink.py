@@ -33,7 +33,7 @@ MTU = 65000
 _TUNSETIFF = 0x400454CA
 _IFF_TUN = 0x0001
 _IFF_NO_PI = 0x1000
-_MAX_QUEUED = 1 << 16  # packets in flight per link: bounds memory (4 GiB at worst is never reached: TCP windows cap it far lower)
+_MAX_QUEUED = 1 << 16  # packets queued per direction at most; TCP windows keep it far lower
 
 
 def _ip(*args):
