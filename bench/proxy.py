@@ -20,7 +20,7 @@ Needs root for sshd (it logs in as root with a throwaway key) and for --rtt;
 without root the ssh -L rows are skipped and say so. Every process is stopped
 at the end.
 """
-import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, re, select, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLAIN_PAIR = "plain forwarder pair (socat, no crypto)"
@@ -161,6 +161,33 @@ def first_byte_ms(port, count, host="127.0.0.1"):
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.9) - 1]
+
+
+COLD = "new process: "  # ttfb rows measured from a process start, not over an open connection
+
+
+def cold_first_byte_ms(argv, count):
+    """Median and p90 ms from starting `argv` (a stdio forwarder: `peerup connect`,
+    `ssh -W`) to the banner's first byte on its stdout: what every ssh ProxyCommand
+    invocation pays before ssh can even start its own handshake."""
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            ready, _, _ = select.select([p.stdout], [], [], 10)
+            if not ready or p.stdout.read(1) != b"B":
+                raise RuntimeError(f"{' '.join(argv[:4])}...: no banner byte within 10 s")
+            samples.append((time.perf_counter() - start) * 1000)
+        finally:
+            p.stdin.close()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    samples.sort()
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.9) - 1)]
 
 
 class Procs:
@@ -320,6 +347,13 @@ def proxy_bench(peerup, nbytes, runs, work, ttfb_count=200, topo=None):
         for name, ports in fwd.items():
             if ports[1]:
                 ttfb[name] = first_byte_ms(ports[1], ttfb_count)
+        cold_count = max(5, ttfb_count // 10)
+        for path in ("direct", "via relay"):
+            argv = [peerup, "--config", t["laptop_cfg"], "connect", t[path], "banner"]
+            ttfb[f"{COLD}peerup connect, {path}"] = cold_first_byte_ms(argv, cold_count)
+        if ssh:
+            argv = ssh[0] + ["-W", f"127.0.0.1:{banner_port}", ssh[1]]
+            ttfb[f"{COLD}ssh -W (a new ssh connection)"] = cold_first_byte_ms(argv, cold_count)
         # Best throughput of N (the least disturbed run), least CPU of N.
         best = {k: (max(r[0] for r in v), min(r[1] for r in v)) for k, v in rows.items()}
         return best, ttfb, notes
@@ -355,7 +389,17 @@ def report(prox, ttfb, notes, nbytes, runs, ttfb_count):
     print("| path | median ms | p90 ms |")
     print("| --- | ---: | ---: |")
     for name, (med, p90) in ttfb.items():
-        print(f"| {name} | {med:.3f} | {p90:.3f} |")
+        if not name.startswith(COLD):
+            print(f"| {name} | {med:.3f} | {p90:.3f} |")
+    cold = {k[len(COLD):]: v for k, v in ttfb.items() if k.startswith(COLD)}
+    if cold:
+        print()
+        print("## Time to first byte from a new process (a stdio forwarder, as an ssh ProxyCommand runs it)")
+        print()
+        print("| forwarder | median ms | p90 ms |")
+        print("| --- | ---: | ---: |")
+        for name, (med, p90) in cold.items():
+            print(f"| {name} | {med:.1f} | {p90:.1f} |")
     for n in notes:
         print(f"- {n}")
 

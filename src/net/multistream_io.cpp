@@ -52,6 +52,14 @@ awaitable<result<std::string>> negotiate_outbound(byte_stream& s,
   co_return co_await drive(s, d);
 }
 
+awaitable<result<std::string>> finish_optimistic_outbound(byte_stream& s, multistream::dialer& d) {
+  // Output still pending means the proposal was never sent with the caller's data.
+  if (!d.take_output().empty()) co_return make_error_code(errc::protocol_not_supported);
+  auto selected = co_await drive(s, d);
+  if (!selected) co_return selected.error();
+  co_return selected;
+}
+
 awaitable<result<std::string>> negotiate_inbound(
     byte_stream& s, std::function<bool(std::string_view)> is_supported) {
   multistream::listener l(std::move(is_supported));

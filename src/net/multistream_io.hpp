@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/byte_stream.hpp"
+#include "wire/multistream.hpp"
 
 namespace peerup::net {
 
@@ -17,6 +18,15 @@ namespace peerup::net {
 // Contract: reads exactly the negotiation messages, never application data.
 awaitable<result<std::string>> negotiate_outbound(byte_stream& s,
                                                   const std::vector<std::string>& protocols);
+
+// The rest of an optimistic negotiation of exactly one protocol: the caller
+// has already written `d.take_output()` (the header and the proposal) with its
+// own first message behind it, without waiting. Reads the listener's answers.
+// 1. read the header echo
+// 2. read the protocol echo (done), or "na": with one protocol that fails
+//    (errc::protocol_not_supported), since data already followed the proposal
+// Contract: reads exactly the negotiation messages, never application data.
+awaitable<result<std::string>> finish_optimistic_outbound(byte_stream& s, multistream::dialer& d);
 
 // Answers proposals until one satisfies `is_supported`; returns it.
 // 1. read the dialer's header and answer with ours

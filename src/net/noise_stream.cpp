@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "net/multistream_io.hpp"
+
 namespace peerup::net {
 
 namespace {
@@ -19,13 +21,18 @@ constexpr std::size_t keep_write_buffer = 64 * 1024;
 // Writes are batched into one inner write of at most this many plaintext bytes.
 constexpr std::size_t write_batch = 16 * noise::max_plaintext;
 
-awaitable<result<void>> write_handshake_message(byte_stream& s, byte_span msg) {
+result<void> append_handshake_frame(bytes& out, byte_span msg) {
   // SECURITY: our own messages are bounded by construction, but check anyway.
-  if (msg.size() > noise::max_frame) co_return make_error_code(errc::too_large);
-  bytes framed(2 + msg.size());
-  framed[0] = static_cast<std::uint8_t>(msg.size() >> 8);
-  framed[1] = static_cast<std::uint8_t>(msg.size());
-  std::copy(msg.begin(), msg.end(), framed.begin() + 2);
+  if (msg.size() > noise::max_frame) return make_error_code(errc::too_large);
+  out.push_back(static_cast<std::uint8_t>(msg.size() >> 8));
+  out.push_back(static_cast<std::uint8_t>(msg.size()));
+  append(out, msg);
+  return {};
+}
+
+awaitable<result<void>> write_handshake_message(byte_stream& s, byte_span msg) {
+  bytes framed;
+  if (auto r = append_handshake_frame(framed, msg); !r) co_return r;
   co_return co_await s.write(framed);
 }
 
@@ -214,6 +221,26 @@ awaitable<result<secured_channel>> secure_outbound(stream_ptr inner, const priva
                                                    std::vector<std::string> muxers) {
   noise::handshake hs(noise::handshake::role::initiator, identity, std::move(expected),
                       std::move(muxers));
+  co_return co_await run_handshake(std::move(inner), std::move(hs));
+}
+
+awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inner,
+                                                                 const private_key& identity,
+                                                                 std::optional<peer_id> expected,
+                                                                 std::vector<std::string> muxers) {
+  multistream::dialer negotiation(std::vector<std::string>{std::string(noise::protocol_id)});
+  noise::handshake hs(noise::handshake::role::initiator, identity, std::move(expected),
+                      std::move(muxers));
+  auto first = hs.write_message();
+  if (!first) co_return first.error();
+  bytes flight = negotiation.take_output();
+  if (auto r = append_handshake_frame(flight, *first); !r) co_return r.error();
+  if (auto r = co_await inner->write(flight); !r) co_return r.error();
+  auto selected = co_await finish_optimistic_outbound(*inner, negotiation);
+  if (!selected) {
+    inner->reset();
+    co_return selected.error();
+  }
   co_return co_await run_handshake(std::move(inner), std::move(hs));
 }
 

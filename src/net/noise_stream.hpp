@@ -71,6 +71,19 @@ struct secured_channel {
 awaitable<result<secured_channel>> secure_outbound(stream_ptr inner, const private_key& identity,
                                                    std::optional<peer_id> expected,
                                                    std::vector<std::string> muxers);
+
+// Dials "/noise" and runs the handshake with the negotiation folded into the
+// first flight, saving the round trip a separate multistream exchange costs:
+// 1. write the multistream header, the "/noise" proposal and Noise message 1
+//    in one write (optimistic select: we propose nothing else);
+// 2. read the listener's header and "/noise" echo; "na" fails the dial;
+// 3. read message 2, write message 3 (as secure_outbound).
+// Contract: as secure_outbound, except that `inner` is fresh (nothing negotiated).
+awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inner,
+                                                                 const private_key& identity,
+                                                                 std::optional<peer_id> expected,
+                                                                 std::vector<std::string> muxers);
+
 awaitable<result<secured_channel>> secure_inbound(stream_ptr inner, const private_key& identity,
                                                   std::vector<std::string> muxers);
 

@@ -55,14 +55,8 @@ awaitable<result<connection_ptr>> finish(secured_channel sc, raw_connection& raw
 
 awaitable<result<connection_ptr>> upgrade_outbound(raw_connection raw, const upgrade_params& p,
                                                    std::optional<peer_id> expected) {
-  const std::vector<std::string> security_protocols{std::string(noise::protocol_id)};
-  auto security = co_await negotiate_outbound(*raw.stream, security_protocols);
-  if (!security) {
-    raw.stream->reset();
-    co_return security.error();
-  }
-  auto sc = co_await secure_outbound(std::move(raw.stream), p.identity, std::move(expected),
-                                     our_muxers());
+  auto sc = co_await negotiate_and_secure_outbound(std::move(raw.stream), p.identity,
+                                                   std::move(expected), our_muxers());
   if (!sc) co_return sc.error();
   co_return co_await finish(std::move(*sc), raw, p, direction::outbound);
 }
