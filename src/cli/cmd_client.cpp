@@ -96,12 +96,15 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
   return n;
 }
 
-// Opens a stream to the service, connecting (or reconnecting) as needed.
+// Opens a stream to the service, connecting (or reconnecting) as needed. The
+// protocol is proposed optimistically, so what the local client sends first
+// (an HTTP request) leaves without waiting a round trip for the echo; a
+// refusal then surfaces on the stream's first read.
 net::awaitable<result<net::stream_ptr>> open_service(net::host& h, const client_setup& s) {
   auto conn = co_await app::connect_target(h, s.plan);
   if (!conn) co_return conn.error();
   const auto proto = s.service.protocol();
-  auto opened = co_await h.new_stream(*conn, proto);
+  auto opened = co_await h.new_stream_optimistic(*conn, proto);
   if (!opened) co_return opened.error();
   co_return std::move(opened->stream);
 }
@@ -115,7 +118,11 @@ net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::so
     co_return;
   }
   auto piped = co_await net::splice(local, **remote);
-  if (piped.error) spdlog::info("proxy: stream ended: {}", explain(piped.error, s));
+  if (piped.error && piped.b_to_a == 0) {
+    spdlog::warn("proxy: {}", explain(piped.error, s));  // refused before any byte came back
+  } else if (piped.error) {
+    spdlog::info("proxy: stream ended: {}", explain(piped.error, s));
+  }
 }
 
 net::awaitable<int> run_proxy(client_options o) {
@@ -192,7 +199,8 @@ net::awaitable<int> run_connect(client_options o) {
     auto down = std::get<1>(ended);
     if (!down) {
       std::cerr << "peerup: " << explain(down.error(), s) << "\n";
-      co_return 1;
+      // Nothing came back: the service never answered (refused, not offered).
+      co_return received == 0 ? 2 : 1;
     }
   }
   co_return 0;

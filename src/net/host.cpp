@@ -4,6 +4,7 @@
 
 #include "net/interfaces.hpp"
 #include "net/multistream_io.hpp"
+#include "net/optimistic_stream.hpp"
 #include "net/resource_log.hpp"
 #include "net/signal.hpp"
 
@@ -529,6 +530,23 @@ awaitable<result<opened_stream>> host::new_stream(const connection_ptr& conn,
     co_return proto.error();
   }
   co_return opened_stream{std::move(*s), std::move(*proto), conn};
+}
+
+awaitable<result<opened_stream>> host::new_stream_optimistic(const connection_ptr& conn,
+                                                             const protocol_id& proto) {
+  auto s = conn->mux->open_stream();
+  if (!s) co_return s.error();
+  multistream::dialer negotiation(std::vector<std::string>{proto.str()});
+  const bytes proposal = negotiation.take_output();
+  // A new stream's send window takes the proposal at once; the bound is for
+  // a connection that is failing under us.
+  auto written = co_await with_timeout((*s)->write(proposal), cfg_.limits.negotiate_timeout);
+  if (!written) {
+    (*s)->reset();
+    co_return written.error();
+  }
+  stream_ptr stream = std::make_unique<optimistic_stream>(std::move(*s), std::move(negotiation));
+  co_return opened_stream{std::move(stream), proto.str(), conn};
 }
 
 awaitable<result<opened_stream>> host::new_stream(const peer_id& peer, const protocol_id& proto) {

@@ -124,6 +124,13 @@ class host {
   // expressions, so callers should not write new_stream(c, {"/x"}).)
   awaitable<result<opened_stream>> new_stream(const peer_id& peer, const protocol_id& proto);
   awaitable<result<opened_stream>> new_stream(const connection_ptr& conn, const protocol_id& proto);
+  // Proposes `proto` and returns without waiting for the answer (optimistic
+  // select): the stream's first read takes the answer in front of the reply.
+  // Saves a round trip whenever the caller writes first (a relay CONNECT, an
+  // HTTP request). A refusal shows as errc::protocol_not_supported from that
+  // read; net::optimistic_stream::confirmed() tells it from later failures.
+  awaitable<result<opened_stream>> new_stream_optimistic(const connection_ptr& conn,
+                                                         const protocol_id& proto);
 
   // Upgrades a raw stream (e.g. a relayed circuit) and registers the result.
   awaitable<result<connection_ptr>> add_outbound(raw_connection raw,

@@ -100,7 +100,8 @@ net::awaitable<result<net::connection_ptr>> dial_through_relay(net::host& h,
   // SECURITY: no relay chains; circuits over circuits would hide the real path.
   if ((*relay_conn)->relayed) co_return make_error_code(errc::relay_permission_denied);
 
-  auto opened = co_await h.new_stream(*relay_conn, relay_hop_protocol);
+  // Optimistic: CONNECT follows the proposal without waiting for its echo.
+  auto opened = co_await h.new_stream_optimistic(*relay_conn, relay_hop_protocol);
   if (!opened) co_return opened.error();
   const wire::relay_peer target{.id = expected->to_bytes(), .addrs = {}};
   const bytes request = wire::hop_message::connect(target).encode();

@@ -176,7 +176,8 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   std::optional<net::opened_stream> stop;
   bool over_limit = false;
   if (!target_conns.empty()) {
-    auto opened = co_await host_.new_stream(target_conns.front(), relay_stop_protocol);
+    // Optimistic: STOP CONNECT follows the proposal without waiting for its echo.
+    auto opened = co_await host_.new_stream_optimistic(target_conns.front(), relay_stop_protocol);
     if (opened) stop = std::move(*opened);
     over_limit = !opened && opened.error() == errc::resource_limit;
   }

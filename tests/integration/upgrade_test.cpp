@@ -1,8 +1,13 @@
-// What a dialing host puts on the wire before its listener answers: the
-// security negotiation rides in the same flight as Noise message 1.
+// Optimistic select: what a dialing host sends before its listener answers.
+// The security negotiation rides in the same flight as Noise message 1, and
+// an optimistic stream takes data before the protocol's echo comes back.
 #include <gtest/gtest.h>
 
+#include <future>
+
+#include "net/optimistic_stream.hpp"
 #include "support/async_test.hpp"
+#include "support/io_thread.hpp"
 
 namespace peerup::test {
 namespace {
@@ -104,6 +109,98 @@ TEST_F(silent_listener, a_listener_without_noise_fails_the_dial_with_protocol_no
   ASSERT_FALSE(*dialed);
   EXPECT_EQ(dialed->error(), make_error_code(errc::protocol_not_supported))
       << dialed->error().message();
+}
+
+net::host_config listening_config() {
+  return {.identity = private_key::generate(), .listen = {multiaddr::from_tcp("127.0.0.1", 0)}};
+}
+
+TEST(optimistic_stream, opens_and_takes_data_while_the_listener_cannot_answer) {
+  io_thread server_thread;
+  net::host server{server_thread.io().get_executor(), listening_config()};
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  server_thread.start();
+  const multiaddr addr = server_thread.call([&] { return server.full_addrs().front(); });
+
+  asio::io_context io;
+  net::host client{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+  client.start();
+  std::promise<void> release;
+  bool released = false;
+  bool opened_while_frozen = false, full_select_timed_out = false, confirmed = false;
+  const bytes hello = random_bytes(1000);
+  bytes echoed;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(addr);
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    // Freeze the listener's thread: from here it answers nothing.
+    asio::post(server_thread.io(), [frozen = release.get_future().share()] { frozen.wait(); });
+    auto optimistic = co_await net::with_timeout(client.new_stream_optimistic(*conn, echo_protocol),
+                                                 std::chrono::seconds(2));
+    opened_while_frozen = static_cast<bool>(optimistic);
+    // The contrast: a full select waits for the echo that cannot come.
+    auto full = co_await net::with_timeout(client.new_stream(*conn, echo_protocol),
+                                           std::chrono::milliseconds(300));
+    full_select_timed_out = !full && full.error() == errc::timeout;
+    if (optimistic) {
+      (void)co_await optimistic->stream->write(hello);  // before any answer
+      (void)co_await optimistic->stream->close_write();
+    }
+    release.set_value();
+    released = true;
+    if (!optimistic) co_return;
+    auto back = co_await net::read_to_end(*optimistic->stream, 1 << 20);
+    EXPECT_TRUE(back) << back.error().message();
+    if (back) echoed = std::move(*back);
+    confirmed = static_cast<net::optimistic_stream&>(*optimistic->stream).confirmed();
+  });
+  if (!released) release.set_value();
+  server_thread.stop([&] { server.stop(); });
+  client.stop();
+
+  EXPECT_TRUE(opened_while_frozen);
+  EXPECT_TRUE(full_select_timed_out);
+  EXPECT_EQ(echoed, hello);
+  EXPECT_TRUE(confirmed);
+}
+
+TEST(optimistic_stream, an_unknown_protocol_fails_the_first_read_and_the_connection_lives_on) {
+  asio::io_context io;
+  net::host server{io.get_executor(), listening_config()};
+  net::host client{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  client.start();
+  std::optional<result<std::size_t>> first_read;
+  bool confirmed = true;
+  bytes echoed;
+  const bytes hello = random_bytes(100);
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    const protocol_id unknown{"/peerup/nothing-here/1.0.0"};
+    auto opened = co_await client.new_stream_optimistic(*conn, unknown);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    (void)co_await opened->stream->write(hello);  // the listener must not take it for a proposal
+    std::array<std::uint8_t, 64> buf{};
+    first_read = co_await opened->stream->read_some(buf);
+    confirmed = static_cast<net::optimistic_stream&>(*opened->stream).confirmed();
+    auto again = co_await client.new_stream(*conn, echo_protocol);
+    EXPECT_TRUE(again) << again.error().message();
+    if (!again) co_return;
+    auto back = co_await echo_roundtrip(*again->stream, hello);
+    if (back) echoed = std::move(*back);
+  });
+  ASSERT_TRUE(first_read);
+  ASSERT_FALSE(*first_read);
+  EXPECT_EQ(first_read->error(), make_error_code(errc::protocol_not_supported))
+      << first_read->error().message();
+  EXPECT_FALSE(confirmed);
+  EXPECT_EQ(echoed, hello) << "the connection did not survive the refused stream";
 }
 
 }  // namespace
