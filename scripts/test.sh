@@ -39,14 +39,13 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 #   s, instantiation and codegen dominate), cost 0.5 s per unit without asio
 #   and 9 s + 200 MB per target: not adopted.
 #   Clean clone, cold (CCACHE_DISABLE=1), before (sanitizers opt-in, turned
-#   on by hand) -> after (these defaults), seconds: main build 945 -> 548;
-#   fuzz replay 235 -> 228; sanitizers 1594 -> 1576 (build 1251 + 179, unit
-#   tests 105, integration 38); main ctest 193 -> 193 (e2e, interop, fault
-#   and lab only now); whole run 2973 -> 2553 (42.5 min). Both runs shared
-#   the machine: the after run saw a mean 1-minute load of 3.5 on 2 cores;
-#   it used 2833 CPU-seconds, an estimated 25-30 minutes on an idle machine.
-#   Next saving if needed: -O0 for the sanitizer build compiles 25% faster
-#   (net/host.cpp 43.7 -> 32.5 CPU s) but runs the tests slower (unmeasured).
+#   on by hand) -> after (these defaults, sanitizers at -O1 then), seconds:
+#   main build 945 -> 548; fuzz replay 235 -> 228; sanitizers 1594 -> 1576
+#   (build 1251 + 179, unit tests 105, integration 38); main ctest 193 -> 193
+#   (e2e, interop, fault and lab only now); whole run 2973 -> 2553 (42.5
+#   min). Both runs shared the machine: the after run saw a mean 1-minute
+#   load of 3.5 on 2 cores; it used 2833 CPU-seconds. The sanitizer step at
+#   -O0 (now the default, scripts/sanitize.sh) took 720 s on an idle machine.
 SANITIZE=${SANITIZE:-all}
 case "$SANITIZE" in
   all) main_suites=(-DPEERUP_UNIT_TESTS=OFF -DPEERUP_INTEGRATION_TESTS=OFF) ;;
