@@ -38,14 +38,18 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 #   awaitable_operators saved 0.3-1.7 s per asio unit (parsing it takes 3.5
 #   s, instantiation and codegen dominate), cost 0.5 s per unit without asio
 #   and 9 s + 200 MB per target: not adopted.
-#   Clean clone, cold (CCACHE_DISABLE=1), before (sanitizers opt-in, turned
-#   on by hand) -> after (these defaults, sanitizers at -O1 then), seconds:
-#   main build 945 -> 548; fuzz replay 235 -> 228; sanitizers 1594 -> 1576
-#   (build 1251 + 179, unit tests 105, integration 38); main ctest 193 -> 193
-#   (e2e, interop, fault and lab only now); whole run 2973 -> 2553 (42.5
-#   min). Both runs shared the machine: the after run saw a mean 1-minute
-#   load of 3.5 on 2 cores; it used 2833 CPU-seconds. The sanitizer step at
-#   -O0 (now the default, scripts/sanitize.sh) took 720 s on an idle machine.
+#   Clean clone, cold (CCACHE_DISABLE=1 bash .ci/run), seconds:
+#                      before   after, -O1 san.   after (now)
+#     mean load        shared   3.5               1.6 (this run alone)
+#     main build       945      548               395
+#     fuzz replay      235      228               106
+#     sanitizers       1594     1576              690 (build 488 + 95,
+#                                                  tests 71 + 34)
+#     main ctest       193      193               172 (e2e interop fault lab)
+#     whole run        2973     2553 (42.5 min)   1368 (22.8 min)
+#   "before": sanitizers opt-in, turned on by hand. The middle column ran
+#   these defaults with the sanitizer build at -O1 (now -O0, sanitize.sh);
+#   most of its difference from the last column is the machine's load.
 SANITIZE=${SANITIZE:-all}
 case "$SANITIZE" in
   all) main_suites=(-DPEERUP_UNIT_TESTS=OFF -DPEERUP_INTEGRATION_TESTS=OFF) ;;
