@@ -50,6 +50,11 @@ struct yamux_connection::stream_state {
   std::uint32_t id;
   bytes recv;                 // received, not yet read; bounded by the receive window
   std::size_t recv_head = 0;  // first unread byte in recv
+  // The buffer of a read_some waiting on an empty queue: data that arrives
+  // then goes straight into it, one copy instead of two (in and out of recv).
+  // Set only while that read waits; cleared when it returns or unwinds.
+  mutable_byte_span waiting_read;
+  std::size_t delivered = 0;  // bytes of waiting_read filled
   bool remote_fin = false;
   bool reset = false;
   bool local_fin = false;
@@ -105,8 +110,26 @@ class yamux_stream final : public byte_stream {
       if (st.reset) co_return make_error_code(errc::stream_reset);
       if (st.remote_fin) co_return std::size_t{0};
       if (conn_->closed_) co_return make_error_code(errc::connection_closed);
-      co_await st.readable.wait();
+      if (auto n = co_await wait_for_data(buf); n > 0) {
+        if (!st.reset && !conn_->closed_) conn_->credit(st, n);
+        co_return n;
+      }
     }
+  }
+
+  // Waits with `buf` offered to dispatch(); returns how much it put there.
+  awaitable<std::size_t> wait_for_data(mutable_byte_span buf) {
+    auto& st = *st_;
+    st.waiting_read = buf;
+    st.delivered = 0;
+    // The buffer is the caller's: it must not outlive this wait, also when the
+    // wait is cancelled and the coroutine unwinds.
+    struct withdraw {
+      yamux_connection::stream_state& st;
+      ~withdraw() { st.waiting_read = {}; }
+    } guard{st};
+    co_await st.readable.wait();
+    co_return std::exchange(st.delivered, 0);
   }
 
   awaitable<result<void>> write(byte_span data) override {
@@ -271,7 +294,16 @@ void yamux_connection::dispatch(const yamux::event& ev) {
       if (st.detached) {
         credit(st, ev.data.size());
       } else {
-        st.recv.insert(st.recv.end(), ev.data.begin(), ev.data.end());
+        byte_span data = ev.data;
+        // Straight into a waiting reader's buffer, as long as nothing queued
+        // is older (order is kept: the queue only ever follows the buffer).
+        if (st.recv_head == st.recv.size() && st.delivered < st.waiting_read.size()) {
+          const std::size_t n = std::min(data.size(), st.waiting_read.size() - st.delivered);
+          std::memcpy(st.waiting_read.data() + st.delivered, data.data(), n);
+          st.delivered += n;
+          data = data.subspan(n);
+        }
+        st.recv.insert(st.recv.end(), data.begin(), data.end());
         st.readable.notify();
       }
       break;

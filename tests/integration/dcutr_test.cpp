@@ -141,6 +141,9 @@ TEST_F(dcutr_setup, dcutr_upgrades_to_direct_new_streams_use_it_and_the_idle_rel
         std::chrono::duration_cast<std::chrono::milliseconds>(net::steady_clock::now() - t0);
     std::cout << "relayed -> direct on loopback: " << took.count() << " ms\n";
     RecordProperty("relayed_to_direct_ms", static_cast<int>(took.count()));
+    // B registers the same connection when its side of the handshake ends,
+    // which may be a moment after A's.
+    EXPECT_TRUE(co_await eventually([&] { return has(b.host, a->host.id(), false); }, 5s));
 
     // Exactly one side took the initiator role on the direct connection.
     auto on_a = direct_of(a->host, b.host.id());
