@@ -123,11 +123,12 @@ class yamux_stream final : public byte_stream {
     st.waiting_read = buf;
     st.delivered = 0;
     // The buffer is the caller's: it must not outlive this wait, also when the
-    // wait is cancelled and the coroutine unwinds.
+    // wait is cancelled and the coroutine unwinds. The guard owns a reference,
+    // so it is safe even when frames are destroyed after this handle.
     struct withdraw {
-      yamux_connection::stream_state& st;
-      ~withdraw() { st.waiting_read = {}; }
-    } guard{st};
+      std::shared_ptr<yamux_connection::stream_state> st;
+      ~withdraw() { st->waiting_read = {}; }
+    } guard{st_};
     co_await st.readable.wait();
     co_return std::exchange(st.delivered, 0);
   }
