@@ -216,14 +216,6 @@ awaitable<result<void>> noise_stream::write(byte_span data) {
   co_return result<void>{};
 }
 
-awaitable<result<secured_channel>> secure_outbound(stream_ptr inner, const private_key& identity,
-                                                   std::optional<peer_id> expected,
-                                                   std::vector<std::string> muxers) {
-  noise::handshake hs(noise::handshake::role::initiator, identity, std::move(expected),
-                      std::move(muxers));
-  co_return co_await run_handshake(std::move(inner), std::move(hs));
-}
-
 awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inner,
                                                                  const private_key& identity,
                                                                  std::optional<peer_id> expected,

@@ -64,26 +64,22 @@ struct secured_channel {
   std::vector<std::string> remote_muxers;
 };
 
-// Runs the Noise XX handshake as initiator (dialer) or responder over `inner`,
-// which must already have negotiated "/noise" with multistream-select.
-// Contract: takes ownership of `inner`; on failure the stream is reset and
-// dropped. The caller bounds the duration with with_timeout.
-awaitable<result<secured_channel>> secure_outbound(stream_ptr inner, const private_key& identity,
-                                                   std::optional<peer_id> expected,
-                                                   std::vector<std::string> muxers);
-
-// Dials "/noise" and runs the handshake with the negotiation folded into the
-// first flight, saving the round trip a separate multistream exchange costs:
+// Dials "/noise" on a fresh `inner` and runs the Noise XX handshake as
+// initiator, with the negotiation folded into the first flight, saving the
+// round trip a separate multistream exchange costs:
 // 1. write the multistream header, the "/noise" proposal and Noise message 1
 //    in one write (optimistic select: we propose nothing else);
 // 2. read the listener's header and "/noise" echo; "na" fails the dial;
-// 3. read message 2, write message 3 (as secure_outbound).
-// Contract: as secure_outbound, except that `inner` is fresh (nothing negotiated).
+// 3. read message 2, write message 3.
+// Contract: takes ownership of `inner`; on failure the stream is reset and
+// dropped. The caller bounds the duration with with_timeout.
 awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inner,
                                                                  const private_key& identity,
                                                                  std::optional<peer_id> expected,
                                                                  std::vector<std::string> muxers);
 
+// Runs the Noise XX handshake as responder over `inner`, which must already
+// have negotiated "/noise" with multistream-select. Contract as above.
 awaitable<result<secured_channel>> secure_inbound(stream_ptr inner, const private_key& identity,
                                                   std::vector<std::string> muxers);
 

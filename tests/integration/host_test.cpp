@@ -10,10 +10,6 @@
 namespace peerup::test {
 namespace {
 
-net::host_config listening_config(const char* addr = "/ip4/127.0.0.1/tcp/0") {
-  return {.identity = private_key::generate(), .listen = {*multiaddr::parse(addr)}};
-}
-
 struct two_hosts : ::testing::Test {
   asio::io_context io;
   net::host server{io.get_executor(), listening_config()};

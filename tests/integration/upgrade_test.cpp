@@ -111,10 +111,6 @@ TEST_F(silent_listener, a_listener_without_noise_fails_the_dial_with_protocol_no
       << dialed->error().message();
 }
 
-net::host_config listening_config() {
-  return {.identity = private_key::generate(), .listen = {multiaddr::from_tcp("127.0.0.1", 0)}};
-}
-
 TEST(optimistic_stream, opens_and_takes_data_while_the_listener_cannot_answer) {
   io_thread server_thread;
   net::host server{server_thread.io().get_executor(), listening_config()};

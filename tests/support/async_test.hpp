@@ -50,6 +50,12 @@ net::awaitable<bool> eventually(Pred pred, std::chrono::milliseconds limit = 500
   co_return pred();
 }
 
+// A host config with a fresh identity listening on `addr` (default: any
+// loopback TCP port).
+inline net::host_config listening_config(const char* addr = "/ip4/127.0.0.1/tcp/0") {
+  return {.identity = private_key::generate(), .listen = {*multiaddr::parse(addr)}};
+}
+
 inline const protocol_id echo_protocol{"/peerup/echo/1.0.0"};
 
 // Echoes every byte until the remote closes its write side, then closes ours.
