@@ -103,6 +103,12 @@ if [ "$SECONDS_PER_TARGET" -gt 0 ]; then
     if [ -n "$ft0" ] && [ -n "$ft1" ]; then new_ft=$((ft1 - ft0)); fi
     if [ "$status" = CRASH ]; then
       failed+=("$t (fuzz: $(grep -m1 -o 'Test unit written to .*' "$log" || echo "see $log"))")
+      # CI keeps only this output, not build-fuzz: print why it failed and the
+      # input itself (libFuzzer's Base64 line), so the crash can be rebuilt from
+      # the log with `base64 -d`.
+      echo "  --- $t: failure from $log"
+      grep -v -E '^ +#[0-9]+ |^#[0-9]+|^(INFO|NOTE|MS):|^ +Combine|^0x|^$' "$log" |
+        tail -n 12 | cut -c 1-2000 | sed 's/^/    /' || true
     fi
     rows+=("$(printf '%-20s %12s %9s %8s %8s  %s' "$t" "${execs:--}" "${rate:--}" "${ft1:--}" \
       "$new_ft" "$status")")

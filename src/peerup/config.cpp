@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -310,8 +311,17 @@ bool valid_name(std::string_view name) { return valid_label(name) && !peer_id::p
 
 namespace {
 
+// Offset of the first C0 control or DEL other than tab, LF and CR, or npos.
+std::size_t control_character_at(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) return i;
+  }
+  return std::string_view::npos;
+}
+
 // Offset of the first byte that is not part of well-formed UTF-8 (no overlong
-// forms, surrogates or code points past U+10FFFF), or npos.
+// forms, surrogates or code points past U+10FFFF) or is a C1 control, or npos.
 std::size_t invalid_utf8_at(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -321,6 +331,10 @@ std::size_t invalid_utf8_at(std::string_view s) {
     if (b < 0x80) {
       ++i;
       continue;
+    }
+    if (b == 0xc2 && s.size() - i > 1) {  // C1 controls U+0080..U+009F are not YAML text either
+      const auto c = static_cast<unsigned char>(s[i + 1]);
+      if (c >= 0x80 && c <= 0x9f && c != 0x85) return i;
     }
     if (b >= 0xc2 && b <= 0xdf) {
       n = 1;
@@ -362,9 +376,21 @@ config_result parse_config(std::string_view text, const fs::path& file) {
   // back as \xNN escapes that read as other characters: a file that
   // `peerup service add` rewrote would then fail to load (fuzz_config,
   // regressions/config/invalid_utf8_user).
+  // SECURITY: the same holds for control characters, which YAML does not allow
+  // in a file at all (a NUL came back as another byte: regressions/config/nul_in_path).
+  const auto line_of = [&](std::size_t at) {
+    return static_cast<int>(1 +
+                            std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+  };
   if (const auto at = invalid_utf8_at(text); at != std::string_view::npos) {
-    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
-    c.fail_line(static_cast<int>(line), "not UTF-8 text (byte " + std::to_string(at) + ")");
+    c.fail_line(line_of(at), "not UTF-8 text (byte " + std::to_string(at) + ")");
+    return *c.error();
+  }
+  if (const auto at = control_character_at(text); at != std::string_view::npos) {
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned char>(text[at]));
+    c.fail_line(line_of(at), std::string("control character ") + code + " (byte " +
+                                 std::to_string(at) + "); only tab, LF and CR are allowed");
     return *c.error();
   }
   YAML::Node root;

@@ -24,6 +24,11 @@ struct reader {
     const int line = at.Mark().is_null() ? 0 : at.Mark().line + 1;
     throw std::runtime_error(file + ":" + std::to_string(line) + ": " + key + ": " + what);
   }
+  // SECURITY: YAML allows any node as a map key ("? [x]"); only plain names are settings.
+  std::string key_name(const YAML::Node& k, const std::string& parent) const {
+    if (!k.IsScalar()) fail(k, parent, "expected a setting name as key, got a list or map");
+    return k.Scalar();
+  }
   std::string scalar(const YAML::Node& n, const std::string& key, const char* expected) const {
     if (!n.IsScalar()) fail(n, key, std::string("expected ") + expected);
     return n.Scalar();
@@ -52,7 +57,7 @@ void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l,
                  net::host_limits& host) {
   if (!node.IsMap()) r.fail(node, "limits", "expected a map");
   for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
+    const auto key = r.key_name(kv.first, "limits");
     const auto& v = kv.second;
     const std::string path = "limits." + key;
     if (key == "max_reservations")
@@ -91,7 +96,7 @@ void read_names(const reader& r, const YAML::Node& node, relay_config& c) {
            "expected a map with network, min_ttl, max_ttl, max_names, max_names_per_peer");
   auto& l = c.names_limits;
   for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
+    const auto key = r.key_name(kv.first, "names");
     const auto& v = kv.second;
     const std::string path = "names." + key;
     if (key == "network") {
@@ -156,7 +161,7 @@ relay_config parse_relay_config(std::string_view text, const fs::path& file) {
   if (root.IsNull()) return c;
   if (!root.IsMap()) r.fail(root, "(top level)", "expected a map of settings");
   for (const auto& kv : root) {
-    const auto key = kv.first.as<std::string>();
+    const auto key = r.key_name(kv.first, "(top level)");
     const auto& v = kv.second;
     if (key == "identity_key") {
       c.identity_key = r.path(v, key, base);

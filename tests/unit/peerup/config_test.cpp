@@ -145,6 +145,18 @@ TEST(config, yaml_syntax_errors_carry_the_line) {
               ::testing::MatchesRegex("config.yaml:[34]: YAML syntax error: .*"));
 }
 
+TEST(config, bytes_that_are_not_yaml_text_are_refused_with_their_line) {
+  EXPECT_EQ(error_of("listen: []\nidentity_key: a\xff.key\n"),
+            "config.yaml:2: not UTF-8 text (byte 26)");
+  EXPECT_EQ(error_of("identity_key: a" + std::string(1, '\0') + "b\n"),
+            "config.yaml:1: control character 0x00 (byte 15); only tab, LF and CR are allowed");
+  EXPECT_EQ(error_of("names: {}\n\nidentity_key: \x1b[1m\n"),
+            "config.yaml:3: control character 0x1b (byte 25); only tab, LF and CR are allowed");
+  EXPECT_EQ(error_of("identity_key: a\xc2\x9b.key\n"), "config.yaml:1: not UTF-8 text (byte 15)");
+  // Tabs, CRLF line ends and real Unicode stay fine.
+  EXPECT_TRUE(parse_config("identity_key: \"cl\xc3\xa9\tf\"\r\nnames: {}\r\n", "config.yaml"));
+}
+
 TEST(config, oversized_file_is_refused_before_parsing) {
   const std::string big(config_limits::max_file_size + 1, '#');
   EXPECT_THAT(error_of(big), HasSubstr("config.yaml: file larger than"));

@@ -117,6 +117,14 @@ TEST(limits_config, relay_yaml_errors_name_the_file_line_and_key) {
             "/etc/relay/relay.yaml:2: limits.max_streams: unknown key");
   EXPECT_EQ(message_of("limits:\n  handshake_timeout: [1]\n"),
             "/etc/relay/relay.yaml:2: limits.handshake_timeout: expected an integer");
+  // A list or map used as a key (YAML's "? ..." form) is named, not a yaml-cpp leak.
+  EXPECT_EQ(message_of("? [x]\n: y\n"),
+            "/etc/relay/relay.yaml:1: (top level): expected a setting name as key, got a list or "
+            "map");
+  EXPECT_EQ(message_of("limits:\n  ? {a: b}\n  : 1\n"),
+            "/etc/relay/relay.yaml:2: limits: expected a setting name as key, got a list or map");
+  EXPECT_EQ(message_of("names:\n  ? - n\n  : 1\n"),
+            "/etc/relay/relay.yaml:2: names: expected a setting name as key, got a list or map");
 }
 
 TEST(limits_config, knows_each_host_limit_key_once) {
