@@ -14,6 +14,25 @@ bool is_truncated(const boost::system::error_code& ec) {
   return ec == make_error_code(errc::truncated);
 }
 
+// Feeds whole messages to `handle` until `done` turns true (set by handle) or
+// the input runs out; returns the bytes used, so what follows the last
+// message stays with the caller for the selected protocol.
+template <class Handler>
+result<std::size_t> feed_messages(message_reader& reader, byte_span in, const bool& done,
+                                  Handler&& handle) {
+  std::size_t used = 0;
+  while (!done && used < in.size()) {
+    auto n = reader.feed(in.subspan(used));
+    if (!n) return n.error();
+    used += *n;
+    if (!reader.complete()) break;
+    auto handled = handle(reader.message());
+    reader.reset();
+    if (!handled) return handled.error();
+  }
+  return used;
+}
+
 }  // namespace
 
 bytes encode_message(std::string_view msg) {
@@ -82,16 +101,9 @@ bytes dialer::take_output() {
 result<std::size_t> dialer::on_bytes(byte_span in) {
   if (failed_) return failed_;
   if (protocols_.empty()) return failed_ = make_error_code(errc::protocol_not_supported);
-  std::size_t used = 0;
-  while (!done_ && used < in.size()) {
-    auto n = reader_.feed(in.subspan(used));
-    if (!n) return failed_ = n.error();
-    used += *n;
-    if (!reader_.complete()) break;
-    auto handled = on_message(reader_.message());
-    reader_.reset();
-    if (!handled) return failed_ = handled.error();
-  }
+  auto used =
+      feed_messages(reader_, in, done_, [this](std::string_view m) { return on_message(m); });
+  if (!used) failed_ = used.error();
   return used;
 }
 
@@ -121,16 +133,9 @@ bytes listener::take_output() { return std::exchange(out_, {}); }
 
 result<std::size_t> listener::on_bytes(byte_span in) {
   if (failed_) return failed_;
-  std::size_t used = 0;
-  while (!done_ && used < in.size()) {
-    auto n = reader_.feed(in.subspan(used));
-    if (!n) return failed_ = n.error();
-    used += *n;
-    if (!reader_.complete()) break;
-    auto handled = on_message(reader_.message());
-    reader_.reset();
-    if (!handled) return failed_ = handled.error();
-  }
+  auto used =
+      feed_messages(reader_, in, done_, [this](std::string_view m) { return on_message(m); });
+  if (!used) failed_ = used.error();
   return used;
 }
 

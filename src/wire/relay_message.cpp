@@ -22,11 +22,12 @@ result<void> push_addr(std::vector<bytes>& addrs, const field& f) {
   return {};
 }
 
-result<relay_status> read_status(const field& f) {
+result<void> read_status(const field& f, std::optional<relay_status>& status) {
   if (!is_varint(f) || f.varint > std::numeric_limits<std::uint32_t>::max()) {
     return errc::invalid_protobuf;
   }
-  return static_cast<relay_status>(f.varint);
+  status = static_cast<relay_status>(f.varint);
+  return {};
 }
 
 std::vector<multiaddr> parse_all(const std::vector<bytes>& raw) {
@@ -187,12 +188,7 @@ result<hop_message> hop_message::decode(byte_span in) {
       case 2: return merge_peer(f, m.peer);
       case 3: return merge_reservation(f, m.reservation);
       case 4: return merge_limit(f, m.limit);
-      case 5: {
-        auto s = read_status(f);
-        if (!s) return s.error();
-        m.status = *s;
-        return {};
-      }
+      case 5: return read_status(f, m.status);
       default: return {};
     }
   });
@@ -236,12 +232,7 @@ result<stop_message> stop_message::decode(byte_span in) {
       case 1: return read_type(f, 1, type);
       case 2: return merge_peer(f, m.peer);
       case 3: return merge_limit(f, m.limit);
-      case 4: {
-        auto s = read_status(f);
-        if (!s) return s.error();
-        m.status = *s;
-        return {};
-      }
+      case 4: return read_status(f, m.status);
       default: return {};
     }
   });
