@@ -161,6 +161,41 @@ http_server start_http_server(const fs::path& dir, const fs::path& log) {
   return h;
 }
 
+std::string sshd_process::client_options() const {
+  return "-F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i " + sh_quote(user_key.string()) +
+         " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR";
+}
+
+sshd_process start_sshd(const fs::path& dir) {
+  fs::create_directories(dir);
+  for (const char* k : {"host_key", "user_key"}) {
+    auto r =
+        run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", (dir / k).string()});
+    if (r.code != 0) throw std::runtime_error("ssh-keygen failed: " + r.err);
+  }
+  write_file(dir / "authorized_keys", read_file(dir / "user_key.pub"));
+  // sshd refuses to start without its privilege separation directory.
+  fs::create_directories("/run/sshd");
+  const auto port = free_port();
+  // scp speaks SFTP by default since OpenSSH 9.0, hence the subsystem.
+  write_file(dir / "sshd_config",
+             "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " +
+                 (dir / "host_key").string() + "\nPidFile " + (dir / "sshd.pid").string() +
+                 "\nAuthorizedKeysFile " + (dir / "authorized_keys").string() +
+                 "\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                 "KbdInteractiveAuthentication no\nUsePAM no\nSubsystem sftp internal-sftp\n",
+             0600);
+  auto s = spawn_service<sshd_process>(
+      {"/usr/sbin/sshd", "-D", "-e", "-f", (dir / "sshd_config").string(), "-o", "StrictModes=no"},
+      dir / "sshd.log");
+  s.port = port;
+  s.user_key = dir / "user_key";
+  if (!eventually([&] { return port_open(port); }))
+    throw std::runtime_error("sshd did not listen on port " + std::to_string(port) + ":\n" +
+                             s.log_text());
+  return s;
+}
+
 relay_process start_relay(const fs::path& dir, const std::vector<std::string>& authorized,
                           const std::vector<std::string>& extra_args) {
   fs::create_directories(dir);
@@ -170,8 +205,8 @@ relay_process start_relay(const fs::path& dir, const std::vector<std::string>& a
     auto a = run({peerup_binary, "relay", "authorize", "--dir", dir.string(), peer});
     if (a.code != 0) throw std::runtime_error("relay authorize failed: " + a.err);
   }
-  std::vector<std::string> argv{peerup_binary, "relay",  "serve",
-                                "--dir",       dir.string(), "--listen", "/ip4/127.0.0.1/tcp/0"};
+  std::vector<std::string> argv{
+      peerup_binary, "relay", "serve", "--dir", dir.string(), "--listen", "/ip4/127.0.0.1/tcp/0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto r = spawn_service<relay_process>(argv, dir / "relay.log");
   const bool up = read_until(

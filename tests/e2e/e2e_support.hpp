@@ -84,6 +84,18 @@ struct http_server : service_process {
 };
 http_server start_http_server(const fs::path& dir, const fs::path& log);
 
+// A real OpenSSH server on 127.0.0.1 (a free port) with its own host key and
+// config, letting `user_key` log in as root; keys, config and log live in
+// `dir`. Callers skip first unless they run as root and /usr/sbin/sshd exists.
+struct sshd_process : service_process {
+  std::uint16_t port = 0;
+  fs::path user_key;
+  // ssh/scp options: no user config, no known_hosts, only `user_key`.
+  std::string client_options() const;
+};
+// Throws std::runtime_error (with sshd's log) if it does not start listening.
+sshd_process start_sshd(const fs::path& dir);
+
 // `peerup relay serve` with `authorized` peers; `addr` ends in /p2p/<relay>.
 struct relay_process : service_process {
   std::string addr;

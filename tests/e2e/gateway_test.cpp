@@ -148,46 +148,20 @@ TEST_F(gateway_e2e, malformed_dns_packets_are_dropped_or_formerr_and_serving_goe
 // node, ssh on the client using `nc -X 5` (netcat-openbsd) against the SOCKS
 // port, and plain ssh to the virtual IP that dig returned.
 struct gateway_ssh : gateway_e2e {
-  fs::path ssh_dir = root.path() / "ssh";
-  std::optional<test::child_process> sshd;
+  std::optional<sshd_process> sshd;
   std::uint16_t sshd_port = 0;
 
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to run sshd and log in (not root)";
     if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server is not installed";
     if (run({"sh", "-c", "command -v nc"}).code != 0) GTEST_SKIP() << "netcat-openbsd missing";
-    fs::create_directories(ssh_dir);
-    for (const char* k : {"host_key", "user_key"}) {
-      auto r = run(
-          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", (ssh_dir / k).string()});
-      ASSERT_EQ(r.code, 0) << r.err;
-    }
-    write_file(ssh_dir / "authorized_keys", read_file(ssh_dir / "user_key.pub"));
-    fs::create_directories("/run/sshd");
-    sshd_port = free_port();
-    write_file(ssh_dir / "sshd_config",
-               "Port " + std::to_string(sshd_port) + "\nListenAddress 127.0.0.1\nHostKey " +
-                   (ssh_dir / "host_key").string() + "\nPidFile " +
-                   (ssh_dir / "sshd.pid").string() + "\nAuthorizedKeysFile " +
-                   (ssh_dir / "authorized_keys").string() +
-                   "\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-                   "KbdInteractiveAuthentication no\nUsePAM no\n",
-               0600);
-    test::spawn_options opts;
-    opts.stderr_file = test::stderr_to_file{(ssh_dir / "sshd.log").string()};
-    sshd.emplace(
-        test::child_process::spawn({"/usr/sbin/sshd", "-D", "-e", "-f",
-                                    (ssh_dir / "sshd_config").string(), "-o", "StrictModes=no"},
-                                   opts));
-    ASSERT_TRUE(eventually([&] { return port_open(sshd_port); }))
-        << read_file(ssh_dir / "sshd.log");
+    sshd.emplace(start_sshd(root.path() / "ssh"));
+    sshd_port = sshd->port;
   }
 
   std::string ssh(const std::string& extra, const std::string& host) const {
-    return "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i " +
-           sh_quote((ssh_dir / "user_key").string()) +
-           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p " +
-           std::to_string(sshd_port) + " " + extra + " root@" + host;
+    return "ssh " + sshd->client_options() + " -p " + std::to_string(sshd_port) + " " + extra +
+           " root@" + host;
   }
 };
 

@@ -14,64 +14,21 @@ namespace {
 
 struct openssh : ::testing::Test {
   temp_dir root;
-  fs::path ssh_dir = root.path() / "ssh";
-  std::optional<service_process> sshd;
+  std::optional<sshd_process> sshd;
   std::uint16_t sshd_port = 0;
 
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to run sshd and log in (not root)";
     if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server is not installed";
-    fs::create_directories(ssh_dir);
-    for (const char* k : {"host_key", "user_key"}) {
-      auto r = run(
-          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", (ssh_dir / k).string()});
-      ASSERT_EQ(r.code, 0) << r.err;
-    }
-    write_file(ssh_dir / "authorized_keys", read_file(ssh_dir / "user_key.pub"));
-    // sshd refuses to start without its privilege separation directory.
-    fs::create_directories("/run/sshd");
-    sshd_port = free_port();
-    write_file(ssh_dir / "sshd_config",
-               "Port " + std::to_string(sshd_port) +
-                   "\n"
-                   "ListenAddress 127.0.0.1\n"
-                   "HostKey " +
-                   (ssh_dir / "host_key").string() +
-                   "\n"
-                   "PidFile " +
-                   (ssh_dir / "sshd.pid").string() +
-                   "\n"
-                   "AuthorizedKeysFile " +
-                   (ssh_dir / "authorized_keys").string() +
-                   "\n"
-                   "PermitRootLogin prohibit-password\n"
-                   "PasswordAuthentication no\n"
-                   "KbdInteractiveAuthentication no\n"
-                   "UsePAM no\n"
-                   "Subsystem sftp internal-sftp\n",
-               0600);
-    test::spawn_options opts;
-    opts.stderr_file = test::stderr_to_file{(ssh_dir / "sshd.log").string()};
-    sshd.emplace(
-        service_process{test::child_process::spawn(
-                            {"/usr/sbin/sshd", "-D", "-e", "-f", (ssh_dir / "sshd_config").string(),
-                             "-h", (ssh_dir / "host_key").string(), "-o", "StrictModes=no"},
-                            opts),
-                        ssh_dir / "sshd.log",
-                        {}});
-    ASSERT_TRUE(eventually([&] { return port_open(sshd_port); }))
-        << read_file(ssh_dir / "sshd.log");
+    sshd.emplace(start_sshd(root.path() / "ssh"));
+    sshd_port = sshd->port;
   }
 
-  // ssh/scp options: no user config, no known_hosts, our key, peerup as the transport.
+  // ssh/scp options with peerup as the transport.
   std::string ssh_options(const node& client) const {
     const std::string proxy = sh_quote(peerup_binary) + " --config " +
                               sh_quote(client.config().string()) + " connect home ssh";
-    return "-F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i " +
-           sh_quote((ssh_dir / "user_key").string()) +
-           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-           " -o ProxyCommand=" +
-           sh_quote(proxy);
+    return sshd->client_options() + " -o ProxyCommand=" + sh_quote(proxy);
   }
 };
 
@@ -94,7 +51,7 @@ TEST_F(openssh, ssh_command_and_50_mib_scp_both_ways_through_the_relay) {
 
   auto hello = shell("ssh " + ssh_options(client) + " root@home echo hello over peerup", 60s);
   ASSERT_EQ(hello.code, 0) << hello.err << "\nsshd:\n"
-                           << read_file(ssh_dir / "sshd.log") << "\ndaemon:\n"
+                           << sshd->log_text() << "\ndaemon:\n"
                            << d.log_text();
   EXPECT_EQ(hello.out, "hello over peerup\n");
 

@@ -11,18 +11,13 @@
 #include <set>
 
 #include "protocols/path_manager.hpp"
-#include "protocols/relay_reservations.hpp"
 #include "protocols/relay_server.hpp"
-#include "support/async_test.hpp"
+#include "support/relay_support.hpp"
 
 namespace peerup::test {
 namespace {
 
 using protocols::path_kind;
-
-net::host_config listening(private_key key = private_key::generate()) {
-  return {.identity = std::move(key), .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}};
-}
 
 protocols::path_manager_config loopback_paths(std::chrono::milliseconds retry = 30s) {
   protocols::path_manager_config c;
@@ -44,11 +39,11 @@ struct node {
 
 struct dcutr_setup : ::testing::Test {
   asio::io_context io;
-  node relay{io, listening()};
+  node relay{io, listening_config()};
   std::set<peer_id> authorized;
   protocols::relay_server server{
       relay.host, {.is_authorized = [this](const peer_id& p) { return authorized.contains(p); }}};
-  node b{io, listening()};  // home: reserves on the relay
+  node b{io, listening_config()};  // home: reserves on the relay
   std::optional<protocols::reservation_keeper> keeper;
   std::unique_ptr<node> a;  // client
 
@@ -57,11 +52,8 @@ struct dcutr_setup : ::testing::Test {
     authorized.insert(b.host.id());
     b.host.set_handler(echo_protocol, serve_echo);
     b.host.start();
-    keeper.emplace(b.host, std::vector<multiaddr>{relay.host.full_addrs().front()});
-    protocols::install_relay_stop(b.host,
-                                  [this](const peer_id& p) { return keeper->is_our_relay(p); });
     protocols::install_circuit_dialer(b.host);
-    keeper->start();
+    reserve_on(b.host, relay.host.full_addrs().front(), keeper);
   }
   void TearDown() override {
     if (a && a->paths) a->paths->stop();
@@ -74,17 +66,14 @@ struct dcutr_setup : ::testing::Test {
   }
   void start_a(protocols::path_manager_config cfg, bool listen = true) {
     a = std::make_unique<node>(
-        io, listen ? listening() : net::host_config{.identity = private_key::generate()});
+        io, listen ? listening_config() : net::host_config{.identity = private_key::generate()});
     authorized.insert(a->host.id());
     protocols::install_circuit_dialer(a->host);
     a->host.start();
     a->paths.emplace(a->host, a->identify, cfg);
     a->paths->start();
   }
-  multiaddr circuit_to_b() {
-    return *multiaddr::parse(relay.host.full_addrs().front().to_string() + "/p2p-circuit/p2p/" +
-                             b.host.id().to_string());
-  }
+  multiaddr circuit_to_b() { return circuit_addr(relay.host.full_addrs().front(), b.host.id()); }
   net::awaitable<bool> b_reserved() {
     co_return co_await eventually([this] { return !keeper->circuit_addrs().empty(); }, 10s);
   }
@@ -250,7 +239,7 @@ TEST_F(dcutr_setup, a_peer_without_listener_makes_the_hole_punch_fail_and_the_re
 TEST(punch_roles, a_responder_dial_into_a_listener_needs_the_punch_expectation) {
   asio::io_context io;
   auto quick = [] {
-    auto c = listening();
+    auto c = listening_config();
     c.limits.handshake_timeout = 1s;
     return c;
   };
@@ -284,8 +273,8 @@ TEST(punch_roles, a_responder_dial_into_a_listener_needs_the_punch_expectation) 
 // dial lands in A's listener during a punch, A must stay the responder.
 TEST(punch_roles, an_initiator_dial_into_a_listener_keeps_the_listener_responder) {
   asio::io_context io;
-  net::host a(io.get_executor(), listening());
-  net::host b(io.get_executor(), listening());
+  net::host a(io.get_executor(), listening_config());
+  net::host b(io.get_executor(), listening_config());
   a.start();
   b.start();
   const auto a_addr = a.listen_addrs().front();

@@ -4,10 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "net/tcp_transport.hpp"
-#include "protocols/relay_client.hpp"
-#include "protocols/relay_reservations.hpp"
 #include "protocols/relay_server.hpp"
-#include "support/async_test.hpp"
+#include "support/relay_support.hpp"
 
 namespace peerup::test {
 namespace {
@@ -276,18 +274,12 @@ struct relay_limits : ::testing::Test {
   void start(net::host_limits l) {
     relay = make_host(io, l, true);
     server.emplace(*relay, protocols::relay_server_config{.access = wire::relay_access::open});
-    keeper.emplace(*home, std::vector<multiaddr>{relay->full_addrs().front()});
-    protocols::install_relay_stop(*home,
-                                  [this](const peer_id& p) { return keeper->is_our_relay(p); });
-    keeper->start();
+    reserve_on(*home, relay->full_addrs().front(), keeper);
   }
   void TearDown() override {
     if (keeper) keeper->stop();
   }
-  multiaddr circuit_to_home() {
-    return *multiaddr::parse(relay->full_addrs().front().to_string() + "/p2p-circuit/p2p/" +
-                             home->id().to_string());
-  }
+  multiaddr circuit_to_home() { return circuit_addr(relay->full_addrs().front(), home->id()); }
   net::awaitable<bool> reserved() {
     co_return co_await eventually([this] {
       return keeper->slots().front().current == protocols::relay_slot::state::reserved;

@@ -9,9 +9,8 @@
 #include "peerup/resolver.hpp"
 #include "peerup/service_catalog.hpp"
 #include "protocols/names.hpp"
-#include "protocols/relay_reservations.hpp"
 #include "protocols/relay_server.hpp"
-#include "support/async_test.hpp"
+#include "support/relay_support.hpp"
 
 namespace peerup::test {
 namespace {
@@ -48,10 +47,7 @@ struct naming_setup : ::testing::Test {
     names.emplace(*relay, protocols::names_server_config{label("grewal"), limits, allowed});
     home.set_handler(echo_protocol, serve_echo);
     home.start();
-    keeper.emplace(home, std::vector<multiaddr>{relay_addr()});
-    protocols::install_relay_stop(home,
-                                  [this](const peer_id& p) { return keeper->is_our_relay(p); });
-    keeper->start();
+    reserve_on(home, relay_addr(), keeper);
     registrar.emplace(home, label("home"), targets(), fast(requested_ttl));
     registrar->start();
     auto cfg = app::parse_config("networks:\n  grewal:\n    - " + relay_addr().to_string() + "\n",
@@ -75,12 +71,7 @@ struct naming_setup : ::testing::Test {
   }
   multiaddr relay_addr() { return relay->full_addrs().front(); }
   std::unique_ptr<net::host> make_client(bool authorize) {
-    auto c = std::make_unique<net::host>(io.get_executor(),
-                                         net::host_config{.identity = private_key::generate()});
-    if (authorize) authorized.insert(c->id());
-    protocols::install_circuit_dialer(*c);
-    c->start();
-    return c;
+    return circuit_client(io, authorized, authorize);
   }
   app::resolver_options opts() {
     app::resolver_options o;
@@ -295,8 +286,7 @@ TEST_F(naming_setup, service_catalog_goes_to_authorized_peers_only) {
     EXPECT_TRUE(co_await eventually(
         [&] { return keeper->slots().front().current == protocols::relay_slot::state::reserved; },
         10s));
-    const auto circuit =
-        *multiaddr::parse(relay_addr().to_string() + "/p2p-circuit/p2p/" + home.id().to_string());
+    const auto circuit = circuit_addr(relay_addr(), home.id());
     client->peers().add_addrs(home.id(), std::vector<multiaddr>{circuit});
     auto list = co_await app::fetch_services(*client, home.id());
     EXPECT_TRUE(list) << list.error().message();

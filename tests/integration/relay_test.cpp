@@ -5,9 +5,8 @@
 
 #include <set>
 
-#include "protocols/relay_reservations.hpp"
 #include "protocols/relay_server.hpp"
-#include "support/async_test.hpp"
+#include "support/relay_support.hpp"
 
 namespace peerup::test {
 namespace {
@@ -40,30 +39,19 @@ struct relay_setup : ::testing::Test {
     relay.reset();
   }
   multiaddr relay_addr() { return relay->full_addrs().front(); }
-  multiaddr circuit_to_home() {
-    return *multiaddr::parse(relay_addr().to_string() + "/p2p-circuit/p2p/" +
-                             home.id().to_string());
-  }
+  multiaddr circuit_to_home() { return circuit_addr(relay_addr(), home.id()); }
 
   void SetUp() override {
     authorized.insert(home.id());
     start_relay();
     home.set_handler(echo_protocol, serve_echo);
     home.start();
-    keeper.emplace(home, std::vector<multiaddr>{relay_addr()});
-    protocols::install_relay_stop(home,
-                                  [this](const peer_id& p) { return keeper->is_our_relay(p); });
-    keeper->start();
+    reserve_on(home, relay_addr(), keeper);
   }
   void TearDown() override { keeper->stop(); }
 
   std::unique_ptr<net::host> make_client(bool authorize) {
-    auto c = std::make_unique<net::host>(io.get_executor(),
-                                         net::host_config{.identity = private_key::generate()});
-    if (authorize) authorized.insert(c->id());
-    protocols::install_circuit_dialer(*c);
-    c->start();
-    return c;
+    return circuit_client(io, authorized, authorize);
   }
   net::awaitable<bool> home_reserved(std::chrono::milliseconds limit = 10s) {
     co_return co_await eventually(
@@ -161,8 +149,7 @@ TEST_F(relay_setup, connect_to_a_peer_without_reservation_fails_with_no_reservat
   authorized.insert(nobody);
   run_async(io, [&]() -> net::awaitable<void> {
     EXPECT_TRUE(co_await home_reserved());
-    auto addr =
-        *multiaddr::parse(relay_addr().to_string() + "/p2p-circuit/p2p/" + nobody.to_string());
+    auto addr = circuit_addr(relay_addr(), nobody);
     auto conn = co_await client->connect(addr);
     EXPECT_FALSE(conn);
     if (!conn) {
