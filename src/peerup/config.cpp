@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "peerup/host_limits_config.hpp"
 
@@ -311,17 +313,23 @@ bool valid_name(std::string_view name) { return valid_label(name) && !peer_id::p
 
 namespace {
 
-// Offset of the first C0 control or DEL other than tab, LF and CR, or npos.
-std::size_t control_character_at(std::string_view s) {
+// In well-formed UTF-8: the offset and code point of the first control
+// character YAML does not allow (C0 but tab, LF and CR; DEL; C1 but NEL).
+std::optional<std::pair<std::size_t, unsigned>> control_character_at(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto b = static_cast<unsigned char>(s[i]);
-    if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) return i;
+    if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) return {{i, b}};
+    // 0xc2 is only ever a lead byte; U+0080..U+009F are 0xc2 0x80..0x9f.
+    if (b == 0xc2 && i + 1 < s.size()) {
+      const auto c = static_cast<unsigned char>(s[i + 1]);
+      if (c <= 0x9f && c != 0x85) return {{i, c}};
+    }
   }
-  return std::string_view::npos;
+  return std::nullopt;
 }
 
 // Offset of the first byte that is not part of well-formed UTF-8 (no overlong
-// forms, surrogates or code points past U+10FFFF) or is a C1 control, or npos.
+// forms, surrogates or code points past U+10FFFF), or npos.
 std::size_t invalid_utf8_at(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -331,10 +339,6 @@ std::size_t invalid_utf8_at(std::string_view s) {
     if (b < 0x80) {
       ++i;
       continue;
-    }
-    if (b == 0xc2 && s.size() - i > 1) {  // C1 controls U+0080..U+009F are not YAML text either
-      const auto c = static_cast<unsigned char>(s[i + 1]);
-      if (c >= 0x80 && c <= 0x9f && c != 0x85) return i;
     }
     if (b >= 0xc2 && b <= 0xdf) {
       n = 1;
@@ -376,8 +380,6 @@ config_result parse_config(std::string_view text, const fs::path& file) {
   // back as \xNN escapes that read as other characters: a file that
   // `peerup service add` rewrote would then fail to load (fuzz_config,
   // regressions/config/invalid_utf8_user).
-  // SECURITY: the same holds for control characters, which YAML does not allow
-  // in a file at all (a NUL came back as another byte: regressions/config/nul_in_path).
   const auto line_of = [&](std::size_t at) {
     return static_cast<int>(1 +
                             std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
@@ -386,10 +388,13 @@ config_result parse_config(std::string_view text, const fs::path& file) {
     c.fail_line(line_of(at), "not UTF-8 text (byte " + std::to_string(at) + ")");
     return *c.error();
   }
-  if (const auto at = control_character_at(text); at != std::string_view::npos) {
-    char code[8];
-    std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned char>(text[at]));
-    c.fail_line(line_of(at), std::string("control character ") + code + " (byte " +
+  // SECURITY: the same holds for control characters, which YAML does not allow
+  // in a file at all (a NUL came back as another byte: regressions/config/nul_in_path).
+  if (const auto control = control_character_at(text)) {
+    const auto [at, code_point] = *control;
+    char name[8];
+    std::snprintf(name, sizeof name, "U+%04X", code_point);
+    c.fail_line(line_of(at), std::string("control character ") + name + " (byte " +
                                  std::to_string(at) + "); only tab, LF and CR are allowed");
     return *c.error();
   }

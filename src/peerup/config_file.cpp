@@ -2,6 +2,7 @@
 // `peerup init`, and the lookup order of the config file.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -16,6 +17,12 @@ namespace {
 
 std::string yaml_quote(const std::string& s) {
   YAML::Emitter e;
+  // yaml-cpp leaves a CR or tab in a plain scalar, where a reader takes a CR
+  // before the line end as part of the line break: a rewrite would lose it.
+  // Double quotes escape them (fuzz_config, regressions/config/cr_in_path).
+  const bool has_control =
+      std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  if (has_control) e << YAML::DoubleQuoted;
   e << s;
   return e.c_str();
 }

@@ -43,7 +43,12 @@ void check_config(std::string_view text) {
                  again.error().to_string().c_str(), rendered.c_str());
   }
   FUZZ_CHECK(again);
-  FUZZ_CHECK(app::render_config(*again) == rendered);
+  const std::string rendered_again = app::render_config(*again);
+  if (rendered_again != rendered) {
+    std::fprintf(stderr, "a rewrite changed the config:\n---\n%s---\n%s---\n", rendered.c_str(),
+                 rendered_again.c_str());
+  }
+  FUZZ_CHECK(rendered_again == rendered);
 }
 
 void check_relay_config(std::string_view text) {
