@@ -8,33 +8,30 @@
 
 #include "peerup/config.hpp"
 #include "peerup/host_limits_config.hpp"
+#include "peerup/yaml_scalar.hpp"
 
 namespace peerup::app {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string yaml_quote(const std::string& s) {
+std::string yaml_scalar(const std::string& s, bool always_quote) {
   YAML::Emitter e;
   // yaml-cpp leaves a CR or tab in a plain scalar, where a reader takes a CR
-  // before the line end as part of the line break: a rewrite would lose it.
-  // Double quotes escape them (fuzz_config, regressions/config/cr_in_path).
+  // before the line end as part of the line break: a rewrite would lose it
+  // (fuzz_config, regressions/config/cr_in_path).
   const bool has_control =
       std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-  if (has_control) e << YAML::DoubleQuoted;
+  if (always_quote || has_control) e << YAML::DoubleQuoted;
   e << s;
   return e.c_str();
 }
-
-}  // namespace
 
 std::string render_config(const config& cfg) {
   std::string out;
   out += "# peerup configuration (docs/config.md). Relative paths are relative to this file.\n";
   out += "# `peerup service|name|relay ...` rewrite this file in this form (old copy: .bak).\n\n";
   out += "# Private key of this node (its peer ID: `peerup whoami`). Keep it mode 0600.\n";
-  out += "identity_key: " + yaml_quote(cfg.identity_key.written) + "\n\n";
+  out += "identity_key: " + yaml_scalar(cfg.identity_key.written) + "\n\n";
   out += "# Addresses the daemon listens on (multiaddrs). Empty: reachable only via relays.\n";
   out += "listen:" + std::string(cfg.listen.empty() ? " []\n" : "\n");
   for (const auto& a : cfg.listen) out += "  - " + a.to_string() + "\n";
@@ -43,17 +40,17 @@ std::string render_config(const config& cfg) {
   out += "relays:" + std::string(cfg.relays.empty() ? " []\n" : "\n");
   for (const auto& a : cfg.relays) out += "  - " + a.to_string() + "\n";
   out += "\n# Peers allowed to connect: one peer ID per line (`peerup auth add`). Mode 0600.\n";
-  out += "authorized_keys: " + yaml_quote(cfg.authorized_keys.written) + "\n\n";
+  out += "authorized_keys: " + yaml_scalar(cfg.authorized_keys.written) + "\n\n";
   out += "# Local TCP services offered to authorized peers as /peerup/<name>/1.0.0.\n";
   out += "#   ssh:\n#     local_address: 127.0.0.1:22\n#     enabled: true\n";
   out += "#     authorized_keys: ssh.authorized_keys   # optional: extra peers for ssh only\n";
   out += "services:" + std::string(cfg.services.empty() ? " {}\n" : "\n");
   for (const auto& [name, s] : cfg.services) {
     out += "  " + name + ":\n";
-    out += "    local_address: " + yaml_quote(s.local_address.to_string()) + "\n";
+    out += "    local_address: " + yaml_scalar(s.local_address.to_string()) + "\n";
     out += std::string("    enabled: ") + (s.enabled ? "true" : "false") + "\n";
     if (s.authorized_keys)
-      out += "    authorized_keys: " + yaml_quote(s.authorized_keys->written) + "\n";
+      out += "    authorized_keys: " + yaml_scalar(s.authorized_keys->written) + "\n";
   }
   out += "\n# Short names for peers, usable wherever a <target> is expected.\n";
   out += "names:" + std::string(cfg.names.empty() ? " {}\n" : "\n");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "peerup/config.hpp"
+#include "peerup/yaml_scalar.hpp"
 
 namespace peerup::app {
 
@@ -220,11 +221,7 @@ std::optional<gateway_config_error> read_gateway_config(const YAML::Node& node,
 std::string render_gateway_config(const gateway_config& g) {
   if (g.is_default()) return "";
   const gateway_config d;
-  auto quote = [](const std::string& s) {
-    YAML::Emitter e;
-    e << YAML::DoubleQuoted << s;
-    return std::string(e.c_str());
-  };
+  auto quote = [](const std::string& s) { return yaml_scalar(s, true); };
   std::string out = "\n# `peerup gateway`: SOCKS5 and DNS for <name>.<zone> (docs/gateway.md).\n";
   out += "gateway:\n";
   if (g.socks) out += "  socks: " + quote(*g.socks) + "\n";

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "peerup/config.hpp"
+#include "peerup/yaml_scalar.hpp"
 #include "wire/names_message.hpp"
 
 namespace peerup::app {
@@ -114,11 +115,7 @@ std::string render_naming_config(const naming_config& n) {
       for (const auto& r : relays) out += "    - " + r.to_string() + "\n";
     }
   }
-  if (n.names_file) {
-    YAML::Emitter e;
-    e << *n.names_file;
-    out += std::string("names_file: ") + e.c_str() + "\n";
-  }
+  if (n.names_file) out += "names_file: " + yaml_scalar(*n.names_file) + "\n";
   return out;
 }
 

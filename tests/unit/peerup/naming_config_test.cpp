@@ -45,12 +45,13 @@ TEST(naming_config, reads_host_name_networks_and_names_file) {
 
 TEST(naming_config, render_and_parse_round_trip) {
   const std::string text = "host_name: home\nnetworks:\n  grewal:\n    - " + relay_addr +
-                           "\nnames_file: \"my names.txt\"\n";
+                           "\nnames_file: \"my names.txt\\r\"\n";  // a CR must survive too
   auto cfg = parse_config(text, "/tmp/config.yaml");
   ASSERT_TRUE(cfg);
   auto again = parse_config(render_config(*cfg), "/tmp/config.yaml");
   ASSERT_TRUE(again) << again.error().to_string() << "\n" << render_config(*cfg);
   EXPECT_EQ(again->naming, cfg->naming);
+  EXPECT_EQ(cfg->naming.names_file, "my names.txt\r");
 }
 
 TEST(naming_config, bad_values_name_the_line_and_key) {
