@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/printable.hpp"
 #include "net/splice.hpp"
 #include "net/tcp_transport.hpp"
 #include "peerup/config.hpp"
@@ -114,11 +115,14 @@ net::awaitable<gateway_result<std::optional<gateway_target>>> gateway::try_name(
 net::awaitable<gateway_result<gateway_target>> gateway::lookup(const std::string& host) {
   bool in_zone = false;
   const auto parts = split(host, cfg_.zone, in_zone);
+  // SECURITY: `host` comes from a SOCKS client byte for byte and ends up in
+  // log lines; only its printable form is ever shown.
+  const std::string shown = printable(host);
   const auto unknown = [&] {
     return in_zone ? gateway_error{gateway_failure::unknown_name,
-                                   "no peer-up name \"" + host + "\" (unknown to every tier)"}
+                                   "no peer-up name \"" + shown + "\" (unknown to every tier)"}
                    : gateway_error{gateway_failure::not_peerup_name,
-                                   "\"" + host +
+                                   "\"" + shown +
                                        "\" is not a peer-up name (refused: the gateway "
                                        "only reaches peers)"};
   };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/printable.hpp"
 #include "net/splice.hpp"
 #include "net/tcp_transport.hpp"
 
@@ -199,8 +200,9 @@ net::awaitable<void> socks_server::serve(net::tcp::socket socket, gateway::slot 
     co_return;
   }
   auto refuse = [&](const gateway_error& e) -> net::awaitable<void> {
-    spdlog::info("socks: {}:{} refused: {}", dest->ip ? ipv4_to_string(*dest->ip) : dest->host,
-                 dest->port, e.message);
+    spdlog::info("socks: {}:{} refused: {}",
+                 dest->ip ? ipv4_to_string(*dest->ip) : printable(dest->host), dest->port,
+                 e.message);
     (void)co_await send(local, to_socks_reply(e.kind));
     local.reset();
   };

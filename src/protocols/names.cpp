@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/printable.hpp"
 #include "net/length_prefixed_io.hpp"
 
 namespace peerup::protocols {
@@ -217,7 +218,9 @@ net::awaitable<void> name_registrar::keep(std::size_t index) {
       wait = reg.granted_ttl / 2;
       backoff = opts_.min_backoff;
     } else if (r) {
-      const std::string why = r->text.empty() ? std::string(wire::to_string(r->status)) : r->text;
+      // SECURITY: the relay's text goes to logs and `peerup status`; printable only.
+      const std::string why =
+          r->text.empty() ? std::string(wire::to_string(r->status)) : printable(r->text);
       if (reg.current != name_registration::state::refused || reg.last_error != why)
         spdlog::error("names: {} refused {}: {}", relay.to_string(), name, why);
       reg.current = name_registration::state::refused;

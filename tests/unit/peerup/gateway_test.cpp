@@ -99,6 +99,11 @@ TEST_F(gateway_core, classifies_unknown_names_by_zone) {
   const auto asked = dir->asked.size();
   for (auto bad : {"", ".", "a..b", "bad name.p2p", "x/y", "p2p"}) EXPECT_FALSE(lookup(gw, bad));
   EXPECT_EQ(dir->asked.size(), asked + 1);  // only "p2p" itself (outside its own zone) is asked
+  // A SOCKS client chooses these bytes; the message (logged) shows them escaped.
+  auto forged = lookup(gw, "x\n[info] forged.p2p");
+  ASSERT_FALSE(forged);
+  EXPECT_EQ(forged.error().message,
+            "no peer-up name \"x\\x0a[info] forged.p2p\" (unknown to every tier)");
 }
 
 TEST_F(gateway_core, a_configured_zone_replaces_p2p) {
