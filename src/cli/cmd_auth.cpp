@@ -54,7 +54,7 @@ void add_peer(const std::string& peer_text, const std::string& comment,
     key.services.push_back(*name);
   }
   const auto& path = cfg.authorized_keys.resolved;
-  const auto text = app::upsert_authorized_key(read_or_empty(path), key);
+  const auto text = app::upsert_authorized_key_checked(read_or_empty(path), key);
   app::write_private_file(path, text);
   std::cout << "authorized " << key.peer.to_string() << " for "
             << (services.empty() ? "all services"

@@ -208,7 +208,7 @@ void add_relay_server_commands(CLI::App& app) {
     if (fs::exists(file))
       text = app::read_small_file(file, app::authorized_keys_limits::max_file_size);
     app::authorized_key entry{.peer = *peer, .services = {}, .comment = *comment};
-    app::write_private_file(file, app::upsert_authorized_key(text, entry));
+    app::write_private_file(file, app::upsert_authorized_key_checked(text, entry));
     std::cout << "authorized " << peer->to_string() << " in " << file.string() << "\n";
   });
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
@@ -131,6 +132,24 @@ std::string authorized_key::to_line() const {
   return out;
 }
 
+std::optional<std::string> entry_problem(const authorized_key& key) {
+  for (std::size_t i = 0; i < key.comment.size(); ++i) {
+    const auto b = static_cast<unsigned char>(key.comment[i]);
+    if ((b < 0x20 && b != '\t') || b == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "U+%04X", b);
+      return std::string("the comment holds control character ") + code + " (byte " +
+             std::to_string(i) + "); a comment is one line of text";
+    }
+  }
+  // SECURITY: a longer line would make the whole file fail to load.
+  if (const auto size = key.to_line().size(); size > authorized_keys_limits::max_line)
+    return "the entry would be " + std::to_string(size) + " bytes, over the " +
+           std::to_string(authorized_keys_limits::max_line) +
+           "-byte line limit; shorten the comment";
+  return std::nullopt;
+}
+
 authorized_keys_file parse_authorized_keys(std::string_view text) {
   authorized_keys_file out;
   // SECURITY: whole-file bound before splitting it into lines.
@@ -200,6 +219,20 @@ std::string upsert_authorized_key(std::string_view text, const authorized_key& k
     out += std::string(line) + "\n";
   }
   if (!placed) out += key.to_line() + "\n";
+  return out;
+}
+
+std::string upsert_authorized_key_checked(std::string_view text, const authorized_key& key) {
+  if (auto problem = entry_problem(key)) throw std::invalid_argument(*problem);
+  std::string out = upsert_authorized_key(text, key);
+  const auto before = parse_authorized_keys(text).problems.size();
+  const auto after = parse_authorized_keys(out);
+  if (after.problems.size() > before) {
+    const auto& p = after.problems.back();
+    throw std::invalid_argument("not written: the file would no longer load (" +
+                                (p.line ? "line " + std::to_string(p.line) + ": " : "") +
+                                p.message + ")");
+  }
   return out;
 }
 

@@ -267,6 +267,19 @@ TEST_F(direct, auth_validate_reports_bad_lines_with_numbers) {
   EXPECT_THAT(r.out, HasSubstr(file + ":4: service= needs at least one service name"));
 }
 
+TEST_F(direct, auth_add_refuses_a_comment_that_would_break_the_file_and_writes_nothing) {
+  const auto file = home.dir / "authorized_keys";
+  const auto before = read_file(file);
+  auto long_comment = home.peerup({"auth", "add", client.id, "--comment", std::string(5000, 'x')});
+  EXPECT_EQ(long_comment.code, 1);
+  EXPECT_THAT(long_comment.err, HasSubstr("over the 4096-byte line limit; shorten the comment"));
+  auto escape = home.peerup({"auth", "add", client.id, "--comment", "red \x1b[31m"});
+  EXPECT_EQ(escape.code, 1);
+  EXPECT_THAT(escape.err, HasSubstr("control character U+001B (byte 4)"));
+  EXPECT_EQ(read_file(file), before);
+  EXPECT_EQ(home.peerup({"auth", "validate"}).code, 0);
+}
+
 TEST_F(direct, init_never_overwrites_a_key_without_force) {
   const auto before = read_file(home.dir / "identity.key");
   auto r = run({peerup_binary, "init", "--dir", home.dir.string()});

@@ -105,6 +105,37 @@ TEST(authorized_keys, a_comment_cannot_smuggle_in_another_entry) {
   EXPECT_EQ(f.entries[0].peer, a);
 }
 
+TEST(authorized_keys, editing_never_writes_a_file_that_would_not_load) {
+  const auto a = new_peer(), b = new_peer();
+  const std::string text = a.to_string() + " alice\n";
+  auto message_of = [&](const authorized_key& k) -> std::string {
+    try {
+      upsert_authorized_key_checked(text, k);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // A comment as long as the line limit allows, once, and one byte longer.
+  const std::size_t room = authorized_keys_limits::max_line - b.to_string().size() - 1;
+  EXPECT_EQ(message_of({b, {}, std::string(room, 'c'), 0}), "");
+  EXPECT_EQ(message_of({b, {}, std::string(room + 1, 'c'), 0}),
+            "the entry would be 4097 bytes, over the 4096-byte line limit; shorten the comment");
+  EXPECT_EQ(message_of({b, {}, "red \x1b[31m", 0}),
+            "the comment holds control character U+001B (byte 4); a comment is one line of text");
+  EXPECT_EQ(message_of({b, {}, "two\nlines", 0}),
+            "the comment holds control character U+000A (byte 3); a comment is one line of text");
+  EXPECT_EQ(message_of({b, {}, "tab\tand caf\xc3\xa9", 0}), "");
+  // A file already at the entry cap takes no new peer.
+  std::string full;
+  for (std::size_t i = 0; i < authorized_keys_limits::max_entries; ++i)
+    full += a.to_string() + "\n";
+  EXPECT_THROW(upsert_authorized_key_checked(full + "# end\n", {b, {}, "", 0}),
+               std::invalid_argument);
+  EXPECT_EQ(upsert_authorized_key_checked(text, {b, {}, "bob", 0}),
+            text + b.to_string() + " bob\n");
+}
+
 TEST(access_policy, unrestricted_entries_allow_every_service_restricted_ones_only_theirs) {
   const auto all = new_peer(), ssh_only = new_peer(), stranger = new_peer();
   access_policy p;
