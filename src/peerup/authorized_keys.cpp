@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 
 #include "peerup/identity_file.hpp"
@@ -132,6 +133,9 @@ std::string authorized_key::to_line() const {
   return out;
 }
 
+namespace {
+
+// Why `key` cannot be written as one line that parses back, or nullopt.
 std::optional<std::string> entry_problem(const authorized_key& key) {
   for (std::size_t i = 0; i < key.comment.size(); ++i) {
     const auto b = static_cast<unsigned char>(key.comment[i]);
@@ -149,6 +153,8 @@ std::optional<std::string> entry_problem(const authorized_key& key) {
            "-byte line limit; shorten the comment";
   return std::nullopt;
 }
+
+}  // namespace
 
 authorized_keys_file parse_authorized_keys(std::string_view text) {
   authorized_keys_file out;

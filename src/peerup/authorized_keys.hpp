@@ -13,7 +13,6 @@
 #include <boost/system/result.hpp>
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -65,17 +64,13 @@ std::string read_small_file(const std::filesystem::path& path, std::size_t max_s
 void write_private_file(const std::filesystem::path& path, std::string_view text,
                         bool durable = true);
 
-// Why `key` cannot be written as one line that parses back (a comment with
-// control characters, a line over max_line), or nullopt. The editing commands
-// check it first: they must never write a file the daemon then refuses.
-std::optional<std::string> entry_problem(const authorized_key& key);
-
 // Text edits that keep every other line (comments included) as it was.
 // Replaces the lines of key.peer with one line for `key`, or appends it.
 std::string upsert_authorized_key(std::string_view text, const authorized_key& key);
-// upsert_authorized_key for the editing commands: throws std::invalid_argument
-// with the reason (entry_problem, or the file would no longer load: too large,
-// too many entries) instead of returning a file the daemon would refuse.
+// upsert_authorized_key for the editing commands, which must never write a
+// file the daemon then refuses: throws std::invalid_argument with the reason
+// (a comment with control characters, a line over max_line, a file that would
+// no longer load: too large, too many entries).
 std::string upsert_authorized_key_checked(std::string_view text, const authorized_key& key);
 // Drops every entry line of `peer`; `removed` counts them.
 std::string remove_authorized_key(std::string_view text, const peer_id& peer, int& removed);
