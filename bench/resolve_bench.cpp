@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "peerup/resolver.hpp"
+#include "naming/resolver.hpp"
 #include "protocols/names.hpp"
 
 using namespace peerup;

@@ -8,7 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "net/host.hpp"
-#include "peerup/config.hpp"
+#include "config/config.hpp"
 
 namespace peerup::cli {
 

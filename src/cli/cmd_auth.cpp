@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include "cli/app_support.hpp"
-#include "peerup/authorized_keys.hpp"
-#include "peerup/identity_file.hpp"
+#include "config/authorized_keys.hpp"
+#include "config/identity_file.hpp"
 
 namespace peerup::cli {
 

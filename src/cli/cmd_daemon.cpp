@@ -5,8 +5,8 @@
 
 #include "cli/app_support.hpp"
 #include "cli/runtime.hpp"
-#include "peerup/authorized_keys.hpp"
-#include "peerup/daemon.hpp"
+#include "config/authorized_keys.hpp"
+#include "node/daemon.hpp"
 
 namespace peerup::cli {
 

@@ -7,10 +7,10 @@
 
 #include "cli/app_support.hpp"
 #include "cli/runtime.hpp"
-#include "peerup/dns_server.hpp"
-#include "peerup/gateway_directory.hpp"
-#include "peerup/identity_file.hpp"
-#include "peerup/socks_server.hpp"
+#include "gateway/dns_server.hpp"
+#include "gateway/gateway_directory.hpp"
+#include "config/identity_file.hpp"
+#include "gateway/socks_server.hpp"
 
 namespace peerup::cli {
 

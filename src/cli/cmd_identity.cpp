@@ -3,7 +3,7 @@
 
 #include "cli/app_support.hpp"
 #include "cli/commands.hpp"
-#include "peerup/identity_file.hpp"
+#include "config/identity_file.hpp"
 
 namespace peerup::cli {
 

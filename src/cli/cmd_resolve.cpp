@@ -5,8 +5,8 @@
 
 #include "cli/app_support.hpp"
 #include "cli/runtime.hpp"
-#include "peerup/identity_file.hpp"
-#include "peerup/resolver.hpp"
+#include "config/identity_file.hpp"
+#include "naming/resolver.hpp"
 
 namespace peerup::cli {
 

@@ -1,5 +1,6 @@
 // Asio aliases and the few coroutine helpers every I/O file uses.
-// Only src/net, src/protocols, src/peerup and src/cli may include this.
+// Only src/net and the layers above it (protocols, config, naming, node,
+// gateway, cli) may include this.
 #pragma once
 
 #include <boost/asio.hpp>

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "peerup/authorized_keys.hpp"
+#include "config/authorized_keys.hpp"
 
 namespace {
 

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "fuzz_common.hpp"
-#include "peerup/config.hpp"
-#include "peerup/relay_config.hpp"
+#include "config/config.hpp"
+#include "config/relay_config.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // for, keep the query's ID, be a response, and carry the question only when
 // the query had one.
 #include "fuzz_common.hpp"
-#include "peerup/dns_zone.hpp"
+#include "gateway/dns_zone.hpp"
 #include "wire/dns_message.hpp"
 
 using namespace peerup;

@@ -6,8 +6,8 @@
 
 #include <set>
 
-#include "peerup/resolver.hpp"
-#include "peerup/service_catalog.hpp"
+#include "naming/resolver.hpp"
+#include "node/service_catalog.hpp"
 #include "protocols/names.hpp"
 #include "protocols/relay_server.hpp"
 #include "support/relay_support.hpp"

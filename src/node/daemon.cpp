@@ -1,0 +1,311 @@
+#include "node/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <iostream>
+
+#include "config/identity_file.hpp"
+#include "node/service_catalog.hpp"
+#include "protocols/identify.hpp"
+#include "protocols/names.hpp"
+#include "protocols/path_manager.hpp"
+#include "protocols/ping.hpp"
+#include "protocols/relay_client.hpp"
+#include "protocols/relay_reservations.hpp"
+
+namespace peerup::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::shared_ptr<const access_policy> load_policy_or_throw(const config& cfg) {
+  auto p = load_access_policy(cfg);
+  if (!p) throw std::runtime_error(p.error().to_string());
+  return std::make_shared<const access_policy>(std::move(*p));
+}
+
+// The relays of `relays:` and of every network of `networks:`, each once: the
+// daemon reserves on all of them, so "<host>.<network>" names are reachable.
+std::vector<multiaddr> reserved_relays(const config& cfg) {
+  auto out = cfg.relays;
+  for (const auto& r : cfg.naming.network_relays())
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  return out;
+}
+
+// One registration of host_name per relay of each network.
+std::unique_ptr<protocols::name_registrar> make_registrar(net::host& h, const config& cfg) {
+  if (!cfg.naming.host_name || cfg.naming.networks.empty()) return nullptr;
+  std::vector<std::pair<wire::dns_label, multiaddr>> targets;
+  for (const auto& [network, relays] : cfg.naming.networks)
+    for (const auto& r : relays) targets.emplace_back(wire::dns_label::parse(network).value(), r);
+  return std::make_unique<protocols::name_registrar>(
+      h, wire::dns_label::parse(*cfg.naming.host_name).value(), std::move(targets));
+}
+
+net::host_config host_config_for(const config& cfg) {
+  if (cfg.listen.empty() && reserved_relays(cfg).empty())
+    throw std::runtime_error(cfg.file.string() +
+                             ": nothing to do: no listen addresses and no relays "
+                             "(add `listen:` entries or `peerup relay add <multiaddr>`)");
+  net::host_config hc{.identity = load_identity(cfg.identity_key.resolved)};
+  hc.listen = cfg.listen;
+  hc.limits = cfg.limits;
+  return hc;
+}
+
+// What identifies a file version for change detection: editors often
+// replace files (new inode), and two writes can share an mtime second.
+struct file_version {
+  std::int64_t mtime_ns = -1, size = -1;
+  std::uint64_t inode = 0;
+};
+
+file_version version_of(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return {};
+  return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+}  // namespace
+
+daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
+    : ex_(ex),
+      opts_(opts),
+      cfg_(std::move(cfg)),
+      policy_(load_policy_or_throw(cfg_)),
+      host_(ex, host_config_for(cfg_)),
+      identify_(std::make_unique<protocols::identify_service>(host_)),
+      services_(host_),
+      relays_(std::make_unique<protocols::reservation_keeper>(host_, reserved_relays(cfg_),
+                                                              [this] { identify_->push_all(); })),
+      names_(make_registrar(host_, cfg_)) {
+  host_.set_gater([this](const peer_id& p, const multiaddr& a) { return gate(p, a); });
+  protocols::install_ping(host_);
+  // Circuits are accepted only from our own relays; whoever comes through
+  // them still meets the gater and the per-service checks.
+  protocols::install_relay_stop(host_, [this](const peer_id& relay) { return is_relay(relay); });
+  protocols::install_circuit_dialer(host_);
+  paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
+                                                     protocols::path_config_from_env());
+  paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
+                                                     protocols::path_config_from_env());
+  host_.on_connection([this](const net::connection_ptr& c) {
+    spdlog::info("peer {} connected ({}, {} {})", label(c->remote_peer),
+                 c->relayed ? "relayed" : "direct",
+                 c->dir == net::direction::inbound ? "from" : "to", c->remote_addr.to_string());
+  });
+  services_.apply(cfg_.services, policy_);
+  // Read at each request, so reloads of services and keys show at once.
+  serve_service_catalog(
+      host_, [this](const peer_id& p) { return catalog_for(cfg_.services, *policy_, p); });
+}
+
+daemon::~daemon() { *alive_ = false; }
+
+bool daemon::is_relay(const peer_id& peer) const {
+  for (const auto& r : reserved_relays(cfg_))
+    if (r.peer() == peer) return true;
+  return false;
+}
+
+std::string daemon::label(const peer_id& peer) const {
+  for (const auto& [name, t] : cfg_.names)
+    if (t.peer == peer) return peer.to_string() + " (" + name + ")";
+  return peer.to_string();
+}
+
+// Layer 1: runs right after the Noise handshake, before any stream exists.
+bool daemon::gate(const peer_id& peer, const multiaddr& addr) const {
+  if (is_relay(peer) || policy_->may_connect(peer)) return true;
+  spdlog::warn("refused connection from {} at {}: not in authorized_keys", peer.to_string(),
+               addr.to_string());
+  return false;
+}
+
+void daemon::disconnect_unauthorized() {
+  for (const auto& c : host_.all_connections()) {
+    if (is_relay(c->remote_peer) || policy_->may_connect(c->remote_peer)) continue;
+    spdlog::warn("peer {} is no longer authorized: disconnecting", label(c->remote_peer));
+    host_.close_connections(c->remote_peer);
+  }
+}
+
+void daemon::reload(const std::string& why) {
+  spdlog::info("reloading ({})", why);
+  auto next = load_config(cfg_.file);
+  if (!next) {
+    spdlog::error("reload failed, keeping the running configuration: {}", next.error().to_string());
+    return;
+  }
+  auto policy = load_access_policy(*next);
+  if (!policy) {
+    spdlog::error("reload failed, keeping the running configuration: {}",
+                  policy.error().to_string());
+    return;
+  }
+  if (next->identity_key.resolved != cfg_.identity_key.resolved || next->listen != cfg_.listen ||
+      next->relays != cfg_.relays || next->naming.host_name != cfg_.naming.host_name ||
+      next->naming.networks != cfg_.naming.networks)
+    spdlog::warn(
+        "identity_key, listen, relays, host_name and networks changes take effect after a "
+        "restart");
+  // Keep what needs a restart as it runs, take services, names and keys.
+  next->identity_key = cfg_.identity_key;
+  next->listen = cfg_.listen;
+  next->relays = cfg_.relays;
+  next->naming.host_name = cfg_.naming.host_name;
+  next->naming.networks = cfg_.naming.networks;
+  cfg_ = std::move(*next);
+  host_.set_limits(cfg_.limits);  // for new connections and streams; none are cut
+  policy_ = std::make_shared<const access_policy>(std::move(*policy));
+  services_.apply(cfg_.services, policy_);
+  disconnect_unauthorized();
+  spdlog::info("reloaded: {} authorized peers, {} services", policy_->peer_count(),
+               cfg_.services.size());
+}
+
+daemon_status daemon::status() const {
+  daemon_status s;
+  s.pid = static_cast<long>(::getpid());
+  s.peer_id = host_.id().to_string();
+  s.config_file = cfg_.file.string();
+  s.started_unix = started_unix_;
+  s.updated_unix = unix_now();
+  s.authorized_peers = policy_->peer_count();
+  for (const auto& a : host_.full_addrs()) s.listen.push_back(a.to_string());
+  s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
+  for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
+  s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
+  for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
+  for (const auto& slot : relays_->slots())
+    s.relays.push_back(
+        {slot.relay.to_string(), std::string(protocols::to_string(slot.current)),
+         slot.current == protocols::relay_slot::state::reserved ? slot.expire_unix : 0,
+         slot.last_error});
+  for (const auto& c : host_.all_connections()) {
+    std::string name;
+    for (const auto& [n, t] : cfg_.names)
+      if (t.peer == c->remote_peer) name = n;
+    if (is_relay(c->remote_peer)) name = "relay";
+    s.connections.push_back({c->remote_peer.to_string(), name, c->relayed ? "relayed" : "direct",
+                             c->remote_addr.to_string(),
+                             c->dir == net::direction::inbound ? "inbound" : "outbound"});
+    if (auto p = paths_->status(c->remote_peer)) {
+      s.connections.back().path_changed_unix = p->changed_unix;
+      s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};
+    }
+    if (auto p = paths_->status(c->remote_peer)) {
+      s.connections.back().path_changed_unix = p->changed_unix;
+      s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};
+    }
+  }
+  for (const auto& [name, svc] : services_.services()) {
+    const auto n = services_.counters(name);
+    s.services.push_back({name, svc.local_address.to_string(), svc.enabled, n.streams, n.active,
+                          n.denied, n.failed});
+  }
+  return s;
+}
+
+void daemon::write_status() const {
+  try {
+    write_private_file(status_file_path(cfg_.dir()), to_json(status()), false);
+  } catch (const std::exception& e) {
+    spdlog::debug("cannot write status file: {}", e.what());
+  }
+}
+
+std::map<fs::path, std::string> daemon::watched_files() const {
+  std::map<fs::path, std::string> out;
+  auto add = [&](const fs::path& p) {
+    const auto v = version_of(p);
+    out[p] =
+        std::to_string(v.mtime_ns) + "/" + std::to_string(v.size) + "/" + std::to_string(v.inode);
+  };
+  add(cfg_.file);
+  add(cfg_.authorized_keys.resolved);
+  for (const auto& [name, svc] : cfg_.services)
+    if (svc.authorized_keys) add(svc.authorized_keys->resolved);
+  return out;
+}
+
+net::awaitable<void> daemon::watch_loop() {
+  auto alive = alive_;
+  auto last = watched_files();
+  net::asio::steady_timer timer(ex_);
+  while (*alive && !stopping_) {
+    timer.expires_after(opts_.watch_interval);
+    co_await timer.async_wait(net::use_nothrow);
+    if (!*alive || stopping_) co_return;
+    // Snapshot before reading: a write landing during the reload changes the
+    // version again and triggers the next one.
+    auto now = watched_files();
+    if (now == last) continue;
+    last = std::move(now);
+    reload("a watched file changed");
+    last = watched_files();  // the reload may watch other files now
+  }
+}
+
+net::awaitable<void> daemon::status_loop() {
+  auto alive = alive_;
+  net::asio::steady_timer timer(ex_);
+  while (*alive && !stopping_) {
+    write_status();
+    timer.expires_after(opts_.status_interval);
+    co_await timer.async_wait(net::use_nothrow);
+  }
+}
+
+net::awaitable<void> daemon::signal_loop() {
+  net::asio::signal_set signals(ex_, SIGINT, SIGTERM, SIGHUP);
+  for (;;) {
+    auto [ec, sig] = co_await signals.async_wait(net::use_nothrow);
+    if (ec) co_return;
+    if (sig == SIGHUP) {
+      reload("SIGHUP");
+      continue;
+    }
+    spdlog::info("stopping on signal {}", sig);
+    co_return;
+  }
+}
+
+net::awaitable<int> daemon::run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  host_.start();
+  started_unix_ = unix_now();
+  std::cout << "peer " << host_.id().to_string() << "\n";
+  for (const auto& a : host_.full_addrs()) {
+    std::cout << "listen " << a.to_string() << "\n";
+    spdlog::info("listening on {}", a.to_string());
+  }
+  std::cout << "ready" << std::endl;
+  spdlog::info("peer {} serving {} services to {} authorized peers", host_.id().to_string(),
+               cfg_.services.size(), policy_->peer_count());
+  relays_->start();
+  paths_->start();
+  paths_->start();
+  if (names_) names_->start();
+  net::asio::co_spawn(ex_, watch_loop(), net::asio::detached);
+  net::asio::co_spawn(ex_, status_loop(), net::asio::detached);
+  co_await signal_loop();
+  stopping_ = true;
+  if (names_) names_->stop();
+  paths_->stop();
+  paths_->stop();
+  relays_->stop();
+  host_.stop();
+  std::error_code ignored;
+  fs::remove(status_file_path(cfg_.dir()), ignored);
+  co_return 0;
+}
+
+}  // namespace peerup::app

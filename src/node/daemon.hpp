@@ -1,0 +1,83 @@
+// `peerup daemon`: the one object that owns the host, the access policy, the
+// services and the relay reservations of a home node (STYLE.md #6). Their
+// construction order is the member order below.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "net/host.hpp"
+#include "config/authorized_keys.hpp"
+#include "config/config.hpp"
+#include "node/services.hpp"
+#include "node/status.hpp"
+
+namespace peerup::protocols {
+class identify_service;
+class path_manager;
+class path_manager;
+class name_registrar;
+class reservation_keeper;
+}  // namespace peerup::protocols
+
+namespace peerup::app {
+
+struct daemon_options {
+  net::steady_clock::duration watch_interval = std::chrono::seconds(2);
+  net::steady_clock::duration status_interval = std::chrono::seconds(2);
+};
+
+class daemon {
+ public:
+  // Start-up checks; each failure throws std::runtime_error naming the file
+  // and the fix, before anything touches the network:
+  // 1. authorized_keys and per-service files exist, are 0600 and valid
+  // 2. there is something to do: a listen address or a relay
+  // 3. the identity key exists, is mode 0600 and parses
+  daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts = {});
+  ~daemon();
+  daemon(const daemon&) = delete;
+  daemon& operator=(const daemon&) = delete;
+
+  // Listens, serves, reserves, and prints "listen <addr>" lines and then
+  // "ready" on stdout. Runs until SIGINT or SIGTERM; SIGHUP or a change of
+  // the config or authorized_keys files reloads services and keys.
+  // Contract: runs on the executor given to the constructor.
+  net::awaitable<int> run();
+
+  // Re-reads the config and authorized_keys; on any error keeps the current
+  // state and logs why. Peers no longer authorized are disconnected.
+  void reload(const std::string& why);
+  daemon_status status() const;
+
+ private:
+  bool gate(const peer_id& peer, const multiaddr& addr) const;
+  bool is_relay(const peer_id& peer) const;
+  std::string label(const peer_id& peer) const;  // "<id> (<name>)"
+  void disconnect_unauthorized();
+  void write_status() const;
+  // Path -> version (mtime, size, inode) of every file a reload would read.
+  std::map<std::filesystem::path, std::string> watched_files() const;
+  net::awaitable<void> watch_loop();
+  net::awaitable<void> status_loop();
+  net::awaitable<void> signal_loop();
+
+  net::asio::any_io_executor ex_;
+  daemon_options opts_;
+  config cfg_;
+  std::shared_ptr<const access_policy> policy_;
+  net::host host_;
+  std::unique_ptr<protocols::identify_service> identify_;
+  service_registry services_;
+  std::unique_ptr<protocols::reservation_keeper> relays_;
+  // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
+  std::unique_ptr<protocols::path_manager> paths_;
+  std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
+  std::uint64_t started_unix_ = 0;
+  bool stopping_ = false;
+  // Lets detached loops still suspended after our destruction see it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace peerup::app

@@ -1,0 +1,114 @@
+#include "node/services.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "net/splice.hpp"
+
+namespace peerup::app {
+
+namespace {
+constexpr auto local_dial_timeout = std::chrono::seconds(5);
+
+std::string describe(const net::connection& c) {
+  return c.remote_peer.to_string() + (c.relayed ? " (relayed)" : " (direct)");
+}
+}  // namespace
+
+service_registry::~service_registry() {
+  *alive_ = false;
+  for (const auto& [name, svc] : services_)
+    if (svc.enabled) host_.remove_handler(svc.name.protocol());
+}
+
+net::awaitable<result<net::tcp::socket>> dial_local(const host_port& addr) {
+  boost::system::error_code ec;
+  const auto ip = net::asio::ip::make_address(addr.host, ec);
+  multiaddr target =
+      ec ? *multiaddr::parse("/dns/" + addr.host + "/tcp/" + std::to_string(addr.port))
+         : multiaddr::from_tcp(ip.to_string(), addr.port);
+  co_return co_await net::tcp_dial(target);
+}
+
+void service_registry::apply(const std::map<std::string, service_config>& services,
+                             std::shared_ptr<const access_policy> policy) {
+  policy_ = std::move(policy);
+  for (const auto& [name, svc] : services_) {
+    auto it = services.find(name);
+    if (svc.enabled && (it == services.end() || !it->second.enabled)) {
+      host_.remove_handler(svc.name.protocol());
+      spdlog::info("service {}: no longer served", name);
+    }
+  }
+  for (const auto& [name, svc] : services) {
+    auto old = services_.find(name);
+    const bool was_served = old != services_.end() && old->second.enabled;
+    if (svc.enabled && !was_served) {
+      auto alive = alive_;
+      host_.set_handler(svc.name.protocol(),
+                        [this, alive, name = name](
+                            net::stream_ptr s, net::stream_context ctx) -> net::awaitable<void> {
+                          if (!*alive) {
+                            s->reset();
+                            co_return;
+                          }
+                          // Named: g++ 12 mishandles class temporaries in co_await.
+                          auto serving = serve(name, std::move(s), std::move(ctx));
+                          co_await std::move(serving);
+                        });
+      spdlog::info("service {}: serving {} as {}", name, svc.local_address.to_string(),
+                   svc.name.protocol().str());
+    }
+  }
+  services_ = services;
+}
+
+service_counters service_registry::counters(const std::string& name) const {
+  auto it = counters_.find(name);
+  return it == counters_.end() ? service_counters{} : it->second;
+}
+
+net::awaitable<void> service_registry::serve(std::string name, net::stream_ptr s,
+                                             net::stream_context ctx) {
+  auto alive = alive_;
+  auto policy = policy_;  // the policy in force when the stream arrived
+  const auto who = describe(*ctx.conn);
+  auto it = services_.find(name);
+  if (it == services_.end() || !it->second.enabled) {
+    spdlog::warn("{} -> service {}: refused, service not enabled", who, name);
+    s->reset();
+    co_return;
+  }
+  const service_config svc = it->second;
+  auto& count = counters_[name];
+  if (!policy || !policy->may_use(ctx.conn->remote_peer, svc.name)) {
+    ++count.denied;
+    spdlog::warn("{} -> service {}: refused, peer not authorized for this service", who, name);
+    s->reset();
+    co_return;
+  }
+  auto dialing = net::with_timeout(dial_local(svc.local_address), local_dial_timeout);
+  auto sock = co_await std::move(dialing);
+  if (!*alive) co_return;
+  if (!sock) {
+    ++counters_[name].failed;
+    spdlog::warn("{} -> service {}: local service {} unreachable: {}", who, name,
+                 svc.local_address.to_string(), sock.error().message());
+    s->reset();
+    co_return;
+  }
+  ++counters_[name].streams;
+  ++counters_[name].active;
+  spdlog::info("{} -> service {} ({}): connected", who, name, svc.local_address.to_string());
+  net::tcp_stream local(std::move(*sock));
+  auto stats = co_await net::splice(*s, local);
+  if (!*alive) co_return;
+  --counters_[name].active;
+  if (!stats.error)
+    spdlog::info("{} -> service {}: closed ({} bytes in, {} bytes out)", who, name, stats.a_to_b,
+                 stats.b_to_a);
+  else
+    spdlog::info("{} -> service {}: ended after {} bytes in, {} out: {}", who, name, stats.a_to_b,
+                 stats.b_to_a, stats.error.message());
+}
+
+}  // namespace peerup::app

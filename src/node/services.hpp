@@ -1,0 +1,55 @@
+// The daemon's services: each enabled service of the config is served as
+// protocol /peerup/<name>/1.0.0 and proxied to its local TCP address, for
+// peers the access policy allows (layer 2 of the access checks; the gater is
+// layer 1).
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "net/host.hpp"
+#include "config/authorized_keys.hpp"
+#include "config/config.hpp"
+
+namespace peerup::app {
+
+struct service_counters {
+  std::uint64_t streams = 0;  // proxied to the local service
+  std::uint64_t denied = 0;   // refused: peer not authorized for it
+  std::uint64_t failed = 0;   // the local service could not be reached
+  std::uint64_t active = 0;
+};
+
+class service_registry {
+ public:
+  explicit service_registry(net::host& h) : host_(h) {}
+  ~service_registry();
+  service_registry(const service_registry&) = delete;
+  service_registry& operator=(const service_registry&) = delete;
+
+  // Serves the enabled services of `services` under `policy`, drops handlers
+  // of services gone or disabled. Streams already open keep running.
+  void apply(const std::map<std::string, service_config>& services,
+             std::shared_ptr<const access_policy> policy);
+
+  const std::map<std::string, service_config>& services() const { return services_; }
+  service_counters counters(const std::string& name) const;
+
+ private:
+  // Refuses unauthorized peers by resetting the stream before the local
+  // service is even dialed; resets the stream too when the service is down.
+  net::awaitable<void> serve(std::string name, net::stream_ptr s, net::stream_context ctx);
+
+  net::host& host_;
+  std::map<std::string, service_config> services_;
+  std::map<std::string, service_counters> counters_;
+  std::shared_ptr<const access_policy> policy_;
+  // Lets handlers still running after our destruction see that we are gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// Connects to a local service address (IP literal or host name).
+// Contract: runs on the caller's executor; the caller bounds it with with_timeout.
+net::awaitable<result<net::tcp::socket>> dial_local(const host_port& addr);
+
+}  // namespace peerup::app
