@@ -70,6 +70,10 @@ class category final : public boost::system::error_category {
       case errc::unauthorized: return "peer not authorized";
       case errc::service_unavailable: return "local service unavailable";
       case errc::name_not_found: return "name not found";
+      case errc::quic_handshake_failed: return "QUIC handshake failed";
+      case errc::quic_protocol: return "QUIC protocol violation";
+      case errc::quic_too_many_streams: return "QUIC peer allows no more streams";
+      case errc::quic_internal: return "QUIC internal error";
       case errc::tls_certificate_generation: return "could not generate the TLS certificate";
       case errc::tls_certificate_chain: return "peer must send exactly one TLS certificate";
       case errc::tls_certificate_too_large: return "TLS certificate too large";

@@ -104,6 +104,12 @@ enum class errc {
   tls_unknown_critical_extension,      // critical extension we do not understand (or bad keyUsage)
   tls_host_key_refused,                // SignedKey publicKey is not a host key we accept
   tls_host_signature_invalid,          // SignedKey signature does not verify with the host key
+
+  // --- quic 1000-1099 ---
+  quic_handshake_failed = 1000,  // QUIC/TLS handshake failed (ALPN, TLS alert, no certificate)
+  quic_protocol,                 // peer violated QUIC (ngtcp2 closed the connection)
+  quic_too_many_streams,         // the peer's MAX_STREAMS allows no new stream now
+  quic_internal,                 // ngtcp2 or GnuTLS failed locally (allocation, setup)
 };
 
 const boost::system::error_category& peerup_category() noexcept;

@@ -5,7 +5,7 @@
 
 #include "multiformats/multiaddr.hpp"
 #include "multiformats/peer_id.hpp"
-#include "net/yamux_connection.hpp"
+#include "net/muxed_connection.hpp"
 
 namespace peerup::net {
 
@@ -18,7 +18,8 @@ struct connection {
   direction dir;
   bool relayed = false;  // carried by a relay circuit rather than a direct transport
   steady_clock::time_point opened = steady_clock::now();
-  std::shared_ptr<yamux_connection> mux;
+  // Yamux over a secure channel, or a QUIC connection.
+  muxed_connection_ptr mux;
 
   bool is_open() const { return mux && !mux->is_closed(); }
 };
