@@ -22,6 +22,12 @@ struct connection {
   muxed_connection_ptr mux;
 
   bool is_open() const { return mux && !mux->is_closed(); }
+  // What logs, `peerup ping` and status name as the path's transport:
+  // "quic", "tcp", or "relayed" (a circuit over some relay connection).
+  std::string_view transport() const {
+    if (relayed) return "relayed";
+    return mux && mux->kind() == "quic" ? "quic" : "tcp";
+  }
 };
 
 using connection_ptr = std::shared_ptr<connection>;

@@ -35,6 +35,8 @@ steady_clock::duration idle_check_interval(steady_clock::duration idle) {
 // How long the peer of a hole punch that landed in our listener may stay
 // silent before we conclude it waits for us to initiate.
 constexpr auto punch_silence = std::chrono::milliseconds(250);
+// How long a dial gives QUIC before trying TCP as well.
+constexpr auto happy_eyeballs_delay = std::chrono::milliseconds(250);
 
 }  // namespace
 
@@ -414,17 +416,71 @@ awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
   auto addrs = peers_.addrs(peer);
   if (addrs.empty()) co_return make_error_code(errc::no_addresses);
   dial_registration registration(*this, peer);
-  // Direct addresses first, relayed ones as the fallback.
-  std::stable_partition(addrs.begin(), addrs.end(),
-                        [](const multiaddr& a) { return !a.is_relayed(); });
+  // Direct addresses first (QUIC raced against TCP, happy eyeballs), relayed
+  // ones as the fallback.
+  std::vector<multiaddr> quic_addrs, tcp_addrs, relayed_addrs;
+  for (auto& a : addrs)
+    (a.is_relayed() ? relayed_addrs : is_quic_addr(a) ? quic_addrs : tcp_addrs).push_back(a);
+  auto direct = race_direct(peer, std::move(quic_addrs), std::move(tcp_addrs));
+  result<connection_ptr> last = co_await std::move(direct);
+  for (const auto& a : relayed_addrs) {
+    if (last) break;
+    last = co_await dial_addr(a, peer, dial_options{});
+    if (!last) spdlog::debug("dial {} failed: {}", a.to_string(), last.error().message());
+  }
+  registration.finish(last);
+  co_return last;
+}
+
+awaitable<result<connection_ptr>> host::dial_each(peer_id peer, std::vector<multiaddr> addrs) {
   result<connection_ptr> last = make_error_code(errc::dial_failed);
   for (const auto& a : addrs) {
     last = co_await dial_addr(a, peer, dial_options{});
     if (last) break;
     spdlog::debug("dial {} failed: {}", a.to_string(), last.error().message());
   }
-  registration.finish(last);
   co_return last;
+}
+
+// Happy eyeballs (RFC 8305 in spirit): QUIC starts at once, TCP after
+// happy_eyeballs_delay or as soon as every QUIC address failed; the first
+// connection wins and the other attempt is cancelled. A side that fails
+// waits for the other, so the race only ends early with a success.
+awaitable<result<connection_ptr>> host::race_direct(peer_id peer, std::vector<multiaddr> quic_addrs,
+                                                    std::vector<multiaddr> tcp_addrs) {
+  if (quic_addrs.empty() || tcp_addrs.empty()) {
+    quic_addrs.insert(quic_addrs.end(), tcp_addrs.begin(), tcp_addrs.end());
+    co_return co_await dial_each(peer, std::move(quic_addrs));
+  }
+  using namespace asio::experimental::awaitable_operators;
+  struct race {
+    explicit race(asio::any_io_executor ex) : changed(ex) {}
+    signal changed;
+    int failed = 0;
+  };
+  auto state = std::make_shared<race>(ex_);
+  auto attempt = [](host* self, peer_id p, std::vector<multiaddr> list,
+                    steady_clock::duration delay,
+                    std::shared_ptr<race> st) -> awaitable<result<connection_ptr>> {
+    if (delay > steady_clock::duration::zero()) {
+      asio::steady_timer t(co_await asio::this_coro::executor, delay);
+      co_await (t.async_wait(use_nothrow) || st->changed.wait());
+    }
+    auto tried = self->dial_each(std::move(p), std::move(list));
+    auto r = co_await std::move(tried);
+    if (r) co_return r;
+    ++st->failed;
+    st->changed.notify();
+    // Wait for the other side: its failure notifies, its success cancels
+    // this wait. One wait, no loop: after a cancellation a new wait would
+    // never end. Bounded by the other side's dial timeouts.
+    if (st->failed < 2) co_await st->changed.wait();
+    co_return r;
+  };
+  auto first = attempt(this, peer, std::move(quic_addrs), steady_clock::duration::zero(), state);
+  auto second = attempt(this, peer, std::move(tcp_addrs), happy_eyeballs_delay, state);
+  auto winner = co_await (std::move(first) || std::move(second));
+  co_return winner.index() == 0 ? std::get<0>(std::move(winner)) : std::get<1>(std::move(winner));
 }
 
 awaitable<result<connection_ptr>> host::connect(const multiaddr& addr) {

@@ -111,7 +111,9 @@ class host {
   }
 
   // Returns an open connection to `peer`, dialing its known addresses if
-  // needed. A direct connection is preferred over a relayed one. A call for
+  // needed. A direct connection is preferred over a relayed one; of the
+  // direct addresses QUIC ones are dialed first and TCP ones 250 ms later
+  // (happy eyeballs), the first connection winning. A call for
   // a peer that another connect() is dialing waits for that dial.
   awaitable<result<connection_ptr>> connect(const peer_id& peer);
   // Dials a multiaddr (with /p2p/ for authentication; without it any peer is
@@ -181,6 +183,10 @@ class host {
   awaitable<result<connection_ptr>> dial_quic(const multiaddr& addr,
                                               std::optional<peer_id> expected);
   awaitable<void> handle_inbound_quic(std::shared_ptr<quic_connection> c);
+  // Dials `addrs` in order until one connects.
+  awaitable<result<connection_ptr>> dial_each(peer_id peer, std::vector<multiaddr> addrs);
+  awaitable<result<connection_ptr>> race_direct(peer_id peer, std::vector<multiaddr> quic_addrs,
+                                                std::vector<multiaddr> tcp_addrs);
   // Checks the authenticated peer against the per-peer limit and registers
   // the connection; closes it on refusal.
   result<connection_ptr> admit_quic(const std::shared_ptr<quic_connection>& c, direction dir);

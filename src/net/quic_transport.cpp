@@ -40,7 +40,8 @@ std::string key_of(const bytes& cid) { return std::string(cid.begin(), cid.end()
 bool is_quic_addr(const multiaddr& addr) { return to_udp_endpoint(addr).has_value(); }
 
 result<udp::endpoint> to_udp_endpoint(const multiaddr& addr) {
-  const auto& c = addr.without_peer().components();
+  const multiaddr bare = addr.without_peer();
+  const auto& c = bare.components();
   if (c.size() != 3 || c[1].code != mcode::udp || c[2].code != mcode::quic_v1)
     return errc::invalid_multiaddr;
   if (c[1].value.size() != 2) return errc::invalid_multiaddr;
@@ -337,6 +338,11 @@ void quic_connection::on_closed(error_code why) {
   timer_.cancel();
   state_changed_.notify();
   if (res_) res_->close();
+  // The CONNECTION_CLOSE the core queued (a refused certificate, our
+  // close()) leaves now: flush_soon() does nothing once closed.
+  std::vector<quic::datagram> out;
+  core_->write_datagrams(out, steady_clock::now(), max_flush);
+  ep_->send(out);
 }
 
 // --- endpoint -------------------------------------------------------------------

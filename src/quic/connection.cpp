@@ -576,12 +576,16 @@ result<std::unique_ptr<connection>> connection::dial(const config& cfg, const tl
 }
 
 bool connection::accepts_initial(byte_span datagram) {
+  // SECURITY: ngtcp2 asserts on empty input.
+  if (datagram.empty()) return false;
   ngtcp2_pkt_hd hd;
   return ngtcp2_accept(&hd, datagram.data(), datagram.size()) == 0 &&
          hd.version == NGTCP2_PROTO_VER_V1;
 }
 
 std::optional<bytes> connection::destination_cid(byte_span datagram, std::size_t short_cid_len) {
+  // SECURITY: ngtcp2 asserts on empty input.
+  if (datagram.empty()) return std::nullopt;
   ngtcp2_version_cid vc;
   const int rv =
       ngtcp2_pkt_decode_version_cid(&vc, datagram.data(), datagram.size(), short_cid_len);
@@ -594,7 +598,8 @@ result<std::unique_ptr<connection>> connection::accept(const config& cfg, const 
                                                        const address& remote, byte_span first,
                                                        time_point now) {
   ngtcp2_pkt_hd hd;
-  if (ngtcp2_accept(&hd, first.data(), first.size()) != 0 || hd.version != NGTCP2_PROTO_VER_V1)
+  if (first.empty() || ngtcp2_accept(&hd, first.data(), first.size()) != 0 ||
+      hd.version != NGTCP2_PROTO_VER_V1)
     return make_error_code(errc::quic_protocol);
   auto p = std::make_unique<impl>();
   p->cfg = cfg;
@@ -629,6 +634,12 @@ void connection::on_datagram(byte_span data, const address& local, const address
                              time_point now) {
   auto& p = *impl_;
   if (p.closed) return;
+  // SECURITY: an empty datagram is no QUIC packet (ngtcp2 would treat it
+  // as a fatal error of the connection).
+  if (data.empty()) {
+    ++p.dropped;
+    return;
+  }
   p.last_now = now;
   p.local = local;
   auto path = p.path_to(from);

@@ -108,7 +108,7 @@ TEST_F(quic_hosts, gater_cuts_a_denied_peer_before_any_stream) {
 }
 
 TEST_F(quic_hosts, stream_reset_reaches_the_peer_and_the_connection_lives_on) {
-  std::optional<error_code> server_read_error;
+  std::optional<net::error_code> server_read_error;
   const protocol_id sink{"/test/sink/1.0.0"};
   server.set_handler(sink, [&](net::stream_ptr s, net::stream_context) -> net::awaitable<void> {
     std::vector<std::uint8_t> buf(4096);
@@ -223,6 +223,48 @@ TEST(quic_and_tcp, a_host_listens_on_both_and_serves_each) {
       EXPECT_TRUE(echoed && *echoed == data);
     });
   }
+}
+
+TEST(quic_happy_eyeballs, a_peer_with_both_addresses_is_reached_over_quic) {
+  asio::io_context io;
+  net::host_config cfg{.identity = private_key::generate(),
+                       .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0"),
+                                  *multiaddr::parse("/ip4/127.0.0.1/udp/0/quic-v1")}};
+  net::host server(io.get_executor(), cfg);
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  // TCP listed first: the order of the peer store does not decide.
+  auto addrs = server.listen_addrs();
+  std::stable_partition(addrs.begin(), addrs.end(),
+                        [](const multiaddr& a) { return !net::is_quic_addr(a); });
+  for (const auto& a : addrs) client.peers().add_addr(server.id(), a);
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.id());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->transport(), "quic");
+    EXPECT_EQ(client.connections(server.id()).size(), 1u);
+  });
+}
+
+TEST(quic_happy_eyeballs, tcp_takes_over_when_quic_gets_no_answer) {
+  asio::io_context io;
+  net::host server(io.get_executor(), listening_config());  // TCP only
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  // A QUIC address where nothing answers: a bound UDP socket that never reads.
+  net::udp::socket silent(io, net::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  client.peers().add_addr(server.id(), net::to_quic_multiaddr(silent.local_endpoint()));
+  client.peers().add_addr(server.id(), server.listen_addrs().front());
+  run_async(io, [&]() -> net::awaitable<void> {
+    const auto start = std::chrono::steady_clock::now();
+    auto conn = co_await client.connect(server.id());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->transport(), "tcp");
+    // Not after QUIC's dial timeout: TCP started 250 ms in.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  });
 }
 
 }  // namespace
