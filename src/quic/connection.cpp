@@ -589,7 +589,12 @@ std::optional<bytes> connection::destination_cid(byte_span datagram, std::size_t
   ngtcp2_version_cid vc;
   const int rv =
       ngtcp2_pkt_decode_version_cid(&vc, datagram.data(), datagram.size(), short_cid_len);
-  if (rv != 0 && rv != NGTCP2_ERR_VERSION_NEGOTIATION) return std::nullopt;
+  // A version other than v1 (ngtcp2 then allows IDs of up to 255 bytes) is
+  // dropped: we send no Version Negotiation, and v1 is all libp2p uses.
+  if (rv != 0) return std::nullopt;
+  // SECURITY: a Version Negotiation packet (version 0) may carry IDs of up
+  // to 255 bytes; no ID of ours or of a v1 peer is longer than 20.
+  if (vc.dcidlen > NGTCP2_MAX_CIDLEN) return std::nullopt;
   return bytes(vc.dcid, vc.dcid + vc.dcidlen);
 }
 

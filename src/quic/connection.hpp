@@ -153,7 +153,7 @@ class connection {
   // True when `datagram` is a QUIC v1 client Initial a server may accept.
   static bool accepts_initial(byte_span datagram);
   // The destination connection ID of a datagram's first packet, for
-  // routing; nullopt when it is not a QUIC packet. `short_cid_len` is the
+  // routing (at most 20 bytes); nullopt when it is not a QUIC v1 packet. `short_cid_len` is the
   // length of the IDs we issue (short headers do not carry it).
   static std::optional<bytes> destination_cid(byte_span datagram, std::size_t short_cid_len);
   // The length of every connection ID we issue.

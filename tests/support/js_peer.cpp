@@ -35,8 +35,10 @@ bool js_quic_peer_installed() {
 }
 
 child_process spawn_js_quic_peer(const std::vector<std::string>& flags) {
-  const std::string dir = js_quic_peer_dir();
-  std::vector<std::string> argv{"node", "--import", dir + "/polyfill.mjs", dir + "/peer.mjs"};
+  // The polyfill of tests/interop/js serves both trees (Node 20 lacks
+  // Promise.withResolvers).
+  std::vector<std::string> argv{"node", "--import", js_peer_dir() + "/polyfill.mjs",
+                                js_quic_peer_dir() + "/peer.mjs"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   return child_process::spawn(argv);
 }

@@ -4,7 +4,7 @@
 // gtest helpers (tests/support/js_peer.*) drive it; it carries only what the
 // QUIC tests need: ping, identify and echo.
 //
-// Run: node --import ./polyfill.mjs peer.mjs [flags]
+// Run: node --import ../js/polyfill.mjs peer.mjs [flags]
 // Listener:  --listen /ip4/127.0.0.1/udp/0/quic-v1; prints {"event":"listening"},
 //            then {"event":"inbound",...} per connection and served stream;
 //            runs until SIGTERM/SIGINT or stdin EOF (pipe or socket).
