@@ -102,8 +102,11 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-npm_ci() { (cd tests/interop/js && npm ci --no-audit --no-fund --prefer-offline --loglevel=error); }
-must "npm ci (tests/interop/js, node $(node --version))" npm_ci
+npm_ci() { (cd "$1" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error); }
+must "npm ci (tests/interop/js, node $(node --version))" npm_ci tests/interop/js
+# js-libp2p 2.x with @chainsafe/libp2p-quic 1.1.x (its prebuilt linux-x64-gnu
+# binary comes from npm): the QUIC interop peer has its own tree.
+must "npm ci (tests/interop/js-quic)" npm_ci tests/interop/js-quic
 
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja "${main_suites[@]}" -DPEERUP_DEBUG_INFO="$debug_info" &&

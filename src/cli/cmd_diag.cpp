@@ -80,7 +80,9 @@ net::awaitable<int> run_ping(ping_options o) {
   }
   const std::string path = (*conn)->relayed ? "relayed" : "direct";
   const std::string peer = (*conn)->remote_peer.to_string();
-  if (!o.json) std::cout << "PING " << peer << " (" << (*conn)->remote_addr.to_string() << ")\n";
+  if (!o.json)
+    std::cout << "PING " << peer << " (" << (*conn)->remote_addr.to_string() << ", "
+              << (*conn)->transport() << ")\n";
   int received = 0;
   double min_ms = 1e18, max_ms = 0, sum_ms = 0;
   net::asio::steady_timer timer(ex);
@@ -102,11 +104,14 @@ net::awaitable<int> run_ping(ping_options o) {
     max_ms = std::max(max_ms, ms);
     sum_ms += ms;
     if (o.json)
-      std::cout << fmt::format(R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","peer":"{}"}})",
-                               seq, ms, path, peer)
+      std::cout << fmt::format(
+                       R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","transport":"{}","peer":"{}"}})",
+                       seq, ms, path, (*conn)->transport(), peer)
                 << std::endl;
     else
-      std::cout << fmt::format("seq={} time={:.3f} ms path={}", seq, ms, path) << std::endl;
+      std::cout << fmt::format("seq={} time={:.3f} ms path={} transport={}", seq, ms, path,
+                               (*conn)->transport())
+                << std::endl;
     if (seq < o.count) {
       timer.expires_after(std::chrono::duration_cast<net::steady_clock::duration>(
           std::chrono::duration<double>(o.interval_s)));

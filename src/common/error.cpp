@@ -70,6 +70,25 @@ class category final : public boost::system::error_category {
       case errc::unauthorized: return "peer not authorized";
       case errc::service_unavailable: return "local service unavailable";
       case errc::name_not_found: return "name not found";
+      case errc::quic_handshake_failed: return "QUIC handshake failed";
+      case errc::quic_protocol: return "QUIC protocol violation";
+      case errc::quic_too_many_streams: return "QUIC peer allows no more streams";
+      case errc::quic_internal: return "QUIC internal error";
+      case errc::tls_certificate_generation: return "could not generate the TLS certificate";
+      case errc::tls_certificate_chain: return "peer must send exactly one TLS certificate";
+      case errc::tls_certificate_too_large: return "TLS certificate too large";
+      case errc::tls_certificate_malformed: return "malformed TLS certificate";
+      case errc::tls_certificate_not_yet_valid: return "TLS certificate not yet valid";
+      case errc::tls_certificate_expired: return "TLS certificate expired";
+      case errc::tls_certificate_key_refused: return "TLS certificate key type or size refused";
+      case errc::tls_certificate_bad_self_signature: return "TLS certificate self-signature invalid";
+      case errc::tls_extension_missing: return "TLS certificate lacks the libp2p key extension";
+      case errc::tls_extension_malformed: return "malformed libp2p key extension (SignedKey)";
+      case errc::tls_unknown_critical_extension:
+        return "TLS certificate has a critical extension we do not understand";
+      case errc::tls_host_key_refused: return "libp2p key extension carries a host key we refuse";
+      case errc::tls_host_signature_invalid:
+        return "libp2p key extension signature does not verify with the host key";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

@@ -89,6 +89,27 @@ enum class errc {
   unauthorized,          // peer is not in authorized_keys for this service
   service_unavailable,   // the local service refused the connection
   name_not_found,        // no tier resolved the name
+
+  // --- TLS certificates (libp2p tls.md) 900-999 ---
+  tls_certificate_generation = 900,    // GnuTLS could not make our certificate or credentials
+  tls_certificate_chain,               // peer sent no certificate, or more than one
+  tls_certificate_too_large,           // certificate above max_tls_certificate_length
+  tls_certificate_malformed,           // not strict-DER X.509 v3, or carries unique IDs
+  tls_certificate_not_yet_valid,       // NotBefore is after now
+  tls_certificate_expired,             // NotAfter is before now
+  tls_certificate_key_refused,         // certificate key type or size we do not accept
+  tls_certificate_bad_self_signature,  // self-signature does not verify with the certificate key
+  tls_extension_missing,               // no libp2p public key extension (1.3.6.1.4.1.53594.1.1)
+  tls_extension_malformed,             // libp2p extension repeated, or SignedKey not strict DER
+  tls_unknown_critical_extension,      // critical extension we do not understand (or bad keyUsage)
+  tls_host_key_refused,                // SignedKey publicKey is not a host key we accept
+  tls_host_signature_invalid,          // SignedKey signature does not verify with the host key
+
+  // --- quic 1000-1099 ---
+  quic_handshake_failed = 1000,  // QUIC/TLS handshake failed (ALPN, TLS alert, no certificate)
+  quic_protocol,                 // peer violated QUIC (ngtcp2 closed the connection)
+  quic_too_many_streams,         // the peer's MAX_STREAMS allows no new stream now
+  quic_internal,                 // ngtcp2 or GnuTLS failed locally (allocation, setup)
 };
 
 const boost::system::error_category& peerup_category() noexcept;

@@ -5,7 +5,7 @@
 
 #include "multiformats/multiaddr.hpp"
 #include "multiformats/peer_id.hpp"
-#include "net/yamux_connection.hpp"
+#include "net/muxed_connection.hpp"
 
 namespace peerup::net {
 
@@ -18,9 +18,16 @@ struct connection {
   direction dir;
   bool relayed = false;  // carried by a relay circuit rather than a direct transport
   steady_clock::time_point opened = steady_clock::now();
-  std::shared_ptr<yamux_connection> mux;
+  // Yamux over a secure channel, or a QUIC connection.
+  muxed_connection_ptr mux;
 
   bool is_open() const { return mux && !mux->is_closed(); }
+  // What logs, `peerup ping` and status name as the path's transport:
+  // "quic", "tcp", or "relayed" (a circuit over some relay connection).
+  std::string_view transport() const {
+    if (relayed) return "relayed";
+    return mux && mux->kind() == "quic" ? "quic" : "tcp";
+  }
 };
 
 using connection_ptr = std::shared_ptr<connection>;

@@ -35,6 +35,8 @@ steady_clock::duration idle_check_interval(steady_clock::duration idle) {
 // How long the peer of a hole punch that landed in our listener may stay
 // silent before we conclude it waits for us to initiate.
 constexpr auto punch_silence = std::chrono::milliseconds(250);
+// How long a dial gives QUIC before trying TCP as well.
+constexpr auto happy_eyeballs_delay = std::chrono::milliseconds(250);
 
 }  // namespace
 
@@ -56,6 +58,13 @@ host::~host() {
 
 void host::start() {
   for (const auto& addr : cfg_.listen) {
+    if (is_quic_addr(addr)) {
+      auto tls = quic_tls();
+      if (!tls) throw std::system_error(tls.error(), "QUIC certificate for " + addr.to_string());
+      quic_listeners_.push_back(quic_endpoint::open(ex_, to_udp_endpoint(addr).value(), *tls,
+                                                    cfg_.quic_cfg, quic_policy()));
+      continue;
+    }
     auto ep = to_endpoint(addr);
     if (!ep) throw std::system_error(ep.error(), "listen address " + addr.to_string());
     auto& listener = listeners_.emplace_back(ex_, *ep);
@@ -73,6 +82,9 @@ void host::stop() {
   for (auto& l : listeners_) l.close();
   for (auto& [peer, list] : conns_)
     for (auto& c : list) c->mux->close();
+  // After the connections: their CONNECTION_CLOSE leaves through these.
+  for (auto& e : quic_listeners_) e->close();
+  for (auto& e : quic_dialers_) e->close();
 }
 
 std::vector<multiaddr> host::listen_addrs() const {
@@ -84,6 +96,15 @@ std::vector<multiaddr> host::listen_addrs() const {
         out.push_back(to_multiaddr(tcp::endpoint(ip, ep.port())));
     } else {
       out.push_back(to_multiaddr(ep));
+    }
+  }
+  for (const auto& l : quic_listeners_) {
+    const auto ep = l->local_endpoint();
+    if (ep.address().is_unspecified()) {
+      for (const auto& ip : local_interface_addresses(ep.address().is_v6()))
+        out.push_back(to_quic_multiaddr(udp::endpoint(ip, ep.port())));
+    } else {
+      out.push_back(to_quic_multiaddr(ep));
     }
   }
   return out;
@@ -395,17 +416,71 @@ awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
   auto addrs = peers_.addrs(peer);
   if (addrs.empty()) co_return make_error_code(errc::no_addresses);
   dial_registration registration(*this, peer);
-  // Direct addresses first, relayed ones as the fallback.
-  std::stable_partition(addrs.begin(), addrs.end(),
-                        [](const multiaddr& a) { return !a.is_relayed(); });
+  // Direct addresses first (QUIC raced against TCP, happy eyeballs), relayed
+  // ones as the fallback.
+  std::vector<multiaddr> quic_addrs, tcp_addrs, relayed_addrs;
+  for (auto& a : addrs)
+    (a.is_relayed() ? relayed_addrs : is_quic_addr(a) ? quic_addrs : tcp_addrs).push_back(a);
+  auto direct = race_direct(peer, std::move(quic_addrs), std::move(tcp_addrs));
+  result<connection_ptr> last = co_await std::move(direct);
+  for (const auto& a : relayed_addrs) {
+    if (last) break;
+    last = co_await dial_addr(a, peer, dial_options{});
+    if (!last) spdlog::debug("dial {} failed: {}", a.to_string(), last.error().message());
+  }
+  registration.finish(last);
+  co_return last;
+}
+
+awaitable<result<connection_ptr>> host::dial_each(peer_id peer, std::vector<multiaddr> addrs) {
   result<connection_ptr> last = make_error_code(errc::dial_failed);
   for (const auto& a : addrs) {
     last = co_await dial_addr(a, peer, dial_options{});
     if (last) break;
     spdlog::debug("dial {} failed: {}", a.to_string(), last.error().message());
   }
-  registration.finish(last);
   co_return last;
+}
+
+// Happy eyeballs (RFC 8305 in spirit): QUIC starts at once, TCP after
+// happy_eyeballs_delay or as soon as every QUIC address failed; the first
+// connection wins and the other attempt is cancelled. A side that fails
+// waits for the other, so the race only ends early with a success.
+awaitable<result<connection_ptr>> host::race_direct(peer_id peer, std::vector<multiaddr> quic_addrs,
+                                                    std::vector<multiaddr> tcp_addrs) {
+  if (quic_addrs.empty() || tcp_addrs.empty()) {
+    quic_addrs.insert(quic_addrs.end(), tcp_addrs.begin(), tcp_addrs.end());
+    co_return co_await dial_each(peer, std::move(quic_addrs));
+  }
+  using namespace asio::experimental::awaitable_operators;
+  struct race {
+    explicit race(asio::any_io_executor ex) : changed(ex) {}
+    signal changed;
+    int failed = 0;
+  };
+  auto state = std::make_shared<race>(ex_);
+  auto attempt = [](host* self, peer_id p, std::vector<multiaddr> list,
+                    steady_clock::duration delay,
+                    std::shared_ptr<race> st) -> awaitable<result<connection_ptr>> {
+    if (delay > steady_clock::duration::zero()) {
+      asio::steady_timer t(co_await asio::this_coro::executor, delay);
+      co_await (t.async_wait(use_nothrow) || st->changed.wait());
+    }
+    auto tried = self->dial_each(std::move(p), std::move(list));
+    auto r = co_await std::move(tried);
+    if (r) co_return r;
+    ++st->failed;
+    st->changed.notify();
+    // Wait for the other side: its failure notifies, its success cancels
+    // this wait. One wait, no loop: after a cancellation a new wait would
+    // never end. Bounded by the other side's dial timeouts.
+    if (st->failed < 2) co_await st->changed.wait();
+    co_return r;
+  };
+  auto first = attempt(this, peer, std::move(quic_addrs), steady_clock::duration::zero(), state);
+  auto second = attempt(this, peer, std::move(tcp_addrs), happy_eyeballs_delay, state);
+  auto winner = co_await (std::move(first) || std::move(second));
+  co_return winner.index() == 0 ? std::get<0>(std::move(winner)) : std::get<1>(std::move(winner));
 }
 
 awaitable<result<connection_ptr>> host::connect(const multiaddr& addr) {
@@ -480,6 +555,7 @@ awaitable<result<connection_ptr>> host::dial_addr(const multiaddr& addr,
     if (!circuit_dialer_) co_return make_error_code(errc::dial_failed);
     co_return co_await circuit_dialer_(addr, expected);
   }
+  if (is_quic_addr(addr)) co_return co_await dial_quic(addr, std::move(expected));
   // Outbound TCP leaves from the listen port (SO_REUSEPORT) whenever we
   // listen: what peers observe is then the NAT mapping of the listen port,
   // which is what hole punching needs them to report.
@@ -558,6 +634,149 @@ awaitable<result<opened_stream>> host::new_stream(const connection_ptr& conn,
                                                   const protocol_id& proto) {
   std::vector<std::string> protocols{proto.str()};
   co_return co_await new_stream(conn, std::move(protocols));
+}
+
+// --- QUIC -----------------------------------------------------------------------
+
+result<quic::tls_context_ptr> host::quic_tls() {
+  if (quic_tls_) return quic_tls_;
+  auto id = make_tls_identity(cfg_.identity, std::chrono::system_clock::now());
+  if (!id) return id.error();
+  auto ctx = quic::tls_context::make(*id);
+  if (!ctx) return ctx.error();
+  quic_tls_ = *ctx;
+  return quic_tls_;
+}
+
+quic_accept_policy host::quic_policy() {
+  std::weak_ptr<bool> alive = alive_;
+  quic_accept_policy p;
+  p.admit = [this, alive](const udp::endpoint& from) -> connection_resources_ptr {
+    if (!alive.lock() || stopped_) return nullptr;
+    const std::string ip = from.address().to_string();
+    // SECURITY: as for TCP, the connection must fit the total, per-IP and
+    // pending-handshake limits before any TLS work is done for it.
+    auto res = resources_->open_connection(true, ip);
+    if (!res) {
+      log_refusal(*resources_, res.error(), "a QUIC connection from " + ip);
+      return nullptr;
+    }
+    return *res;
+  };
+  p.gate = [this, alive](const udp::endpoint& from) -> quic::connection::gate {
+    return [this, alive, addr = to_quic_multiaddr(from)](const peer_id& peer) {
+      if (!alive.lock()) return false;
+      return !cfg_.gater || cfg_.gater(peer, addr);
+    };
+  };
+  p.accepted = [this, alive](std::shared_ptr<quic_connection> c) {
+    if (!alive.lock()) return;
+    asio::co_spawn(ex_, handle_inbound_quic(std::move(c)), asio::detached);
+  };
+  return p;
+}
+
+std::shared_ptr<quic_endpoint> host::quic_endpoint_for(const udp::endpoint& target) {
+  std::shared_ptr<quic_endpoint> found;
+  for (const auto& l : quic_listeners_) {
+    const auto ep = l->local_endpoint();
+    if (ep.protocol() != target.protocol()) continue;
+    if (ep.address().is_unspecified()) return l;
+    // A socket bound to a loopback address cannot reach other hosts, and
+    // the other way round.
+    if (ep.address().is_loopback() != target.address().is_loopback()) continue;
+    found = l;
+  }
+  if (found) return found;
+  for (const auto& d : quic_dialers_)
+    if (d->local_endpoint().protocol() == target.protocol()) return d;
+  auto tls = quic_tls();
+  if (!tls) return nullptr;
+  const udp::endpoint any(target.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                                   : asio::ip::address(asio::ip::address_v4::any()),
+                          0);
+  try {
+    quic_dialers_.push_back(quic_endpoint::open(ex_, any, *tls, cfg_.quic_cfg, std::nullopt));
+  } catch (const std::system_error& e) {
+    spdlog::warn("QUIC: cannot open a socket to dial from: {}", e.what());
+    return nullptr;
+  }
+  return quic_dialers_.back();
+}
+
+result<connection_ptr> host::admit_quic(const std::shared_ptr<quic_connection>& c, direction dir) {
+  const auto& peer = *c->remote_peer();
+  // SECURITY: one peer cannot take every connection slot either.
+  if (auto admitted = c->resources()->authenticated(peer); !admitted) {
+    log_refusal(*resources_, admitted.error(), "a QUIC connection with " + peer.to_string());
+    c->close();
+    return make_error_code(errc::resource_limit);
+  }
+  auto conn = std::make_shared<connection>(connection{
+      .remote_peer = peer,
+      .remote_addr = c->remote_multiaddr(),
+      .local_addr = c->local_multiaddr(),
+      .dir = dir,
+      .relayed = false,
+      .mux = c,
+  });
+  register_connection(conn);
+  return conn;
+}
+
+awaitable<result<connection_ptr>> host::dial_quic(const multiaddr& addr,
+                                                  std::optional<peer_id> expected) {
+  auto alive = alive_;
+  auto target = to_udp_endpoint(addr);
+  if (!target) co_return target.error();
+  auto ep = quic_endpoint_for(*target);
+  if (!ep) co_return make_error_code(errc::dial_failed);
+  auto res = resources_->open_connection(false, "");
+  if (!res) {
+    log_refusal(*resources_, res.error(), "a connection to " + addr.to_string());
+    co_return make_error_code(errc::resource_limit);
+  }
+  quic::connection::gate gate = [this, alive_weak = std::weak_ptr<bool>(alive_),
+                                 remote = addr.without_peer()](const peer_id& peer) {
+    if (!alive_weak.lock()) return false;
+    return !cfg_.gater || cfg_.gater(peer, remote);
+  };
+  // Named, not a temporary: g++ 12 destroys class temporaries inside a
+  // co_await expression twice.
+  auto op = ep->dial(*target, std::move(expected), std::move(gate), *res);
+  auto c = co_await with_timeout(std::move(op), cfg_.limits.dial_timeout);
+  if (!*alive) co_return make_error_code(errc::connection_closed);
+  if (!c) {
+    if (c.error() == errc::connection_denied)
+      spdlog::info("gater denied peer at {}", addr.to_string());
+    co_return c.error();
+  }
+  co_return admit_quic(*c, direction::outbound);
+}
+
+awaitable<void> host::handle_inbound_quic(std::shared_ptr<quic_connection> c) {
+  auto alive = alive_;
+  const auto from = c->remote_multiaddr().to_string();
+  // A newer inbound connection may evict this handshake while it is
+  // unfinished (resource_manager.hpp).
+  c->resources()->on_evict([this, alive_weak = std::weak_ptr<bool>(alive_),
+                            weak = std::weak_ptr<quic_connection>(c), from](resource_limit l) {
+    if (auto s = weak.lock()) s->abort(make_error_code(errc::resource_limit));
+    if (alive_weak.lock())
+      log_refusal(*resources_, l, "the unfinished QUIC handshake of " + from + " (for a newer one)");
+  });
+  auto op = c->handshake();
+  auto hs = co_await with_timeout(std::move(op), cfg_.limits.handshake_timeout);
+  if (!*alive) co_return;
+  if (!hs) {
+    if (hs.error() == errc::connection_denied)
+      spdlog::info("gater denied peer from {}", from);
+    else
+      spdlog::debug("inbound QUIC handshake from {} failed: {}", from, hs.error().message());
+    c->close();
+    co_return;
+  }
+  (void)admit_quic(c, direction::inbound);
 }
 
 }  // namespace peerup::net

@@ -15,6 +15,7 @@
 #include "crypto/keys.hpp"
 #include "net/connection.hpp"
 #include "net/peer_store.hpp"
+#include "net/quic_transport.hpp"
 #include "net/resource_manager.hpp"
 #include "net/tcp_transport.hpp"
 #include "net/upgrader.hpp"
@@ -27,6 +28,7 @@ struct host_config {
   connection_gater gater;  // empty: accept every authenticated peer
   host_limits limits;      // net/resource_manager.hpp
   yamux::config yamux_cfg;
+  quic::config quic_cfg;  // for /udp/<port>/quic-v1 listen addresses and dials
   std::string agent_version = "peerup/0.1.0";
 };
 
@@ -109,7 +111,9 @@ class host {
   }
 
   // Returns an open connection to `peer`, dialing its known addresses if
-  // needed. A direct connection is preferred over a relayed one. A call for
+  // needed. A direct connection is preferred over a relayed one; of the
+  // direct addresses QUIC ones are dialed first and TCP ones 250 ms later
+  // (happy eyeballs), the first connection winning. A call for
   // a peer that another connect() is dialing waits for that dial.
   awaitable<result<connection_ptr>> connect(const peer_id& peer);
   // Dials a multiaddr (with /p2p/ for authentication; without it any peer is
@@ -170,6 +174,22 @@ class host {
 
  private:
   awaitable<void> accept_loop(tcp_listener& listener);
+  // QUIC: our certificate (made once, on first use), the endpoint a dial
+  // to `target` leaves from (the listen socket of its family when there
+  // is one, so NAT mappings match), the dial, and an accepted connection.
+  result<quic::tls_context_ptr> quic_tls();
+  std::shared_ptr<quic_endpoint> quic_endpoint_for(const udp::endpoint& target);
+  quic_accept_policy quic_policy();
+  awaitable<result<connection_ptr>> dial_quic(const multiaddr& addr,
+                                              std::optional<peer_id> expected);
+  awaitable<void> handle_inbound_quic(std::shared_ptr<quic_connection> c);
+  // Dials `addrs` in order until one connects.
+  awaitable<result<connection_ptr>> dial_each(peer_id peer, std::vector<multiaddr> addrs);
+  awaitable<result<connection_ptr>> race_direct(peer_id peer, std::vector<multiaddr> quic_addrs,
+                                                std::vector<multiaddr> tcp_addrs);
+  // Checks the authenticated peer against the per-peer limit and registers
+  // the connection; closes it on refusal.
+  result<connection_ptr> admit_quic(const std::shared_ptr<quic_connection>& c, direction dir);
   awaitable<void> idle_loop();
   void close_idle_connections();
   awaitable<void> handle_inbound_socket(tcp::socket socket, connection_resources_ptr res);
@@ -195,6 +215,10 @@ class host {
   peer_id id_;
   peer_store peers_;
   std::list<tcp_listener> listeners_;
+  quic::tls_context_ptr quic_tls_;
+  std::vector<std::shared_ptr<quic_endpoint>> quic_listeners_;
+  // Dial-only endpoints (ephemeral port) for families we do not listen on.
+  std::vector<std::shared_ptr<quic_endpoint>> quic_dialers_;
   std::vector<multiaddr> extra_announce_;
   std::vector<multiaddr> observed_announce_;
   struct punch_expectation {

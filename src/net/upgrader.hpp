@@ -9,6 +9,7 @@
 
 #include "crypto/keys.hpp"
 #include "net/connection.hpp"
+#include "net/yamux_connection.hpp"
 
 namespace peerup::net {
 

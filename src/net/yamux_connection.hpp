@@ -8,16 +8,15 @@
 #include <memory>
 #include <unordered_map>
 
-#include "net/byte_stream.hpp"
-#include "net/resource_manager.hpp"
+#include "net/muxed_connection.hpp"
 #include "net/signal.hpp"
 #include "wire/yamux.hpp"
 
 namespace peerup::net {
 
-class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
+class yamux_connection final : public muxed_connection,
+                               public std::enable_shared_from_this<yamux_connection> {
  public:
-  using inbound_handler = std::function<void(stream_ptr)>;
 
   // `res` (optional) accounts this connection's streams and buffers: inbound
   // streams beyond its limits are reset, outbound ones fail with
@@ -29,38 +28,39 @@ class yamux_connection : public std::enable_shared_from_this<yamux_connection> {
   // Starts the reader, writer and keepalive coroutines. `on_inbound` is called
   // on the connection's executor for every stream the peer opens; it must not
   // block (spawn a coroutine to serve the stream).
-  void start(inbound_handler on_inbound);
+  void start(inbound_handler on_inbound) override;
 
   // Opens an outbound stream. Contract: runs on the connection's executor;
   // fails with errc::connection_closed, yamux_go_away or yamux_too_many_streams.
-  result<stream_ptr> open_stream();
+  result<stream_ptr> open_stream() override;
 
   // Sends GoAway, flushes what is queued, and closes the transport.
-  void close();
+  void close() override;
   // Drops the transport at once with an RST, as a broken path ends: the peer
   // sees a reset, not an orderly end, and close_reason() becomes `why`.
-  void abort(error_code why) { fail(why); }
-  bool is_closed() const { return closed_; }
+  void abort(error_code why) override { fail(why); }
+  bool is_closed() const override { return closed_; }
   // Why it closed: errc::connection_closed for an orderly end (EOF, our
   // close()), another error for a broken path (timeout, reset).
-  error_code close_reason() const { return close_reason_; }
+  error_code close_reason() const override { return close_reason_; }
   // Completes when the connection is closed (either side, or an error).
-  awaitable<void> wait_closed();
+  awaitable<void> wait_closed() override;
 
-  std::size_t stream_count() const { return streams_.size(); }
-  std::optional<std::chrono::milliseconds> rtt() const { return rtt_; }
+  std::size_t stream_count() const override { return streams_.size(); }
+  std::optional<std::chrono::milliseconds> rtt() const override { return rtt_; }
   // Last stream event (open, data, close) in either direction; keepalive
   // pings do not count, so an unused connection can be found idle.
-  steady_clock::time_point last_activity() const { return last_activity_; }
+  steady_clock::time_point last_activity() const override { return last_activity_; }
   // When bytes (of any frame, pings too) last arrived from the peer.
-  steady_clock::time_point last_received() const { return last_received_; }
+  steady_clock::time_point last_received() const override { return last_received_; }
   // Pings the peer now, unless a probe is under way, and fails the
   // connection with errc::timeout if nothing arrives within the probe
   // timeout. For callers about to rely on a connection that may have died
   // silently (see expect_reply).
-  void check_alive();
-  const connection_resources_ptr& resources() const { return res_; }
-  asio::any_io_executor get_executor() { return secure_->get_executor(); }
+  void check_alive() override;
+  const connection_resources_ptr& resources() const override { return res_; }
+  asio::any_io_executor get_executor() override { return secure_->get_executor(); }
+  std::string_view kind() const override { return "yamux"; }
 
  private:
   friend class yamux_stream;

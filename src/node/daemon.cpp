@@ -97,8 +97,8 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
   paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
                                                      protocols::path_config_from_env());
   host_.on_connection([this](const net::connection_ptr& c) {
-    spdlog::info("peer {} connected ({}, {} {})", label(c->remote_peer),
-                 c->relayed ? "relayed" : "direct",
+    spdlog::info("peer {} connected ({} over {}, {} {})", label(c->remote_peer),
+                 c->relayed ? "relayed" : "direct", c->transport(),
                  c->dir == net::direction::inbound ? "from" : "to", c->remote_addr.to_string());
   });
   services_.apply(cfg_.services, policy_);

@@ -9,6 +9,7 @@
 #include "protocols/perf.hpp"
 #include "protocols/ping.hpp"
 #include "support/async_test.hpp"
+#include "support/dial_js.hpp"
 #include "support/io_thread.hpp"
 #include "support/js_peer.hpp"
 
@@ -96,60 +97,13 @@ TEST_F(js_interop, we_dial_js_for_ping_identify_10mib_echo_and_50_streams) {
   ASSERT_TRUE(listening);
   const auto js_addr = *multiaddr::parse(first_addr(*listening));
 
-  asio::io_context io;
-  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
-  protocols::identify_service identify(client);
-  client.set_handler(echo_protocol, serve_echo);
-  std::optional<protocols::identify_info> info;
-  int pings = 0;
-  bool echo_ok = false;
-  std::size_t streams_ok = 0;
-  run_async(io, [&]() -> net::awaitable<void> {
-    auto conn = co_await client.connect(js_addr);
-    EXPECT_TRUE(conn) << conn.error().message();
-    if (!conn) co_return;
-
-    auto id = co_await identify.identify(*conn);
-    EXPECT_TRUE(id) << id.error().message();
-    if (id) info = *id;
-
-    auto ping = co_await client.new_stream(*conn, protocols::ping_protocol);
-    EXPECT_TRUE(ping) << ping.error().message();
-    for (int i = 0; ping && i < 5; ++i)
-      if (co_await protocols::ping_once(*ping->stream)) ++pings;
-
-    const auto big = random_bytes(10 * 1024 * 1024);
-    auto echo = co_await client.new_stream(*conn, echo_protocol);
-    EXPECT_TRUE(echo);
-    if (echo) {
-      auto back = co_await echo_roundtrip(*echo->stream, big);
-      echo_ok = back && sha256(*back) == sha256(big);
-    }
-
-    // 50 concurrent streams, each with its own payload.
-    constexpr std::size_t n = 50;
-    std::size_t finished = 0;
-    net::signal all_done(io.get_executor());
-    for (std::size_t i = 0; i < n; ++i) {
-      asio::co_spawn(
-          io,
-          [&]() -> net::awaitable<void> {
-            const auto payload = random_bytes(64 * 1024);
-            auto s = co_await client.new_stream(*conn, echo_protocol);
-            if (s) {
-              auto back = co_await echo_roundtrip(*s->stream, payload);
-              if (back && *back == payload) ++streams_ok;
-            }
-            if (++finished == n) all_done.notify();
-          },
-          asio::detached);
-    }
-    while (finished < n) co_await all_done.wait();
-  });
-
-  EXPECT_EQ(pings, 5);
-  EXPECT_TRUE(echo_ok);
-  EXPECT_EQ(streams_ok, 50u);
+  const auto out = dial_js_and_exercise(js_addr);
+  ASSERT_TRUE(out.connected);
+  EXPECT_EQ(out.transport, "tcp");
+  EXPECT_EQ(out.pings, 5);
+  EXPECT_TRUE(out.echo_ok);
+  EXPECT_EQ(out.streams_ok, 50u);
+  const auto& info = out.info;
   ASSERT_TRUE(info);
   EXPECT_THAT(info->protocols, ::testing::IsSupersetOf(
                                    {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/peerup/echo/1.0.0"}));

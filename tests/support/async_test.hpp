@@ -90,4 +90,32 @@ inline net::awaitable<result<bytes>> echo_roundtrip(net::byte_stream& s, byte_sp
   co_return r;
 }
 
+// Echoes each of `sent` on its own echo stream of `conn`, all at once, and
+// returns what came back per stream (empty where a stream failed).
+inline net::awaitable<std::vector<bytes>> echo_on_streams(net::host& client,
+                                                         net::connection_ptr conn,
+                                                         const std::vector<bytes>& sent) {
+  auto ex = co_await asio::this_coro::executor;
+  std::vector<bytes> received(sent.size());
+  std::size_t done = 0;
+  net::signal all_done(ex);
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    asio::co_spawn(
+        ex,
+        [&, i]() -> net::awaitable<void> {
+          auto opened = co_await client.new_stream(conn, echo_protocol);
+          EXPECT_TRUE(opened);
+          if (opened) {
+            auto echoed = co_await echo_roundtrip(*opened->stream, sent[i]);
+            EXPECT_TRUE(echoed) << echoed.error().message();
+            if (echoed) received[i] = std::move(*echoed);
+          }
+          if (++done == sent.size()) all_done.notify();
+        },
+        asio::detached);
+  }
+  while (done < sent.size()) co_await all_done.wait();
+  co_return received;
+}
+
 }  // namespace peerup::test

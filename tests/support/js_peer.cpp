@@ -25,6 +25,24 @@ child_process spawn_js_peer(const std::vector<std::string>& flags) {
   return child_process::spawn(js_peer_command(flags));
 }
 
+std::string js_quic_peer_dir() {
+  return std::string(PEERUP_SOURCE_DIR) + "/tests/interop/js-quic";
+}
+
+bool js_quic_peer_installed() {
+  return std::filesystem::exists(js_quic_peer_dir() +
+                                 "/node_modules/@chainsafe/libp2p-quic/package.json");
+}
+
+child_process spawn_js_quic_peer(const std::vector<std::string>& flags) {
+  // The polyfill of tests/interop/js serves both trees (Node 20 lacks
+  // Promise.withResolvers).
+  std::vector<std::string> argv{"node", "--import", js_peer_dir() + "/polyfill.mjs",
+                                js_quic_peer_dir() + "/peer.mjs"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return child_process::spawn(argv);
+}
+
 std::optional<boost::json::object> parse_event(std::string_view line) {
   boost::system::error_code ec;
   auto value = boost::json::parse(line, ec);

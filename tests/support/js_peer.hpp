@@ -26,6 +26,12 @@ bool js_peer_installed();
 // Starts peer.mjs with `flags`; its stderr goes to the test's stderr.
 child_process spawn_js_peer(const std::vector<std::string>& flags);
 
+// The QUIC interop peer, tests/interop/js-quic (js-libp2p 2.x with
+// @chainsafe/libp2p-quic 1.1.x; its own npm tree): the same event protocol.
+std::string js_quic_peer_dir();
+bool js_quic_peer_installed();
+child_process spawn_js_quic_peer(const std::vector<std::string>& flags);
+
 // Parses one stdout line; nullopt if it is not a JSON object.
 std::optional<boost::json::object> parse_event(std::string_view line);
 

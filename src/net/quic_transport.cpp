@@ -1,0 +1,529 @@
+#include "net/quic_transport.hpp"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "multiformats/multiaddr_protocols.hpp"
+
+namespace peerup::net {
+
+namespace {
+
+namespace mcode = multiaddr_protocols::code;
+
+// Datagrams taken per recvmmsg/sendmmsg call.
+constexpr std::size_t batch = 32;
+// SECURITY: a receive slot; longer datagrams are truncated by the kernel
+// and dropped (we advertise a smaller max_udp_payload_size anyway).
+constexpr std::size_t slot_size = 2048;
+// The most datagrams one connection writes per flush (pacing allows less).
+constexpr std::size_t max_flush = 64;
+
+quic::address to_address(const udp::endpoint& ep) {
+  return quic::address::from(ep.data(), static_cast<socklen_t>(ep.size()));
+}
+
+udp::endpoint to_endpoint(const quic::address& a) {
+  udp::endpoint ep;
+  std::memcpy(ep.data(), a.sa(), std::min<std::size_t>(a.len, ep.capacity()));
+  ep.resize(a.len);
+  return ep;
+}
+
+std::string key_of(const bytes& cid) { return std::string(cid.begin(), cid.end()); }
+
+}  // namespace
+
+bool is_quic_addr(const multiaddr& addr) { return to_udp_endpoint(addr).has_value(); }
+
+result<udp::endpoint> to_udp_endpoint(const multiaddr& addr) {
+  const multiaddr bare = addr.without_peer();
+  const auto& c = bare.components();
+  if (c.size() != 3 || c[1].code != mcode::udp || c[2].code != mcode::quic_v1)
+    return errc::invalid_multiaddr;
+  if (c[1].value.size() != 2) return errc::invalid_multiaddr;
+  const auto port = static_cast<std::uint16_t>((c[1].value[0] << 8) | c[1].value[1]);
+  if (c[0].code == mcode::ip4 && c[0].value.size() == 4) {
+    asio::ip::address_v4::bytes_type b;
+    std::copy(c[0].value.begin(), c[0].value.end(), b.begin());
+    return udp::endpoint(asio::ip::address_v4(b), port);
+  }
+  if (c[0].code == mcode::ip6 && c[0].value.size() == 16) {
+    asio::ip::address_v6::bytes_type b;
+    std::copy(c[0].value.begin(), c[0].value.end(), b.begin());
+    return udp::endpoint(asio::ip::address_v6(b), port);
+  }
+  return errc::invalid_multiaddr;
+}
+
+multiaddr to_quic_multiaddr(const udp::endpoint& ep) {
+  auto ip = ep.address();
+  if (ip.is_v6() && ip.to_v6().is_v4_mapped())
+    ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
+  const std::string text = std::string(ip.is_v4() ? "/ip4/" : "/ip6/") + ip.to_string() +
+                           "/udp/" + std::to_string(ep.port()) + "/quic-v1";
+  return multiaddr::parse(text).value();
+}
+
+// --- streams ----------------------------------------------------------------
+
+struct quic_connection::stream_state {
+  explicit stream_state(asio::any_io_executor ex, bool inbound)
+      : readable(ex), writable(ex), inbound(inbound) {}
+  signal readable;
+  signal writable;
+  bool inbound;
+};
+
+// A QUIC stream handle. Dropping it after close_write lets the FIN and the
+// data in flight complete; dropping it earlier resets the stream.
+class quic_stream final : public byte_stream {
+ public:
+  quic_stream(std::shared_ptr<quic_connection> conn, std::int64_t id,
+              std::shared_ptr<quic_connection::stream_state> st)
+      : conn_(std::move(conn)), id_(id), st_(std::move(st)) {}
+  ~quic_stream() override { conn_->release(id_); }
+
+  awaitable<result<std::size_t>> read_some(mutable_byte_span buf) override {
+    for (;;) {
+      if (buf.empty()) co_return std::size_t{0};
+      auto r = conn_->core_->read(id_, buf);
+      if (r.n > 0) {
+        conn_->last_activity_ = steady_clock::now();
+        conn_->flush_soon();  // window updates
+        co_return r.n;
+      }
+      if (r.reset) co_return make_error_code(errc::stream_reset);
+      if (r.fin) co_return std::size_t{0};
+      if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+      co_await st_->readable.wait();
+    }
+  }
+
+  awaitable<result<void>> write(byte_span data) override {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+      auto n = conn_->core_->write(id_, data.subspan(off));
+      if (!n) co_return n.error();
+      off += *n;
+      conn_->last_activity_ = steady_clock::now();
+      conn_->flush_soon();
+      if (*n == 0) co_await st_->writable.wait();
+    }
+    co_return result<void>{};
+  }
+
+  awaitable<result<void>> close_write() override {
+    if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+    auto r = conn_->core_->shutdown_write(id_);
+    conn_->flush_soon();
+    co_return r;
+  }
+
+  void reset() override {
+    conn_->core_->reset(id_, 0);
+    st_->readable.notify();
+    st_->writable.notify();
+    conn_->flush_soon();
+  }
+
+  asio::any_io_executor get_executor() override { return conn_->get_executor(); }
+
+ private:
+  std::shared_ptr<quic_connection> conn_;
+  std::int64_t id_;
+  std::shared_ptr<quic_connection::stream_state> st_;
+};
+
+// --- connection ---------------------------------------------------------------
+
+quic_connection::quic_connection(std::shared_ptr<quic_endpoint> ep,
+                                 std::unique_ptr<quic::connection> core,
+                                 connection_resources_ptr res)
+    : ep_(std::move(ep)),
+      core_(std::move(core)),
+      res_(std::move(res)),
+      state_changed_(ep_->get_executor()),
+      timer_(ep_->get_executor()) {}
+
+quic_connection::~quic_connection() {
+  for (const auto& cid : core_->local_cids()) ep_->remove_route(cid);
+}
+
+asio::any_io_executor quic_connection::get_executor() { return ep_->get_executor(); }
+
+multiaddr quic_connection::remote_multiaddr() const {
+  return to_quic_multiaddr(to_endpoint(core_->remote_address()));
+}
+
+multiaddr quic_connection::local_multiaddr() const { return to_quic_multiaddr(ep_->local_); }
+
+std::optional<std::chrono::milliseconds> quic_connection::rtt() const {
+  auto r = core_->smoothed_rtt();
+  if (!r) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*r);
+}
+
+void quic_connection::start(inbound_handler on_inbound) {
+  on_inbound_ = std::move(on_inbound);
+  started_ = true;
+  auto pending = std::move(pending_inbound_);
+  for (auto& s : pending) on_inbound_(std::move(s));
+}
+
+result<stream_ptr> quic_connection::open_stream() {
+  if (closed_) return make_error_code(errc::connection_closed);
+  auto id = core_->open_stream();
+  if (!id) return id.error();
+  auto st = std::make_shared<stream_state>(get_executor(), false);
+  streams_[*id] = st;
+  last_activity_ = steady_clock::now();
+  return stream_ptr(std::make_unique<quic_stream>(shared_from_this(), *id, st));
+}
+
+void quic_connection::release(std::int64_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  if (it->second->inbound && res_) res_->close_inbound_stream();
+  streams_.erase(it);
+  core_->release(id);
+  last_activity_ = steady_clock::now();
+  flush_soon();
+}
+
+void quic_connection::close() {
+  if (closed_) return;
+  core_->close();
+  process();
+}
+
+void quic_connection::abort(error_code why) {
+  if (closed_) return;
+  // Silent, as a broken path ends: the peer times out.
+  on_closed(why);
+}
+
+awaitable<void> quic_connection::wait_closed() {
+  while (!closed_) co_await state_changed_.wait();
+}
+
+void quic_connection::check_alive() {
+  // QUIC's own loss detection and keep-alive PINGs find a dead path within
+  // the idle timeout; nothing to add.
+}
+
+awaitable<result<void>> quic_connection::handshake() {
+  auto self = shared_from_this();
+  while (!core_->handshake_done() && !closed_) co_await state_changed_.wait();
+  if (closed_) co_return close_reason_;
+  co_return result<void>{};
+}
+
+void quic_connection::on_datagram(byte_span data, const udp::endpoint& from) {
+  if (closed_) return;
+  last_received_ = steady_clock::now();
+  core_->on_datagram(data, ep_->local_addr_, to_address(from), last_received_);
+  dispatch();
+  flush_soon();
+}
+
+void quic_connection::flush_soon() {
+  if (flush_posted_ || closed_) return;
+  flush_posted_ = true;
+  asio::post(get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->process();
+  });
+}
+
+void quic_connection::process() {
+  dispatch();
+  std::vector<quic::datagram> out;
+  core_->write_datagrams(out, steady_clock::now(), max_flush);
+  ep_->send(out);
+  dispatch();
+  if (closed_) return;
+  const auto next = core_->expiry();
+  if (!timer_running_) {
+    timer_running_ = true;
+    asio::co_spawn(get_executor(), timer_loop(shared_from_this()), asio::detached);
+  } else if (next < armed_) {
+    timer_.cancel();  // the loop re-arms for the earlier time
+  }
+}
+
+awaitable<void> quic_connection::timer_loop(std::shared_ptr<quic_connection> self) {
+  while (!closed_) {
+    armed_ = core_->expiry();
+    // A deadline ngtcp2 keeps in the past (one it clears only when a packet
+    // can go out) must not spin the executor.
+    armed_ = std::max(armed_, steady_clock::now() + std::chrono::microseconds(200));
+    timer_.expires_at(armed_);
+    co_await timer_.async_wait(use_nothrow);
+    armed_ = steady_clock::time_point::max();
+    if (closed_) break;
+    const auto now = steady_clock::now();
+    if (core_->expiry() <= now) {
+      core_->on_expiry(now);
+      process();
+    }
+  }
+  timer_running_ = false;
+}
+
+void quic_connection::dispatch() {
+  for (auto& e : core_->take_events()) {
+    switch (e.type) {
+      case quic::event_type::handshake_done:
+        state_changed_.notify();
+        break;
+      case quic::event_type::stream_opened: {
+        // SECURITY: the peer's streams count against the resource manager
+        // on top of QUIC's MAX_STREAMS.
+        if (res_) {
+          if (auto ok = res_->open_inbound_stream(); !ok) {
+            core_->reset(e.stream, 0);
+            core_->release(e.stream);
+            break;
+          }
+        }
+        auto st = std::make_shared<stream_state>(get_executor(), true);
+        streams_[e.stream] = st;
+        last_activity_ = steady_clock::now();
+        stream_ptr s = std::make_unique<quic_stream>(shared_from_this(), e.stream, st);
+        if (started_)
+          on_inbound_(std::move(s));
+        else
+          pending_inbound_.push_back(std::move(s));
+        break;
+      }
+      case quic::event_type::stream_readable:
+      case quic::event_type::stream_reset:
+        if (auto it = streams_.find(e.stream); it != streams_.end()) {
+          it->second->readable.notify();
+          if (e.type == quic::event_type::stream_reset) it->second->writable.notify();
+        }
+        break;
+      case quic::event_type::stream_writable:
+        if (auto it = streams_.find(e.stream); it != streams_.end()) it->second->writable.notify();
+        break;
+      case quic::event_type::closed:
+        on_closed(e.error);
+        break;
+      case quic::event_type::cid_added:
+        ep_->add_route(e.cid, shared_from_this());
+        break;
+      case quic::event_type::cid_retired:
+        ep_->remove_route(e.cid);
+        break;
+    }
+  }
+}
+
+void quic_connection::on_closed(error_code why) {
+  if (closed_) return;
+  closed_ = true;
+  close_reason_ = why;
+  for (auto& [id, st] : streams_) {
+    st->readable.notify();
+    st->writable.notify();
+  }
+  auto pending = std::move(pending_inbound_);
+  pending.clear();
+  for (const auto& cid : core_->local_cids()) ep_->remove_route(cid);
+  timer_.cancel();
+  state_changed_.notify();
+  if (res_) res_->close();
+  // The CONNECTION_CLOSE the core queued (a refused certificate, our
+  // close()) leaves now: flush_soon() does nothing once closed.
+  std::vector<quic::datagram> out;
+  core_->write_datagrams(out, steady_clock::now(), max_flush);
+  ep_->send(out);
+}
+
+// --- endpoint -------------------------------------------------------------------
+
+std::shared_ptr<quic_endpoint> quic_endpoint::open(asio::any_io_executor ex,
+                                                   const udp::endpoint& bind,
+                                                   quic::tls_context_ptr tls, quic::config cfg,
+                                                   std::optional<quic_accept_policy> policy) {
+  auto ep = std::shared_ptr<quic_endpoint>(
+      new quic_endpoint(std::move(ex), bind, std::move(tls), std::move(cfg), std::move(policy)));
+  asio::co_spawn(ep->socket_.get_executor(), ep->receive_loop(ep), asio::detached);
+  return ep;
+}
+
+quic_endpoint::quic_endpoint(asio::any_io_executor ex, const udp::endpoint& bind,
+                             quic::tls_context_ptr tls, quic::config cfg,
+                             std::optional<quic_accept_policy> policy)
+    : socket_(ex), tls_(std::move(tls)), cfg_(std::move(cfg)), policy_(std::move(policy)) {
+  socket_.open(bind.protocol());
+  if (bind.address().is_v6()) socket_.set_option(asio::ip::v6_only(true));
+  socket_.bind(bind);
+  socket_.non_blocking(true);
+  // Room for bursts at high rates: the kernel queues what one batch of
+  // recvmmsg has not taken yet.
+  error_code ignored;
+  socket_.set_option(asio::socket_base::receive_buffer_size(4 * 1024 * 1024), ignored);
+  socket_.set_option(asio::socket_base::send_buffer_size(4 * 1024 * 1024), ignored);
+  local_ = socket_.local_endpoint();
+  local_addr_ = to_address(local_);
+}
+
+quic_endpoint::~quic_endpoint() { close(); }
+
+void quic_endpoint::close() {
+  if (closed_) return;
+  closed_ = true;
+  // Copy: closing a connection removes its routes.
+  std::vector<std::shared_ptr<quic_connection>> conns;
+  for (auto& [cid, weak] : routes_)
+    if (auto c = weak.lock()) conns.push_back(std::move(c));
+  for (auto& c : conns) c->close();
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+void quic_endpoint::add_route(const bytes& cid, const std::shared_ptr<quic_connection>& c) {
+  routes_[key_of(cid)] = c;
+}
+
+void quic_endpoint::remove_route(const bytes& cid) { routes_.erase(key_of(cid)); }
+
+awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self) {
+  std::vector<std::array<std::uint8_t, slot_size>> slots(batch);
+  std::array<mmsghdr, batch> msgs{};
+  std::array<iovec, batch> iov{};
+  std::array<sockaddr_storage, batch> from{};
+  while (!closed_) {
+    auto [ec] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
+    if (closed_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("quic: receive on {} failed: {}", to_quic_multiaddr(local_).to_string(),
+                   ec.message());
+      co_return;
+    }
+    // Drain what the kernel holds, one batch per recvmmsg; bounded so one
+    // busy socket cannot starve the executor's other work.
+    for (int round = 0; round < 16 && !closed_; ++round) {
+      for (std::size_t i = 0; i < batch; ++i) {
+        iov[i] = {slots[i].data(), slots[i].size()};
+        msgs[i] = {};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+      }
+      const int n = ::recvmmsg(socket_.native_handle(), msgs.data(), batch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i) {
+        // SECURITY: a truncated datagram is not what the peer sent.
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+          ++dropped_;
+          continue;
+        }
+        udp::endpoint sender;
+        std::memcpy(sender.data(), &from[i], msgs[i].msg_hdr.msg_namelen);
+        sender.resize(msgs[i].msg_hdr.msg_namelen);
+        route(std::span<const std::uint8_t>(slots[i].data(), msgs[i].msg_len), sender);
+      }
+      if (static_cast<std::size_t>(n) < batch) break;
+    }
+  }
+}
+
+void quic_endpoint::route(std::span<const std::uint8_t> data, const udp::endpoint& from) {
+  // SECURITY: a datagram that names no connection of ours and is no client
+  // Initial is dropped unread.
+  auto cid = quic::connection::destination_cid(data, quic::connection::cid_length);
+  if (!cid) {
+    ++dropped_;
+    return;
+  }
+  if (auto it = routes_.find(key_of(*cid)); it != routes_.end()) {
+    if (auto c = it->second.lock()) {
+      c->on_datagram(data, from);
+      return;
+    }
+    routes_.erase(it);
+  }
+  accept(data, from);
+}
+
+void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoint& from) {
+  if (!policy_ || !quic::connection::accepts_initial(data)) {
+    ++dropped_;
+    return;
+  }
+  // SECURITY: the resource manager bounds connections in all, per IP and
+  // pending handshakes before any TLS work is done for this datagram.
+  auto res = policy_->admit(from);
+  if (!res) return;
+  auto core = quic::connection::accept(cfg_, tls_, policy_->gate ? policy_->gate(from) : nullptr,
+                                       local_addr_, to_address(from), data, steady_clock::now());
+  if (!core) {
+    ++dropped_;
+    return;
+  }
+  auto c = std::make_shared<quic_connection>(shared_from_this(), std::move(*core), std::move(res));
+  c->dispatch();  // routes its connection IDs
+  c->process();   // answers the Initial
+  if (policy_->accepted) policy_->accepted(std::move(c));
+}
+
+void quic_endpoint::send(std::vector<quic::datagram>& out) {
+  if (closed_ || out.empty()) return;
+  std::array<mmsghdr, batch> msgs{};
+  std::array<iovec, batch> iov{};
+  for (std::size_t start = 0; start < out.size(); start += batch) {
+    const std::size_t n = std::min(batch, out.size() - start);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& d = out[start + i];
+      iov[i] = {d.data.data(), d.data.size()};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(d.to.sa());
+      msgs[i].msg_hdr.msg_namelen = d.to.len;
+    }
+    std::size_t sent = 0;
+    // A full socket buffer drops the rest: QUIC treats it as loss, and
+    // congestion control slows down.
+    for (int tries = 0; sent < n && tries < 4; ++tries) {
+      const int r = ::sendmmsg(socket_.native_handle(), msgs.data() + sent,
+                               static_cast<unsigned>(n - sent), MSG_DONTWAIT);
+      if (r <= 0) break;
+      sent += static_cast<std::size_t>(r);
+    }
+  }
+}
+
+awaitable<result<std::shared_ptr<quic_connection>>> quic_endpoint::dial(
+    const udp::endpoint& remote, std::optional<peer_id> expected, quic::connection::gate gate,
+    connection_resources_ptr res) {
+  if (closed_) co_return make_error_code(errc::connection_closed);
+  auto core = quic::connection::dial(cfg_, tls_, std::move(expected), std::move(gate),
+                                     local_addr_, to_address(remote), steady_clock::now());
+  if (!core) co_return core.error();
+  auto c = std::make_shared<quic_connection>(shared_from_this(), std::move(*core), std::move(res));
+  c->process();
+  // Closes the connection unless it is handed out: also when the caller
+  // cancels this dial (a timeout) while the handshake runs.
+  struct close_unless_kept {
+    std::shared_ptr<quic_connection> c;
+    bool kept = false;
+    ~close_unless_kept() {
+      if (!kept) c->close();
+    }
+  } guard{c};
+  auto hs = co_await c->handshake();
+  if (!hs) co_return hs.error();
+  guard.kept = true;
+  co_return c;
+}
+
+}  // namespace peerup::net

@@ -1,0 +1,155 @@
+// The QUIC transport (libp2p quic-v1): one UDP socket per listen address,
+// shared by every connection on it and used to dial from it too (so the NAT
+// mapping peers see is the listen port's), a receive coroutine that routes
+// datagrams by connection ID, and one muxed_connection per QUIC connection
+// whose streams are byte_streams (multistream-select runs on each; there is
+// no Noise and no Yamux: TLS 1.3 inside QUIC authenticates, QUIC multiplexes).
+//
+// The protocol work is quic::connection (sans-I/O, src/quic); this file only
+// moves its datagrams, runs its timer and wakes the coroutines waiting on
+// its streams. Everything runs on the endpoint's executor, which must be
+// single-threaded (the host's).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "multiformats/multiaddr.hpp"
+#include "net/muxed_connection.hpp"
+#include "net/signal.hpp"
+#include "quic/connection.hpp"
+
+namespace peerup::net {
+
+using udp = asio::ip::udp;
+
+// /ip4|ip6/<ip>/udp/<port>/quic-v1 (a trailing /p2p/<id> is ignored).
+bool is_quic_addr(const multiaddr& addr);
+// errc::invalid_multiaddr for anything but an IP quic-v1 address (no DNS).
+result<udp::endpoint> to_udp_endpoint(const multiaddr& addr);
+multiaddr to_quic_multiaddr(const udp::endpoint& ep);
+
+class quic_endpoint;
+
+class quic_connection final : public muxed_connection,
+                              public std::enable_shared_from_this<quic_connection> {
+ public:
+  quic_connection(std::shared_ptr<quic_endpoint> ep, std::unique_ptr<quic::connection> core,
+                  connection_resources_ptr res);
+  ~quic_connection() override;
+
+  // muxed_connection
+  void start(inbound_handler on_inbound) override;
+  result<stream_ptr> open_stream() override;
+  void close() override;
+  void abort(error_code why) override;
+  bool is_closed() const override { return closed_; }
+  error_code close_reason() const override { return close_reason_; }
+  awaitable<void> wait_closed() override;
+  std::size_t stream_count() const override { return streams_.size(); }
+  std::optional<std::chrono::milliseconds> rtt() const override;
+  steady_clock::time_point last_activity() const override { return last_activity_; }
+  steady_clock::time_point last_received() const override { return last_received_; }
+  void check_alive() override;
+  const connection_resources_ptr& resources() const override { return res_; }
+  asio::any_io_executor get_executor() override;
+  std::string_view kind() const override { return "quic"; }
+
+  // Completes when the TLS handshake is done (the peer is authenticated and
+  // passed the gater) or the connection failed. Contract: on the executor.
+  awaitable<result<void>> handshake();
+  const std::optional<peer_id>& remote_peer() const { return core_->remote_peer(); }
+  multiaddr remote_multiaddr() const;
+  multiaddr local_multiaddr() const;
+
+ private:
+  friend class quic_endpoint;
+  friend class quic_stream;
+  struct stream_state;
+
+  void on_datagram(byte_span data, const udp::endpoint& from);
+  // Dispatches the core's events, sends what is due, re-arms the timer.
+  void process();
+  void flush_soon();
+  void dispatch();
+  void on_closed(error_code why);
+  awaitable<void> timer_loop(std::shared_ptr<quic_connection> self);
+  void release(std::int64_t id);
+
+  std::shared_ptr<quic_endpoint> ep_;
+  std::unique_ptr<quic::connection> core_;
+  connection_resources_ptr res_;
+  std::unordered_map<std::int64_t, std::shared_ptr<stream_state>> streams_;
+  std::vector<stream_ptr> pending_inbound_;  // opened before start()
+  inbound_handler on_inbound_;
+  bool started_ = false;
+  bool closed_ = false;
+  bool flush_posted_ = false;
+  bool timer_running_ = false;
+  error_code close_reason_;
+  signal state_changed_;  // handshake done, closed
+  asio::steady_timer timer_;
+  steady_clock::time_point armed_ = steady_clock::time_point::max();
+  steady_clock::time_point last_activity_ = steady_clock::now();
+  steady_clock::time_point last_received_ = steady_clock::now();
+};
+
+// Decides about a client's first datagram from `from`: the resources to
+// charge (null refuses it) and the gate its peer must pass.
+struct quic_accept_policy {
+  std::function<connection_resources_ptr(const udp::endpoint& from)> admit;
+  std::function<quic::connection::gate(const udp::endpoint& from)> gate;
+  // A new inbound connection, handshake not yet done. Must not block.
+  std::function<void(std::shared_ptr<quic_connection>)> accepted;
+};
+
+class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
+ public:
+  // Binds `bind` (port 0 picks one). Throws std::system_error on failure (a
+  // start-up error, as for TCP listeners). Without a policy it only dials.
+  static std::shared_ptr<quic_endpoint> open(asio::any_io_executor ex, const udp::endpoint& bind,
+                                             quic::tls_context_ptr tls, quic::config cfg,
+                                             std::optional<quic_accept_policy> policy);
+  ~quic_endpoint();
+
+  // Starts a handshake to `remote` from this socket. The connection is
+  // returned once the peer is authenticated and passed `gate`; errors:
+  // errc::peer_id_mismatch, connection_denied, timeout, quic_*.
+  // Contract: on the executor; the caller bounds it (with_timeout), and
+  // cancellation leaves the connection to its own handshake timeout.
+  awaitable<result<std::shared_ptr<quic_connection>>> dial(const udp::endpoint& remote,
+                                                           std::optional<peer_id> expected,
+                                                           quic::connection::gate gate,
+                                                           connection_resources_ptr res);
+  void close();
+  udp::endpoint local_endpoint() const { return local_; }
+  asio::any_io_executor get_executor() { return socket_.get_executor(); }
+  std::uint64_t dropped_datagrams() const { return dropped_; }
+
+ private:
+  friend class quic_connection;
+  quic_endpoint(asio::any_io_executor ex, const udp::endpoint& bind, quic::tls_context_ptr tls,
+                quic::config cfg, std::optional<quic_accept_policy> policy);
+  awaitable<void> receive_loop(std::shared_ptr<quic_endpoint> self);
+  void route(std::span<const std::uint8_t> data, const udp::endpoint& from);
+  void accept(std::span<const std::uint8_t> data, const udp::endpoint& from);
+  void send(std::vector<quic::datagram>& out);
+  void add_route(const bytes& cid, const std::shared_ptr<quic_connection>& c);
+  void remove_route(const bytes& cid);
+
+  udp::socket socket_;
+  udp::endpoint local_;
+  quic::address local_addr_;
+  quic::tls_context_ptr tls_;
+  quic::config cfg_;
+  std::optional<quic_accept_policy> policy_;
+  // Connection ID (as bytes in a string) -> connection.
+  std::unordered_map<std::string, std::weak_ptr<quic_connection>> routes_;
+  bool closed_ = false;
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace peerup::net

@@ -1,0 +1,866 @@
+// The ngtcp2 0.12 + GnuTLS implementation of quic::connection. Everything
+// ngtcp2- or GnuTLS-specific lives in this file.
+#include "quic/connection.hpp"
+
+#include <gnutls/gnutls.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+#include "crypto/tls_gnutls.hpp"
+
+namespace peerup::quic {
+
+namespace {
+
+// TLS 1.3 only, no middlebox compatibility mode (RFC 9001 section 8.4), the
+// AEADs QUIC defines.
+constexpr const char* priority =
+    "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"
+    "+AES-256-GCM:+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
+    "+GROUP-SECP384R1";
+// Bytes of a send-buffer chunk. Chunks never reallocate: ngtcp2 keeps
+// pointers into them until the bytes are acknowledged.
+constexpr std::size_t chunk_size = 64 * 1024;
+constexpr std::size_t max_udp_payload = 1452;
+
+ngtcp2_tstamp ts_of(time_point t) {
+  return static_cast<ngtcp2_tstamp>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+ngtcp2_duration ns_of(std::chrono::nanoseconds d) {
+  return static_cast<ngtcp2_duration>(std::max<std::int64_t>(d.count(), 0));
+}
+
+void random_fill(std::uint8_t* dest, std::size_t len) { randombytes_buf(dest, len); }
+
+ngtcp2_cid random_cid(std::size_t len) {
+  ngtcp2_cid cid;
+  std::uint8_t buf[NGTCP2_MAX_CIDLEN];
+  random_fill(buf, len);
+  ngtcp2_cid_init(&cid, buf, len);
+  return cid;
+}
+
+bytes cid_bytes(const ngtcp2_cid& cid) { return bytes(cid.data, cid.data + cid.datalen); }
+
+}  // namespace
+
+struct tls_context::impl {
+  gnutls_tls_credentials creds;
+};
+
+tls_context::tls_context(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+tls_context::~tls_context() = default;
+
+result<std::shared_ptr<const tls_context>> tls_context::make(const tls_identity& id) {
+  auto creds = gnutls_tls_credentials::make(id);
+  if (!creds) return creds.error();
+  return std::shared_ptr<const tls_context>(
+      new tls_context(std::make_unique<impl>(impl{std::move(*creds)})));
+}
+
+address address::from(const sockaddr* sa, socklen_t len) {
+  address a;
+  a.len = std::min<socklen_t>(len, sizeof(a.storage));
+  std::memcpy(&a.storage, sa, a.len);
+  return a;
+}
+
+bool address::operator==(const address& o) const {
+  return len == o.len && std::memcmp(&storage, &o.storage, len) == 0;
+}
+
+struct stream_state {
+  // Receive side: in-order bytes from ngtcp2, read from rpos.
+  bytes rbuf;
+  std::size_t rpos = 0;
+  bool fin_received = false;
+  bool reset_received = false;
+  // Send side: chunks hold bytes from offset chunk_base on; bytes below
+  // `sent` were handed to ngtcp2, bytes below `acked` were acknowledged.
+  std::deque<bytes> chunks;
+  std::uint64_t chunk_base = 0;
+  std::uint64_t written = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t acked = 0;
+  bool fin_queued = false;
+  bool fin_sent = false;
+  bool write_stopped = false;  // peer sent STOP_SENDING, or we reset
+  bool blocked = false;        // stream flow control: wait for MAX_STREAM_DATA
+  bool queued = false;         // in send_queue
+  bool want_writable = false;  // write() found the buffer full
+  bool closed = false;         // ngtcp2 is done with it
+  bool released = false;       // the application dropped it
+
+  bool has_unsent() const { return sent < written || (fin_queued && !fin_sent); }
+};
+
+struct connection::impl {
+  config cfg;
+  gate gate_fn;
+  std::optional<peer_id> expected;
+  bool is_server = false;
+
+  ngtcp2_conn* conn = nullptr;
+  gnutls_session_t session = nullptr;
+  tls_context_ptr tls;  // outlives the session, which points at its credentials
+  ngtcp2_crypto_conn_ref conn_ref{};
+  std::array<std::uint8_t, 32> reset_secret{};
+
+  address local;
+  address remote;
+  time_point last_now{};
+  std::unordered_map<stream_id, stream_state> streams;
+  std::deque<stream_id> send_queue;
+  std::vector<event> events;
+  std::vector<datagram> pending;  // written outside write_datagrams (close)
+  std::vector<bytes> cids;
+  std::optional<peer_id> peer;
+  error_code verify_error;
+  bool done_handshake = false;
+  bool closed = false;
+  error_code reason;
+  std::uint64_t dropped = 0;
+
+  ~impl() {
+    if (conn) ngtcp2_conn_del(conn);
+    if (session) gnutls_deinit(session);
+  }
+
+  // --- ngtcp2 callbacks ---------------------------------------------------
+  static impl& self(void* user_data) { return *static_cast<impl*>(user_data); }
+
+  static void rand_cb(std::uint8_t* dest, std::size_t len, const ngtcp2_rand_ctx*) {
+    random_fill(dest, len);
+  }
+
+  static int new_cid_cb(ngtcp2_conn*, ngtcp2_cid* cid, std::uint8_t* token, std::size_t len,
+                        void* ud) {
+    auto& s = self(ud);
+    *cid = random_cid(len);
+    if (ngtcp2_crypto_generate_stateless_reset_token(token, s.reset_secret.data(),
+                                                     s.reset_secret.size(), cid) != 0)
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    s.add_cid(cid_bytes(*cid));
+    return 0;
+  }
+
+  static int remove_cid_cb(ngtcp2_conn*, const ngtcp2_cid* cid, void* ud) {
+    auto& s = self(ud);
+    auto b = cid_bytes(*cid);
+    std::erase(s.cids, b);
+    s.events.push_back({.type = event_type::cid_retired, .cid = std::move(b)});
+    return 0;
+  }
+
+  static int handshake_completed_cb(ngtcp2_conn*, void* ud) {
+    auto& s = self(ud);
+    // ALPN is mandatory on both sides (GNUTLS_ALPN_MANDATORY); checked
+    // again here so a TLS library that let it pass cannot open streams.
+    gnutls_datum_t proto{};
+    if (gnutls_alpn_get_selected_protocol(s.session, &proto) != 0 ||
+        std::string_view(reinterpret_cast<const char*>(proto.data), proto.size) !=
+            libp2p_tls_alpn) {
+      s.verify_error = make_error_code(errc::quic_handshake_failed);
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    // SECURITY: no handshake completes without a verified certificate
+    // (the verify callback sets peer); this is the second lock on it.
+    if (!s.peer) {
+      s.verify_error = make_error_code(errc::quic_handshake_failed);
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    s.done_handshake = true;
+    s.events.push_back({.type = event_type::handshake_done});
+    return 0;
+  }
+
+  static int recv_stream_data_cb(ngtcp2_conn*, std::uint32_t flags, stream_id id, std::uint64_t,
+                                 const std::uint8_t* data, std::size_t len, void* ud, void*) {
+    auto& s = self(ud);
+    auto it = s.streams.find(id);
+    if (it == s.streams.end()) return 0;  // released: ngtcp2 was told to stop
+    auto& st = it->second;
+    // SECURITY: ngtcp2 enforces our flow-control window, so rbuf holds at
+    // most the stream window (unread bytes are not credited back).
+    st.rbuf.insert(st.rbuf.end(), data, data + len);
+    if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) st.fin_received = true;
+    s.events.push_back({.type = event_type::stream_readable, .stream = id});
+    return 0;
+  }
+
+  static int acked_cb(ngtcp2_conn*, stream_id id, std::uint64_t offset, std::uint64_t len, void* ud,
+                      void*) {
+    auto& s = self(ud);
+    auto it = s.streams.find(id);
+    if (it == s.streams.end()) return 0;
+    auto& st = it->second;
+    st.acked = std::max(st.acked, offset + len);
+    while (!st.chunks.empty() && st.chunk_base + st.chunks.front().size() <= st.acked &&
+           st.chunk_base + st.chunks.front().size() <= st.sent) {
+      st.chunk_base += st.chunks.front().size();
+      st.chunks.pop_front();
+    }
+    if (st.want_writable && st.written - st.acked < s.cfg.send_buffer) {
+      st.want_writable = false;
+      s.events.push_back({.type = event_type::stream_writable, .stream = id});
+    }
+    return 0;
+  }
+
+  static int stream_open_cb(ngtcp2_conn*, stream_id id, void* ud) {
+    auto& s = self(ud);
+    // SECURITY: unidirectional streams are refused by MAX_STREAMS_UNI = 0,
+    // so every stream here is bidirectional and counted by MAX_STREAMS.
+    s.streams.try_emplace(id);
+    s.events.push_back({.type = event_type::stream_opened, .stream = id});
+    return 0;
+  }
+
+  static int stream_close_cb(ngtcp2_conn* c, std::uint32_t, stream_id id, std::uint64_t, void* ud,
+                             void*) {
+    auto& s = self(ud);
+    // A stream the peer opened frees one of its slots.
+    if (!ngtcp2_conn_is_local_stream(c, id)) ngtcp2_conn_extend_max_streams_bidi(c, 1);
+    auto it = s.streams.find(id);
+    if (it == s.streams.end()) return 0;
+    auto& st = it->second;
+    st.closed = true;
+    if (st.released) {
+      s.streams.erase(it);
+      return 0;
+    }
+    // Wake readers and writers: reads drain what is buffered, writes fail.
+    s.events.push_back({.type = event_type::stream_readable, .stream = id});
+    s.events.push_back({.type = event_type::stream_writable, .stream = id});
+    return 0;
+  }
+
+  static int stream_reset_cb(ngtcp2_conn*, stream_id id, std::uint64_t, std::uint64_t, void* ud,
+                             void*) {
+    auto& s = self(ud);
+    auto it = s.streams.find(id);
+    if (it == s.streams.end()) return 0;
+    it->second.reset_received = true;
+    it->second.rbuf.clear();
+    it->second.rpos = 0;
+    s.events.push_back({.type = event_type::stream_reset, .stream = id});
+    s.events.push_back({.type = event_type::stream_readable, .stream = id});
+    return 0;
+  }
+
+  static int stop_sending_cb(ngtcp2_conn*, stream_id id, std::uint64_t, void* ud, void*) {
+    auto& s = self(ud);
+    auto it = s.streams.find(id);
+    if (it == s.streams.end()) return 0;
+    // ngtcp2 answers with RESET_STREAM itself; our writes end here.
+    it->second.write_stopped = true;
+    s.events.push_back({.type = event_type::stream_reset, .stream = id});
+    s.events.push_back({.type = event_type::stream_writable, .stream = id});
+    return 0;
+  }
+
+  static int extend_stream_data_cb(ngtcp2_conn*, stream_id id, std::uint64_t, void* ud, void*) {
+    auto& s = self(ud);
+    auto it = s.streams.find(id);
+    if (it == s.streams.end()) return 0;
+    it->second.blocked = false;
+    s.enqueue(id, it->second);
+    return 0;
+  }
+
+  static ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref) {
+    return static_cast<impl*>(ref->user_data)->conn;
+  }
+
+  // GnuTLS calls this when the peer's Certificate arrives, before its
+  // Finished: a refusal here ends the handshake.
+  // 1. exactly one certificate (libp2p sends no chain)
+  // 2. the libp2p extension verifies and yields the peer's key
+  // 3. a dialer accepts only the peer it dialed
+  // 4. the gater accepts the peer
+  static int verify_cb(gnutls_session_t session) {
+    auto* ref = static_cast<ngtcp2_crypto_conn_ref*>(gnutls_session_get_ptr(session));
+    auto& s = *static_cast<impl*>(ref->user_data);
+    // SECURITY: verify_gnutls_peer refuses a chain of other than one
+    // certificate and bounds its size before parsing it.
+    auto key = verify_gnutls_peer(session, s.cfg.wall_clock());
+    if (!key) {
+      s.verify_error = key.error();
+      return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    auto id = key->to_peer_id();
+    if (s.expected && id != *s.expected) {
+      s.verify_error = make_error_code(errc::peer_id_mismatch);
+      return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    if (s.gate_fn && !s.gate_fn(id)) {
+      s.verify_error = make_error_code(errc::connection_denied);
+      return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    s.peer = std::move(id);
+    return 0;
+  }
+
+  // --- helpers -------------------------------------------------------------
+  void add_cid(bytes cid) {
+    cids.push_back(cid);
+    events.push_back({.type = event_type::cid_added, .cid = std::move(cid)});
+  }
+
+  void enqueue(stream_id id, stream_state& st) {
+    if (st.queued || st.blocked || st.write_stopped || !st.has_unsent()) return;
+    st.queued = true;
+    send_queue.push_back(id);
+  }
+
+  void finish(error_code why) {
+    if (closed) return;
+    closed = true;
+    reason = why;
+    events.push_back({.type = event_type::closed, .error = why});
+  }
+
+  ngtcp2_path path_to(const address& from) {
+    ngtcp2_path p{};
+    p.local.addr = const_cast<sockaddr*>(local.sa());
+    p.local.addrlen = local.len;
+    p.remote.addr = const_cast<sockaddr*>(from.sa());
+    p.remote.addrlen = from.len;
+    return p;
+  }
+
+  // Queues a CONNECTION_CLOSE carrying `ccerr`, then ends the connection.
+  void send_close(const ngtcp2_connection_close_error& ccerr, error_code why) {
+    if (closed) return;
+    if (!ngtcp2_conn_is_in_closing_period(conn) && !ngtcp2_conn_is_in_draining_period(conn)) {
+      ngtcp2_path_storage ps;
+      ngtcp2_path_storage_zero(&ps);
+      ngtcp2_pkt_info pi{};
+      bytes buf(max_udp_payload);
+      auto n = ngtcp2_conn_write_connection_close(conn, &ps.path, &pi, buf.data(), buf.size(),
+                                                  &ccerr, ts_of(last_now));
+      if (n > 0) {
+        buf.resize(static_cast<std::size_t>(n));
+        pending.push_back({std::move(buf), remote});
+      }
+    }
+    finish(why);
+  }
+
+  // An ngtcp2 error ended the connection: tell the peer why (a TLS alert
+  // for a refused certificate) unless it is already gone.
+  void fail(int rv) {
+    if (closed) return;
+    if (rv == NGTCP2_ERR_DRAINING) return finish(make_error_code(errc::connection_closed));
+    if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+      return finish(make_error_code(errc::timeout));
+    if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_CLOSING)
+      return finish(verify_error ? verify_error : make_error_code(errc::connection_closed));
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_connection_close_error_default(&ccerr);
+    const bool tls_failed =
+        rv == NGTCP2_ERR_CRYPTO || (rv == NGTCP2_ERR_CALLBACK_FAILURE && verify_error);
+    if (rv == NGTCP2_ERR_CRYPTO)
+      ngtcp2_connection_close_error_set_transport_error_tls_alert(
+          &ccerr, ngtcp2_conn_get_tls_alert(conn), nullptr, 0);
+    else
+      ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, nullptr, 0);
+    error_code why = verify_error                        ? verify_error
+                     : tls_failed                        ? make_error_code(errc::quic_handshake_failed)
+                     : rv == NGTCP2_ERR_CALLBACK_FAILURE ? make_error_code(errc::quic_internal)
+                                                         : make_error_code(errc::quic_protocol);
+    send_close(ccerr, why);
+  }
+
+  // 1. a session in our role, without TLS 1.3 middlebox compatibility
+  //    (QUIC forbids it) and without session tickets
+  // 2. ngtcp2's GnuTLS hooks (secrets, transport parameters)
+  // 3. the libp2p settings: our certificate, client certificate required,
+  //    ALPN "libp2p" mandatory, no SNI sent (a server ignores the SNI it gets)
+  // 4. our certificate check (verify_cb)
+  result<void> setup_tls(const tls_context_ptr& ctx) {
+    tls = ctx;
+    const unsigned flags = (is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
+                           GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_NO_AUTO_SEND_TICKET;
+    if (gnutls_init(&session, flags) != 0) return make_error_code(errc::quic_internal);
+    const int configured = is_server ? ngtcp2_crypto_gnutls_configure_server_session(session)
+                                     : ngtcp2_crypto_gnutls_configure_client_session(session);
+    if (configured != 0 || gnutls_priority_set_direct(session, priority, nullptr) != 0)
+      return make_error_code(errc::quic_internal);
+    if (auto r = configure_libp2p_session(session, tls->get().creds,
+                                          is_server ? tls_role::server : tls_role::client);
+        !r)
+      return r.error();
+    gnutls_session_set_verify_function(session, verify_cb);
+    conn_ref.get_conn = get_conn;
+    conn_ref.user_data = this;
+    gnutls_session_set_ptr(session, &conn_ref);
+    return {};
+  }
+
+  static ngtcp2_callbacks callbacks(bool server) {
+    ngtcp2_callbacks cb{};
+    if (server) {
+      cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    } else {
+      cb.client_initial = ngtcp2_crypto_client_initial_cb;
+      cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
+    }
+    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb.encrypt = ngtcp2_crypto_encrypt_cb;
+    cb.decrypt = ngtcp2_crypto_decrypt_cb;
+    cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
+    cb.update_key = ngtcp2_crypto_update_key_cb;
+    cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    // ngtcp2 0.12 asserts when these two are missing.
+    cb.rand = rand_cb;
+    cb.get_new_connection_id = new_cid_cb;
+    cb.remove_connection_id = remove_cid_cb;
+    cb.handshake_completed = handshake_completed_cb;
+    cb.recv_stream_data = recv_stream_data_cb;
+    cb.acked_stream_data_offset = acked_cb;
+    cb.stream_open = stream_open_cb;
+    cb.stream_close = stream_close_cb;
+    cb.stream_reset = stream_reset_cb;
+    cb.stream_stop_sending = stop_sending_cb;
+    cb.extend_max_stream_data = extend_stream_data_cb;
+    return cb;
+  }
+
+  void settings_and_params(ngtcp2_settings& s, ngtcp2_transport_params& p, time_point now) const {
+    ngtcp2_settings_default(&s);
+    s.initial_ts = ts_of(now);
+    s.cc_algo = NGTCP2_CC_ALGO_CUBIC;
+    // Flow-control windows start at the transport parameters below and
+    // ngtcp2 grows them (doubling when the peer uses a window within about
+    // two RTTs) up to these.
+    s.max_window = cfg.max_connection_window;
+    s.max_stream_window = cfg.max_stream_window;
+    s.handshake_timeout = ns_of(cfg.handshake_timeout);
+    ngtcp2_transport_params_default(&p);
+    p.initial_max_stream_data_bidi_local = cfg.stream_window;
+    p.initial_max_stream_data_bidi_remote = cfg.stream_window;
+    p.initial_max_stream_data_uni = 0;
+    p.initial_max_data = cfg.connection_window;
+    p.initial_max_streams_bidi = cfg.max_streams;
+    p.initial_max_streams_uni = 0;
+    p.max_idle_timeout = ns_of(cfg.idle_timeout);
+    p.active_connection_id_limit = 4;
+  }
+
+  void after_create() {
+    ngtcp2_conn_set_tls_native_handle(conn, session);
+    if (cfg.keep_alive.count() > 0) ngtcp2_conn_set_keep_alive_timeout(conn, ns_of(cfg.keep_alive));
+  }
+
+  stream_state* find(stream_id id) {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : &it->second;
+  }
+
+  // Writes one datagram's worth; returns its size, 0 when nothing more may
+  // be sent now, or a negative ngtcp2 error.
+  ngtcp2_ssize write_one(std::uint8_t* buf, std::size_t cap, ngtcp2_path_storage& ps,
+                         ngtcp2_tstamp ts, std::vector<stream_id>& deferred) {
+    ngtcp2_pkt_info pi{};
+    // SECURITY: bounded by the streams queued plus one closing call.
+    for (std::size_t guard = 0; guard <= streams.size() + send_queue.size() + 2; ++guard) {
+      stream_id id = -1;
+      stream_state* st = nullptr;
+      while (!send_queue.empty() && st == nullptr) {
+        id = send_queue.front();
+        send_queue.pop_front();
+        st = find(id);
+        if (st) st->queued = false;
+        if (st && (st->blocked || st->write_stopped || st->closed || !st->has_unsent())) st = nullptr;
+      }
+      if (!st) id = -1;
+      std::array<ngtcp2_vec, 8> vec{};
+      std::size_t nvec = 0;
+      std::uint64_t len = 0;
+      std::uint32_t flags = 0;
+      if (st) {
+        std::uint64_t base = st->chunk_base;
+        for (auto& c : st->chunks) {
+          const std::uint64_t end = base + c.size();
+          if (end > st->sent && nvec < vec.size()) {
+            const std::uint64_t from = std::max(base, st->sent) - base;
+            vec[nvec].base = c.data() + from;
+            vec[nvec].len = c.size() - from;
+            len += vec[nvec].len;
+            ++nvec;
+          }
+          base = end;
+        }
+        flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+        if (st->fin_queued && st->sent + len == st->written) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+      }
+      ngtcp2_ssize accepted = -1;
+      auto n = ngtcp2_conn_writev_stream(conn, &ps.path, &pi, buf, cap, &accepted, flags, id,
+                                         vec.data(), nvec, ts);
+      if (st) {
+        if (accepted >= 0) {
+          st->sent += static_cast<std::uint64_t>(accepted);
+          if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) &&
+              static_cast<std::uint64_t>(accepted) == len)
+            st->fin_sent = true;
+        }
+        if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
+          st->blocked = true;
+          continue;
+        }
+        if (n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+          st->write_stopped = true;
+          continue;
+        }
+        // Connection flow control or a full packet took none of it: try
+        // it again in the next datagram, not in this one.
+        if (st->has_unsent()) {
+          if (accepted <= 0) {
+            deferred.push_back(id);
+            st->queued = true;
+          } else {
+            enqueue(id, *st);
+          }
+        }
+      }
+      if (n == NGTCP2_ERR_WRITE_MORE) continue;
+      return n;
+    }
+    return 0;
+  }
+};
+
+connection::connection(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+connection::~connection() = default;
+
+result<std::unique_ptr<connection>> connection::dial(const config& cfg, const tls_context_ptr& tls,
+                                                     std::optional<peer_id> expected, gate g,
+                                                     const address& local, const address& remote,
+                                                     time_point now) {
+  auto p = std::make_unique<impl>();
+  p->cfg = cfg;
+  p->gate_fn = std::move(g);
+  p->expected = std::move(expected);
+  p->local = local;
+  p->remote = remote;
+  p->last_now = now;
+  random_fill(p->reset_secret.data(), p->reset_secret.size());
+  if (auto r = p->setup_tls(tls); !r) return r.error();
+  const ngtcp2_cid dcid = random_cid(cid_length);
+  const ngtcp2_cid scid = random_cid(cid_length);
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  p->settings_and_params(settings, params, now);
+  const auto cb = impl::callbacks(false);
+  auto path = p->path_to(remote);
+  if (ngtcp2_conn_client_new(&p->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings,
+                             &params, nullptr, p.get()) != 0)
+    return make_error_code(errc::quic_internal);
+  p->after_create();
+  p->add_cid(cid_bytes(scid));
+  return std::unique_ptr<connection>(new connection(std::move(p)));
+}
+
+bool connection::accepts_initial(byte_span datagram) {
+  // SECURITY: ngtcp2 asserts on empty input.
+  if (datagram.empty()) return false;
+  ngtcp2_pkt_hd hd;
+  return ngtcp2_accept(&hd, datagram.data(), datagram.size()) == 0 &&
+         hd.version == NGTCP2_PROTO_VER_V1;
+}
+
+std::optional<bytes> connection::destination_cid(byte_span datagram, std::size_t short_cid_len) {
+  // SECURITY: ngtcp2 asserts on empty input.
+  if (datagram.empty()) return std::nullopt;
+  ngtcp2_version_cid vc;
+  const int rv =
+      ngtcp2_pkt_decode_version_cid(&vc, datagram.data(), datagram.size(), short_cid_len);
+  // A version other than v1 (ngtcp2 then allows IDs of up to 255 bytes) is
+  // dropped: we send no Version Negotiation, and v1 is all libp2p uses.
+  if (rv != 0) return std::nullopt;
+  // SECURITY: a Version Negotiation packet (version 0) may carry IDs of up
+  // to 255 bytes; no ID of ours or of a v1 peer is longer than 20.
+  if (vc.dcidlen > NGTCP2_MAX_CIDLEN) return std::nullopt;
+  return bytes(vc.dcid, vc.dcid + vc.dcidlen);
+}
+
+result<std::unique_ptr<connection>> connection::accept(const config& cfg, const tls_context_ptr& tls,
+                                                       gate g, const address& local,
+                                                       const address& remote, byte_span first,
+                                                       time_point now) {
+  ngtcp2_pkt_hd hd;
+  if (first.empty() || ngtcp2_accept(&hd, first.data(), first.size()) != 0 ||
+      hd.version != NGTCP2_PROTO_VER_V1)
+    return make_error_code(errc::quic_protocol);
+  auto p = std::make_unique<impl>();
+  p->cfg = cfg;
+  p->gate_fn = std::move(g);
+  p->is_server = true;
+  p->local = local;
+  p->remote = remote;
+  p->last_now = now;
+  random_fill(p->reset_secret.data(), p->reset_secret.size());
+  if (auto r = p->setup_tls(tls); !r) return r.error();
+  const ngtcp2_cid scid = random_cid(cid_length);
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  p->settings_and_params(settings, params, now);
+  params.original_dcid = hd.dcid;
+  const auto cb = impl::callbacks(true);
+  auto path = p->path_to(remote);
+  if (ngtcp2_conn_server_new(&p->conn, &hd.scid, &scid, &path, hd.version, &cb, &settings, &params,
+                             nullptr, p.get()) != 0)
+    return make_error_code(errc::quic_internal);
+  p->after_create();
+  // Until the client learns our ID, it addresses us by the one it chose.
+  p->add_cid(cid_bytes(hd.dcid));
+  p->add_cid(cid_bytes(scid));
+  auto c = std::unique_ptr<connection>(new connection(std::move(p)));
+  c->on_datagram(first, local, remote, now);
+  if (c->is_closed()) return c->close_reason();
+  return c;
+}
+
+void connection::on_datagram(byte_span data, const address& local, const address& from,
+                             time_point now) {
+  auto& p = *impl_;
+  if (p.closed) return;
+  // SECURITY: an empty datagram is no QUIC packet (ngtcp2 would treat it
+  // as a fatal error of the connection).
+  if (data.empty()) {
+    ++p.dropped;
+    return;
+  }
+  p.last_now = now;
+  p.local = local;
+  auto path = p.path_to(from);
+  ngtcp2_pkt_info pi{};
+  const int rv = ngtcp2_conn_read_pkt(p.conn, &path, &pi, data.data(), data.size(), ts_of(now));
+  if (rv == 0) return;
+  // SECURITY: ngtcp2 itself drops what it cannot use (garbage, a bad tag,
+  // a stale key) and returns 0; a packet it discards explicitly is counted.
+  // Any other error is the peer's protocol violation, a refused
+  // certificate or the peer's close, and ends the connection.
+  if (rv == NGTCP2_ERR_DISCARD_PKT) {
+    ++p.dropped;
+    return;
+  }
+  p.fail(rv);
+}
+
+void connection::on_expiry(time_point now) {
+  auto& p = *impl_;
+  if (p.closed) return;
+  p.last_now = now;
+  const int rv = ngtcp2_conn_handle_expiry(p.conn, ts_of(now));
+  if (rv != 0) p.fail(rv);
+}
+
+time_point connection::expiry() const {
+  if (impl_->closed) return time_point::max();
+  const ngtcp2_tstamp t = ngtcp2_conn_get_expiry(impl_->conn);
+  if (t == UINT64_MAX) return time_point::max();
+  return time_point(std::chrono::duration_cast<time_point::duration>(
+      std::chrono::nanoseconds(static_cast<std::int64_t>(t))));
+}
+
+void connection::write_datagrams(std::vector<datagram>& out, time_point now,
+                                 std::size_t max_datagrams) {
+  auto& p = *impl_;
+  for (auto& d : p.pending) out.push_back(std::move(d));
+  p.pending.clear();
+  if (p.closed) return;
+  p.last_now = now;
+  const auto ts = ts_of(now);
+  const std::size_t mtu =
+      std::min(ngtcp2_conn_get_path_max_tx_udp_payload_size(p.conn), max_udp_payload);
+  // Pacing: at most one send quantum per call; ngtcp2's expiry says when
+  // the next one is due.
+  const std::size_t quantum = ngtcp2_conn_get_send_quantum(p.conn);
+  const std::size_t limit = std::clamp<std::size_t>(quantum / mtu, 1, max_datagrams);
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  std::vector<stream_id> deferred;
+  std::size_t written = 0;
+  while (written < limit) {
+    bytes buf(mtu);
+    const auto n = p.write_one(buf.data(), buf.size(), ps, ts, deferred);
+    if (n < 0) {
+      p.fail(static_cast<int>(n));
+      break;
+    }
+    if (n == 0) break;
+    buf.resize(static_cast<std::size_t>(n));
+    out.push_back({std::move(buf), address::from(ps.path.remote.addr, ps.path.remote.addrlen)});
+    ++written;
+    for (auto id : deferred) {
+      if (auto* st = p.find(id)) {
+        st->queued = false;
+        p.enqueue(id, *st);
+      }
+    }
+    deferred.clear();
+  }
+  for (auto id : deferred) {
+    if (auto* st = p.find(id)) {
+      st->queued = false;
+      p.enqueue(id, *st);
+    }
+  }
+  if (written > 0 && !p.closed) ngtcp2_conn_update_pkt_tx_time(p.conn, ts);
+  for (auto& d : p.pending) out.push_back(std::move(d));
+  p.pending.clear();
+}
+
+std::vector<event> connection::take_events() { return std::exchange(impl_->events, {}); }
+
+result<stream_id> connection::open_stream() {
+  auto& p = *impl_;
+  if (p.closed) return make_error_code(errc::connection_closed);
+  if (!p.done_handshake) return make_error_code(errc::connection_closed);
+  stream_id id = -1;
+  const int rv = ngtcp2_conn_open_bidi_stream(p.conn, &id, nullptr);
+  if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED) return make_error_code(errc::quic_too_many_streams);
+  if (rv != 0) return make_error_code(errc::quic_internal);
+  p.streams.try_emplace(id);
+  return id;
+}
+
+result<std::size_t> connection::write(stream_id id, byte_span data) {
+  auto& p = *impl_;
+  if (p.closed) return make_error_code(errc::connection_closed);
+  auto* st = p.find(id);
+  if (!st || st->released) return make_error_code(errc::stream_closed);
+  if (st->write_stopped) return make_error_code(errc::stream_reset);
+  if (st->fin_queued || st->closed) return make_error_code(errc::stream_closed);
+  const std::uint64_t held = st->written - st->acked;
+  const std::size_t room = held >= p.cfg.send_buffer ? 0 : p.cfg.send_buffer - held;
+  const std::size_t n = std::min(room, data.size());
+  if (n == 0) {
+    st->want_writable = !data.empty();
+    return std::size_t{0};
+  }
+  std::size_t done = 0;
+  while (done < n) {
+    if (st->chunks.empty() || st->chunks.back().size() == st->chunks.back().capacity()) {
+      st->chunks.emplace_back();
+      st->chunks.back().reserve(chunk_size);
+    }
+    auto& c = st->chunks.back();
+    const std::size_t take = std::min(n - done, c.capacity() - c.size());
+    c.insert(c.end(), data.begin() + done, data.begin() + done + take);  // within capacity
+    done += take;
+  }
+  st->written += n;
+  p.enqueue(id, *st);
+  return n;
+}
+
+result<void> connection::shutdown_write(stream_id id) {
+  auto& p = *impl_;
+  if (p.closed) return make_error_code(errc::connection_closed);
+  auto* st = p.find(id);
+  if (!st || st->released) return make_error_code(errc::stream_closed);
+  if (st->write_stopped) return make_error_code(errc::stream_reset);
+  if (st->fin_queued || st->closed) return {};
+  st->fin_queued = true;
+  p.enqueue(id, *st);
+  return {};
+}
+
+read_result connection::read(stream_id id, mutable_byte_span buf) {
+  auto& p = *impl_;
+  auto* st = p.find(id);
+  if (!st) return {.n = 0, .fin = false, .reset = true};
+  if (st->reset_received) return {.n = 0, .fin = false, .reset = true};
+  const std::size_t avail = st->rbuf.size() - st->rpos;
+  const std::size_t n = std::min(avail, buf.size());
+  std::copy_n(st->rbuf.begin() + static_cast<std::ptrdiff_t>(st->rpos), n, buf.begin());
+  st->rpos += n;
+  if (st->rpos == st->rbuf.size()) {
+    st->rbuf.clear();
+    st->rpos = 0;
+  } else if (st->rpos > 64 * 1024 && st->rpos > st->rbuf.size() / 2) {
+    st->rbuf.erase(st->rbuf.begin(), st->rbuf.begin() + static_cast<std::ptrdiff_t>(st->rpos));
+    st->rpos = 0;
+  }
+  if (n > 0 && !p.closed && !st->closed) {
+    // Credit what the application consumed: the windows move on only as
+    // fast as it reads.
+    ngtcp2_conn_extend_max_stream_offset(p.conn, id, n);
+    ngtcp2_conn_extend_max_offset(p.conn, n);
+  }
+  const bool at_end = st->rbuf.size() == st->rpos;
+  if (n == 0 && at_end && !st->fin_received && st->closed)
+    return {.n = 0, .fin = false, .reset = true};  // closed without FIN: it was reset
+  return {.n = n, .fin = at_end && st->fin_received, .reset = false};
+}
+
+void connection::reset(stream_id id, std::uint64_t code) {
+  auto& p = *impl_;
+  auto* st = p.find(id);
+  if (!st) return;
+  st->write_stopped = true;
+  st->reset_received = true;
+  if (!p.closed && !st->closed) ngtcp2_conn_shutdown_stream(p.conn, id, code);
+}
+
+void connection::release(stream_id id) {
+  auto& p = *impl_;
+  auto it = p.streams.find(id);
+  if (it == p.streams.end()) return;
+  auto& st = it->second;
+  st.released = true;
+  if (st.closed || p.closed) {
+    p.streams.erase(it);
+    return;
+  }
+  // Our side finished cleanly: let the FIN and data in flight complete,
+  // and tell the peer we read no more. Otherwise abort both directions.
+  if (st.fin_queued && !st.write_stopped) {
+    if (!st.fin_received) ngtcp2_conn_shutdown_stream_read(p.conn, id, 0);
+  } else {
+    ngtcp2_conn_shutdown_stream(p.conn, id, 0);
+  }
+}
+
+void connection::close() {
+  auto& p = *impl_;
+  if (p.closed) return;
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  ngtcp2_connection_close_error_set_application_error(&ccerr, 0, nullptr, 0);
+  p.send_close(ccerr, make_error_code(errc::connection_closed));
+}
+
+bool connection::is_closed() const { return impl_->closed; }
+error_code connection::close_reason() const { return impl_->reason; }
+bool connection::handshake_done() const { return impl_->done_handshake; }
+const std::optional<peer_id>& connection::remote_peer() const { return impl_->peer; }
+const address& connection::remote_address() const { return impl_->remote; }
+std::size_t connection::stream_count() const { return impl_->streams.size(); }
+std::vector<bytes> connection::local_cids() const { return impl_->cids; }
+std::uint64_t connection::dropped_datagrams() const { return impl_->dropped; }
+
+std::optional<std::chrono::nanoseconds> connection::smoothed_rtt() const {
+  if (!impl_->done_handshake) return std::nullopt;
+  ngtcp2_conn_stat stat;
+  ngtcp2_conn_get_conn_stat(impl_->conn, &stat);
+  return std::chrono::nanoseconds(stat.smoothed_rtt);
+}
+
+}  // namespace peerup::quic

@@ -1,0 +1,215 @@
+// A QUIC connection as libp2p uses it (specs quic/README.md, tls/tls.md),
+// sans-I/O: UDP datagrams and the current time go in; datagrams to send,
+// stream events and the next expiry come out. No sockets, no asio, so unit
+// tests and the fuzzer drive it with in-memory datagrams and a fake clock.
+//
+// ngtcp2 (0.12, GnuTLS crypto backend) does the QUIC work behind this
+// header; nothing of ngtcp2 or GnuTLS shows here, so a later ngtcp2 or
+// another QUIC stack replaces connection.cpp alone.
+//
+// Policy:
+// - QUIC v1 only; TLS 1.3 with ALPN "libp2p" required on both sides.
+// - Both sides present exactly one self-signed libp2p certificate
+//   (crypto/tls_certificate.hpp); the server requires a client certificate.
+//   We send no SNI and ignore the SNI a client sends.
+// - The peer ID comes from the certificate's libp2p extension. A dialer
+//   refuses a peer other than the one it dialed; the gate (the connection
+//   gater) runs inside certificate verification, so a refused peer never
+//   completes the handshake and never gets a stream.
+// - Streams are bidirectional QUIC streams, each a libp2p stream (no Yamux).
+//   Unidirectional streams are not allowed (libp2p does not use them).
+//
+// SECURITY bounds:
+// - The peer may hold at most config::max_streams streams open at once
+//   (QUIC MAX_STREAMS); more are a QUIC protocol error for it.
+// - Receive buffers are bounded by our flow-control windows (ngtcp2 closes
+//   the connection of a peer that sends past them): per stream at most
+//   max_stream_window, in all at most max_connection_window.
+// - Send buffers: write() takes at most config::send_buffer unacknowledged
+//   bytes per stream; the caller waits for stream_writable.
+// - A malformed or undecryptable datagram is dropped (counted in
+//   dropped_datagrams()); it never closes the connection.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.hpp"
+#include "common/error.hpp"
+#include "crypto/tls_certificate.hpp"
+#include "multiformats/peer_id.hpp"
+
+namespace peerup::quic {
+
+using time_point = std::chrono::steady_clock::time_point;
+using error_code = boost::system::error_code;
+using stream_id = std::int64_t;
+
+// A UDP address as the socket layer gives it (sockaddr_in or sockaddr_in6).
+struct address {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+
+  static address from(const sockaddr* sa, socklen_t len);
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  bool operator==(const address& o) const;
+};
+
+struct config {
+  // Closes a connection that received nothing for this long (QUIC
+  // max_idle_timeout; the smaller of both sides' values applies).
+  std::chrono::nanoseconds idle_timeout = std::chrono::seconds(30);
+  // Gives up a handshake after this long.
+  std::chrono::nanoseconds handshake_timeout = std::chrono::seconds(10);
+  // Sends a PING after this long without sending, so NAT mappings and the
+  // peer's idle timer stay fresh. Zero: off.
+  std::chrono::nanoseconds keep_alive = std::chrono::seconds(15);
+  // SECURITY: streams the peer may have open at once.
+  std::uint64_t max_streams = 256;
+  // Flow control: initial windows, grown by ngtcp2 with the RTT up to the
+  // maxima when the application reads fast enough.
+  std::uint64_t stream_window = 256 * 1024;
+  std::uint64_t max_stream_window = 16 * 1024 * 1024;
+  std::uint64_t connection_window = 1024 * 1024;
+  std::uint64_t max_connection_window = 64 * 1024 * 1024;
+  // SECURITY: unacknowledged bytes we hold per stream.
+  std::size_t send_buffer = 1024 * 1024;
+  // The wall clock certificates are checked against (validity period);
+  // tests may fix it.
+  std::function<std::chrono::system_clock::time_point()> wall_clock = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+// Our certificate and its key (crypto/tls_certificate.hpp), loaded into the
+// TLS library once per host identity and shared by every connection.
+class tls_context {
+ public:
+  static result<std::shared_ptr<const tls_context>> make(const tls_identity& id);
+  ~tls_context();
+  struct impl;
+  const impl& get() const { return *impl_; }
+
+ private:
+  explicit tls_context(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+using tls_context_ptr = std::shared_ptr<const tls_context>;
+
+struct datagram {
+  bytes data;
+  address to;
+};
+
+enum class event_type {
+  handshake_done,   // TLS done, peer authenticated: remote_peer() is set
+  stream_opened,    // the peer opened `stream`
+  stream_readable,  // `stream` has bytes to read, its FIN, or was reset
+  stream_writable,  // `stream` has send-buffer room again
+  stream_reset,     // the peer reset `stream` (RESET_STREAM or STOP_SENDING)
+  closed,           // the connection ended; `error` says why
+  cid_added,        // we issued `cid`: datagrams for it belong here
+  cid_retired,      // `cid` no longer routes here
+};
+
+struct event {
+  event_type type;
+  stream_id stream = -1;
+  error_code error;
+  bytes cid;
+};
+
+struct read_result {
+  std::size_t n = 0;
+  bool fin = false;    // the peer's FIN: no more bytes follow
+  bool reset = false;  // the peer reset the stream
+};
+
+class connection {
+ public:
+  // Called during the handshake with the authenticated peer; false refuses it.
+  using gate = std::function<bool(const peer_id&)>;
+
+  // Starts a client handshake to `remote`; the first datagrams come from
+  // write_datagrams(). `expected`, when set, is the only peer accepted.
+  static result<std::unique_ptr<connection>> dial(const config& cfg,
+                                                  const tls_context_ptr& tls,
+                                                  std::optional<peer_id> expected, gate g,
+                                                  const address& local, const address& remote,
+                                                  time_point now);
+  // Accepts a client's first datagram (an Initial packet; see
+  // accepts_initial) and processes it.
+  static result<std::unique_ptr<connection>> accept(const config& cfg,
+                                                    const tls_context_ptr& tls, gate g,
+                                                    const address& local, const address& remote,
+                                                    byte_span first, time_point now);
+  // True when `datagram` is a QUIC v1 client Initial a server may accept.
+  static bool accepts_initial(byte_span datagram);
+  // The destination connection ID of a datagram's first packet, for
+  // routing (at most 20 bytes); nullopt when it is not a QUIC v1 packet. `short_cid_len` is the
+  // length of the IDs we issue (short headers do not carry it).
+  static std::optional<bytes> destination_cid(byte_span datagram, std::size_t short_cid_len);
+  // The length of every connection ID we issue.
+  static constexpr std::size_t cid_length = 16;
+
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Feeds one received datagram. A malformed one is dropped; errors that
+  // end the connection show as an event_type::closed.
+  void on_datagram(byte_span data, const address& local, const address& from, time_point now);
+  // Runs timers (loss detection, idle and handshake timeouts, keep-alive).
+  void on_expiry(time_point now);
+  // When on_expiry must run next; time_point::max() when nothing is due.
+  time_point expiry() const;
+  // Appends the datagrams due now to `out`, at most `max_datagrams`; stops
+  // early when congestion control or pacing says wait (see expiry()).
+  void write_datagrams(std::vector<datagram>& out, time_point now, std::size_t max_datagrams);
+  std::vector<event> take_events();
+
+  // Opens a bidirectional stream; errc::quic_too_many_streams while the
+  // peer's MAX_STREAMS allows none, errc::connection_closed after close.
+  result<stream_id> open_stream();
+  // Queues bytes; returns how many it took (0 when the send buffer is full:
+  // wait for stream_writable). Errors: errc::stream_reset, stream_closed.
+  result<std::size_t> write(stream_id id, byte_span data);
+  // Sends FIN after the queued bytes.
+  result<void> shutdown_write(stream_id id);
+  // Takes buffered bytes; n == 0 with neither fin nor reset: wait for
+  // stream_readable.
+  read_result read(stream_id id, mutable_byte_span buf);
+  // Aborts both directions (RESET_STREAM and STOP_SENDING) with `code`.
+  void reset(stream_id id, std::uint64_t code = 0);
+  // The application dropped the stream: resets it if it is still open and
+  // frees its state once QUIC is done with it.
+  void release(stream_id id);
+
+  // Orderly close (CONNECTION_CLOSE, application error 0).
+  void close();
+  bool is_closed() const;
+  error_code close_reason() const;
+  bool handshake_done() const;
+  const std::optional<peer_id>& remote_peer() const;
+  const address& remote_address() const;
+  std::size_t stream_count() const;
+  std::optional<std::chrono::nanoseconds> smoothed_rtt() const;
+  // Connection IDs that currently route to this connection.
+  std::vector<bytes> local_cids() const;
+  std::uint64_t dropped_datagrams() const;
+
+  struct impl;
+
+ private:
+  explicit connection(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace peerup::quic

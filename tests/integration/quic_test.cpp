@@ -1,0 +1,257 @@
+// Two hosts in one process over QUIC on loopback: the same protocols as over
+// TCP, with QUIC streams as libp2p streams (no Noise, no Yamux).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "protocols/identify.hpp"
+#include "protocols/ping.hpp"
+#include "support/async_test.hpp"
+
+namespace peerup::test {
+namespace {
+
+struct quic_hosts : ::testing::Test {
+  asio::io_context io;
+  net::host server{io.get_executor(), listening_config("/ip4/127.0.0.1/udp/0/quic-v1")};
+  net::host client{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+
+  void SetUp() override {
+    server.set_handler(echo_protocol, serve_echo);
+    server.start();
+    client.start();
+  }
+  multiaddr server_addr() { return server.full_addrs().front(); }
+};
+
+TEST_F(quic_hosts, listen_address_is_a_quic_v1_address) {
+  const auto addrs = server.listen_addrs();
+  ASSERT_EQ(addrs.size(), 1u);
+  EXPECT_TRUE(net::is_quic_addr(addrs.front()));
+  EXPECT_THAT(addrs.front().to_string(), ::testing::StartsWith("/ip4/127.0.0.1/udp/"));
+  EXPECT_THAT(addrs.front().to_string(), ::testing::EndsWith("/quic-v1"));
+}
+
+TEST_F(quic_hosts, moves_64_mib_over_8_concurrent_streams_with_checksums) {
+  constexpr std::size_t streams = 8, per_stream = 8 * 1024 * 1024;
+  std::vector<bytes> sent(streams), received(streams);
+  for (auto& s : sent) s = random_bytes(per_stream);
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server_addr());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->mux->kind(), "quic");
+    // Named, not a temporary: g++ 12 destroys class temporaries inside a
+    // co_await expression twice.
+    auto echoing = echo_on_streams(client, *conn, sent);
+    received = co_await std::move(echoing);
+  });
+  for (std::size_t i = 0; i < streams; ++i) {
+    ASSERT_EQ(received[i].size(), per_stream) << "stream " << i;
+    EXPECT_EQ(sha256(received[i]), sha256(sent[i])) << "stream " << i;
+  }
+}
+
+TEST_F(quic_hosts, refuses_a_listener_with_another_peer_id) {
+  run_async(io, [&]() -> net::awaitable<void> {
+    const auto impostor = private_key::generate().to_peer_id();
+    auto conn = co_await client.connect(server.listen_addrs().front().with_peer(impostor));
+    EXPECT_FALSE(conn);
+    if (!conn) {
+      EXPECT_EQ(conn.error(), make_error_code(errc::peer_id_mismatch));
+    }
+  });
+  EXPECT_TRUE(server.connections(client.id()).empty());
+}
+
+TEST_F(quic_hosts, gater_cuts_a_denied_peer_before_any_stream) {
+  int gated = 0, served = 0;
+  server.set_gater([&](const peer_id& p, const multiaddr& from) {
+    ++gated;
+    EXPECT_TRUE(net::is_quic_addr(from)) << from.to_string();
+    return p != client.id();
+  });
+  const protocol_id count_protocol{"/test/count/1.0.0"};
+  server.set_handler(count_protocol, [&](net::stream_ptr, net::stream_context) -> net::awaitable<void> {
+    ++served;
+    co_return;
+  });
+  run_async(io, [&]() -> net::awaitable<void> {
+    // TLS 1.3 client authentication: the client finishes its handshake
+    // before the server checks the client's certificate, so connect() may
+    // succeed; the server's refusal then closes the connection, and the
+    // server never accepts a stream.
+    auto conn = co_await client.connect(server_addr());
+    if (conn) {
+      auto s = co_await client.new_stream(*conn, count_protocol);
+      EXPECT_FALSE(s) << "a stream opened on a denied connection";
+    }
+    asio::steady_timer t(io, 100ms);
+    co_await t.async_wait(net::use_nothrow);
+  });
+  EXPECT_EQ(gated, 1);
+  EXPECT_EQ(served, 0);
+  EXPECT_TRUE(server.connections(client.id()).empty());
+}
+
+TEST_F(quic_hosts, stream_reset_reaches_the_peer_and_the_connection_lives_on) {
+  std::optional<net::error_code> server_read_error;
+  const protocol_id sink{"/test/sink/1.0.0"};
+  server.set_handler(sink, [&](net::stream_ptr s, net::stream_context) -> net::awaitable<void> {
+    std::vector<std::uint8_t> buf(4096);
+    for (int i = 0; i < 10000; ++i) {
+      auto n = co_await s->read_some(buf);
+      if (!n) {
+        server_read_error = n.error();
+        break;
+      }
+      if (*n == 0) break;
+    }
+  });
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = (co_await client.connect(server_addr())).value();
+    auto opened = co_await client.new_stream(conn, sink);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    const auto some = random_bytes(10000);
+    EXPECT_TRUE(co_await opened->stream->write(some));
+    opened->stream->reset();
+    EXPECT_TRUE(co_await eventually([&] { return server_read_error.has_value(); }, 5000ms));
+    EXPECT_EQ(server_read_error, make_error_code(errc::stream_reset));
+    // The connection carries new streams after the reset.
+    auto again = co_await client.new_stream(conn, echo_protocol);
+    EXPECT_TRUE(again);
+    if (!again) co_return;
+    auto echoed = co_await echo_roundtrip(*again->stream, some);
+    EXPECT_TRUE(echoed && *echoed == some);
+  });
+}
+
+TEST(quic_idle, an_idle_connection_closes_after_the_idle_timeout) {
+  asio::io_context io;
+  auto server_cfg = listening_config("/ip4/127.0.0.1/udp/0/quic-v1");
+  server_cfg.quic_cfg.idle_timeout = 1s;
+  server_cfg.quic_cfg.keep_alive = 0s;
+  server_cfg.limits.idle_timeout = 0s;  // the host's own idle closing stays out of it
+  net::host server(io.get_executor(), server_cfg);
+  net::host_config client_cfg{.identity = private_key::generate()};
+  client_cfg.quic_cfg.idle_timeout = 1s;
+  client_cfg.quic_cfg.keep_alive = 0s;
+  client_cfg.limits.idle_timeout = 0s;
+  net::host client(io.get_executor(), client_cfg);
+  server.start();
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(co_await eventually([&] { return (*conn)->mux->is_closed(); }, 5000ms));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 900ms);
+    EXPECT_EQ((*conn)->mux->close_reason(), make_error_code(errc::timeout));
+    EXPECT_TRUE(co_await eventually([&] { return server.all_connections().empty(); }, 5000ms));
+    EXPECT_TRUE(client.connections(server.id()).empty());
+  });
+}
+
+TEST_F(quic_hosts, ping_measures_round_trips) {
+  protocols::install_ping(server);
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto opened = co_await client.new_stream((co_await client.connect(server_addr())).value(),
+                                             protocols::ping_protocol);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    for (int i = 0; i < 5; ++i) {
+      auto rtt = co_await protocols::ping_once(*opened->stream);
+      EXPECT_TRUE(rtt) << rtt.error().message();
+    }
+  });
+}
+
+TEST_F(quic_hosts, identify_reports_quic_addresses_and_the_observed_address) {
+  protocols::identify_service server_id(server);
+  protocols::identify_service client_id(client);
+  std::optional<protocols::identify_info> info;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server_addr());
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    auto r = co_await client_id.identify(*conn);
+    EXPECT_TRUE(r) << r.error().message();
+    if (r) info = *r;
+  });
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->listen_addrs, server.listen_addrs());
+  EXPECT_THAT(info->protocols, ::testing::Contains(protocols::identify_protocol.str()));
+  ASSERT_TRUE(info->observed_addr);
+  EXPECT_TRUE(net::is_quic_addr(*info->observed_addr)) << info->observed_addr->to_string();
+}
+
+TEST(quic_and_tcp, a_host_listens_on_both_and_serves_each) {
+  asio::io_context io;
+  net::host_config cfg{.identity = private_key::generate(),
+                       .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0"),
+                                  *multiaddr::parse("/ip4/127.0.0.1/udp/0/quic-v1")}};
+  net::host server(io.get_executor(), cfg);
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  ASSERT_EQ(server.full_addrs().size(), 2u);
+  for (const auto& addr : server.full_addrs()) {
+    net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+    run_async(io, [&]() -> net::awaitable<void> {
+      auto conn = co_await client.connect(addr);
+      EXPECT_TRUE(conn) << addr.to_string();
+      if (!conn) co_return;
+      EXPECT_EQ((*conn)->mux->kind(), net::is_quic_addr(addr) ? "quic" : "yamux");
+      auto opened = co_await client.new_stream(*conn, echo_protocol);
+      EXPECT_TRUE(opened);
+      if (!opened) co_return;
+      const auto data = random_bytes(100000);
+      auto echoed = co_await echo_roundtrip(*opened->stream, data);
+      EXPECT_TRUE(echoed && *echoed == data);
+    });
+  }
+}
+
+TEST(quic_happy_eyeballs, a_peer_with_both_addresses_is_reached_over_quic) {
+  asio::io_context io;
+  net::host_config cfg{.identity = private_key::generate(),
+                       .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0"),
+                                  *multiaddr::parse("/ip4/127.0.0.1/udp/0/quic-v1")}};
+  net::host server(io.get_executor(), cfg);
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  // TCP listed first: the order of the peer store does not decide.
+  auto addrs = server.listen_addrs();
+  std::stable_partition(addrs.begin(), addrs.end(),
+                        [](const multiaddr& a) { return !net::is_quic_addr(a); });
+  for (const auto& a : addrs) client.peers().add_addr(server.id(), a);
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.id());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->transport(), "quic");
+    EXPECT_EQ(client.connections(server.id()).size(), 1u);
+  });
+}
+
+TEST(quic_happy_eyeballs, tcp_takes_over_when_quic_gets_no_answer) {
+  asio::io_context io;
+  net::host server(io.get_executor(), listening_config());  // TCP only
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  // A QUIC address where nothing answers: a bound UDP socket that never reads.
+  net::udp::socket silent(io, net::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  client.peers().add_addr(server.id(), net::to_quic_multiaddr(silent.local_endpoint()));
+  client.peers().add_addr(server.id(), server.listen_addrs().front());
+  run_async(io, [&]() -> net::awaitable<void> {
+    const auto start = std::chrono::steady_clock::now();
+    auto conn = co_await client.connect(server.id());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->transport(), "tcp");
+    // Not after QUIC's dial timeout: TCP started 250 ms in.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  });
+}
+
+}  // namespace
+}  // namespace peerup::test

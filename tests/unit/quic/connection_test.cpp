@@ -1,0 +1,450 @@
+// Two sans-I/O QUIC connections wired back to back through in-memory
+// datagrams, with a fake clock and a configurable one-way delay.
+#include "quic/connection.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sodium.h>
+
+#include <deque>
+#include <map>
+
+#include "crypto/sha256.hpp"
+
+namespace peerup::quic {
+namespace {
+
+using namespace std::chrono_literals;
+
+address v4(std::uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address::from(reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
+}
+
+struct node {
+  private_key key = private_key::generate();
+  tls_context_ptr tls;
+  std::unique_ptr<connection> conn;
+  std::vector<event> events;
+  std::map<stream_id, bytes> rx;  // bytes read per stream
+  std::map<stream_id, bool> fin;
+  std::map<stream_id, bool> reset;
+  bool auto_read = true;
+
+  node() {
+    auto id = make_tls_identity(key, std::chrono::system_clock::now());
+    EXPECT_TRUE(id) << id.error().message();
+    auto ctx = tls_context::make(*id);
+    EXPECT_TRUE(ctx) << ctx.error().message();
+    tls = *ctx;
+  }
+
+  std::size_t count(event_type t) const {
+    return static_cast<std::size_t>(
+        std::count_if(events.begin(), events.end(), [&](const event& e) { return e.type == t; }));
+  }
+
+  void drain_events() {
+    if (!conn) return;
+    for (auto& e : conn->take_events()) {
+      if (auto_read && (e.type == event_type::stream_readable || e.type == event_type::stream_opened))
+        read_all(e.stream);
+      events.push_back(std::move(e));
+    }
+  }
+
+  void read_all(stream_id id) {
+    std::array<std::uint8_t, 16 * 1024> buf;
+    for (int i = 0; i < 100000; ++i) {
+      auto r = conn->read(id, buf);
+      rx[id].insert(rx[id].end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(r.n));
+      if (r.fin) fin[id] = true;
+      if (r.reset) reset[id] = true;
+      if (r.n == 0) return;
+    }
+  }
+};
+
+struct in_flight {
+  time_point at;
+  bool to_server;
+  datagram d;
+};
+
+struct link {
+  config client_cfg;
+  config server_cfg;
+  node client;
+  node server;
+  time_point now = time_point(1000s);
+  std::chrono::milliseconds one_way = 10ms;
+  std::deque<in_flight> wire;
+  connection::gate server_gate;
+  std::size_t datagrams = 0;
+
+  void dial(std::optional<peer_id> expected) {
+    auto c = connection::dial(client_cfg, client.tls, std::move(expected), nullptr, v4(1000),
+                              v4(2000), now);
+    ASSERT_TRUE(c) << c.error().message();
+    client.conn = std::move(*c);
+  }
+
+  void dial() { dial(server.key.to_peer_id()); }
+
+  void collect(node& n, bool to_server) {
+    if (!n.conn) return;
+    std::vector<datagram> out;
+    n.conn->write_datagrams(out, now, 64);
+    for (auto& d : out) wire.push_back({now + one_way, to_server, std::move(d)});
+    n.drain_events();
+  }
+
+  void deliver(in_flight f) {
+    ++datagrams;
+    if (f.to_server) {
+      if (!server.conn) {
+        ASSERT_TRUE(connection::accepts_initial(f.d.data));
+        auto c = connection::accept(server_cfg, server.tls, server_gate, v4(2000), v4(1000),
+                                    f.d.data, now);
+        if (!c) return;  // refused: the client times out or hears nothing
+        server.conn = std::move(*c);
+      } else {
+        server.conn->on_datagram(f.d.data, v4(2000), v4(1000), now);
+      }
+      server.drain_events();
+    } else if (client.conn) {
+      client.conn->on_datagram(f.d.data, v4(1000), v4(2000), now);
+      client.drain_events();
+    }
+  }
+
+  // Runs the link until `until` (fake time) or until nothing is left to do.
+  template <class Pred>
+  bool run_until(Pred done, std::chrono::milliseconds limit = 60000ms) {
+    const auto end = now + limit;
+    for (int guard = 0; guard < 2'000'000 && now <= end; ++guard) {
+      collect(client, true);
+      collect(server, false);
+      if (done()) return true;
+      time_point next = time_point::max();
+      if (!wire.empty()) next = wire.front().at;
+      if (client.conn && !client.conn->is_closed()) next = std::min(next, client.conn->expiry());
+      if (server.conn && !server.conn->is_closed()) next = std::min(next, server.conn->expiry());
+      if (next == time_point::max()) return done();
+      if (next > now) now = next;
+      while (!wire.empty() && wire.front().at <= now) {
+        auto f = std::move(wire.front());
+        wire.pop_front();
+        deliver(std::move(f));
+      }
+      for (node* n : {&client, &server})
+        if (n->conn && !n->conn->is_closed() && n->conn->expiry() <= now) {
+          n->conn->on_expiry(now);
+          n->drain_events();
+        }
+    }
+    return done();
+  }
+
+  bool handshake() {
+    return run_until([&] {
+      return client.conn && server.conn && client.conn->handshake_done() &&
+             server.conn->handshake_done();
+    });
+  }
+};
+
+bytes random_bytes(std::size_t n) {
+  bytes b(n);
+  randombytes_buf(b.data(), b.size());
+  return b;
+}
+
+// Writes what fits of `data` from `offset` on; returns the new offset.
+std::size_t write_some(connection& c, stream_id id, const bytes& data, std::size_t offset) {
+  auto n = c.write(id, byte_span(data).subspan(offset));
+  EXPECT_TRUE(n) << n.error().message();
+  return n ? offset + *n : data.size();
+}
+
+TEST(QuicConnection, handshake_authenticates_both_peers_with_their_certificates) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  EXPECT_EQ(*l.client.conn->remote_peer(), l.server.key.to_peer_id());
+  EXPECT_EQ(*l.server.conn->remote_peer(), l.client.key.to_peer_id());
+  EXPECT_EQ(l.client.count(event_type::handshake_done), 1u);
+  EXPECT_EQ(l.server.count(event_type::handshake_done), 1u);
+  // 1 RTT for the handshake: the client is done after one round trip.
+  EXPECT_LE(l.now - time_point(1000s), 4 * l.one_way);
+  ASSERT_TRUE(l.client.conn->smoothed_rtt());
+  EXPECT_GE(*l.client.conn->smoothed_rtt(), 2 * l.one_way);
+}
+
+TEST(QuicConnection, stream_carries_bytes_and_fin_both_ways) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  const bytes request = {'h', 'e', 'l', 'l', 'o'};
+  ASSERT_EQ(*l.client.conn->write(*id, request), request.size());
+  ASSERT_TRUE(l.client.conn->shutdown_write(*id));
+  ASSERT_TRUE(l.run_until([&] { return l.server.fin[*id]; }));
+  EXPECT_EQ(l.server.count(event_type::stream_opened), 1u);
+  EXPECT_EQ(l.server.rx[*id], request);
+
+  const bytes reply = random_bytes(3 * 1024 * 1024 + 17);
+  std::size_t off = 0;
+  bool fin_sent = false;
+  ASSERT_TRUE(l.run_until([&] {
+    if (off < reply.size()) off = write_some(*l.server.conn, *id, reply, off);
+    if (off == reply.size() && !fin_sent) fin_sent = l.server.conn->shutdown_write(*id).has_value();
+    return l.client.fin[*id];
+  }));
+  EXPECT_EQ(sha256(l.client.rx[*id]), sha256(reply));
+}
+
+TEST(QuicConnection, eight_streams_interleave_and_arrive_intact) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  std::vector<stream_id> ids;
+  std::vector<bytes> payloads;
+  std::vector<std::size_t> offs(8, 0);
+  for (int i = 0; i < 8; ++i) {
+    auto id = l.client.conn->open_stream();
+    ASSERT_TRUE(id);
+    ids.push_back(*id);
+    payloads.push_back(random_bytes(512 * 1024 + static_cast<std::size_t>(i)));
+  }
+  std::vector<bool> fins(8, false);
+  ASSERT_TRUE(l.run_until([&] {
+    bool all = true;
+    for (std::size_t i = 0; i < 8; ++i) {
+      if (offs[i] < payloads[i].size())
+        offs[i] = write_some(*l.client.conn, ids[i], payloads[i], offs[i]);
+      if (offs[i] == payloads[i].size() && !fins[i])
+        fins[i] = l.client.conn->shutdown_write(ids[i]).has_value();
+      all = all && l.server.fin[ids[i]];
+    }
+    return all;
+  }));
+  for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(sha256(l.server.rx[ids[i]]), sha256(payloads[i]));
+}
+
+TEST(QuicConnection, flow_control_windows_grow_past_the_initial_window) {
+  // 8 MiB through a 64 KiB initial stream window: without growth that is
+  // 128 round trips; with windows that grow and slow start it is a few
+  // dozen at most.
+  link l;
+  l.client_cfg.stream_window = 64 * 1024;
+  l.server_cfg.stream_window = 64 * 1024;
+  l.client_cfg.connection_window = 128 * 1024;
+  l.server_cfg.connection_window = 128 * 1024;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  const bytes data = random_bytes(8 * 1024 * 1024);
+  std::size_t off = 0;
+  bool fin_sent = false;
+  const auto start = l.now;
+  ASSERT_TRUE(l.run_until([&] {
+    if (off < data.size()) off = write_some(*l.client.conn, *id, data, off);
+    if (off == data.size() && !fin_sent) fin_sent = l.client.conn->shutdown_write(*id).has_value();
+    return l.server.fin[*id];
+  }));
+  EXPECT_EQ(sha256(l.server.rx[*id]), sha256(data));
+  const auto rtts = (l.now - start) / (2 * l.one_way);
+  EXPECT_LT(rtts, 64) << "took " << rtts << " round trips";
+}
+
+TEST(QuicConnection, reset_reaches_the_peer_and_fails_later_writes) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  const bytes some = random_bytes(1000);
+  ASSERT_TRUE(l.client.conn->write(*id, some));
+  ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id].size() == some.size(); }));
+  l.client.conn->reset(*id, 0);
+  ASSERT_TRUE(l.run_until([&] { return l.server.reset[*id]; }));
+  EXPECT_GE(l.server.count(event_type::stream_reset), 1u);
+  auto w = l.server.conn->write(*id, some);
+  // The server learns of STOP_SENDING and RESET_STREAM together; its writes
+  // fail once the stream is gone or stopped.
+  ASSERT_TRUE(l.run_until([&] { return !l.server.conn->write(*id, some).has_value(); }));
+  (void)w;
+  EXPECT_FALSE(l.client.conn->write(*id, some).has_value());
+  // The connection itself is unharmed: a new stream works.
+  auto id2 = l.client.conn->open_stream();
+  ASSERT_TRUE(id2);
+  ASSERT_TRUE(l.client.conn->write(*id2, some));
+  ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id2].size() == some.size(); }));
+}
+
+TEST(QuicConnection, released_streams_free_their_state_on_both_sides) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(l.client.conn->write(*id, bytes{'x'}));
+  ASSERT_TRUE(l.client.conn->shutdown_write(*id));
+  ASSERT_TRUE(l.run_until([&] { return l.server.fin[*id]; }));
+  ASSERT_TRUE(l.server.conn->shutdown_write(*id));
+  ASSERT_TRUE(l.run_until([&] { return l.client.fin[*id]; }));
+  l.client.conn->release(*id);
+  l.server.conn->release(*id);
+  ASSERT_TRUE(l.run_until([&] {
+    return l.client.conn->stream_count() == 0 && l.server.conn->stream_count() == 0;
+  }));
+}
+
+TEST(QuicConnection, idle_connection_times_out_on_both_sides) {
+  link l;
+  l.client_cfg.idle_timeout = 2s;
+  l.client_cfg.keep_alive = 0s;
+  l.server_cfg.idle_timeout = 2s;
+  l.server_cfg.keep_alive = 0s;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  const auto start = l.now;
+  ASSERT_TRUE(l.run_until(
+      [&] { return l.client.conn->is_closed() && l.server.conn->is_closed(); }, 10000ms));
+  EXPECT_EQ(l.client.conn->close_reason(), make_error_code(errc::timeout));
+  EXPECT_EQ(l.server.conn->close_reason(), make_error_code(errc::timeout));
+  EXPECT_GE(l.now - start, 2s);
+  EXPECT_LT(l.now - start, 3s);
+}
+
+TEST(QuicConnection, keep_alive_holds_an_idle_connection_open) {
+  link l;
+  l.client_cfg.idle_timeout = 2s;
+  l.client_cfg.keep_alive = 500ms;
+  l.server_cfg.idle_timeout = 2s;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  const auto end = l.now + 10s;
+  l.run_until([&] { return l.now >= end || l.client.conn->is_closed(); }, 11000ms);
+  EXPECT_FALSE(l.client.conn->is_closed());
+  EXPECT_FALSE(l.server.conn->is_closed());
+}
+
+TEST(QuicConnection, dialer_refuses_a_peer_other_than_the_one_dialed) {
+  link l;
+  l.dial(private_key::generate().to_peer_id());
+  l.run_until([&] { return l.client.conn->is_closed() && l.server.conn && l.server.conn->is_closed(); },
+              20000ms);
+  EXPECT_TRUE(l.client.conn->is_closed());
+  EXPECT_EQ(l.client.conn->close_reason(), make_error_code(errc::peer_id_mismatch));
+  EXPECT_FALSE(l.client.conn->handshake_done());
+  EXPECT_EQ(l.client.count(event_type::handshake_done), 0u);
+  ASSERT_TRUE(l.server.conn);
+  EXPECT_TRUE(l.server.conn->is_closed());
+  EXPECT_EQ(l.server.count(event_type::handshake_done), 0u);
+  EXPECT_EQ(l.server.count(event_type::stream_opened), 0u);
+}
+
+TEST(QuicConnection, gater_refuses_the_peer_before_any_stream) {
+  link l;
+  peer_id seen = l.server.key.to_peer_id();
+  l.server_gate = [&](const peer_id& p) {
+    seen = p;
+    return false;
+  };
+  l.dial();
+  l.run_until([&] { return l.client.conn->is_closed() && l.server.conn && l.server.conn->is_closed(); },
+              20000ms);
+  EXPECT_EQ(seen, l.client.key.to_peer_id());
+  ASSERT_TRUE(l.server.conn);
+  EXPECT_EQ(l.server.conn->close_reason(), make_error_code(errc::connection_denied));
+  EXPECT_EQ(l.server.count(event_type::handshake_done), 0u);
+  EXPECT_EQ(l.server.count(event_type::stream_opened), 0u);
+  EXPECT_TRUE(l.client.conn->is_closed());
+  EXPECT_FALSE(l.client.conn->open_stream().has_value());
+}
+
+TEST(QuicConnection, malformed_datagrams_are_dropped_and_the_connection_keeps_serving) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  // Garbage, truncated and bit-flipped copies of a real packet.
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(l.client.conn->write(*id, bytes(100, 7)));
+  std::vector<datagram> out;
+  l.client.conn->write_datagrams(out, l.now, 8);
+  ASSERT_FALSE(out.empty());
+  const bytes real = out.front().data;
+  std::vector<bytes> bad = {bytes{}, bytes{0x40}, random_bytes(1200), random_bytes(20)};
+  for (std::size_t cut : {1u, 5u, 21u, 40u}) bad.emplace_back(real.begin(), real.begin() + cut);
+  for (std::size_t i = 0; i < real.size(); i += 97) {
+    bytes flipped = real;
+    flipped[i] ^= 0x10;
+    bad.push_back(std::move(flipped));
+  }
+  for (const auto& b : bad) {
+    l.server.conn->on_datagram(b, v4(2000), v4(1000), l.now);
+    ASSERT_FALSE(l.server.conn->is_closed()) << "closed by a malformed datagram of " << b.size();
+  }
+  EXPECT_FALSE(connection::accepts_initial(random_bytes(1200)));
+  // The real packet still works, and so does the rest of the stream.
+  l.server.conn->on_datagram(real, v4(2000), v4(1000), l.now);
+  ASSERT_TRUE(l.client.conn->write(*id, bytes(50, 8)));
+  ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id].size() == 150; }));
+  EXPECT_FALSE(l.server.conn->is_closed());
+}
+
+TEST(QuicConnection, the_peer_may_not_open_more_streams_than_allowed) {
+  link l;
+  l.server_cfg.max_streams = 4;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  std::vector<stream_id> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto id = l.client.conn->open_stream();
+    ASSERT_TRUE(id);
+    ids.push_back(*id);
+  }
+  auto fifth = l.client.conn->open_stream();
+  ASSERT_FALSE(fifth);
+  EXPECT_EQ(fifth.error(), make_error_code(errc::quic_too_many_streams));
+  // Finishing one stream on both sides gives the slot back.
+  ASSERT_TRUE(l.client.conn->shutdown_write(ids[0]));
+  ASSERT_TRUE(l.run_until([&] { return l.server.fin[ids[0]]; }));
+  ASSERT_TRUE(l.server.conn->shutdown_write(ids[0]));
+  ASSERT_TRUE(l.run_until([&] { return l.client.conn->open_stream().has_value(); }));
+}
+
+TEST(QuicConnection, orderly_close_reaches_the_peer) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  l.client.conn->close();
+  EXPECT_TRUE(l.client.conn->is_closed());
+  ASSERT_TRUE(l.run_until([&] { return l.server.conn->is_closed(); }, 1000ms));
+  EXPECT_EQ(l.server.conn->close_reason(), make_error_code(errc::connection_closed));
+  EXPECT_EQ(l.client.conn->close_reason(), make_error_code(errc::connection_closed));
+}
+
+TEST(QuicConnection, destination_cid_routes_short_and_long_headers) {
+  link l;
+  l.dial();
+  std::vector<datagram> out;
+  l.client.conn->write_datagrams(out, l.now, 8);
+  ASSERT_FALSE(out.empty());
+  auto dcid = connection::destination_cid(out.front().data, connection::cid_length);
+  ASSERT_TRUE(dcid);
+  EXPECT_GE(dcid->size(), 8u);
+  EXPECT_FALSE(connection::destination_cid(bytes{}, connection::cid_length));
+}
+
+}  // namespace
+}  // namespace peerup::quic
