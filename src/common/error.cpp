@@ -70,6 +70,7 @@ class category final : public boost::system::error_category {
       case errc::unauthorized: return "peer not authorized";
       case errc::service_unavailable: return "local service unavailable";
       case errc::name_not_found: return "name not found";
+      case errc::name_lookup_failed: return "name lookup failed (a relay could not be asked)";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

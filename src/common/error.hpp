@@ -89,6 +89,7 @@ enum class errc {
   unauthorized,          // peer is not in authorized_keys for this service
   service_unavailable,   // the local service refused the connection
   name_not_found,        // no tier resolved the name
+  name_lookup_failed,    // no tier resolved it, and a tier that might have could not be asked
 };
 
 const boost::system::error_category& peerup_category() noexcept;
