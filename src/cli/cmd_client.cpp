@@ -10,6 +10,7 @@
 #include "net/splice.hpp"
 #include "config/identity_file.hpp"
 #include "net/stdio_stream.hpp"
+#include "naming/resolver.hpp"
 #include "naming/target.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/path_manager.hpp"
@@ -26,25 +27,30 @@ struct client_options {
   bool no_hole_punch = false;
 };
 
-// Everything a client command needs, resolved before any I/O.
+// Everything a client command needs. The config and the service name are
+// checked before any I/O; the plan is filled once the target is resolved.
 struct client_setup {
   app::config cfg;
-  app::dial_plan plan;
   app::service_name service;
+  std::optional<app::dial_plan> plan;  // set once resolved
 };
 
 client_setup prepare(const client_options& o) {
   auto cfg = load_cli_config();
-  auto plan = app::resolve_target(o.target, &cfg);
-  if (!plan) throw std::runtime_error(plan.error().message);
   auto service = app::service_name::parse(o.service);
   if (!service) throw std::runtime_error("\"" + o.service + "\" is not a valid service name");
-  return {std::move(cfg), std::move(*plan), *service};
+  return {std::move(cfg), *service, std::nullopt};
 }
 
 std::string explain(const boost::system::error_code& ec, const client_setup& s) {
+  // A peer answers "na" before any byte flows when it does not offer the
+  // service, this node is not authorized for it, or the service is down (it
+  // dials the service before accepting); its log says which.
   if (ec == make_error_code(errc::protocol_not_supported))
-    return "the peer does not offer service \"" + s.service.str() + "\"";
+    return "the peer refused the stream for service \"" + s.service.str() +
+           "\": it does not offer service \"" + s.service.str() +
+           "\", this node is not authorized for it, or the service is down (the peer's log "
+           "says which)";
   if (ec == make_error_code(errc::stream_reset))
     return "service \"" + s.service.str() +
            "\" refused the stream (not authorized for it, or the service is down)";
@@ -54,14 +60,20 @@ std::string explain(const boost::system::error_code& ec, const client_setup& s) 
   return ec.message();
 }
 
-// The client's host. For hole punching it listens on a random TCP port
-// (outbound dials then leave from it) and lets only the target and the relays
-// through the gater; identify and the path manager let the target upgrade a
-// relayed connection with DCUtR, and new streams then take the direct path.
+// The client's host. For hole punching it listens on a random TCP port on
+// 0.0.0.0 (outbound dials then leave from it, so the NAT mapping DCUtR
+// punches is the one the peer sees). The gater lets only the relays (of
+// `relays:` and `networks:`) and, once resolved, the target through, on that
+// listener as on every dial; identify and the path manager let the target
+// upgrade a relayed connection with DCUtR, and new streams then take the
+// direct path. The target is resolved with the same name_resolver as
+// `peerup resolve` (naming/target.hpp).
 struct client_node {
   std::unique_ptr<net::host> host;
   std::unique_ptr<protocols::identify_service> identify;
   std::unique_ptr<protocols::path_manager> paths;
+  std::unique_ptr<app::name_resolver> resolver;
+  std::shared_ptr<std::vector<peer_id>> allowed = std::make_shared<std::vector<peer_id>>();
 
   void start() {
     host->start();
@@ -70,6 +82,17 @@ struct client_node {
   void stop() {
     if (paths) paths->stop();
     host->stop();
+  }
+  // Resolves `target` and lets its peer (and the relays of its circuits)
+  // through the gater. Errors are the resolver's, for the user.
+  net::awaitable<app::target_result> resolve(const std::string& target) {
+    auto plan = co_await app::resolve_target(*resolver, target);
+    if (plan) {
+      allowed->push_back(plan->peer);
+      for (const auto& a : plan->addrs)
+        if (auto relay = a.relay_addr(); relay && relay->peer()) allowed->push_back(*relay->peer());
+    }
+    co_return plan;
   }
 };
 
@@ -80,12 +103,10 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
   client_node n;
   n.host = std::make_unique<net::host>(ex, std::move(hc));
   protocols::install_circuit_dialer(*n.host);
-  auto allowed = s.cfg.relay_peers();
-  allowed.push_back(s.plan.peer);
-  for (const auto& a : s.plan.addrs)
-    if (auto relay = a.relay_addr(); relay && relay->peer()) allowed.push_back(*relay->peer());
-  n.host->set_gater([allowed](const peer_id& p, const multiaddr&) {
-    return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
+  for (const auto& r : s.cfg.all_relays())
+    if (auto p = r.peer()) n.allowed->push_back(*p);
+  n.host->set_gater([allowed = n.allowed](const peer_id& p, const multiaddr&) {
+    return std::find(allowed->begin(), allowed->end(), p) != allowed->end();
   });
   n.identify = std::make_unique<protocols::identify_service>(*n.host);
   if (hole_punch) {
@@ -93,6 +114,7 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
     cfg.autonat = false;  // B (the home node) starts hole punching; our reachability is moot
     n.paths = std::make_unique<protocols::path_manager>(*n.host, *n.identify, cfg);
   }
+  n.resolver = std::make_unique<app::name_resolver>(*n.host, s.cfg);
   return n;
 }
 
@@ -101,7 +123,7 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
 // (an HTTP request) leaves without waiting a round trip for the echo; a
 // refusal then surfaces on the stream's first read.
 net::awaitable<result<net::stream_ptr>> open_service(net::host& h, const client_setup& s) {
-  auto conn = co_await app::connect_target(h, s.plan);
+  auto conn = co_await app::connect_target(h, *s.plan);
   if (!conn) co_return conn.error();
   const auto proto = s.service.protocol();
   auto opened = co_await h.new_stream_optimistic(*conn, proto);
@@ -127,14 +149,21 @@ net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::so
 
 net::awaitable<int> run_proxy(client_options o) {
   auto ex = co_await net::asio::this_coro::executor;
-  const auto s = prepare(o);
+  auto s = prepare(o);
   auto node = make_client_node(ex, s, !o.no_hole_punch);
   auto& h = node.host;
   node.start();
+  auto plan = co_await node.resolve(o.target);
+  if (!plan) {
+    std::cerr << "peerup: " << plan.error().message << "\n";
+    node.stop();
+    co_return 1;
+  }
+  s.plan = std::move(*plan);
   // Connect once up front so a wrong target or a refused peer shows at once.
   // A gater refusal only shows on the first stream, so open (and drop) a
   // ping stream; a service stream would make the remote dial its service.
-  auto first = co_await app::connect_target(*h, s.plan);
+  auto first = co_await app::connect_target(*h, *s.plan);
   if (first) {
     auto probe = co_await h->new_stream(*first, protocols::ping_protocol);
     if (probe)
@@ -171,10 +200,17 @@ net::awaitable<int> run_proxy(client_options o) {
 
 net::awaitable<int> run_connect(client_options o) {
   auto ex = co_await net::asio::this_coro::executor;
-  const auto s = prepare(o);
+  auto s = prepare(o);
   auto node = make_client_node(ex, s, !o.no_hole_punch);
   auto& h = node.host;
   node.start();
+  auto plan = co_await node.resolve(o.target);
+  if (!plan) {
+    std::cerr << "peerup: " << plan.error().message << "\n";
+    node.stop();
+    co_return 1;
+  }
+  s.plan = std::move(*plan);
   auto remote = co_await open_service(*h, s);
   if (!remote) {
     std::cerr << "peerup: " << o.target << ": " << explain(remote.error(), s) << "\n";

@@ -10,6 +10,7 @@
 #include "cli/runtime.hpp"
 #include "net/host.hpp"
 #include "config/identity_file.hpp"
+#include "naming/resolver.hpp"
 #include "naming/target.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/perf.hpp"
@@ -50,25 +51,35 @@ private_key key_or_ephemeral(const std::string& path) {
 
 net::awaitable<int> run_ping(ping_options o) {
   auto ex = co_await net::asio::this_coro::executor;
-  // A name or a peer ID is resolved through the config: its names, its relays
-  // (<relay>/p2p-circuit/p2p/<peer>). The config's identity (which peers
-  // authorize) is used when there is a config and no --key.
+  // A multiaddr must end in /p2p/<peer-id>, as for connect: without it,
+  // whichever peer answers would be pinged. Anything else (a name, a
+  // "<host>.<network>", a peer ID) is resolved like `peerup resolve` does,
+  // through the config. The config's identity (which peers authorize) is
+  // used when there is a config and no --key.
   const bool by_name = !o.target.starts_with('/');
+  std::optional<app::dial_plan> plan;
+  if (!by_name) {
+    auto exact = app::plan_multiaddr(o.target);
+    if (!exact) throw std::invalid_argument(exact.error().message);
+    plan = std::move(*exact);
+  }
   auto cfg = by_name ? std::optional(load_cli_config()) : load_cli_config_if_any();
   auto key = cfg && o.key.empty() ? app::load_identity(cfg->identity_key.resolved)
                                   : key_or_ephemeral(o.key);
   net::host h(ex, net::host_config{.identity = key});
   protocols::install_circuit_dialer(h);
   h.start();
-  result<net::connection_ptr> conn = make_error_code(errc::invalid_argument);
   if (by_name) {
-    auto plan = app::resolve_target(o.target, &*cfg);
-    if (!plan) throw std::invalid_argument(plan.error().message);
-    conn = co_await app::connect_target(h, *plan);
-  } else {
-    const auto target = parse_addr(o.target);
-    conn = co_await h.connect(target);
+    app::name_resolver resolver(h, *cfg);
+    auto resolved = co_await app::resolve_target(resolver, o.target);
+    if (!resolved) {
+      std::cerr << "peerup: " << resolved.error().message << "\n";
+      h.stop();
+      co_return 1;
+    }
+    plan = std::move(*resolved);
   }
+  auto conn = co_await app::connect_target(h, *plan);
   if (!conn) {
     std::cerr << "peerup: cannot connect to " << o.target << ": " << conn.error().message() << "\n";
     co_return 2;

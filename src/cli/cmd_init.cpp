@@ -7,6 +7,7 @@
 
 #include "cli/app_support.hpp"
 #include "config/authorized_keys.hpp"
+#include "config/file_write.hpp"
 #include "config/identity_file.hpp"
 
 namespace peerup::cli {
@@ -20,13 +21,6 @@ const char* const authorized_keys_header =
     "#   12D3KooW...                        all services\n"
     "#   service=ssh,web 12D3KooW... laptop  only ssh and web; the rest is a comment\n"
     "# Manage with: peerup auth add|remove|list|validate. Keep this file mode 0600.\n";
-
-void write_new_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) throw std::runtime_error("cannot write " + path.string());
-}
 
 }  // namespace
 
@@ -53,7 +47,7 @@ void add_init_command(CLI::App& app) {
     ::chmod(dir.c_str(), 0700);
     auto key = private_key::generate();
     app::save_identity(cfg.identity_key.resolved, key, o->force);
-    write_new_file(cfg.file, app::render_config(cfg));
+    app::replace_file(cfg.file, app::render_config(cfg));  // 0600; --force keeps the mode
     // authorized_keys holds decisions the user made: never clobber it.
     if (!fs::exists(cfg.authorized_keys.resolved))
       app::write_private_file(cfg.authorized_keys.resolved, authorized_keys_header);

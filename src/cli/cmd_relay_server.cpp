@@ -10,6 +10,7 @@
 #include "cli/runtime.hpp"
 #include "net/host.hpp"
 #include "config/authorized_keys.hpp"
+#include "config/file_write.hpp"
 #include "config/identity_file.hpp"
 #include "config/relay_config.hpp"
 #include "protocols/autonat.hpp"
@@ -26,7 +27,7 @@ namespace fs = std::filesystem;
 
 struct relay_flags {
   std::string config;
-  std::string dir = ".";
+  std::string dir;  // no default: a relay command never guesses "."
   std::vector<std::string> listen;
   std::string key;
   bool open = false;
@@ -34,6 +35,12 @@ struct relay_flags {
 };
 
 app::relay_config resolve(const relay_flags& f) {
+  // Guessing the current folder made `relay authorize` write a stray
+  // ./authorized_keys that the relay never read.
+  if (f.config.empty() && f.dir.empty())
+    throw std::invalid_argument(
+        "give the relay's files: --dir <folder> (identity.key, authorized_keys) or --config "
+        "<relay.yaml>; create them with: peerup relay init --dir <folder>");
   auto cfg = f.config.empty() ? app::default_relay_config(f.dir) : app::load_relay_config(f.config);
   for (const auto& l : f.listen) {
     auto a = multiaddr::parse(l);
@@ -63,7 +70,13 @@ app::relay_config resolve(const relay_flags& f) {
 // The relay's authorized peers, re-read when the file changes.
 class authorized_set {
  public:
-  explicit authorized_set(fs::path file) : file_(std::move(file)) { reload(); }
+  // Throws when the file is unusable at start (mode, owner, unreadable): a
+  // relay that serves nobody must not look as if it started, as the daemon.
+  explicit authorized_set(fs::path file) : file_(std::move(file)) {
+    std::error_code ec;
+    if (fs::exists(file_, ec)) app::check_private_file_mode(file_, "authorized_keys");
+    reload();
+  }
 
   bool contains(const peer_id& p) {
     maybe_reload();
@@ -164,9 +177,55 @@ net::awaitable<int> serve(app::relay_config cfg) {
 fs::path authorized_keys_path(const relay_flags& f) { return resolve(f).authorized_keys; }
 
 void add_location_flags(CLI::App* cmd, relay_flags& f) {
-  cmd->add_option("--config", f.config, "relay.yaml (default: files in --dir)");
-  cmd->add_option("--dir", f.dir, "directory with identity.key and authorized_keys")
-      ->capture_default_str();
+  cmd->add_option("--config", f.config, "relay.yaml (peerup relay init writes one)");
+  cmd->add_option("--dir", f.dir,
+                  "directory with identity.key and authorized_keys (one of --dir, --config is "
+                  "required)");
+}
+
+const char* const relay_authorized_keys_header =
+    "# Peers allowed to reserve on this relay and to open circuits through it: one peer ID per\n"
+    "# line. Manage with: peerup relay authorize|deauthorize|list-peers --dir <this folder>.\n"
+    "# No group or other access (chmod 600).\n";
+
+// peerup relay init --dir DIR: the relay's own files, with a relay.yaml that
+// `relay serve --config` accepts (`peerup init` makes a home node instead).
+void add_relay_init_command(CLI::App& relay) {
+  struct options {
+    std::string dir, network;
+    bool force = false;
+  };
+  auto o = std::make_shared<options>();
+  auto* init = relay.add_subcommand(
+      "init", "create a relay's identity.key, authorized_keys and relay.yaml; print its peer ID");
+  init->add_option("--dir", o->dir, "the relay's folder, e.g. /var/lib/peerup-relay")->required();
+  init->add_option("--network", o->network, "also serve <host>.<network> names (names.network)");
+  init->add_flag("--force", o->force, "overwrite an existing identity.key and relay.yaml");
+  init->callback([o] {
+    const fs::path dir = o->dir;
+    if (!o->network.empty() && !wire::dns_label::parse(o->network))
+      throw std::invalid_argument(
+          "--network: expected a DNS label (1-63 letters, digits or inner '-'), got \"" +
+          o->network + "\"");
+    const auto key = dir / "identity.key", yaml = dir / "relay.yaml",
+               keys = dir / "authorized_keys";
+    if (!o->force)
+      for (const auto& p : {key, yaml})
+        if (fs::exists(p))
+          throw std::runtime_error(p.string() +
+                                   " already exists; refusing to overwrite it (use --force)");
+    fs::create_directories(dir);
+    ::chmod(dir.c_str(), 0700);
+    auto id = private_key::generate();
+    app::save_identity(key, id, o->force);
+    app::replace_file(yaml, app::default_relay_yaml(o->network));
+    // authorized_keys holds decisions already made: never clobber it.
+    if (!fs::exists(keys)) app::write_private_file(keys, relay_authorized_keys_header);
+    std::cout << id.to_peer_id().to_string() << std::endl;
+    std::cerr << "created " << key.string() << ", " << keys.string() << " and " << yaml.string()
+              << " (mode 0600); start with: peerup relay serve --config " << yaml.string()
+              << "\n";
+  });
 }
 
 }  // namespace
@@ -174,6 +233,7 @@ void add_location_flags(CLI::App* cmd, relay_flags& f) {
 void add_relay_server_commands(CLI::App& app) {
   auto& relay = relay_group(app);
   auto flags = std::make_shared<relay_flags>();
+  add_relay_init_command(relay);
 
   auto* serve_cmd = relay.add_subcommand(
       "serve", "run a relay (for a VPS): circuit relay v2 for authorized peers");

@@ -68,6 +68,8 @@ net::awaitable<int> run_resolve(resolve_options o) {
       std::cout << "{\"name\":" << json_string(name) << ",\"error\":"
                 << json_string(r.error().code == make_error_code(errc::name_not_found)
                                    ? "name_not_found"
+                               : r.error().code == make_error_code(errc::name_lookup_failed)
+                                   ? "lookup_failed"
                                    : "invalid_name")
                 << ",\"message\":" << json_string(r.error().message) << "}" << std::endl;
     std::cerr << "peerup: " << r.error().message << "\n";

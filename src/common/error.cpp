@@ -70,6 +70,7 @@ class category final : public boost::system::error_category {
       case errc::unauthorized: return "peer not authorized";
       case errc::service_unavailable: return "local service unavailable";
       case errc::name_not_found: return "name not found";
+      case errc::name_lookup_failed: return "name lookup failed (a relay could not be asked)";
       case errc::quic_handshake_failed: return "QUIC handshake failed";
       case errc::quic_protocol: return "QUIC protocol violation";
       case errc::quic_too_many_streams: return "QUIC peer allows no more streams";

@@ -89,6 +89,7 @@ enum class errc {
   unauthorized,          // peer is not in authorized_keys for this service
   service_unavailable,   // the local service refused the connection
   name_not_found,        // no tier resolved the name
+  name_lookup_failed,    // no tier resolved it, and a tier that might have could not be asked
 
   // --- TLS certificates (libp2p tls.md) 900-999 ---
   tls_certificate_generation = 900,    // GnuTLS could not make our certificate or credentials

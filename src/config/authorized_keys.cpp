@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 
+#include "config/file_write.hpp"
 #include "config/identity_file.hpp"
 
 namespace peerup::app {
@@ -194,6 +197,12 @@ std::string read_small_file(const fs::path& path, std::size_t max_size) {
     throw std::runtime_error(path.string() + ": larger than " + std::to_string(max_size) +
                              " bytes");
   std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    // Not an empty file: an unreadable authorized_keys must not read as
+    // "nobody is authorized", nor a names file as "no names".
+    if (errno == EACCES) throw std::runtime_error(owner_problem(path, "file"));
+    throw std::runtime_error(path.string() + ": cannot read: " + std::strerror(errno));
+  }
   std::string text(static_cast<std::size_t>(size), '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
@@ -201,16 +210,8 @@ std::string read_small_file(const fs::path& path, std::size_t max_size) {
 }
 
 void write_private_file(const fs::path& path, std::string_view text, bool durable) {
-  if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  const fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot create " + tmp.string());
-  ::fchmod(fd, 0600);  // O_CREAT's mode does not apply to an existing tmp file
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  (!durable || ::fsync(fd) == 0);
-  ::close(fd);
-  if (!ok) throw std::runtime_error("cannot write " + tmp.string());
-  fs::rename(tmp, path);
+  // Owner bits and owner kept; group/other access never (the loaders refuse it).
+  replace_file(path, text, {.new_mode = 0600, .keep_mask = 0700, .durable = durable});
 }
 
 std::string upsert_authorized_key(std::string_view text, const authorized_key& key) {

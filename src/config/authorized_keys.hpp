@@ -59,8 +59,9 @@ authorized_keys_file parse_authorized_keys(std::string_view text);
 // Reads a file of at most `max_size` bytes. Throws std::runtime_error naming
 // the file when it is missing, unreadable or too large.
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_size);
-// Writes `text` to `path` atomically with mode 0600 (fsynced when `durable`).
-// Throws on failure.
+// Writes `text` to `path` atomically (replace_file): a new file is 0600; a
+// replaced one keeps its owner and its owner bits, and loses any group/other
+// access. fsynced when `durable`. Throws on failure.
 void write_private_file(const std::filesystem::path& path, std::string_view text,
                         bool durable = true);
 

@@ -301,6 +301,13 @@ std::vector<peer_id> config::relay_peers() const {
   return out;
 }
 
+std::vector<multiaddr> config::all_relays() const {
+  auto out = relays;
+  for (const auto& r : naming.network_relays())
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  return out;
+}
+
 std::string config_error::to_string() const {
   return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
 }

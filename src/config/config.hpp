@@ -97,6 +97,10 @@ struct config {
   // `written` resolved against the config directory.
   file_ref ref(std::string written) const;
   std::vector<peer_id> relay_peers() const;
+  // `relays:`, then the relays of every network of `networks:`, each once:
+  // the daemon reserves on all of them, and circuits to a target are built
+  // through all of them.
+  std::vector<multiaddr> all_relays() const;
 };
 
 struct config_error {

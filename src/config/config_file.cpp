@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "config/config.hpp"
+#include "config/file_write.hpp"
 #include "config/host_limits_config.hpp"
 #include "config/yaml_scalar.hpp"
 
@@ -63,17 +64,16 @@ std::string render_config(const config& cfg) {
 
 void save_config(const config& cfg) {
   const std::string text = render_config(cfg);
-  std::error_code ec;
-  if (fs::exists(cfg.file))
-    fs::copy_file(cfg.file, cfg.file.string() + ".bak", fs::copy_options::overwrite_existing, ec);
-  const fs::path tmp = cfg.file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  if (fs::exists(cfg.file)) {
+    std::ifstream in(cfg.file, std::ios::binary);
+    const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.eof() && in.fail()) throw std::runtime_error("cannot read " + cfg.file.string());
+    // The .bak may hold SOCKS passwords as well: it gets the config's mode
+    // and owner, not the umask.
+    replace_file(cfg.file.string() + ".bak", old, {.like = cfg.file});
   }
-  fs::rename(tmp, cfg.file);
+  // Keeps the mode and owner of the config it replaces (0600 when new).
+  replace_file(cfg.file, text);
 }
 
 config default_config(const fs::path& dir) {

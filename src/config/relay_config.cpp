@@ -132,6 +132,32 @@ relay_config default_relay_config(const fs::path& dir) {
   return c;
 }
 
+std::string default_relay_yaml(std::string_view network) {
+  std::string out =
+      "# peerup relay configuration (docs/relay.md), written by `peerup relay init`.\n"
+      "# Run with: peerup relay serve --config <this file>. Paths are relative to it.\n\n"
+      "# The relay's private key (its peer ID is printed at start). No group or other access.\n"
+      "identity_key: identity.key\n"
+      "# Peers allowed to reserve and to open circuits: peerup relay authorize <peer-id>\n"
+      "# --config <this file>. No group or other access.\n"
+      "authorized_keys: authorized_keys\n"
+      "listen:\n"
+      "  - /ip4/0.0.0.0/tcp/4001\n"
+      "  - /ip6/::/tcp/4001\n"
+      "# true: a public relay (anyone may reserve; open_circuit_* limits for strangers).\n"
+      "open: false\n"
+      "# limits: see docs/relay.md for every key and its default, e.g.\n"
+      "#   max_reservations: 1024\n"
+      "#   max_circuits: 1024\n";
+  if (!network.empty())
+    out += "# <host>." + std::string(network) +
+           " names for authorized peers (docs/naming.md).\nnames:\n  network: " +
+           std::string(network) + "\n";
+  else
+    out += "# names:\n#   network: <name>   # serve <host>.<name> names (docs/naming.md)\n";
+  return out;
+}
+
 relay_config load_relay_config(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error(file.string() + ": cannot open the relay config");

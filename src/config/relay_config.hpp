@@ -42,4 +42,9 @@ relay_config parse_relay_config(std::string_view text, const std::filesystem::pa
 // Defaults for a relay whose files live in `dir`.
 relay_config default_relay_config(const std::filesystem::path& dir);
 
+// The relay.yaml `peerup relay init` writes: the files next to it, the
+// default listen addresses, closed (authorized peers only), and the limits
+// as comments. `network` (a DNS label, or empty) sets names.network.
+std::string default_relay_yaml(std::string_view network = {});
+
 }  // namespace peerup::app

@@ -104,8 +104,11 @@ net::awaitable<gateway_result<std::optional<gateway_target>>> gateway::try_name(
     if (r.error() == make_error_code(errc::name_not_found) ||
         r.error() == make_error_code(errc::invalid_argument))
       co_return std::optional<gateway_target>{};
+    // errc::name_lookup_failed and the like: the name may exist, but it
+    // could not be looked up now (its relay is down). Host unreachable, and
+    // for DNS SERVFAIL: never NXDOMAIN, which resolvers cache.
     co_return gateway_error{gateway_failure::unreachable,
-                            "cannot resolve \"" + shown + "\": " + r.error().message()};
+                            "cannot look up \"" + shown + "\": " + r.error().message()};
   }
   host_.peers().add_addrs(r->peer, r->addrs);
   spdlog::debug("gateway: \"{}\" is {} ({})", name, r->peer.to_string(), r->source);
@@ -128,22 +131,24 @@ net::awaitable<gateway_result<gateway_target>> gateway::lookup(const std::string
   };
   if (!parts) co_return unknown();
   auto named = co_await try_name(parts->name, host);
-  if (!named) co_return named.error();
-  if (*named) co_return std::move(**named);
+  if (named && *named) co_return std::move(**named);
   // "<service>.<name>": a service of the peer `name`, whatever the port.
+  // Tried even when the whole name could not be looked up: "ssh.home" may be
+  // a local name's service while "ssh.home" itself needed a relay.
   const auto dot = parts->name.find('.');
   if (dot != std::string::npos) {
     const std::string service = parts->name.substr(0, dot);
     const std::string rest = parts->name.substr(dot + 1);
     if (service_name::parse(service)) {
       auto via = co_await try_name(rest, host);
-      if (!via) co_return via.error();
-      if (*via) {
+      if (via && *via) {
         (*via)->service = service;
         co_return std::move(**via);
       }
+      if (!via && named) co_return via.error();
     }
   }
+  if (!named) co_return named.error();
   co_return unknown();
 }
 
@@ -231,9 +236,14 @@ net::awaitable<gateway_result<net::stream_ptr>> gateway::open(const gateway_targ
   if (!*alive) co_return gateway_error{gateway_failure::busy, "gateway stopped"};
   if (!opened) {
     const auto& ec = opened.error();
+    // The peer answers "na" only once its local service refused or was
+    // never dialed (not offered, not authorized, down), so the SOCKS client
+    // gets 0x05 instead of a success followed by a reset.
     if (ec == make_error_code(errc::protocol_not_supported))
       co_return gateway_error{gateway_failure::refused,
-                              target.name + " does not offer service \"" + service + "\""};
+                              target.name + ": service \"" + service +
+                                  "\" refused (not offered, this gateway not authorized for "
+                                  "it, or the service is down)"};
     if (ec == make_error_code(errc::stream_reset))
       co_return gateway_error{gateway_failure::refused,
                               target.name + ": service \"" + service +

@@ -177,7 +177,7 @@ std::optional<resolution> name_resolver::impl::local(const std::string& name,
   auto make = [&](const name_target& t, std::string source) {
     resolution r{t.peer, name_tier::local, std::move(source), {}, false};
     if (t.addr) r.addrs.push_back(*t.addr);
-    add_circuits(r.addrs, cfg.relays, t.peer);
+    add_circuits(r.addrs, cfg.all_relays(), t.peer);
     return r;
   };
   if (const auto* t = find_name(cfg.names, name)) return make(*t, "names:");
@@ -201,7 +201,7 @@ std::optional<resolution> name_resolver::impl::peer_literal(const std::string& n
     return std::nullopt;
   }
   resolution r{*id, name_tier::peer_id, "peer id", {}, false};
-  add_circuits(r.addrs, cfg.relays, *id);
+  add_circuits(r.addrs, cfg.all_relays(), *id);
   return r;
 }
 
@@ -291,6 +291,10 @@ net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_vi
                             "\"" + text.substr(0, 80) + "\" is not a valid name"};
   const std::string& n = *stripped;
   std::vector<std::string> tried;
+  // Set when a relay that might know the name could not be asked (down,
+  // timed out, refused us): then "not found" would be a guess, and a DNS
+  // client would cache it as NXDOMAIN.
+  bool undecided = false;
   if (auto r = impl_->local(n, tried)) co_return std::move(*r);
 
   const auto dot = n.rfind('.');
@@ -326,10 +330,15 @@ net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_vi
       }
       while (!p->finished) co_await p->done.wait();
       if (p->outcome.found) co_return *p->outcome.found;
+      undecided = !p->outcome.definitive;
       tried.push_back("relay " + network->str() + ": " + p->outcome.detail);
     }
   }
   if (auto r = impl_->peer_literal(n, tried)) co_return std::move(*r);
+  if (undecided)
+    co_return resolve_error{make_error_code(errc::name_lookup_failed),
+                            "name \"" + n + "\" could not be looked up (tried " +
+                                join(tried, "; ") + ")"};
   co_return resolve_error{make_error_code(errc::name_not_found),
                           "name \"" + n + "\" not found (tried " + join(tried, "; ") + ")"};
 }

@@ -45,7 +45,8 @@ struct resolution {
   // "names:" / "names file <path>" / "relay <network> (<relay addr>)" / "peer id"
   std::string source;
   // How to reach the peer, best first: a direct address from names: or from
-  // the registration, then <relay>/p2p-circuit/p2p/<peer> circuits. May be
+  // the registration, then <relay>/p2p-circuit/p2p/<peer> circuits through
+  // the relays of `relays:` and of `networks:` (config::all_relays). May be
   // empty (a bare peer ID with no relays configured).
   std::vector<multiaddr> addrs;
   bool cached = false;  // answered from the cache, no relay was asked
@@ -54,6 +55,9 @@ struct resolution {
 struct resolve_error {
   // errc::name_not_found: no tier knows the name (message lists the tiers
   //   tried and what each said);
+  // errc::name_lookup_failed: no tier knew it, but a relay of its network
+  //   could not be asked (unreachable, timed out, refused): the name may
+  //   exist (DNS: SERVFAIL, not NXDOMAIN);
   // errc::invalid_argument: the text is not a valid name at all.
   boost::system::error_code code;
   std::string message;  // for users, e.g. `name "x.y" not found (tried: ...)`

@@ -1,30 +1,43 @@
-// Resolving the <target> of proxy/connect/ping: a name from the config's
-// `names:`, a peer ID, or a full multiaddr ending in /p2p/<peer-id>.
+// Resolving the <target> of proxy/connect/ping. A multiaddr ending in
+// /p2p/<peer-id> is dialed exactly as written; anything else (a name of
+// `names:` or the names file, "<host>.<network>", a peer ID) goes through the
+// name_resolver, so every command that takes a target has the tiers, cache
+// and errors of `peerup resolve` (docs/naming.md).
 #pragma once
 
 #include <boost/system/result.hpp>
 #include <string>
 
-#include "net/host.hpp"
 #include "config/config.hpp"
+#include "naming/resolver.hpp"
+#include "net/host.hpp"
 
 namespace peerup::app {
 
 struct dial_plan {
   peer_id peer;
-  // Direct addresses first, then <relay>/p2p-circuit/p2p/<peer> for every
-  // relay of the config. Empty when `exact` is set.
+  // The resolver's addresses, best first: a direct address, then
+  // <relay>/p2p-circuit/p2p/<peer> for the relays of `relays:` and of
+  // `networks:`. Empty when `exact` is set.
   std::vector<multiaddr> addrs;
   std::optional<multiaddr> exact;  // the target was a multiaddr: dial only it
+  std::string source;              // which tier said so, as `peerup resolve` prints it
 };
 
 struct target_error {
   std::string message;
 };
+using target_result = boost::system::result<dial_plan, target_error>;
 
-// `cfg` may be null (no config file): then only multiaddrs resolve.
-boost::system::result<dial_plan, target_error> resolve_target(const std::string& text,
-                                                              const config* cfg);
+// A target starting with "/": parsed, and refused unless it ends in
+// /p2p/<peer-id> (without it any peer answering there would be accepted).
+target_result plan_multiaddr(const std::string& text);
+
+// A multiaddr as plan_multiaddr; anything else through `resolver`. Errors are
+// the resolver's ("name \"x\" not found (tried ...)"), or "no address for
+// <peer>" when the peer resolved but there is no way to reach it.
+// Contract: runs on the resolver's host executor; `text` is copied.
+net::awaitable<target_result> resolve_target(name_resolver& resolver, std::string text);
 
 // <relay>/p2p-circuit/p2p/<peer>
 multiaddr circuit_address(const multiaddr& relay, const peer_id& peer);

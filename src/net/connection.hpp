@@ -36,6 +36,9 @@ using connection_ptr = std::shared_ptr<connection>;
 struct stream_context {
   connection_ptr conn;
   std::string protocol;
+  // What the protocol's admission step (host::set_handler with an admission)
+  // prepared for the handler, e.g. the local service's socket; else null.
+  std::shared_ptr<void> admitted;
 };
 
 }  // namespace peerup::net

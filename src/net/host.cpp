@@ -126,9 +126,18 @@ std::vector<multiaddr> host::announce_addrs() const {
 
 void host::set_handler(const protocol_id& proto, stream_handler h) {
   handlers_[proto.str()] = std::move(h);
+  admissions_.erase(proto.str());
 }
 
-void host::remove_handler(const protocol_id& proto) { handlers_.erase(proto.str()); }
+void host::set_handler(const protocol_id& proto, stream_handler h, stream_admission admit) {
+  handlers_[proto.str()] = std::move(h);
+  admissions_[proto.str()] = std::move(admit);
+}
+
+void host::remove_handler(const protocol_id& proto) {
+  handlers_.erase(proto.str());
+  admissions_.erase(proto.str());
+}
 
 std::vector<std::string> host::protocols() const {
   std::vector<std::string> out;
@@ -317,12 +326,25 @@ void host::serve_stream(const connection_ptr& conn, stream_ptr s) {
   asio::co_spawn(ex_, run_stream(conn, std::move(s)), asio::detached);
 }
 
+// 1. negotiate the protocol; for one with an admission, run it before the
+//    echo (the dialer waits), so a refusal is a clean "na"
+// 2. run the handler with the context the admission filled
 awaitable<void> host::run_stream(connection_ptr conn, stream_ptr s) {
   auto alive = alive_;
-  auto proto = co_await with_timeout(
-      negotiate_inbound(*s,
-                        [this](std::string_view p) { return handlers_.contains(std::string(p)); }),
-      cfg_.limits.negotiate_timeout);
+  stream_context ctx{std::move(conn), {}, nullptr};
+  auto decide = [this, alive, &ctx](std::string p) -> awaitable<bool> {
+    if (!*alive) co_return false;
+    auto it = admissions_.find(p);
+    if (it == admissions_.end()) co_return handlers_.contains(p);
+    auto admit = it->second;  // the map may change while it runs
+    ctx.protocol = std::move(p);
+    auto admitting = admit(ctx);
+    co_return co_await std::move(admitting);
+  };
+  auto negotiating = negotiate_inbound(
+      *s, [this](std::string_view p) { return handlers_.contains(std::string(p)); },
+      [this](std::string_view p) { return admissions_.contains(std::string(p)); }, decide);
+  auto proto = co_await with_timeout(std::move(negotiating), cfg_.limits.negotiate_timeout);
   if (!*alive) co_return;
   if (!proto) {
     s->reset();
@@ -336,7 +358,7 @@ awaitable<void> host::run_stream(connection_ptr conn, stream_ptr s) {
   auto handler = it->second;  // the map may change while the handler runs
   // Named, not a temporary: g++ 12 destroys class temporaries inside a
   // co_await expression twice.
-  stream_context ctx{std::move(conn), std::move(*proto)};
+  ctx.protocol = std::move(*proto);
   auto serving = handler(std::move(s), std::move(ctx));
   co_await std::move(serving);
 }

@@ -35,6 +35,10 @@ struct host_config {
 // Serves one inbound stream whose protocol was negotiated. Runs as its own
 // coroutine; owns the stream.
 using stream_handler = std::function<awaitable<void>(stream_ptr, stream_context)>;
+// Runs after the remote proposed the protocol and before we answer: true
+// echoes it (the handler then runs with the same context), false answers
+// "na". It may fill ctx.admitted for the handler.
+using stream_admission = std::function<awaitable<bool>(stream_context&)>;
 using connection_observer = std::function<void(const connection_ptr&)>;
 
 // Which side of the security and muxer handshakes we take on a socket we
@@ -88,6 +92,10 @@ class host {
   std::vector<multiaddr> announce_addrs() const;
 
   void set_handler(const protocol_id& proto, stream_handler h);
+  // A handler whose protocol is accepted only once `admit` says so: the
+  // dialer's negotiation waits for it (bounded by negotiate_timeout), so a
+  // refusal reaches it as "na" instead of a reset after the echo.
+  void set_handler(const protocol_id& proto, stream_handler h, stream_admission admit);
   void remove_handler(const protocol_id& proto);
   std::vector<std::string> protocols() const;
   void on_connection(connection_observer obs) { observers_.push_back(std::move(obs)); }
@@ -227,6 +235,7 @@ class host {
   };
   std::unordered_map<peer_id, punch_expectation> punches_;
   std::map<std::string, stream_handler> handlers_;
+  std::map<std::string, stream_admission> admissions_;
   std::vector<connection_observer> observers_;
   std::vector<std::function<void(const peer_id&)>> disconnect_observers_;
   std::unordered_map<peer_id, std::vector<connection_ptr>> conns_;

@@ -30,7 +30,9 @@ awaitable<result<bytes>> read_message(byte_stream& s) {
 }
 
 template <class Machine>
-awaitable<result<std::string>> drive(byte_stream& s, Machine& m) {
+awaitable<result<std::string>> drive(byte_stream& s, Machine& m,
+                                     const std::function<awaitable<bool>(std::string)>* decide =
+                                         nullptr) {
   // Bounded: the state machines fail after a fixed number of proposals.
   for (;;) {
     if (auto out = m.take_output(); !out.empty()) {
@@ -41,6 +43,14 @@ awaitable<result<std::string>> drive(byte_stream& s, Machine& m) {
     if (!msg) co_return msg.error();
     auto consumed = m.on_bytes(*msg);
     if (!consumed) co_return consumed.error();
+    if constexpr (requires { m.pending(); }) {
+      if (m.pending()) {
+        if (!decide || !*decide) co_return make_error_code(errc::protocol_not_supported);
+        auto deciding = (*decide)(*m.pending());
+        const bool accept = co_await std::move(deciding);
+        if (auto r = m.decide(accept); !r) co_return r.error();
+      }
+    }
   }
 }
 
@@ -64,6 +74,14 @@ awaitable<result<std::string>> negotiate_inbound(
     byte_stream& s, std::function<bool(std::string_view)> is_supported) {
   multistream::listener l(std::move(is_supported));
   co_return co_await drive(s, l);
+}
+
+awaitable<result<std::string>> negotiate_inbound(
+    byte_stream& s, std::function<bool(std::string_view)> is_supported,
+    std::function<bool(std::string_view)> is_deferred,
+    std::function<awaitable<bool>(std::string)> decide) {
+  multistream::listener l(std::move(is_supported), std::move(is_deferred));
+  co_return co_await drive(s, l, &decide);
 }
 
 }  // namespace peerup::net

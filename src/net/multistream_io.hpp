@@ -35,4 +35,13 @@ awaitable<result<std::string>> finish_optimistic_outbound(byte_stream& s, multis
 awaitable<result<std::string>> negotiate_inbound(
     byte_stream& s, std::function<bool(std::string_view)> is_supported);
 
+// Like negotiate_inbound, but a supported proposal for which `is_deferred`
+// holds is echoed only once `decide` returned true ("na" when false, and the
+// dialer may propose another). `decide` runs on the caller's executor while
+// the dialer waits for the answer; the caller's timeout covers it.
+awaitable<result<std::string>> negotiate_inbound(
+    byte_stream& s, std::function<bool(std::string_view)> is_supported,
+    std::function<bool(std::string_view)> is_deferred,
+    std::function<awaitable<bool>(std::string)> decide);
+
 }  // namespace peerup::net

@@ -31,12 +31,7 @@ std::shared_ptr<const access_policy> load_policy_or_throw(const config& cfg) {
 
 // The relays of `relays:` and of every network of `networks:`, each once: the
 // daemon reserves on all of them, so "<host>.<network>" names are reachable.
-std::vector<multiaddr> reserved_relays(const config& cfg) {
-  auto out = cfg.relays;
-  for (const auto& r : cfg.naming.network_relays())
-    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
-  return out;
-}
+std::vector<multiaddr> reserved_relays(const config& cfg) { return cfg.all_relays(); }
 
 // One registration of host_name per relay of each network.
 std::unique_ptr<protocols::name_registrar> make_registrar(net::host& h, const config& cfg) {
@@ -214,11 +209,20 @@ daemon_status daemon::status() const {
   return s;
 }
 
-void daemon::write_status() const {
+void daemon::write_status() {
   try {
     write_private_file(status_file_path(cfg_.dir()), to_json(status()), false);
+    status_write_failed_ = false;
   } catch (const std::exception& e) {
-    spdlog::debug("cannot write status file: {}", e.what());
+    // Warned once (the first write is at start), not every interval: without
+    // the file `peerup status` says the daemon is not running.
+    if (!status_write_failed_)
+      spdlog::warn("cannot write status file {}: {}; `peerup status` will report the daemon as "
+                   "not running until the folder is writable by this user",
+                   status_file_path(cfg_.dir()).string(), e.what());
+    else
+      spdlog::debug("cannot write status file: {}", e.what());
+    status_write_failed_ = true;
   }
 }
 

@@ -56,7 +56,7 @@ class daemon {
   bool is_relay(const peer_id& peer) const;
   std::string label(const peer_id& peer) const;  // "<id> (<name>)"
   void disconnect_unauthorized();
-  void write_status() const;
+  void write_status();  // warns on the first failure after a success (or start)
   // Path -> version (mtime, size, inode) of every file a reload would read.
   std::map<std::filesystem::path, std::string> watched_files() const;
   net::awaitable<void> watch_loop();
@@ -76,6 +76,7 @@ class daemon {
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
+  bool status_write_failed_ = false;
   // Lets detached loops still suspended after our destruction see it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -44,17 +44,23 @@ void service_registry::apply(const std::map<std::string, service_config>& servic
     const bool was_served = old != services_.end() && old->second.enabled;
     if (svc.enabled && !was_served) {
       auto alive = alive_;
-      host_.set_handler(svc.name.protocol(),
-                        [this, alive, name = name](
-                            net::stream_ptr s, net::stream_context ctx) -> net::awaitable<void> {
-                          if (!*alive) {
-                            s->reset();
-                            co_return;
-                          }
-                          // Named: g++ 12 mishandles class temporaries in co_await.
-                          auto serving = serve(name, std::move(s), std::move(ctx));
-                          co_await std::move(serving);
-                        });
+      host_.set_handler(
+          svc.name.protocol(),
+          [this, alive, name = name](net::stream_ptr s,
+                                     net::stream_context ctx) -> net::awaitable<void> {
+            if (!*alive) {
+              s->reset();
+              co_return;
+            }
+            // Named: g++ 12 mishandles class temporaries in co_await.
+            auto serving = serve(name, std::move(s), std::move(ctx));
+            co_await std::move(serving);
+          },
+          [this, alive, name = name](net::stream_context& ctx) -> net::awaitable<bool> {
+            if (!*alive) co_return false;
+            auto admitting = admit(name, ctx);
+            co_return co_await std::move(admitting);
+          });
       spdlog::info("service {}: serving {} as {}", name, svc.local_address.to_string(),
                    svc.name.protocol().str());
     }
@@ -67,35 +73,50 @@ service_counters service_registry::counters(const std::string& name) const {
   return it == counters_.end() ? service_counters{} : it->second;
 }
 
-net::awaitable<void> service_registry::serve(std::string name, net::stream_ptr s,
-                                             net::stream_context ctx) {
+// 1. the service is enabled and the peer may use it (else "na", and the
+//    local service is never dialed)
+// 2. the local service accepts a connection (else "na")
+// Only then is the protocol echoed: a client (the SOCKS gateway) learns the
+// service's answer before it tells its own client "connected".
+net::awaitable<bool> service_registry::admit(std::string name, net::stream_context& ctx) {
   auto alive = alive_;
   auto policy = policy_;  // the policy in force when the stream arrived
   const auto who = describe(*ctx.conn);
   auto it = services_.find(name);
   if (it == services_.end() || !it->second.enabled) {
     spdlog::warn("{} -> service {}: refused, service not enabled", who, name);
-    s->reset();
-    co_return;
+    co_return false;
   }
   const service_config svc = it->second;
-  auto& count = counters_[name];
   if (!policy || !policy->may_use(ctx.conn->remote_peer, svc.name)) {
-    ++count.denied;
+    ++counters_[name].denied;
     spdlog::warn("{} -> service {}: refused, peer not authorized for this service", who, name);
-    s->reset();
-    co_return;
+    co_return false;
   }
   auto dialing = net::with_timeout(dial_local(svc.local_address), local_dial_timeout);
   auto sock = co_await std::move(dialing);
-  if (!*alive) co_return;
+  if (!*alive) co_return false;
   if (!sock) {
     ++counters_[name].failed;
     spdlog::warn("{} -> service {}: local service {} unreachable: {}", who, name,
                  svc.local_address.to_string(), sock.error().message());
+    co_return false;
+  }
+  ctx.admitted = std::make_shared<net::tcp::socket>(std::move(*sock));
+  co_return true;
+}
+
+net::awaitable<void> service_registry::serve(std::string name, net::stream_ptr s,
+                                             net::stream_context ctx) {
+  auto alive = alive_;
+  const auto who = describe(*ctx.conn);
+  auto sock = std::static_pointer_cast<net::tcp::socket>(ctx.admitted);
+  auto it = services_.find(name);
+  if (!sock || it == services_.end()) {  // not admitted, or removed meanwhile
     s->reset();
     co_return;
   }
+  const service_config svc = it->second;
   ++counters_[name].streams;
   ++counters_[name].active;
   spdlog::info("{} -> service {} ({}): connected", who, name, svc.local_address.to_string());

@@ -36,8 +36,12 @@ class service_registry {
   service_counters counters(const std::string& name) const;
 
  private:
-  // Refuses unauthorized peers by resetting the stream before the local
-  // service is even dialed; resets the stream too when the service is down.
+  // Before the protocol is echoed: refuses ("na") peers not authorized for
+  // the service before the local service is even dialed, and refuses too when
+  // the service is down; else hands the connected socket to serve() in
+  // ctx.admitted.
+  net::awaitable<bool> admit(std::string name, net::stream_context& ctx);
+  // Pipes the admitted stream and the local socket.
   net::awaitable<void> serve(std::string name, net::stream_ptr s, net::stream_context ctx);
 
   net::host& host_;

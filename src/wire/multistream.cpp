@@ -126,17 +126,43 @@ result<void> dialer::on_message(std::string_view msg) {
 
 // ---------------------------------------------------------------- listener
 
-listener::listener(std::function<bool(std::string_view)> is_supported)
-    : is_supported_(std::move(is_supported)) {}
+listener::listener(std::function<bool(std::string_view)> is_supported,
+                   std::function<bool(std::string_view)> is_deferred)
+    : is_supported_(std::move(is_supported)), is_deferred_(std::move(is_deferred)) {}
 
 bytes listener::take_output() { return std::exchange(out_, {}); }
 
 result<std::size_t> listener::on_bytes(byte_span in) {
   if (failed_) return failed_;
-  auto used =
-      feed_messages(reader_, in, done_, [this](std::string_view m) { return on_message(m); });
+  // A dialer may not pipeline another proposal behind one we have not
+  // answered; data behind it belongs to the protocol, so stop here.
+  if (pending_) return std::size_t{0};
+  bool stop = done_;
+  auto used = feed_messages(reader_, in, stop, [this, &stop](std::string_view m) {
+    auto r = on_message(m);
+    stop = done_ || pending_.has_value();
+    return r;
+  });
   if (!used) failed_ = used.error();
   return used;
+}
+
+result<void> listener::refuse() {
+  // SECURITY: a peer could otherwise keep us answering "na" forever.
+  if (++rejected_ > max_proposals) return failed_ = make_error_code(errc::protocol_not_supported);
+  append(out_, encode_message(not_available));
+  return {};
+}
+
+result<void> listener::decide(bool accept) {
+  if (failed_) return failed_;
+  if (!pending_) return make_error_code(errc::invalid_argument);
+  auto proposal = std::exchange(pending_, std::nullopt);
+  if (!accept) return refuse();
+  selected_ = std::move(*proposal);
+  done_ = true;
+  append(out_, encode_message(selected_));
+  return {};
 }
 
 result<void> listener::on_message(std::string_view msg) {
@@ -148,14 +174,16 @@ result<void> listener::on_message(std::string_view msg) {
   }
   // "ls" is answered with "na" too: the predicate cannot enumerate protocols.
   if (msg != list_request && is_supported_ && is_supported_(msg)) {
+    if (is_deferred_ && is_deferred_(msg)) {
+      pending_ = std::string(msg);
+      return {};
+    }
     selected_ = std::string(msg);
     done_ = true;
     append(out_, encode_message(msg));
     return {};
   }
-  // SECURITY: a peer could otherwise keep us answering "na" forever.
-  if (++rejected_ > max_proposals) return errc::protocol_not_supported;
-  append(out_, encode_message(not_available));
+  if (auto r = refuse(); !r) return r.error();
   return {};
 }
 

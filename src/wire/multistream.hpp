@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,20 +78,35 @@ class dialer {
 // echoes the first supported one.
 //   1. read the header, answer with ours;
 //   2. read proposals: echo a supported one (done) or answer "na".
+// A supported proposal for which `is_deferred` holds is neither echoed nor
+// refused at once: pending() names it, and the owner answers with decide()
+// once it knows (e.g. after the local service behind the protocol accepted
+// a connection). The dialer just waits longer for the echo; nothing on the
+// wire changes.
 class listener {
  public:
-  explicit listener(std::function<bool(std::string_view)> is_supported);
+  explicit listener(std::function<bool(std::string_view)> is_supported,
+                    std::function<bool(std::string_view)> is_deferred = {});
 
-  // Returns the bytes consumed; stops right after the accepted proposal.
+  // Returns the bytes consumed; stops right after the accepted proposal, and
+  // takes nothing while a decision is pending.
   result<std::size_t> on_bytes(byte_span in);
   bytes take_output();
   bool done() const { return done_; }
   const std::string& selected() const { return selected_; }
+  // The proposal waiting for decide(), if any.
+  const std::optional<std::string>& pending() const { return pending_; }
+  // Echo the pending proposal (done), or answer "na" and read on. Fails
+  // when nothing is pending or after too many refusals.
+  result<void> decide(bool accept);
 
  private:
   result<void> on_message(std::string_view msg);
+  result<void> refuse();
 
   std::function<bool(std::string_view)> is_supported_;
+  std::function<bool(std::string_view)> is_deferred_;
+  std::optional<std::string> pending_;
   bool header_received_ = false;
   std::size_t rejected_ = 0;
   bool done_ = false;

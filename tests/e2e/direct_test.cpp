@@ -3,6 +3,7 @@
 // with real processes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "e2e/e2e_support.hpp"
 
@@ -290,6 +291,58 @@ TEST_F(direct, init_never_overwrites_a_key_without_force) {
   r = run({peerup_binary, "init", "--dir", home.dir.string(), "--force"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out, home.id + "\n");
+}
+
+// Issue 21, defect 2: an editing command used to write the config with the
+// umask (0644), so SOCKS passwords in gateway.users became world-readable.
+TEST_F(direct, editing_commands_keep_the_config_mode_and_init_writes_it_0600) {
+  auto mode_of = [](const fs::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0u;
+  };
+  write_file(home.config(), "identity_key: identity.key\n", 0600);
+  const std::string relay = "/ip4/127.0.0.1/tcp/4001/p2p/" + client.id;
+  const std::vector<std::vector<std::string>> edits{{"name", "add", "laptop", client.id},
+                                                    {"service", "add", "ssh", "127.0.0.1:22"},
+                                                    {"relay", "add", relay}};
+  for (const auto& args : edits) {
+    auto r = run({"sh", "-c", "umask 022; exec " + sh_quote(peerup_binary) + " --config " +
+                                  sh_quote(home.config().string()) + " " + args[0] + " " +
+                                  args[1] + " " + args[2] + (args.size() > 3 ? " " + args[3] : "")});
+    EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
+    EXPECT_EQ(mode_of(home.config()), 0600u) << args[0];
+    EXPECT_EQ(mode_of(home.dir / "config.yaml.bak"), 0600u) << args[0];
+  }
+  EXPECT_THAT(read_file(home.config()), HasSubstr("laptop: " + client.id));
+  const auto fresh = root.path() / "fresh";
+  auto init = shell("umask 022; " + sh_quote(peerup_binary) + " init --dir " +
+                    sh_quote(fresh.string()));
+  ASSERT_EQ(init.code, 0) << init.err;
+  EXPECT_EQ(mode_of(fresh / "config.yaml"), 0600u);
+}
+
+// Issue 21, defect 5: ping to a multiaddr without /p2p/ pinged whichever
+// peer answered there; it is refused like connect refuses it.
+TEST_F(direct, ping_refuses_a_multiaddr_without_p2p_like_connect) {
+  configure_home("  web:\n    local_address: 127.0.0.1:80\n");
+  authorize(client.id);
+  auto d = start_daemon(home);
+  const std::string bare = d.listen.substr(0, d.listen.find("/p2p/"));
+  ASSERT_NE(bare, d.listen);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"ping", bare, "-c", "1"},
+                                                                {"connect", bare, "web"}}) {
+    auto r = client.peerup(args, 30s);
+    EXPECT_EQ(r.code, 1) << args[0] << ": " << r.out << r.err;
+    EXPECT_THAT(r.err, HasSubstr("must end in /p2p/<peer-id>")) << args[0];
+    EXPECT_EQ(r.out, "") << args[0];
+  }
+  // Without any config (an ephemeral key) too.
+  auto bare_ping = run({peerup_binary, "ping", bare, "-c", "1"}, 30s);
+  EXPECT_EQ(bare_ping.code, 1);
+  EXPECT_THAT(bare_ping.err, HasSubstr("must end in /p2p/<peer-id>"));
+  EXPECT_THAT(d.log_text(), ::testing::Not(HasSubstr("peer " + client.id + " connected")));
+  auto ok = client.peerup({"ping", d.listen, "-c", "1"}, 30s);
+  EXPECT_EQ(ok.code, 0) << ok.err;
 }
 
 }  // namespace

@@ -118,6 +118,54 @@ TEST_F(gateway_e2e, dig_gives_a_stable_virtual_ip_that_reaches_the_service) {
   EXPECT_THAT(aaaa.out, HasSubstr("ANSWER: 0"));
 }
 
+// Issue 21, defect 3: with the network's relay down a name cannot be looked
+// up. dig gets SERVFAIL (NXDOMAIN would be cached by resolvers and keep the
+// name dead after the relay is back), SOCKS gets 0x04 (host unreachable).
+TEST_F(gateway_e2e, a_relay_that_cannot_be_asked_gives_servfail_and_0x04_not_nxdomain) {
+  auto d = start_home("  web:\n    local_address: 127.0.0.1:1\n");
+  auto gw = start_gateway(client);
+  const std::string at = "@127.0.0.1", p = std::to_string(gw.dns);
+  // The relay up and saying "not registered": NXDOMAIN.
+  auto missing = run({"dig", at, "-p", p, "+time=10", "+tries=1", "nobody.grewal.p2p"});
+  EXPECT_THAT(missing.out, HasSubstr("status: NXDOMAIN")) << missing.out << gw.log_text();
+
+  relay.proc.terminate();
+  ASSERT_GE(relay.proc.wait(10000ms), 0);
+  auto down = run({"dig", at, "-p", p, "+time=10", "+tries=1", "laptop.grewal.p2p"});
+  EXPECT_THAT(down.out, HasSubstr("status: SERVFAIL")) << down.out << gw.log_text();
+  EXPECT_THAT(down.out, ::testing::Not(HasSubstr("NXDOMAIN")));
+  EXPECT_EQ(socks_reply(gw.socks, "laptop.grewal", 80), 0x04) << gw.log_text();
+  EXPECT_EQ(socks_reply(gw.socks, "other.grewal.p2p", 80), 0x04) << gw.log_text();
+  // A local name does not need the relay's answer: still "not a peer-up
+  // name" for what is none.
+  EXPECT_EQ(socks_reply(gw.socks, "example.com", 80), 0x02);
+}
+
+// Issue 21, defect 4: a service named in the host that is down, or that
+// this gateway's peer may not use, gets 0x05 (connection refused), not a
+// success followed by a reset: home answers the protocol only once its local
+// service accepted.
+TEST_F(gateway_e2e, a_named_service_that_is_down_or_not_allowed_is_0x05_never_a_success) {
+  counting_server hello("hello\n"), admin("admin\n");
+  // The client may use hello and down, not admin.
+  ASSERT_EQ(home.peerup({"auth", "add", client.id, "--service", "hello", "--service", "down"}).code,
+            0);
+  auto d = start_home("  hello:\n    local_address: 127.0.0.1:" + std::to_string(hello.port()) +
+                          "\n  down:\n    local_address: 127.0.0.1:" +
+                          std::to_string(free_port()) +
+                          "\n  admin:\n    local_address: 127.0.0.1:" +
+                          std::to_string(admin.port()) + "\n",
+                      "", /*authorize_client=*/false);
+  auto gw = start_gateway(client);
+  EXPECT_EQ(socks_reply(gw.socks, "down.home", 80), 0x05) << gw.log_text();
+  EXPECT_EQ(socks_reply(gw.socks, "admin.home", 80), 0x05) << gw.log_text();
+  EXPECT_EQ(admin.accepts(), 0);  // never dialed for a peer not allowed to use it
+  EXPECT_EQ(socks_reply(gw.socks, "hello.home", 80), 0x00) << gw.log_text();
+  EXPECT_TRUE(eventually([&] { return hello.accepts() == 1; }));
+  EXPECT_THAT(d.log_text(), HasSubstr("-> service down: local service"));
+  EXPECT_THAT(d.log_text(), HasSubstr("-> service admin: refused, peer not authorized"));
+}
+
 TEST_F(gateway_e2e, malformed_dns_packets_are_dropped_or_formerr_and_serving_goes_on) {
   counting_server svc("x\n");
   auto d = start_home("  s:\n    local_address: 127.0.0.1:" + std::to_string(svc.port()) + "\n");

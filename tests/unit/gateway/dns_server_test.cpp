@@ -94,5 +94,48 @@ TEST_F(dns_server_flood, answers_again_once_the_budget_refills) {
   EXPECT_EQ(replies(), 1);
 }
 
+// Issue 21, defect 3: NXDOMAIN only when the naming layer says the name does
+// not exist; SERVFAIL when it could not be looked up (a relay down).
+struct failing_names : peer_directory {
+  boost::system::error_code error;
+  explicit failing_names(errc e) : error(make_error_code(e)) {}
+  net::awaitable<result<directory_entry>> resolve(const std::string&) override { co_return error; }
+  net::awaitable<result<std::vector<gateway_service>>> services(const peer_id&) override {
+    co_return std::vector<gateway_service>{};
+  }
+};
+
+int rcode_for(errc naming_error, const std::string& name) {
+  net::asio::io_context io;
+  net::host host{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+  gateway gw{host, gateway_config{}, std::make_shared<failing_names>(naming_error)};
+  dns_server dns{gw, net::asio::ip::address_v4::loopback(), 0};
+  dns.start();
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(dns.port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
+  const bytes q = wire::dns::encode_query(7, name, wire::dns::rr_type::a);
+  (void)::send(fd, q.data(), q.size(), 0);
+  std::array<std::uint8_t, 1500> buf{};
+  ssize_t n = -1;
+  for (int i = 0; i < 50 && n <= 0; ++i) {
+    io.run_for(100ms);
+    io.restart();
+    n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+  }
+  ::close(fd);
+  dns.stop();
+  return n >= 4 ? (buf[3] & 0x0f) : -1;
+}
+
+TEST(dns_server_answers, servfail_when_the_name_could_not_be_looked_up_nxdomain_when_unknown) {
+  constexpr int nxdomain = 3, servfail = 2;
+  EXPECT_EQ(rcode_for(errc::name_lookup_failed, "laptop.grewal.p2p"), servfail);
+  EXPECT_EQ(rcode_for(errc::name_not_found, "laptop.grewal.p2p"), nxdomain);
+}
+
 }  // namespace
 }  // namespace peerup::app

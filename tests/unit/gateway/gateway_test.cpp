@@ -123,6 +123,27 @@ TEST_F(gateway_core, resolver_failures_other_than_not_found_are_unreachable) {
   EXPECT_EQ(t.error().kind, gateway_failure::unreachable);
 }
 
+// Issue 21, defect 3: a name whose relay could not be asked is "host
+// unreachable" (SOCKS 0x04, DNS SERVFAIL), inside the zone or not, never
+// "not a peer-up name" (0x02) or "unknown" (NXDOMAIN).
+TEST_F(gateway_core, a_name_that_could_not_be_looked_up_is_unreachable_not_unknown) {
+  dir->resolve_error = make_error_code(errc::name_lookup_failed);
+  gateway gw(host, gateway_config{}, dir);
+  for (auto name : {"laptop.grewal", "laptop.grewal.p2p"}) {
+    auto t = lookup(gw, name);
+    ASSERT_FALSE(t) << name;
+    EXPECT_EQ(t.error().kind, gateway_failure::unreachable) << name;
+    EXPECT_EQ(to_socks_reply(t.error().kind), wire::socks5::reply::host_unreachable) << name;
+    EXPECT_NE(t.error().message.find("cannot look up"), std::string::npos) << t.error().message;
+  }
+  // The service split is still tried: "web.home" could not be looked up as a
+  // whole, but "home" is known.
+  auto service = lookup(gw, "web.home");
+  ASSERT_TRUE(service) << service.error().message;
+  EXPECT_EQ(service->peer, home);
+  EXPECT_EQ(service->service, "web");
+}
+
 TEST_F(gateway_core, a_port_without_a_service_is_refused_and_lists_the_services) {
   gateway gw(host, gateway_config{}, dir);
   const gateway_target t{home, std::nullopt, "home"};

@@ -127,14 +127,16 @@ TEST_F(resolver_fixture, peer_id_is_the_last_tier_and_gets_circuits_through_the_
   EXPECT_THAT(got->addrs[0].to_string(), HasSubstr("/p2p-circuit/p2p/" + home.to_string()));
 }
 
-TEST_F(resolver_fixture, unknown_name_lists_every_tier_tried) {
+// Issue 21, defect 3: a relay that cannot be asked is not a "no such name"
+// (the gateway would answer NXDOMAIN, which resolvers cache).
+TEST_F(resolver_fixture, a_name_whose_relay_cannot_be_asked_is_lookup_failed_not_not_found) {
   load("networks:\n  grewal:\n    - /ip4/127.0.0.1/tcp/1/p2p/" + relay.to_string() + "\n");
   name_resolver r(h, cfg, opts());
   auto got = resolve(r, "nobody.grewal");
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code, make_error_code(errc::name_not_found));
+  EXPECT_EQ(got.error().code, make_error_code(errc::name_lookup_failed));
   const auto& m = got.error().message;
-  EXPECT_THAT(m, HasSubstr("name \"nobody.grewal\" not found"));
+  EXPECT_THAT(m, HasSubstr("name \"nobody.grewal\" could not be looked up"));
   EXPECT_THAT(m, HasSubstr("local: not in names:"));
   EXPECT_THAT(
       m, HasSubstr("relay grewal: /ip4/127.0.0.1/tcp/1/p2p/" + relay.to_string() + " unreachable"));

@@ -91,6 +91,56 @@ TEST(multistream, listener_leaves_pipelined_application_data_to_caller) {
   EXPECT_EQ(*l.on_bytes(str("more")), 0u);
 }
 
+// Issue 21, defect 4: a deferred proposal is answered only once its owner
+// decided (a service's local port accepted, or not), so the dialer learns a
+// refusal as "na" instead of an echo followed by a reset.
+TEST(multistream, a_deferred_proposal_waits_for_the_decision_and_keeps_pipelined_data) {
+  listener l(supports_noise, [](std::string_view p) { return p == "/noise"; });
+  auto negotiation = cat({header_bytes, encode_message("/noise")});
+  auto n = l.on_bytes(cat({negotiation, str("app-data")}));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, negotiation.size());
+  EXPECT_EQ(l.take_output(), header_bytes);  // no echo yet
+  ASSERT_TRUE(l.pending());
+  EXPECT_EQ(*l.pending(), "/noise");
+  EXPECT_FALSE(l.done());
+  EXPECT_EQ(*l.on_bytes(str("app-data")), 0u);  // nothing read while pending
+  ASSERT_TRUE(l.decide(true));
+  EXPECT_TRUE(l.done());
+  EXPECT_EQ(l.selected(), "/noise");
+  EXPECT_EQ(l.take_output(), encode_message("/noise"));
+}
+
+TEST(multistream, a_refused_deferred_proposal_is_na_and_the_dialer_may_propose_again) {
+  int asked = 0;
+  listener l([](std::string_view p) { return p == "/a" || p == "/b"; },
+             [&](std::string_view p) { return ++asked, p == "/a"; });
+  ASSERT_TRUE(l.on_bytes(cat({header_bytes, encode_message("/a")})));
+  (void)l.take_output();
+  ASSERT_TRUE(l.decide(false));
+  EXPECT_FALSE(l.pending());
+  EXPECT_FALSE(l.done());
+  EXPECT_EQ(l.take_output(), encode_message("na"));
+  ASSERT_TRUE(l.on_bytes(encode_message("/b")));
+  EXPECT_TRUE(l.done());
+  EXPECT_EQ(l.take_output(), encode_message("/b"));
+  EXPECT_FALSE(l.decide(true));  // nothing pending
+}
+
+TEST(multistream, refused_deferred_proposals_count_toward_the_proposal_limit) {
+  listener l(supports_noise, [](std::string_view) { return true; });
+  ASSERT_TRUE(l.on_bytes(header_bytes));
+  bool failed = false;
+  for (std::size_t i = 0; i <= max_proposals + 1 && !failed; ++i) {
+    if (!l.on_bytes(encode_message("/noise"))) {
+      failed = true;
+      break;
+    }
+    if (!l.decide(false)) failed = true;
+  }
+  EXPECT_TRUE(failed);
+}
+
 TEST(multistream, dialer_leaves_bytes_after_final_answer_to_caller) {
   dialer d({"/yamux/1.0.0"});
   (void)d.take_output();
