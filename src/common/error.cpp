@@ -70,6 +70,13 @@ class category final : public boost::system::error_category {
       case errc::unauthorized: return "peer not authorized";
       case errc::service_unavailable: return "local service unavailable";
       case errc::name_not_found: return "name not found";
+      case errc::pake_invalid_share: return "invalid PAKE share";
+      case errc::invite_invalid: return "invalid invite code";
+      case errc::invite_expired: return "invite expired";
+      case errc::invite_wrong_code: return "wrong invite code";
+      case errc::invite_locked: return "invite locked after too many wrong codes";
+      case errc::invite_used: return "invite already used";
+      case errc::pairing_protocol: return "pairing protocol error";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

@@ -89,6 +89,15 @@ enum class errc {
   unauthorized,          // peer is not in authorized_keys for this service
   service_unavailable,   // the local service refused the connection
   name_not_found,        // no tier resolved the name
+
+  // --- pairing 800-899 (crypto/cpace, wire/invite, wire/pairing) ---
+  pake_invalid_share = 800,  // CPace share does not decode, or K is the identity
+  invite_invalid,            // invite code or link is malformed (the message says where)
+  invite_expired,            // the invite's expiry has passed
+  invite_wrong_code,         // key confirmation failed: the code does not match
+  invite_locked,             // too many wrong codes: the invite is locked
+  invite_used,               // the invite was already used (single use)
+  pairing_protocol,          // pairing peer sent a malformed or out-of-order message
 };
 
 const boost::system::error_category& peerup_category() noexcept;
