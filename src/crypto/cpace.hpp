@@ -104,6 +104,8 @@ public:
   ~session();
 
   const point& share() const { return y_pub_; }
+  // ISK after a successful finish().
+  const std::optional<isk>& key() const { return isk_; }
   role side() const { return role_; }
 
   // Derives ISK from the peer's share and AD. SECURITY: aborts with
