@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   peerup::cli::add_relay_server_commands(app);
   peerup::cli::add_resolve_command(app);
   peerup::cli::add_gateway_command(app);
+  peerup::cli::add_pair_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
