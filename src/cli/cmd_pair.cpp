@@ -13,6 +13,7 @@
 #include "cli/runtime.hpp"
 #include "config/identity_file.hpp"
 #include "node/invite_store.hpp"
+#include "node/status.hpp"
 #include "protocols/pairing.hpp"
 #include "wire/invite.hpp"
 
@@ -20,11 +21,8 @@ namespace peerup::cli {
 
 namespace {
 
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// The wall clock as the invite file keeps it (node/status.hpp's unix_now).
+std::int64_t unix_seconds() { return static_cast<std::int64_t>(app::unix_now()); }
 
 // "90s", "10m", "2h", "1d" or plain seconds. Bounded to 30 s .. 7 days.
 std::int64_t parse_duration(const std::string& text) {

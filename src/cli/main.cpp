@@ -9,6 +9,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"peerup: reach your own services behind CGNAT over libp2p"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("peerup ") + PEERUP_VERSION);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

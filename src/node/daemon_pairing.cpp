@@ -7,16 +7,14 @@
 #include "config/authorized_keys.hpp"
 #include "node/daemon.hpp"
 #include "node/invite_store.hpp"
+#include "node/status.hpp"
 #include "protocols/pairing.hpp"
 
 namespace peerup::app {
 
 namespace {
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// The wall clock as the invite file keeps it (node/status.hpp's unix_now).
+std::int64_t unix_seconds() { return static_cast<std::int64_t>(unix_now()); }
 }  // namespace
 
 bool daemon::pairing_open() const {
