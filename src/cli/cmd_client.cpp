@@ -25,7 +25,18 @@ struct client_options {
   std::string target, service;
   std::uint16_t port = 0;
   bool no_hole_punch = false;
+  bool once = false;  // proxy: exit at start when the target is unreachable
 };
+
+// The target did not answer (no route, no reservation on the relay yet, a
+// timeout), as opposed to answering with a refusal: worth trying again later.
+bool unreachable(const boost::system::error_code& ec) {
+  for (auto e : {errc::dial_failed, errc::no_addresses, errc::timeout,
+                 errc::relay_no_reservation, errc::relay_connection_failed,
+                 errc::relay_resource_limit})
+    if (ec == make_error_code(e)) return true;
+  return false;
+}
 
 // Everything a client command needs. The config and the service name are
 // checked before any I/O; the plan is filled once the target is resolved.
@@ -133,9 +144,18 @@ net::awaitable<result<net::stream_ptr>> open_service(net::host& h, const client_
 
 net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::socket socket) {
   net::tcp_stream local(std::move(socket));
+  // Each local connection tries again: up to 3 attempts 0.25 s and 0.5 s
+  // apart while the target is unreachable (home not on the relay yet), then
+  // one line says why and the local connection is closed.
   auto remote = co_await open_service(h, s);
+  for (auto wait : {std::chrono::milliseconds(250), std::chrono::milliseconds(500)}) {
+    if (remote || !unreachable(remote.error())) break;
+    net::asio::steady_timer t(co_await net::asio::this_coro::executor, wait);
+    co_await t.async_wait(net::use_nothrow);
+    remote = co_await open_service(h, s);
+  }
   if (!remote) {
-    spdlog::warn("proxy: {}", explain(remote.error(), s));
+    spdlog::warn("proxy: {}: {}", s.plan->peer.to_string(), explain(remote.error(), s));
     local.reset();
     co_return;
   }
@@ -171,10 +191,13 @@ net::awaitable<int> run_proxy(client_options o) {
     else if (probe.error() != make_error_code(errc::protocol_not_supported))
       first = probe.error();
   }
-  if (!first) {
+  if (!first && (o.once || !unreachable(first.error()))) {
     std::cerr << "peerup: " << o.target << ": " << explain(first.error(), s) << "\n";
     co_return 2;
   }
+  if (!first)  // keep listening: each new local connection tries again
+    std::cerr << "peerup: " << o.target << ": " << explain(first.error(), s)
+              << "; listening anyway, each new connection tries again\n";
   net::tcp::acceptor acceptor(ex);
   const net::tcp::endpoint ep(net::asio::ip::make_address("127.0.0.1"), o.port);
   acceptor.open(ep.protocol());
@@ -253,6 +276,8 @@ void add_client_commands(CLI::App& app) {
   proxy->add_option("local-port", p->port, "local TCP port (0: any free port)")->required();
   proxy->add_flag("--no-hole-punch", p->no_hole_punch,
                   "stay on the relay: no listening port, no direct upgrade (DCUtR)");
+  proxy->add_flag("--once", p->once,
+                  "exit at start if the target is unreachable (default: keep listening)");
   proxy->callback([p] {
     std::signal(SIGPIPE, SIG_IGN);
     net::asio::io_context io;

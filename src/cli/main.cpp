@@ -9,6 +9,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"peerup: reach your own services behind CGNAT over libp2p"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("peerup ") + PEERUP_VERSION);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   peerup::cli::add_relay_server_commands(app);
   peerup::cli::add_resolve_command(app);
   peerup::cli::add_gateway_command(app);
+  peerup::cli::add_pair_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

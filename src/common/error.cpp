@@ -90,6 +90,13 @@ class category final : public boost::system::error_category {
       case errc::tls_host_key_refused: return "libp2p key extension carries a host key we refuse";
       case errc::tls_host_signature_invalid:
         return "libp2p key extension signature does not verify with the host key";
+      case errc::pake_invalid_share: return "invalid PAKE share";
+      case errc::invite_invalid: return "invalid invite code";
+      case errc::invite_expired: return "invite expired";
+      case errc::invite_wrong_code: return "wrong invite code";
+      case errc::invite_locked: return "invite locked after too many wrong codes";
+      case errc::invite_used: return "invite already used";
+      case errc::pairing_protocol: return "pairing protocol error";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

@@ -91,6 +91,15 @@ enum class errc {
   name_not_found,        // no tier resolved the name
   name_lookup_failed,    // no tier resolved it, and a tier that might have could not be asked
 
+  // --- pairing 800-899 (crypto/cpace, wire/invite, wire/pairing) ---
+  pake_invalid_share = 800,  // CPace share does not decode, or K is the identity
+  invite_invalid,            // invite code or link is malformed (the message says where)
+  invite_expired,            // the invite's expiry has passed
+  invite_wrong_code,         // key confirmation failed: the code does not match
+  invite_locked,             // too many wrong codes: the invite is locked
+  invite_used,               // the invite was already used (single use)
+  pairing_protocol,          // pairing peer sent a malformed or out-of-order message
+
   // --- TLS certificates (libp2p tls.md) 900-999 ---
   tls_certificate_generation = 900,    // GnuTLS could not make our certificate or credentials
   tls_certificate_chain,               // peer sent no certificate, or more than one

@@ -97,6 +97,7 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
                  c->dir == net::direction::inbound ? "from" : "to", c->remote_addr.to_string());
   });
   services_.apply(cfg_.services, policy_);
+  install_pairing_handler();
   // Read at each request, so reloads of services and keys show at once.
   serve_service_catalog(
       host_, [this](const peer_id& p) { return catalog_for(cfg_.services, *policy_, p); });
@@ -119,6 +120,11 @@ std::string daemon::label(const peer_id& peer) const {
 // Layer 1: runs right after the Noise handshake, before any stream exists.
 bool daemon::gate(const peer_id& peer, const multiaddr& addr) const {
   if (is_relay(peer) || policy_->may_connect(peer)) return true;
+  if (pairing_open()) {
+    spdlog::info("accepted {} at {} for pairing only (an invite is open)", peer.to_string(),
+                 addr.to_string());
+    return true;
+  }
   spdlog::warn("refused connection from {} at {}: not in authorized_keys", peer.to_string(),
                addr.to_string());
   return false;

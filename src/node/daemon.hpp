@@ -54,6 +54,11 @@ class daemon {
  private:
   bool gate(const peer_id& peer, const multiaddr& addr) const;
   bool is_relay(const peer_id& peer) const;
+  // True while <dir>/invites holds an invite that is live or ended within
+  // the last hour: then the gater lets unknown peers in, for
+  // /peerup/pair/1.0.0 (every service still checks authorized_keys).
+  bool pairing_open() const;
+  void install_pairing_handler();  // daemon_pairing.cpp
   std::string label(const peer_id& peer) const;  // "<id> (<name>)"
   void disconnect_unauthorized();
   void write_status();  // warns on the first failure after a success (or start)

@@ -22,9 +22,11 @@
 #include "wire/dcutr_message.hpp"
 #include "wire/dns_message.hpp"
 #include "wire/identify_message.hpp"
+#include "wire/invite.hpp"
 #include "wire/length_prefixed.hpp"
 #include "wire/multistream.hpp"
 #include "wire/names_message.hpp"
+#include "wire/pairing.hpp"
 #include "wire/relay_message.hpp"
 #include "wire/relay_server_state.hpp"
 #include "wire/relay_voucher.hpp"
@@ -372,6 +374,30 @@ void naming_seeds() {
         bytes{3, 0x15, 0, 0x10, 0, 0x14, 1, 0x00, 2, 30, 3, 0, 0, 0x14, 1, 0x00});
 }
 
+// fuzz_invite: byte 0 = 0 code/link text, 1 invite binary, 2 pairing message.
+void pairing_seeds() {
+  const invite::invite_data inv{{0x12, 0x34}, {1, 2, 3, 4, 5, 6}, alice,
+                                multiaddr::parse("/ip4/203.0.113.5/tcp/4001").value()};
+  const invite::invite_data inv6{{0, 1}, {0, 0, 0, 0, 0, 0}, alice,
+                                 multiaddr::parse("/dns4/relay.example.com/tcp/443").value()};
+  write("invite", "code", cat({u8(0), as_bytes(invite::encode_code(inv).value())}));
+  write("invite", "link", cat({u8(0), as_bytes(invite::encode_link(inv6).value())}));
+  write("invite", "binary", cat({u8(1), invite::encode_binary(inv).value()}));
+  write("invite", "binary_dns", cat({u8(1), invite::encode_binary(inv6).value()}));
+  pairing::hello h;
+  h.invite_id = inv.id;
+  h.device_name = "laptop";
+  write("invite", "hello", cat({u8(2), pairing::encode(h).value()}));
+  write("invite", "reply", cat({u8(2), pairing::encode(pairing::reply{}).value()}));
+  write("invite", "confirm", cat({u8(2), pairing::encode(pairing::confirm{}).value()}));
+  write("invite", "welcome",
+        cat({u8(2), pairing::encode(pairing::welcome{inv.relay.with_peer(relay), "home",
+                                                     {"ssh", "web"}})
+                        .value()}));
+  write("invite", "error",
+        cat({u8(2), pairing::encode(pairing::error_msg{pairing::refusal::locked}).value()}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -388,5 +414,6 @@ int main(int argc, char** argv) {
   yamux_seeds();
   gateway_seeds();
   naming_seeds();
+  pairing_seeds();
   return 0;
 }

@@ -1,0 +1,57 @@
+// The pairing parsers: invite::decode on arbitrary text (a typed code or a
+// link), invite::decode_binary on arbitrary bytes, and pairing::decode on an
+// arbitrary message body (the first byte selects). A decoded invite must
+// encode back to a code and a link that decode to the same invite; a decoded
+// pairing message must re-encode to the same bytes.
+#include "fuzz_common.hpp"
+#include "wire/invite.hpp"
+#include "wire/pairing.hpp"
+
+using namespace peerup;
+
+namespace {
+
+void check_invite(const invite::invite_data& inv) {
+  auto code = invite::encode_code(inv);
+  auto link = invite::encode_link(inv);
+  FUZZ_CHECK(code.has_value() && link.has_value());
+  auto from_code = invite::decode(*code);
+  auto from_link = invite::decode(*link);
+  FUZZ_CHECK(from_code.has_value() && *from_code == inv);
+  FUZZ_CHECK(from_link.has_value() && *from_link == inv);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::input in(data, size);
+  const std::uint8_t mode = in.u8() % 3;
+  const byte_span rest = in.rest();
+  if (mode == 0) {
+    std::string why;
+    auto inv = invite::decode(as_string_view(rest), &why);
+    if (!inv) {
+      FUZZ_CHECK(inv.error() == errc::invite_invalid && !why.empty());
+      return 0;
+    }
+    check_invite(*inv);
+  } else if (mode == 1) {
+    auto inv = invite::decode_binary(rest);
+    if (!inv) {
+      FUZZ_CHECK(inv.error() == errc::invite_invalid);
+      return 0;
+    }
+    auto again = invite::encode_binary(*inv);
+    FUZZ_CHECK(again.has_value() && *again == bytes(rest.begin(), rest.end()));
+    check_invite(*inv);
+  } else {
+    auto msg = pairing::decode(rest);
+    if (!msg) {
+      FUZZ_CHECK(msg.error() == errc::pairing_protocol);
+      return 0;
+    }
+    auto again = pairing::encode(*msg);
+    FUZZ_CHECK(again.has_value() && *again == bytes(rest.begin(), rest.end()));
+  }
+  return 0;
+}

@@ -1,0 +1,142 @@
+#include "wire/invite.hpp"
+
+#include <gtest/gtest.h>
+
+#include "crypto/keys.hpp"
+#include "multiformats/multihash.hpp"
+
+namespace peerup {
+namespace {
+
+invite::invite_data sample(std::string_view relay = "/ip4/203.0.113.7/tcp/4001") {
+  return invite::invite_data{{0x12, 0x34},
+                             {1, 2, 3, 4, 5, 6},
+                             private_key::from_seed(bytes(32, 7)).value().to_peer_id(),
+                             multiaddr::parse(relay).value()};
+}
+
+TEST(invite, code_round_trips_and_is_short) {
+  const auto inv = sample();
+  auto code = invite::encode_code(inv);
+  ASSERT_TRUE(code);
+  // 1 + 2 + 6 + 32 + 1 + 8 + 2 = 52 bytes -> 84 base32 characters in groups of 5.
+  EXPECT_EQ(code->size(), 84u + 16u);
+  auto back = invite::decode(*code);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, inv);
+}
+
+TEST(invite, link_round_trips_and_carries_the_same_data) {
+  for (auto relay : {"/ip4/203.0.113.7/tcp/4001", "/ip6/2001:db8::1/tcp/4001",
+                     "/dns4/relay.example.com/tcp/443", "/dns/r.example/tcp/1"}) {
+    const auto inv = sample(relay);
+    auto link = invite::encode_link(inv);
+    ASSERT_TRUE(link) << relay;
+    EXPECT_EQ(link->rfind("peerup://join/", 0), 0u);
+    auto back = invite::decode(*link);
+    ASSERT_TRUE(back) << relay;
+    EXPECT_EQ(*back, inv);
+    EXPECT_EQ(invite::decode(*invite::encode_code(inv)).value(), *back);
+  }
+}
+
+TEST(invite, decode_forgives_case_spaces_and_look_alike_digits) {
+  const auto inv = sample();
+  std::string code = *invite::encode_code(inv);
+  std::string typed;
+  for (char c : code) {
+    if (c == '-') { typed += ' '; continue; }
+    char u = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+    if (c == 'o') u = '0';
+    if (c == 'l') u = '1';
+    typed += u;
+  }
+  auto back = invite::decode("  " + typed + "\n");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, inv);
+}
+
+TEST(invite, a_typo_is_reported_as_a_typo) {
+  std::string code = *invite::encode_code(sample());
+  code[10] = code[10] == 'a' ? 'b' : 'a';
+  std::string why;
+  auto r = invite::decode(code, &why);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::invite_invalid));
+  EXPECT_NE(why.find("typo"), std::string::npos) << why;
+}
+
+TEST(invite, decode_refuses_bad_text_with_a_reason) {
+  const std::string code = *invite::encode_code(sample());
+  struct bad_case {
+    std::string text;
+    std::string says;
+  };
+  const std::vector<bad_case> cases = {
+      {"", "empty"},
+      {std::string(invite::max_text_length + 1, 'a'), "at most"},
+      {code.substr(0, code.size() - 1), "number of characters"},
+      {code.substr(0, 19), "too short"},  // 16 characters: 10 whole bytes
+      {code + "!", "not in a code"},
+      {"https://example.com/x", "must start with peerup://join/"},
+      {"aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaaaa"
+       "-aaaaa-aaaa",
+       "typo"},
+  };
+  for (const auto& c : cases) {
+    std::string why;
+    auto r = invite::decode(c.text, &why);
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_EQ(r.error(), make_error_code(errc::invite_invalid));
+    EXPECT_NE(why.find(c.says), std::string::npos) << "'" << c.text << "' said: " << why;
+  }
+}
+
+TEST(invite, binary_checks_version_lengths_and_relay_form) {
+  bytes bin = *invite::encode_binary(sample());
+  auto reseal = [](bytes b) {
+    b.resize(b.size() - 2);
+    const auto d = sha256_digest(b);
+    b.push_back(d[0]);
+    b.push_back(d[1]);
+    return b;
+  };
+  std::string why;
+  bytes v2 = bin;
+  v2[0] = 2;
+  EXPECT_FALSE(invite::decode_binary(reseal(v2), &why));
+  EXPECT_NE(why.find("version 2"), std::string::npos) << why;
+  bytes badlen = bin;
+  badlen[41] = static_cast<std::uint8_t>(badlen[41] + 1);  // the relay length byte
+  EXPECT_FALSE(invite::decode_binary(reseal(badlen), &why));
+  EXPECT_NE(why.find("length"), std::string::npos) << why;
+  // A relay address with /p2p appended is not a transport address.
+  auto inv = sample();
+  inv.relay = multiaddr::parse("/ip4/1.2.3.4/tcp/1/p2p/" + inv.home.to_string()).value();
+  EXPECT_EQ(invite::encode_binary(inv, &why).error(), make_error_code(errc::invalid_argument));
+  EXPECT_NE(why.find("relay address"), std::string::npos) << why;
+  inv.relay = multiaddr::parse("/ip4/1.2.3.4/udp/1").value();
+  EXPECT_FALSE(invite::encode_binary(inv, &why));
+  EXPECT_NE(why.find("/tcp/"), std::string::npos) << why;
+}
+
+TEST(invite, only_ed25519_home_ids_fit_in_a_code) {
+  auto inv = sample();
+  inv.home = peer_id::from_public_key(bytes(300, 0x30));  // a hashed (Qm) ID
+  std::string why;
+  EXPECT_FALSE(invite::encode_code(inv, &why));
+  EXPECT_NE(why.find("Ed25519"), std::string::npos) << why;
+}
+
+TEST(invite, password_binds_id_and_secret) {
+  auto a = sample();
+  auto b = a;
+  b.secret[5] ^= 1;
+  auto c = a;
+  c.id[0] ^= 1;
+  EXPECT_NE(invite::password(a), invite::password(b));
+  EXPECT_NE(invite::password(a), invite::password(c));
+}
+
+}  // namespace
+}  // namespace peerup
