@@ -40,9 +40,13 @@ void daemon::install_pairing_handler() {
       return false;
     }
   };
-  hooks.save = [file](const std::vector<pairing::invite_record>& records) {
+  hooks.save = [file, home](const std::vector<pairing::invite_record>& records) {
     try {
-      save_invites(file, records, unix_seconds());
+      // Re-read and merge: `peerup invite` may have added an invite while
+      // this attempt ran (up to protocols::pairing_timeout).
+      auto current = load_invites(file, home);
+      merge_attempt_state(current, records);
+      save_invites(file, current, unix_seconds());
     } catch (const std::exception& e) {
       spdlog::error("pairing: cannot write {}: {}", file.string(), e.what());
     }

@@ -116,6 +116,18 @@ void save_invites(const fs::path& file, const std::vector<pairing::invite_record
   write_private_file(file, text);
 }
 
+void merge_attempt_state(std::vector<pairing::invite_record>& on_disk,
+                         const std::vector<pairing::invite_record>& attempted) {
+  for (auto& d : on_disk)
+    for (const auto& a : attempted)
+      if (a.data.id == d.data.id) {
+        d.failures = a.failures;
+        d.used = a.used;
+        d.paired_peer = a.paired_peer;
+        d.verification = a.verification;
+      }
+}
+
 bool any_live_invite(const std::vector<pairing::invite_record>& records, std::int64_t now_unix) {
   for (const auto& r : records)
     if (!r.used && now_unix < r.expires_unix && r.failures < r.max_failures) return true;

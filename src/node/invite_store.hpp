@@ -39,6 +39,13 @@ std::vector<pairing::invite_record> load_invites(const std::filesystem::path& fi
 void save_invites(const std::filesystem::path& file,
                   const std::vector<pairing::invite_record>& records, std::int64_t now_unix);
 
+// Copies the attempt state (failures, used, result) of `attempted` into the
+// records of `on_disk` with the same invite ID. The daemon saves this merge,
+// not the list it loaded, so an invite that `peerup invite` added during an
+// attempt is kept, and one it removed stays removed.
+void merge_attempt_state(std::vector<pairing::invite_record>& on_disk,
+                         const std::vector<pairing::invite_record>& attempted);
+
 // True if some invite can still be used at `now_unix`.
 bool any_live_invite(const std::vector<pairing::invite_record>& records, std::int64_t now_unix);
 // True if some invite is live or ended (expired, used, locked) less than

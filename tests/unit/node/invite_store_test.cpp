@@ -74,6 +74,27 @@ TEST_F(invite_store, old_records_are_dropped_and_liveness_follows_expiry_use_and
   EXPECT_TRUE(load_invites(dir / "missing", home).empty());
 }
 
+TEST_F(invite_store, merge_keeps_invites_added_during_an_attempt_and_drops_removed_ones) {
+  auto attempted = record(2000);
+  attempted.failures = 3;
+  attempted.used = true;
+  attempted.verification = "1111 2222 3333";
+  auto removed = record(2000);
+  removed.data.id = {7, 7};
+  auto on_disk_same = record(2000);
+  auto added = record(2500);
+  added.data.id = {8, 8};
+  std::vector<pairing::invite_record> on_disk{on_disk_same, added};
+  merge_attempt_state(on_disk, {attempted, removed});
+  ASSERT_EQ(on_disk.size(), 2u);
+  EXPECT_EQ(on_disk[0].failures, 3u);
+  EXPECT_TRUE(on_disk[0].used);
+  EXPECT_EQ(on_disk[0].verification, "1111 2222 3333");
+  EXPECT_EQ(on_disk[1].data.id, added.data.id);
+  EXPECT_EQ(on_disk[1].failures, 0u);
+  EXPECT_FALSE(on_disk[1].used);
+}
+
 TEST_F(invite_store, malformed_lines_and_open_modes_are_refused_with_the_line) {
   const auto file = invites_file_path(dir);
   auto write = [&](const std::string& text, fs::perms mode = fs::perms::owner_read |
