@@ -102,8 +102,9 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-npm_ci() { (cd tests/interop/js && npm ci --no-audit --no-fund --prefer-offline --loglevel=error); }
-must "npm ci (tests/interop/js, node $(node --version))" npm_ci
+npm_ci() { (cd "$1" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error); }
+must "npm ci (tests/interop/js, node $(node --version))" npm_ci tests/interop/js
+must "npm ci (tests/interop/js-tls)" npm_ci tests/interop/js-tls
 
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja "${main_suites[@]}" -DPEERUP_DEBUG_INFO="$debug_info" &&
