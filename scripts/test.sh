@@ -107,6 +107,7 @@ must "npm ci (tests/interop/js, node $(node --version))" npm_ci tests/interop/js
 # js-libp2p 2.x with @chainsafe/libp2p-quic 1.1.x (its prebuilt linux-x64-gnu
 # binary comes from npm): the QUIC interop peer has its own tree.
 must "npm ci (tests/interop/js-quic)" npm_ci tests/interop/js-quic
+must "npm ci (tests/interop/js-tls)" npm_ci tests/interop/js-tls
 
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja "${main_suites[@]}" -DPEERUP_DEBUG_INFO="$debug_info" &&

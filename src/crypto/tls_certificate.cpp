@@ -97,6 +97,14 @@ class der_reader {
   std::size_t pos_ = 0;
 };
 
+// The one element of `in`, if it has tag `tag` and nothing follows it.
+std::optional<der_element> sole_element(byte_span in, std::uint8_t tag) {
+  der_reader r(in);
+  auto e = r.expect(tag);
+  if (!e || !r.at_end()) return std::nullopt;
+  return e;
+}
+
 constexpr std::uint8_t der_sequence = 0x30;
 constexpr std::uint8_t der_octet_string = 0x04;
 constexpr std::uint8_t der_integer = 0x02;
@@ -142,10 +150,9 @@ struct certificate_parts {
 //   validity, subject, subjectPublicKeyInfo, [1] issuerUniqueID OPTIONAL,
 //   [2] subjectUniqueID OPTIONAL, [3] extensions OPTIONAL }
 result<certificate_parts> split_certificate(byte_span der) {
-  der_reader top(der);
-  auto certificate = top.expect(der_sequence);
+  auto certificate = sole_element(der, der_sequence);
   // SECURITY: nothing may follow the certificate (no smuggled second one).
-  if (!certificate || !top.at_end()) return errc::tls_certificate_malformed;
+  if (!certificate) return errc::tls_certificate_malformed;
   der_reader cert(certificate->content);
   auto tbs = cert.expect(der_sequence);
   auto outer_algorithm = cert.expect(der_sequence);
@@ -283,10 +290,9 @@ bytes encode_signed_key(byte_span public_key_protobuf, byte_span signature) {
 result<signed_key> decode_signed_key(byte_span der) {
   // SECURITY: bounded before any parsing.
   if (der.size() > max_signed_key_length) return errc::too_large;
-  der_reader top(der);
-  auto sequence = top.expect(der_sequence);
+  auto sequence = sole_element(der, der_sequence);
   // SECURITY: exactly one SEQUENCE, nothing after it.
-  if (!sequence || !top.at_end()) return errc::tls_extension_malformed;
+  if (!sequence) return errc::tls_extension_malformed;
   der_reader fields(sequence->content);
   auto key = fields.expect(der_octet_string);
   auto signature = fields.expect(der_octet_string);

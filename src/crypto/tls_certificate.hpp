@@ -92,7 +92,8 @@ result<tls_identity> make_tls_identity(const private_key& host_key,
 // tls_certificate_not_yet_valid, tls_certificate_expired,
 // tls_certificate_key_refused, tls_certificate_bad_self_signature,
 // tls_extension_missing, tls_extension_malformed, tls_unknown_critical_extension,
-// tls_host_key_refused, tls_host_signature_invalid.
+// tls_host_key_refused, tls_host_signature_invalid; errc::resource_limit when
+// GnuTLS cannot allocate.
 result<public_key> verify_tls_certificate(byte_span certificate_der,
                                           std::chrono::system_clock::time_point now);
 // As above, for a dialer that knows whom it dialed: errc::peer_id_mismatch

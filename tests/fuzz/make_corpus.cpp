@@ -7,17 +7,23 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
+#include "../unit/crypto/tls_vectors.hpp"
+#include "../unit/multiformats/test_hex.hpp"
 #include "corpus_sequences.hpp"
 #include "crypto/signed_envelope.hpp"
+#include "crypto/tls_certificate.hpp"
 #include "multiformats/base32.hpp"
 #include "multiformats/base58.hpp"
 #include "multiformats/multibase.hpp"
 #include "noise_fixtures.hpp"
+#include "tls_fixtures.hpp"
 #include "wire/autonat_message.hpp"
 #include "wire/dcutr_message.hpp"
 #include "wire/dns_message.hpp"
@@ -398,6 +404,79 @@ void pairing_seeds() {
         cat({u8(2), pairing::encode(pairing::error_msg{pairing::refusal::locked}).value()}));
 }
 
+// A TBSCertificate for the fixed fuzz certificate key, with a libp2p extension
+// signed by `host` (critical or not, optionally with critical keyUsage and
+// basicConstraints), cut out of a certificate GnuTLS signs.
+bytes fixed_key_tbs(const private_key& host, bool critical, bool key_usage) {
+  gnutls_x509_privkey_t key = fuzz::tls_fixed_cert_key();
+  gnutls_x509_crt_t crt = nullptr;
+  gnutls_x509_crt_init(&crt);
+  gnutls_pubkey_t pub = nullptr;
+  gnutls_pubkey_init(&pub);
+  const std::uint8_t serial[] = {0x01, 0x23, 0x45};
+  const time_t made_at = 1780272000;  // 2026-06-01
+  gnutls_x509_crt_set_version(crt, 3);
+  gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
+  gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "fuzz", 4);
+  gnutls_x509_crt_set_activation_time(crt, made_at - 3600);
+  gnutls_x509_crt_set_expiration_time(crt, made_at + 100LL * 365 * 24 * 3600);
+  gnutls_x509_crt_set_key(crt, key);
+  gnutls_pubkey_import_x509(pub, crt, 0);
+  gnutls_datum_t spki{};
+  gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
+  const bytes ext =
+      encode_signed_key(host.get_public_key().to_protobuf(),
+                        host.sign(tls_signature_message(byte_span(spki.data, spki.size))));
+  gnutls_free(spki.data);
+  gnutls_x509_crt_set_extension_by_oid(crt, std::string(libp2p_tls_extension_oid).c_str(),
+                                       ext.data(), ext.size(), critical ? 1 : 0);
+  if (key_usage) {
+    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE);
+    gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+  }
+  gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
+  gnutls_datum_t der{};
+  gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
+  const bytes cert(der.data, der.data + der.size);
+  gnutls_free(der.data);
+  gnutls_pubkey_deinit(pub);
+  gnutls_x509_crt_deinit(crt);
+  gnutls_x509_privkey_deinit(key);
+  // Certificate = 30 82 LL LL || TBS; TBS = 30 82 LL LL || ... (both over 255 bytes).
+  if (cert.size() < 8 || cert[1] != 0x82 || cert[5] != 0x82) return {};
+  const std::size_t tbs_length = 4 + (std::size_t{cert[6]} << 8 | cert[7]);
+  return bytes(cert.begin() + 4, cert.begin() + 4 + static_cast<std::ptrdiff_t>(tbs_length));
+}
+
+// fuzz_tls_certificate: [u8 mode][bytes]; mode 0 SignedKey, 1 certificate, 2 TBS to sign.
+// Our certificate has a fresh key, so that file changes on every run.
+void tls_seeds() {
+  const std::string t = "tls_certificate";
+  const auto& host = fuzz::initiator_identity();
+  const bytes pb = host.get_public_key().to_protobuf();
+  write(t, "signed_key", cat({u8(0), encode_signed_key(pb, host.sign(as_bytes("spki")))}));
+  write(t, "signed_key_long_form",
+        cat({u8(0), encode_signed_key(bytes(300, 0x08), bytes(200, 0x01))}));
+  const auto made_at = std::chrono::system_clock::time_point(std::chrono::seconds(1780272000));
+  write(t, "cert_ours", cat({u8(1), make_tls_identity(host, made_at).value().certificate_der}));
+  write(t, "cert_spec_ed25519", cat({u8(1), test::from_hex(test::spec_cert_ed25519)}));
+  write(t, "cert_spec_ecdsa", cat({u8(1), test::from_hex(test::spec_cert_ecdsa)}));
+  write(t, "cert_spec_secp256k1", cat({u8(1), test::from_hex(test::spec_cert_secp256k1)}));
+  write(t, "cert_spec_invalid", cat({u8(1), test::from_hex(test::spec_cert_invalid)}));
+  // Mode 2: TBSCertificates over the fixed key (tls_fixtures.hpp), which the
+  // harness signs. ECDSA signatures are randomized, so only the TBS is stored.
+  write(t, "tbs_plain", cat({u8(2), fixed_key_tbs(host, false, false)}));
+  write(t, "tbs_critical_key_usage", cat({u8(2), fixed_key_tbs(host, true, true)}));
+  // js-libp2p's certificates (tests/unit/crypto/fixtures/tls, see tls_certificate_test.cpp).
+  for (const char* kind : {"ed25519", "secp256k1", "ecdsa", "rsa"}) {
+    const std::string name = std::string("js_") + kind + ".der";
+    std::ifstream in(std::string(PEERUP_TESTS_DIR) + "/unit/crypto/fixtures/tls/" + name,
+                     std::ios::binary);
+    const bytes der((std::istreambuf_iterator<char>(in)), {});
+    if (!der.empty()) write(t, "cert_" + name, cat({u8(1), der}));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -415,5 +494,6 @@ int main(int argc, char** argv) {
   gateway_seeds();
   naming_seeds();
   pairing_seeds();
+  tls_seeds();
   return 0;
 }

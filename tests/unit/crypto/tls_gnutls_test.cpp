@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <string>
 
 namespace peerup {
 namespace {
@@ -167,6 +168,36 @@ TEST(tls_gnutls, verify_failure_aborts_the_handshake_with_the_reason) {
   ASSERT_FALSE(client.peer->has_value());
   EXPECT_EQ(client.peer->error(), errc::tls_certificate_expired);
   EXPECT_NE(server.handshake_rc, 0);  // the server never completes
+}
+
+TEST(tls_gnutls, server_aborts_when_the_client_offers_no_libp2p_alpn) {
+  host a(1), b(2);
+  // The client's ALPN list replaced after configure_libp2p_session: with
+  // "libp2p" (the control) the handshake completes, with "h2" the server
+  // aborts. (GnuTLS 3.7.9 reports GNUTLS_E_UNEXPECTED_PACKET_LENGTH there, not
+  // GNUTLS_E_NO_APPLICATION_PROTOCOL, and sends no alert; the client is left
+  // waiting, which a transport ends with its handshake timeout.)
+  for (const std::string offered : {"libp2p", "h2"}) {
+    SCOPED_TRACE(offered);
+    pipe to_server, to_client;
+    endpoint client, server;
+    open(client, tls_role::client, nullptr, &a.creds, to_client, to_server);
+    open(server, tls_role::server, nullptr, &b.creds, to_server, to_client);
+    const gnutls_datum_t alpn = {
+        reinterpret_cast<unsigned char*>(const_cast<char*>(offered.data())),
+        static_cast<unsigned>(offered.size())};
+    ASSERT_GE(gnutls_alpn_set_protocols(client.session, &alpn, 1, 0), 0);
+    run(client, server);
+    if (offered == "libp2p") {
+      EXPECT_EQ(server.handshake_rc, 0) << gnutls_strerror(server.handshake_rc);
+      EXPECT_EQ(client.handshake_rc, 0) << gnutls_strerror(client.handshake_rc);
+    } else {
+      EXPECT_LT(server.handshake_rc, 0);
+      EXPECT_NE(server.handshake_rc, GNUTLS_E_AGAIN);
+      EXPECT_NE(client.handshake_rc, 0);
+      EXPECT_FALSE(server.peer.has_value());  // aborted before any certificate
+    }
+  }
 }
 
 TEST(tls_gnutls, credentials_refuse_a_key_that_is_not_the_certificates) {
