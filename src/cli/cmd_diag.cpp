@@ -115,10 +115,11 @@ net::awaitable<int> run_ping(ping_options o) {
     max_ms = std::max(max_ms, ms);
     sum_ms += ms;
     if (o.json)
-      std::cout << fmt::format(
-                       R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","transport":"{}","peer":"{}"}})",
-                       seq, ms, path, (*conn)->transport(), peer)
-                << std::endl;
+      std::cout
+          << fmt::format(
+                 R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","transport":"{}","peer":"{}"}})",
+                 seq, ms, path, (*conn)->transport(), peer)
+          << std::endl;
     else
       std::cout << fmt::format("seq={} time={:.3f} ms path={} transport={}", seq, ms, path,
                                (*conn)->transport())

@@ -691,6 +691,12 @@ quic_accept_policy host::quic_policy() {
       return !cfg_.gater || cfg_.gater(peer, addr);
     };
   };
+  // A quarter of the pending-handshake cap in use means a flood: clients
+  // then prove their address first (Retry).
+  p.validate_addresses = [this, alive] {
+    if (!alive.lock()) return false;
+    return resources_->usage().pending_handshakes >= cfg_.limits.max_pending_handshakes / 4;
+  };
   p.accepted = [this, alive](std::shared_ptr<quic_connection> c) {
     if (!alive.lock()) return;
     asio::co_spawn(ex_, handle_inbound_quic(std::move(c)), asio::detached);
@@ -785,7 +791,8 @@ awaitable<void> host::handle_inbound_quic(std::shared_ptr<quic_connection> c) {
                             weak = std::weak_ptr<quic_connection>(c), from](resource_limit l) {
     if (auto s = weak.lock()) s->abort(make_error_code(errc::resource_limit));
     if (alive_weak.lock())
-      log_refusal(*resources_, l, "the unfinished QUIC handshake of " + from + " (for a newer one)");
+      log_refusal(*resources_, l,
+                  "the unfinished QUIC handshake of " + from + " (for a newer one)");
   });
   auto op = c->handshake();
   auto hs = co_await with_timeout(std::move(op), cfg_.limits.handshake_timeout);

@@ -166,6 +166,12 @@ class host {
   // Always opens a new connection (never reuses one), with `opts`.
   awaitable<result<connection_ptr>> dial(const multiaddr& addr, std::optional<peer_id> expected,
                                          dial_options opts);
+  // Retry packets our QUIC listeners sent (address validation under load).
+  std::uint64_t quic_retries_sent() const {
+    std::uint64_t n = 0;
+    for (const auto& l : quic_listeners_) n += l->retries_sent();
+    return n;
+  }
   // True when a TCP listener exists (hole punching needs one).
   bool listens_on_tcp() const { return !listeners_.empty() && !stopped_; }
 

@@ -63,8 +63,8 @@ multiaddr to_quic_multiaddr(const udp::endpoint& ep) {
   auto ip = ep.address();
   if (ip.is_v6() && ip.to_v6().is_v4_mapped())
     ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
-  const std::string text = std::string(ip.is_v4() ? "/ip4/" : "/ip6/") + ip.to_string() +
-                           "/udp/" + std::to_string(ep.port()) + "/quic-v1";
+  const std::string text = std::string(ip.is_v4() ? "/ip4/" : "/ip6/") + ip.to_string() + "/udp/" +
+                           std::to_string(ep.port()) + "/quic-v1";
   return multiaddr::parse(text).value();
 }
 
@@ -278,9 +278,7 @@ awaitable<void> quic_connection::timer_loop(std::shared_ptr<quic_connection> sel
 void quic_connection::dispatch() {
   for (auto& e : core_->take_events()) {
     switch (e.type) {
-      case quic::event_type::handshake_done:
-        state_changed_.notify();
-        break;
+      case quic::event_type::handshake_done: state_changed_.notify(); break;
       case quic::event_type::stream_opened: {
         // SECURITY: the peer's streams count against the resource manager
         // on top of QUIC's MAX_STREAMS.
@@ -311,15 +309,9 @@ void quic_connection::dispatch() {
       case quic::event_type::stream_writable:
         if (auto it = streams_.find(e.stream); it != streams_.end()) it->second->writable.notify();
         break;
-      case quic::event_type::closed:
-        on_closed(e.error);
-        break;
-      case quic::event_type::cid_added:
-        ep_->add_route(e.cid, shared_from_this());
-        break;
-      case quic::event_type::cid_retired:
-        ep_->remove_route(e.cid);
-        break;
+      case quic::event_type::closed: on_closed(e.error); break;
+      case quic::event_type::cid_added: ep_->add_route(e.cid, shared_from_this()); break;
+      case quic::event_type::cid_retired: ep_->remove_route(e.cid); break;
     }
   }
 }
@@ -459,12 +451,26 @@ void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoi
     ++dropped_;
     return;
   }
+  const auto now = steady_clock::now();
+  // SECURITY: under a flood of Initials (from spoofed addresses, say) a
+  // client without a token gets a Retry: one packet, no state, and only a
+  // client that receives at its address comes back with the token.
+  if (!quic::connection::has_token(data) && policy_->validate_addresses &&
+      policy_->validate_addresses()) {
+    if (auto r = quic::connection::make_retry(data, to_address(from), retry_secret_, now)) {
+      std::vector<quic::datagram> out;
+      out.push_back(std::move(*r));
+      send(out);
+      ++retries_;
+    }
+    return;
+  }
   // SECURITY: the resource manager bounds connections in all, per IP and
   // pending handshakes before any TLS work is done for this datagram.
   auto res = policy_->admit(from);
   if (!res) return;
   auto core = quic::connection::accept(cfg_, tls_, policy_->gate ? policy_->gate(from) : nullptr,
-                                       local_addr_, to_address(from), data, steady_clock::now());
+                                       local_addr_, to_address(from), data, now, &retry_secret_);
   if (!core) {
     ++dropped_;
     return;
@@ -506,8 +512,8 @@ awaitable<result<std::shared_ptr<quic_connection>>> quic_endpoint::dial(
     const udp::endpoint& remote, std::optional<peer_id> expected, quic::connection::gate gate,
     connection_resources_ptr res) {
   if (closed_) co_return make_error_code(errc::connection_closed);
-  auto core = quic::connection::dial(cfg_, tls_, std::move(expected), std::move(gate),
-                                     local_addr_, to_address(remote), steady_clock::now());
+  auto core = quic::connection::dial(cfg_, tls_, std::move(expected), std::move(gate), local_addr_,
+                                     to_address(remote), steady_clock::now());
   if (!core) co_return core.error();
   auto c = std::make_shared<quic_connection>(shared_from_this(), std::move(*core), std::move(res));
   c->process();

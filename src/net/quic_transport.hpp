@@ -104,6 +104,9 @@ struct quic_accept_policy {
   std::function<quic::connection::gate(const udp::endpoint& from)> gate;
   // A new inbound connection, handshake not yet done. Must not block.
   std::function<void(std::shared_ptr<quic_connection>)> accepted;
+  // True while clients must first prove their address (a Retry round trip)
+  // before they cost us any state: under a flood of Initials.
+  std::function<bool()> validate_addresses;
 };
 
 class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
@@ -128,6 +131,7 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   udp::endpoint local_endpoint() const { return local_; }
   asio::any_io_executor get_executor() { return socket_.get_executor(); }
   std::uint64_t dropped_datagrams() const { return dropped_; }
+  std::uint64_t retries_sent() const { return retries_; }
 
  private:
   friend class quic_connection;
@@ -150,6 +154,8 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   std::unordered_map<std::string, std::weak_ptr<quic_connection>> routes_;
   bool closed_ = false;
   std::uint64_t dropped_ = 0;
+  quic::retry_secret retry_secret_ = quic::retry_secret::random();
+  std::uint64_t retries_ = 0;
 };
 
 }  // namespace peerup::net

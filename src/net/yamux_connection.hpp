@@ -17,7 +17,6 @@ namespace peerup::net {
 class yamux_connection final : public muxed_connection,
                                public std::enable_shared_from_this<yamux_connection> {
  public:
-
   // `res` (optional) accounts this connection's streams and buffers: inbound
   // streams beyond its limits are reset, outbound ones fail with
   // errc::resource_limit, and windows grow only while the budget has room.

@@ -30,6 +30,8 @@ constexpr const char* priority =
 // pointers into them until the bytes are acknowledged.
 constexpr std::size_t chunk_size = 64 * 1024;
 constexpr std::size_t max_udp_payload = 1452;
+// How long a client has to come back after our Retry.
+constexpr std::chrono::seconds retry_token_lifetime(10);
 
 ngtcp2_tstamp ts_of(time_point t) {
   return static_cast<ngtcp2_tstamp>(
@@ -130,6 +132,7 @@ struct connection::impl {
   bool closed = false;
   error_code reason;
   std::uint64_t dropped = 0;
+  bytes token;  // the client's Retry token, once validated
 
   ~impl() {
     if (conn) ngtcp2_conn_del(conn);
@@ -375,8 +378,8 @@ struct connection::impl {
           &ccerr, ngtcp2_conn_get_tls_alert(conn), nullptr, 0);
     else
       ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, nullptr, 0);
-    error_code why = verify_error                        ? verify_error
-                     : tls_failed                        ? make_error_code(errc::quic_handshake_failed)
+    error_code why = verify_error ? verify_error
+                     : tls_failed ? make_error_code(errc::quic_handshake_failed)
                      : rv == NGTCP2_ERR_CALLBACK_FAILURE ? make_error_code(errc::quic_internal)
                                                          : make_error_code(errc::quic_protocol);
     send_close(ccerr, why);
@@ -485,7 +488,8 @@ struct connection::impl {
         send_queue.pop_front();
         st = find(id);
         if (st) st->queued = false;
-        if (st && (st->blocked || st->write_stopped || st->closed || !st->has_unsent())) st = nullptr;
+        if (st && (st->blocked || st->write_stopped || st->closed || !st->has_unsent()))
+          st = nullptr;
       }
       if (!st) id = -1;
       std::array<ngtcp2_vec, 8> vec{};
@@ -514,8 +518,7 @@ struct connection::impl {
       if (st) {
         if (accepted >= 0) {
           st->sent += static_cast<std::uint64_t>(accepted);
-          if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) &&
-              static_cast<std::uint64_t>(accepted) == len)
+          if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && static_cast<std::uint64_t>(accepted) == len)
             st->fin_sent = true;
         }
         if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
@@ -575,6 +578,42 @@ result<std::unique_ptr<connection>> connection::dial(const config& cfg, const tl
   return std::unique_ptr<connection>(new connection(std::move(p)));
 }
 
+retry_secret retry_secret::random() {
+  retry_secret s;
+  random_fill(s.key.data(), s.key.size());
+  return s;
+}
+
+bool connection::has_token(byte_span initial) {
+  if (initial.empty()) return false;
+  ngtcp2_pkt_hd hd;
+  return ngtcp2_accept(&hd, initial.data(), initial.size()) == 0 && hd.token.len > 0;
+}
+
+std::optional<datagram> connection::make_retry(byte_span initial, const address& remote,
+                                               const retry_secret& secret, time_point now) {
+  if (initial.empty()) return std::nullopt;
+  ngtcp2_pkt_hd hd;
+  if (ngtcp2_accept(&hd, initial.data(), initial.size()) != 0 || hd.version != NGTCP2_PROTO_VER_V1)
+    return std::nullopt;
+  // 1. a fresh ID the client must address next
+  // 2. a token sealing the client's address, its first DCID and the time
+  // 3. the Retry packet (with its integrity tag) carrying both
+  const ngtcp2_cid scid = random_cid(cid_length);
+  std::array<std::uint8_t, NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN> token{};
+  const auto tokenlen = ngtcp2_crypto_generate_retry_token(
+      token.data(), secret.key.data(), secret.key.size(), hd.version, remote.sa(), remote.len,
+      &scid, &hd.dcid, ts_of(now));
+  if (tokenlen < 0) return std::nullopt;
+  bytes buf(max_udp_payload);
+  const auto n =
+      ngtcp2_crypto_write_retry(buf.data(), buf.size(), hd.version, &hd.scid, &scid, &hd.dcid,
+                                token.data(), static_cast<std::size_t>(tokenlen));
+  if (n < 0) return std::nullopt;
+  buf.resize(static_cast<std::size_t>(n));
+  return datagram{std::move(buf), remote};
+}
+
 bool connection::accepts_initial(byte_span datagram) {
   // SECURITY: ngtcp2 asserts on empty input.
   if (datagram.empty()) return false;
@@ -598,10 +637,11 @@ std::optional<bytes> connection::destination_cid(byte_span datagram, std::size_t
   return bytes(vc.dcid, vc.dcid + vc.dcidlen);
 }
 
-result<std::unique_ptr<connection>> connection::accept(const config& cfg, const tls_context_ptr& tls,
-                                                       gate g, const address& local,
-                                                       const address& remote, byte_span first,
-                                                       time_point now) {
+result<std::unique_ptr<connection>> connection::accept(const config& cfg,
+                                                       const tls_context_ptr& tls, gate g,
+                                                       const address& local, const address& remote,
+                                                       byte_span first, time_point now,
+                                                       const retry_secret* secret) {
   ngtcp2_pkt_hd hd;
   if (first.empty() || ngtcp2_accept(&hd, first.data(), first.size()) != 0 ||
       hd.version != NGTCP2_PROTO_VER_V1)
@@ -620,6 +660,23 @@ result<std::unique_ptr<connection>> connection::accept(const config& cfg, const 
   ngtcp2_transport_params params;
   p->settings_and_params(settings, params, now);
   params.original_dcid = hd.dcid;
+  // SECURITY: a Retry token proves the client receives at `remote`; a
+  // forged, expired or replayed-from-elsewhere one is refused. Other tokens
+  // (NEW_TOKEN, which we never send) count as none.
+  if (secret && hd.token.len > 0 && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+    ngtcp2_cid odcid;
+    if (ngtcp2_crypto_verify_retry_token(&odcid, hd.token.base, hd.token.len, secret->key.data(),
+                                         secret->key.size(), hd.version, remote.sa(), remote.len,
+                                         &hd.dcid, ns_of(retry_token_lifetime), ts_of(now)) != 0)
+      return make_error_code(errc::quic_protocol);
+    params.original_dcid = odcid;
+    params.retry_scid = hd.dcid;
+    params.retry_scid_present = 1;
+    // Kept in the connection: ngtcp2 may refer to it after this call.
+    p->token.assign(hd.token.base, hd.token.base + hd.token.len);
+    settings.token.base = p->token.data();
+    settings.token.len = p->token.size();
+  }
   const auto cb = impl::callbacks(true);
   auto path = p->path_to(remote);
   if (ngtcp2_conn_server_new(&p->conn, &hd.scid, &scid, &path, hd.version, &cb, &settings, &params,

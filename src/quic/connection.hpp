@@ -33,6 +33,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -108,6 +109,13 @@ struct datagram {
   address to;
 };
 
+// The key a listener seals its Retry tokens with (address validation, RFC
+// 9000 section 8.1); random per listener, never sent.
+struct retry_secret {
+  std::array<std::uint8_t, 32> key{};
+  static retry_secret random();
+};
+
 enum class event_type {
   handshake_done,   // TLS done, peer authenticated: remote_peer() is set
   stream_opened,    // the peer opened `stream`
@@ -139,17 +147,27 @@ class connection {
 
   // Starts a client handshake to `remote`; the first datagrams come from
   // write_datagrams(). `expected`, when set, is the only peer accepted.
-  static result<std::unique_ptr<connection>> dial(const config& cfg,
-                                                  const tls_context_ptr& tls,
+  static result<std::unique_ptr<connection>> dial(const config& cfg, const tls_context_ptr& tls,
                                                   std::optional<peer_id> expected, gate g,
                                                   const address& local, const address& remote,
                                                   time_point now);
   // Accepts a client's first datagram (an Initial packet; see
-  // accepts_initial) and processes it.
-  static result<std::unique_ptr<connection>> accept(const config& cfg,
-                                                    const tls_context_ptr& tls, gate g,
-                                                    const address& local, const address& remote,
-                                                    byte_span first, time_point now);
+  // accepts_initial) and processes it. With `secret`, an Initial carrying a
+  // Retry token must carry a valid one for `remote` (errc::quic_protocol
+  // otherwise); the address then counts as validated.
+  static result<std::unique_ptr<connection>> accept(const config& cfg, const tls_context_ptr& tls,
+                                                    gate g, const address& local,
+                                                    const address& remote, byte_span first,
+                                                    time_point now,
+                                                    const retry_secret* secret = nullptr);
+  // A listener under an Initial flood answers an Initial without a token
+  // with a Retry instead of a connection: no state is kept, and only a
+  // client that receives at `remote` comes back (with the token). nullopt
+  // when `initial` is no acceptable Initial.
+  static std::optional<datagram> make_retry(byte_span initial, const address& remote,
+                                            const retry_secret& secret, time_point now);
+  // True when a client Initial carries a token (after a Retry).
+  static bool has_token(byte_span initial);
   // True when `datagram` is a QUIC v1 client Initial a server may accept.
   static bool accepts_initial(byte_span datagram);
   // The destination connection ID of a datagram's first packet, for

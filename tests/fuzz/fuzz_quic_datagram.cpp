@@ -2,8 +2,9 @@
 // with one UDP datagram. Each input is
 //   1. routed: destination_cid and accepts_initial must not crash, and a
 //      connection ID is never longer than QUIC allows;
-//   2. offered to a listener: if it passes accepts_initial, connection::accept
-//      runs the server's Initial processing on it;
+//   2. offered to a listener: make_retry answers it as under a flood, and if
+//      it passes accepts_initial, connection::accept (which checks Retry
+//      tokens) runs the server's Initial processing on it;
 //   3. fed to both ends of an established connection (handshake done at
 //      start-up through in-memory datagrams): neither may close, because no
 //      forged datagram can pass packet protection.
@@ -93,9 +94,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // 1. routing
   if (auto cid = connection::destination_cid(in, connection::cid_length))
     FUZZ_CHECK(cid->size() <= 20);
-  // 2. a listener's first look
+  // 2. a listener's first look, with Retry as under a flood: the Retry
+  // must fit a datagram, and a token the input forges must not pass
+  static const retry_secret secret = retry_secret::random();
+  if (auto r = connection::make_retry(in, v4(3), secret, s.now)) FUZZ_CHECK(r->data.size() <= 1452);
   if (connection::accepts_initial(in)) {
-    auto c = connection::accept(config{}, s.tls, nullptr, v4(2), v4(3), in, s.now);
+    auto c = connection::accept(config{}, s.tls, nullptr, v4(2), v4(3), in, s.now, &secret);
     if (c) {
       std::vector<datagram> out;
       (*c)->write_datagrams(out, s.now, 8);

@@ -71,10 +71,11 @@ TEST_F(quic_hosts, gater_cuts_a_denied_peer_before_any_stream) {
     return p != client.id();
   });
   const protocol_id count_protocol{"/test/count/1.0.0"};
-  server.set_handler(count_protocol, [&](net::stream_ptr, net::stream_context) -> net::awaitable<void> {
-    ++served;
-    co_return;
-  });
+  server.set_handler(count_protocol,
+                     [&](net::stream_ptr, net::stream_context) -> net::awaitable<void> {
+                       ++served;
+                       co_return;
+                     });
   run_async(io, [&]() -> net::awaitable<void> {
     // TLS 1.3 client authentication: the client finishes its handshake
     // before the server checks the client's certificate, so connect() may
@@ -251,6 +252,30 @@ TEST(quic_happy_eyeballs, tcp_takes_over_when_quic_gets_no_answer) {
     // Not after QUIC's dial timeout: TCP started 250 ms in.
     EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   });
+}
+
+TEST(quic_retry, a_loaded_listener_validates_addresses_with_retry_and_still_serves) {
+  asio::io_context io;
+  auto cfg = listening_config("/ip4/127.0.0.1/udp/0/quic-v1");
+  // A pending-handshake cap under 4 puts the flood threshold (a quarter of
+  // it) at 0: every client is asked to prove its address.
+  cfg.limits.max_pending_handshakes = 3;
+  net::host server(io.get_executor(), cfg);
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    auto opened = co_await client.new_stream(*conn, echo_protocol);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    const auto data = random_bytes(100000);
+    auto echoed = co_await echo_roundtrip(*opened->stream, data);
+    EXPECT_TRUE(echoed && *echoed == data);
+  });
+  EXPECT_EQ(server.quic_retries_sent(), 1u);
 }
 
 }  // namespace

@@ -60,9 +60,9 @@ class js_quic_interop : public ::testing::Test {
 
 TEST_F(js_quic_interop, js_dials_us_over_quic_for_ping_identify_10mib_echo_and_50_streams) {
   our_quic_node ours;
-  auto js = spawn_js_quic_peer({"--dial", ours.addr(), "--ping", "3", "--identify",
-                                "--echo-bytes", "10485760", "--echo-streams", "50",
-                                "--echo-stream-bytes", "65536"});
+  auto js =
+      spawn_js_quic_peer({"--dial", ours.addr(), "--ping", "3", "--identify", "--echo-bytes",
+                          "10485760", "--echo-streams", "50", "--echo-stream-bytes", "65536"});
   auto connected = wait_for_event(js, "connected", 30s);
   ASSERT_TRUE(connected) << "js could not connect to " << ours.addr();
   EXPECT_THAT(std::string(connected->at("remote_addr").as_string().c_str()),
@@ -74,8 +74,9 @@ TEST_F(js_quic_interop, js_dials_us_over_quic_for_ping_identify_10mib_echo_and_5
   EXPECT_EQ(results[0].at("action").as_string(), "ping");
   const auto& id = results[1];
   EXPECT_EQ(id.at("action").as_string(), "identify");
-  EXPECT_THAT(strings(id.at("protocols")),
-              ::testing::IsSupersetOf({"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/peerup/echo/1.0.0"}));
+  EXPECT_THAT(
+      strings(id.at("protocols")),
+      ::testing::IsSupersetOf({"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/peerup/echo/1.0.0"}));
   EXPECT_THAT(strings(id.at("listen_addrs")), ::testing::Contains(ours.listen_addr()));
   EXPECT_THAT(std::string(id.at("observed_addr").as_string().c_str()),
               ::testing::MatchesRegex("/ip4/127.0.0.1/udp/[0-9]+/quic-v1"));
@@ -98,8 +99,8 @@ TEST_F(js_quic_interop, we_dial_js_over_quic_for_ping_identify_10mib_echo_and_50
   EXPECT_EQ(out.streams_ok, 50u);
   const auto& info = out.info;
   ASSERT_TRUE(info);
-  EXPECT_THAT(info->protocols,
-              ::testing::IsSupersetOf({"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/peerup/echo/1.0.0"}));
+  EXPECT_THAT(info->protocols, ::testing::IsSupersetOf(
+                                   {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/peerup/echo/1.0.0"}));
   EXPECT_THAT(info->listen_addrs, ::testing::Contains(js_addr.without_peer()));
   ASSERT_TRUE(info->observed_addr);
   EXPECT_TRUE(net::is_quic_addr(*info->observed_addr)) << info->observed_addr->to_string();

@@ -93,8 +93,8 @@ inline net::awaitable<result<bytes>> echo_roundtrip(net::byte_stream& s, byte_sp
 // Echoes each of `sent` on its own echo stream of `conn`, all at once, and
 // returns what came back per stream (empty where a stream failed).
 inline net::awaitable<std::vector<bytes>> echo_on_streams(net::host& client,
-                                                         net::connection_ptr conn,
-                                                         const std::vector<bytes>& sent) {
+                                                          net::connection_ptr conn,
+                                                          const std::vector<bytes>& sent) {
   auto ex = co_await asio::this_coro::executor;
   std::vector<bytes> received(sent.size());
   std::size_t done = 0;

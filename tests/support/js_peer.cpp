@@ -25,9 +25,7 @@ child_process spawn_js_peer(const std::vector<std::string>& flags) {
   return child_process::spawn(js_peer_command(flags));
 }
 
-std::string js_quic_peer_dir() {
-  return std::string(PEERUP_SOURCE_DIR) + "/tests/interop/js-quic";
-}
+std::string js_quic_peer_dir() { return std::string(PEERUP_SOURCE_DIR) + "/tests/interop/js-quic"; }
 
 bool js_quic_peer_installed() {
   return std::filesystem::exists(js_quic_peer_dir() +

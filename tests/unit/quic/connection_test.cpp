@@ -51,7 +51,8 @@ struct node {
   void drain_events() {
     if (!conn) return;
     for (auto& e : conn->take_events()) {
-      if (auto_read && (e.type == event_type::stream_readable || e.type == event_type::stream_opened))
+      if (auto_read &&
+          (e.type == event_type::stream_readable || e.type == event_type::stream_opened))
         read_all(e.stream);
       events.push_back(std::move(e));
     }
@@ -85,6 +86,10 @@ struct link {
   std::deque<in_flight> wire;
   connection::gate server_gate;
   std::size_t datagrams = 0;
+  // Set: the listener answers Initials without a token with a Retry.
+  std::optional<retry_secret> retry;
+  std::size_t retries = 0;
+  std::vector<bytes> initials_with_token;
 
   void dial(std::optional<peer_id> expected) {
     auto c = connection::dial(client_cfg, client.tls, std::move(expected), nullptr, v4(1000),
@@ -108,8 +113,16 @@ struct link {
     if (f.to_server) {
       if (!server.conn) {
         ASSERT_TRUE(connection::accepts_initial(f.d.data));
+        if (retry && !connection::has_token(f.d.data)) {
+          auto r = connection::make_retry(f.d.data, v4(1000), *retry, now);
+          ASSERT_TRUE(r);
+          ++retries;
+          wire.push_back({now + one_way, false, std::move(*r)});
+          return;
+        }
+        if (connection::has_token(f.d.data)) initials_with_token.push_back(f.d.data);
         auto c = connection::accept(server_cfg, server.tls, server_gate, v4(2000), v4(1000),
-                                    f.d.data, now);
+                                    f.d.data, now, retry ? &*retry : nullptr);
         if (!c) return;  // refused: the client times out or hears nothing
         server.conn = std::move(*c);
       } else {
@@ -302,9 +315,8 @@ TEST(QuicConnection, released_streams_free_their_state_on_both_sides) {
   ASSERT_TRUE(l.run_until([&] { return l.client.fin[*id]; }));
   l.client.conn->release(*id);
   l.server.conn->release(*id);
-  ASSERT_TRUE(l.run_until([&] {
-    return l.client.conn->stream_count() == 0 && l.server.conn->stream_count() == 0;
-  }));
+  ASSERT_TRUE(l.run_until(
+      [&] { return l.client.conn->stream_count() == 0 && l.server.conn->stream_count() == 0; }));
 }
 
 TEST(QuicConnection, idle_connection_times_out_on_both_sides) {
@@ -316,8 +328,8 @@ TEST(QuicConnection, idle_connection_times_out_on_both_sides) {
   l.dial();
   ASSERT_TRUE(l.handshake());
   const auto start = l.now;
-  ASSERT_TRUE(l.run_until(
-      [&] { return l.client.conn->is_closed() && l.server.conn->is_closed(); }, 10000ms));
+  ASSERT_TRUE(l.run_until([&] { return l.client.conn->is_closed() && l.server.conn->is_closed(); },
+                          10000ms));
   EXPECT_EQ(l.client.conn->close_reason(), make_error_code(errc::timeout));
   EXPECT_EQ(l.server.conn->close_reason(), make_error_code(errc::timeout));
   EXPECT_GE(l.now - start, 2s);
@@ -340,8 +352,9 @@ TEST(QuicConnection, keep_alive_holds_an_idle_connection_open) {
 TEST(QuicConnection, dialer_refuses_a_peer_other_than_the_one_dialed) {
   link l;
   l.dial(private_key::generate().to_peer_id());
-  l.run_until([&] { return l.client.conn->is_closed() && l.server.conn && l.server.conn->is_closed(); },
-              20000ms);
+  l.run_until(
+      [&] { return l.client.conn->is_closed() && l.server.conn && l.server.conn->is_closed(); },
+      20000ms);
   EXPECT_TRUE(l.client.conn->is_closed());
   EXPECT_EQ(l.client.conn->close_reason(), make_error_code(errc::peer_id_mismatch));
   EXPECT_FALSE(l.client.conn->handshake_done());
@@ -360,8 +373,9 @@ TEST(QuicConnection, gater_refuses_the_peer_before_any_stream) {
     return false;
   };
   l.dial();
-  l.run_until([&] { return l.client.conn->is_closed() && l.server.conn && l.server.conn->is_closed(); },
-              20000ms);
+  l.run_until(
+      [&] { return l.client.conn->is_closed() && l.server.conn && l.server.conn->is_closed(); },
+      20000ms);
   EXPECT_EQ(seen, l.client.key.to_peer_id());
   ASSERT_TRUE(l.server.conn);
   EXPECT_EQ(l.server.conn->close_reason(), make_error_code(errc::connection_denied));
@@ -444,6 +458,35 @@ TEST(QuicConnection, destination_cid_routes_short_and_long_headers) {
   ASSERT_TRUE(dcid);
   EXPECT_GE(dcid->size(), 8u);
   EXPECT_FALSE(connection::destination_cid(bytes{}, connection::cid_length));
+}
+
+TEST(QuicConnection, retry_validates_the_client_address_before_the_listener_keeps_state) {
+  link l;
+  l.retry = retry_secret::random();
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  EXPECT_EQ(l.retries, 1u);
+  ASSERT_EQ(l.initials_with_token.size(), 1u);
+  EXPECT_EQ(*l.client.conn->remote_peer(), l.server.key.to_peer_id());
+  // Streams work as without Retry.
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(l.client.conn->write(*id, bytes(1000, 1)));
+  ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id].size() == 1000; }));
+
+  // The token is bound to the client's address and to the listener's key.
+  const auto& initial = l.initials_with_token.front();
+  auto elsewhere = connection::accept(config{}, l.server.tls, nullptr, v4(2000), v4(1001), initial,
+                                      l.now, &*l.retry);
+  EXPECT_FALSE(elsewhere);
+  const auto other_key = retry_secret::random();
+  auto wrong_key = connection::accept(config{}, l.server.tls, nullptr, v4(2000), v4(1000), initial,
+                                      l.now, &other_key);
+  EXPECT_FALSE(wrong_key);
+  // And it expires.
+  auto late = connection::accept(config{}, l.server.tls, nullptr, v4(2000), v4(1000), initial,
+                                 l.now + 60s, &*l.retry);
+  EXPECT_FALSE(late);
 }
 
 }  // namespace
