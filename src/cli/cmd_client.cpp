@@ -107,6 +107,21 @@ struct client_node {
   }
 };
 
+// Starts the node and resolves the target into s.plan; false (after saying
+// why, as `peerup resolve` would) when it does not resolve.
+net::awaitable<bool> start_and_resolve(client_node& node, client_setup& s,
+                                       const std::string& target) {
+  node.start();
+  auto plan = co_await node.resolve(target);
+  if (!plan) {
+    std::cerr << "peerup: " << plan.error().message << "\n";
+    node.stop();
+    co_return false;
+  }
+  s.plan = std::move(*plan);
+  co_return true;
+}
+
 client_node make_client_node(net::asio::any_io_executor ex, const client_setup& s,
                              bool hole_punch) {
   net::host_config hc{.identity = app::load_identity(s.cfg.identity_key.resolved)};
@@ -172,14 +187,7 @@ net::awaitable<int> run_proxy(client_options o) {
   auto s = prepare(o);
   auto node = make_client_node(ex, s, !o.no_hole_punch);
   auto& h = node.host;
-  node.start();
-  auto plan = co_await node.resolve(o.target);
-  if (!plan) {
-    std::cerr << "peerup: " << plan.error().message << "\n";
-    node.stop();
-    co_return 1;
-  }
-  s.plan = std::move(*plan);
+  if (!co_await start_and_resolve(node, s, o.target)) co_return 1;
   // Connect once up front so a wrong target or a refused peer shows at once.
   // A gater refusal only shows on the first stream, so open (and drop) a
   // ping stream; a service stream would make the remote dial its service.
@@ -226,14 +234,7 @@ net::awaitable<int> run_connect(client_options o) {
   auto s = prepare(o);
   auto node = make_client_node(ex, s, !o.no_hole_punch);
   auto& h = node.host;
-  node.start();
-  auto plan = co_await node.resolve(o.target);
-  if (!plan) {
-    std::cerr << "peerup: " << plan.error().message << "\n";
-    node.stop();
-    co_return 1;
-  }
-  s.plan = std::move(*plan);
+  if (!co_await start_and_resolve(node, s, o.target)) co_return 1;
   auto remote = co_await open_service(*h, s);
   if (!remote) {
     std::cerr << "peerup: " << o.target << ": " << explain(remote.error(), s) << "\n";

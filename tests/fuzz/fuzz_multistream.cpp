@@ -1,5 +1,6 @@
-// multistream-select listener or dialer (first byte, bit 0) fed the rest of
-// the input in chunks: [u8 length][chunk]... Checks that consumption stops
+// multistream-select listener or dialer (first byte, bit 0; bits 0 and 1: a
+// listener that defers some proposals) fed the rest of the input in chunks:
+// [u8 length][chunk]... Checks that consumption stops
 // right after the final message, errors are sticky, and everything either
 // role writes is itself a well-formed multistream message.
 #include <algorithm>
@@ -80,11 +81,49 @@ void drive(Role& role, fuzz::input& in, bool is_listener) {
   }
 }
 
+// A listener that defers "/echo/..." proposals (as the daemon defers a
+// service until its local port accepted): each decision is the next input
+// bit. Nothing past a pending proposal may be consumed, and an accepted one
+// is the last thing written.
+void drive_deferred(fuzz::input& in) {
+  listener l(listener_supports, [](std::string_view p) { return p.starts_with("/echo/"); });
+  bytes written = l.take_output();
+  while (!in.empty() && !l.done()) {
+    byte_span chunk = in.chunk8();
+    while (!chunk.empty() && !l.done()) {
+      auto n = l.on_bytes(chunk);
+      append(written, l.take_output());
+      if (!n) return;
+      FUZZ_CHECK(*n <= chunk.size());
+      chunk = chunk.subspan(*n);
+      if (!l.pending()) {
+        FUZZ_CHECK(l.done() || chunk.empty());
+        break;
+      }
+      FUZZ_CHECK(l.pending()->starts_with("/echo/"));
+      auto held = l.on_bytes(chunk);  // nothing is read while a decision is pending
+      FUZZ_CHECK(held.has_value() && *held == 0);
+      const bool accept = in.flag();
+      auto decided = l.decide(accept);
+      append(written, l.take_output());
+      if (!decided) return;
+      FUZZ_CHECK(!l.pending());
+      FUZZ_CHECK(l.done() == accept);
+    }
+  }
+  const auto msgs = split_messages(written);
+  FUZZ_CHECK(msgs.size() <= max_proposals + 2);
+  if (l.done()) FUZZ_CHECK(msgs.back() == l.selected());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::input in(data, size);
-  if (in.flag()) {
+  const auto mode = in.u8();
+  if ((mode & 3) == 3) {
+    drive_deferred(in);
+  } else if (mode & 1) {
     listener l(listener_supports);
     drive(l, in, true);
   } else {

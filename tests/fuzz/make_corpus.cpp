@@ -254,6 +254,12 @@ void multistream_seeds() {
   write("multistream", "listener", l);
   const bytes lazy = cat({header, encode_message("/yamux/1.0.0"), as_bytes("early data")});
   write("multistream", "listener_lazy", cat({u8(1), u8(lazy.size()), lazy}));
+  // Deferring listener: [3] then [u8 n][chunk], each pending proposal
+  // followed by its decision byte: refuse /echo/1.0.0, accept /echo/2.0.0.
+  const bytes first = cat({header, encode_message("/echo/1.0.0")});
+  const bytes second = cat({encode_message("/echo/2.0.0"), as_bytes("early data")});
+  write("multistream", "listener_deferred",
+        cat({u8(3), u8(first.size()), first, u8(0), u8(second.size()), second, u8(1)}));
   // Dialer: [0] then answers.
   const bytes answers = cat({header, encode_message("na"), encode_message("/yamux/1.0.0")});
   write("multistream", "dialer", cat({u8(0), u8(answers.size()), answers}));
