@@ -82,7 +82,8 @@ class category final : public boost::system::error_category {
       case errc::tls_certificate_not_yet_valid: return "TLS certificate not yet valid";
       case errc::tls_certificate_expired: return "TLS certificate expired";
       case errc::tls_certificate_key_refused: return "TLS certificate key type or size refused";
-      case errc::tls_certificate_bad_self_signature: return "TLS certificate self-signature invalid";
+      case errc::tls_certificate_bad_self_signature:
+        return "TLS certificate self-signature invalid";
       case errc::tls_extension_missing: return "TLS certificate lacks the libp2p key extension";
       case errc::tls_extension_malformed: return "malformed libp2p key extension (SignedKey)";
       case errc::tls_unknown_critical_extension:
