@@ -302,14 +302,12 @@ net::awaitable<int> daemon::run() {
                cfg_.services.size(), policy_->peer_count());
   relays_->start();
   paths_->start();
-  paths_->start();
   if (names_) names_->start();
   net::asio::co_spawn(ex_, watch_loop(), net::asio::detached);
   net::asio::co_spawn(ex_, status_loop(), net::asio::detached);
   co_await signal_loop();
   stopping_ = true;
   if (names_) names_->stop();
-  paths_->stop();
   paths_->stop();
   relays_->stop();
   host_.stop();
