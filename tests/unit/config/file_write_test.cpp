@@ -102,6 +102,22 @@ TEST_F(file_write, a_failed_write_leaves_the_old_file_and_no_temp_file) {
   EXPECT_EQ(contents(file), "old\n");
 }
 
+// The same promise where the last step fails, which also holds for root (the
+// test above is skipped there): the path is a folder, so the rename fails
+// after the temp file was written; the folder stays and no temp file is left.
+TEST_F(file_write, a_failed_rename_leaves_what_was_there_and_no_temp_file) {
+  const auto target = dir.path() / "config.yaml";
+  fs::create_directories(target / "inside");
+  EXPECT_THROW(replace_file(target, "new\n"), std::runtime_error);
+  EXPECT_TRUE(fs::is_directory(target / "inside"));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    ++entries;
+    EXPECT_EQ(e.path().filename(), "config.yaml");
+  }
+  EXPECT_EQ(entries, 1);
+}
+
 TEST_F(file_write, private_files_keep_the_owner_bits_and_lose_group_and_other_access) {
   const auto keys = dir.write("authorized_keys", "# old\n", 0400);
   write_private_file(keys, "# new\n");
