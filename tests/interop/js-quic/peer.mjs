@@ -159,22 +159,8 @@ async function runAction (node, connection, spec, timeoutMs) {
       return { ok: rtts.length === spec.count, count: spec.count, rtt_ms: rtts }
     }
     case 'identify': {
-      // libp2p identifies each new connection by itself (a 5 s timeout). That
-      // run sometimes times out against us over QUIC (about 1 in 5 runs on a
-      // loaded machine, not understood yet: see the QUIC issue's notes), so
-      // it is reported as `automatic` and, when it failed, identify runs once
-      // more on the same connection: the result must then be right.
-      let automatic = true
-      let r
-      try {
-        r = await identified(connection.id, AbortSignal.timeout(Math.min(timeoutMs, 10_000)))
-      } catch (err) {
-        automatic = false
-        log(`automatic identify failed (${err.message}); identifying again`)
-        r = await node.services.identify.identify(connection, { signal })
-      }
+      const r = await identified(connection.id, AbortSignal.timeout(Math.min(timeoutMs, 30_000)))
       return {
-        automatic,
         ok: r.peerId.equals(connection.remotePeer),
         peer_id: r.peerId.toString(),
         protocols: r.protocols,
