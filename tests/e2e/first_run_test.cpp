@@ -18,10 +18,19 @@ using ::testing::Not;
 constexpr unsigned nobody = 65534;
 
 // `argv` run as user nobody (setpriv), for the checks that need a user other
-// than the file's owner. Skips unless we are root and setpriv exists.
-std::vector<std::string> as_nobody(std::vector<std::string> argv) {
+// than the file's owner. Skips unless we are root and setpriv exists. The
+// build tree may sit where nobody cannot reach it (a clone under /root), so
+// the peerup binary runs from a copy in `dir` (a 0755 folder of the test).
+std::vector<std::string> as_nobody(const fs::path& dir, std::vector<std::string> argv) {
+  const auto bin = dir / "bin" / "peerup";
+  if (!fs::exists(bin)) {
+    fs::create_directories(bin.parent_path());
+    ::chmod(bin.parent_path().c_str(), 0755);
+    fs::copy_file(peerup_binary, bin);
+    ::chmod(bin.c_str(), 0755);
+  }
   std::vector<std::string> out{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
-  out.insert(out.end(), argv.begin(), argv.end());
+  for (auto& a : argv) out.push_back(a == std::string(peerup_binary) ? bin.string() : a);
   return out;
 }
 bool can_switch_user() { return ::geteuid() == 0 && fs::exists("/usr/bin/setpriv"); }
@@ -41,7 +50,7 @@ TEST_F(first_run, a_key_of_another_owner_says_permission_denied_names_the_owner_
   ::chmod(dir.c_str(), 0755);
   const auto key = dir / "identity.key";
   ASSERT_EQ(run({peerup_binary, "keygen", "--key", key.string()}).code, 0);  // root, 0600
-  auto r = run(as_nobody({peerup_binary, "whoami", "--key", key.string()}));
+  auto r = run(as_nobody(root.path(), {peerup_binary, "whoami", "--key", key.string()}));
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_THAT(r.err, HasSubstr("identity key " + key.string() + ": permission denied"));
   EXPECT_THAT(r.err, HasSubstr("owned by root (uid 0)"));
@@ -50,7 +59,7 @@ TEST_F(first_run, a_key_of_another_owner_says_permission_denied_names_the_owner_
   EXPECT_THAT(r.err, Not(HasSubstr("malformed")));
   // The fix it names works.
   ASSERT_EQ(::chown(key.c_str(), nobody, nobody), 0);
-  auto fixed = run(as_nobody({peerup_binary, "whoami", "--key", key.string()}));
+  auto fixed = run(as_nobody(root.path(), {peerup_binary, "whoami", "--key", key.string()}));
   EXPECT_EQ(fixed.code, 0) << fixed.err;
 }
 
@@ -59,14 +68,13 @@ TEST_F(first_run, a_daemon_that_cannot_write_status_json_warns_once_at_start) {
   node home = init_node(root.path() / "home");
   ::chmod(home.dir.c_str(), 0755);  // owned by root: nobody cannot write status.json
   write_file(home.config(),
-             "identity_key: identity.key\nlisten:\n  - /ip4/127.0.0.1/tcp/0\nservices: {}\n",
-             0644);
+             "identity_key: identity.key\nlisten:\n  - /ip4/127.0.0.1/tcp/0\nservices: {}\n", 0644);
   for (const char* f : {"identity.key", "authorized_keys"})
     ASSERT_EQ(::chown((home.dir / f).c_str(), nobody, nobody), 0);
   // The status file is rewritten every 2 s: five seconds give several
   // failed writes, and must give one warning.
-  auto d = run(as_nobody({"timeout", "-s", "INT", "5", peerup_binary, "--config",
-                          home.config().string(), "daemon"}),
+  auto d = run(as_nobody(root.path(), {"timeout", "-s", "INT", "5", peerup_binary, "--config",
+                                       home.config().string(), "daemon"}),
                30s);
   EXPECT_THAT(d.out, HasSubstr("ready")) << d.err;
   const std::string warning = "cannot write status file " + (home.dir / "status.json").string();
@@ -81,9 +89,9 @@ TEST_F(first_run, a_relay_whose_authorized_keys_others_can_read_refuses_to_start
   const auto dir = root.path() / "relay";
   ASSERT_EQ(run({peerup_binary, "relay", "init", "--dir", dir.string()}).code, 0);
   ::chmod((dir / "authorized_keys").c_str(), 0644);
-  auto r = run({peerup_binary, "relay", "serve", "--dir", dir.string(), "--listen",
-                "/ip4/127.0.0.1/tcp/0"},
-               20s);
+  auto r = run(
+      {peerup_binary, "relay", "serve", "--dir", dir.string(), "--listen", "/ip4/127.0.0.1/tcp/0"},
+      20s);
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("chmod 600 " + (dir / "authorized_keys").string()));
   EXPECT_THAT(r.out, Not(HasSubstr("/ip4/")));  // never listened
@@ -98,9 +106,8 @@ TEST_F(first_run, relay_commands_without_dir_or_config_refuse_and_write_nothing)
   for (const std::string& cmd :
        std::vector<std::string>{"authorize " + peer, "deauthorize " + peer, "list-peers",
                                 "serve --listen /ip4/127.0.0.1/tcp/0"}) {
-    auto r = shell("cd " + sh_quote(cwd.string()) + " && " + sh_quote(peerup_binary) + " relay " +
-                       cmd,
-                   20s);
+    auto r = shell(
+        "cd " + sh_quote(cwd.string()) + " && " + sh_quote(peerup_binary) + " relay " + cmd, 20s);
     EXPECT_NE(r.code, 0) << cmd;
     EXPECT_THAT(r.err, HasSubstr("--dir <folder>")) << cmd;
     EXPECT_THAT(r.err, HasSubstr("peerup relay init --dir")) << cmd;
@@ -132,8 +139,8 @@ TEST_F(first_run, relay_init_writes_a_relay_yaml_that_serve_and_authorize_accept
   EXPECT_THAT(again.err, HasSubstr("use --force"));
   EXPECT_THAT(read_file(dir / "authorized_keys"), HasSubstr(client.id));
 
-  auto serve = test::child_process::spawn({peerup_binary, "relay", "serve", "--config", yaml,
-                                           "--listen", "/ip4/127.0.0.1/tcp/0"});
+  auto serve = test::child_process::spawn(
+      {peerup_binary, "relay", "serve", "--config", yaml, "--listen", "/ip4/127.0.0.1/tcp/0"});
   std::optional<std::string> line;
   while ((line = serve.read_line(20000ms)) && line->rfind("/ip4/", 0) != 0) {
   }
