@@ -2,7 +2,7 @@
 
 namespace peerup::dht {
 
-lookup::lookup(const kad_key& target, const peer_id& self, std::vector<lookup_peer> seeds,
+lookup::lookup(const kad_key& target, const peer_id& self, const std::vector<lookup_peer>& seeds,
                lookup_config cfg)
     : target_(target), self_(self), cfg_(cfg) {
   for (const auto& s : seeds) add(s, 1);

@@ -48,7 +48,7 @@ class lookup {
   using time_point = std::chrono::steady_clock::time_point;
 
   // `seeds` come from the routing table. `self` is never queried or returned.
-  lookup(const kad_key& target, const peer_id& self, std::vector<lookup_peer> seeds,
+  lookup(const kad_key& target, const peer_id& self, const std::vector<lookup_peer>& seeds,
          lookup_config cfg = {});
 
   // Peers to query now; each is marked in flight.

@@ -65,9 +65,8 @@ add_outcome routing_table::add(const peer_id& id, const std::vector<multiaddr>& 
   if (id == self_) return add_outcome::self;
   auto key = kad_key::of(id);
   auto& bucket = buckets_[bucket_of(key)];
-  std::vector<multiaddr> kept(addrs.begin(),
-                              addrs.begin() + static_cast<std::ptrdiff_t>(
-                                                  std::min(addrs.size(), cfg_.max_addrs)));
+  std::vector<multiaddr> kept(addrs.begin(), addrs.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                 addrs.size(), cfg_.max_addrs)));
   auto it = std::find_if(bucket.begin(), bucket.end(), [&](const auto& e) { return e.id == id; });
   if (it != bucket.end()) {
     // A known member: fresher addresses win, but an empty list (a query that

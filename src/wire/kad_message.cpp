@@ -1,6 +1,5 @@
 #include "wire/kad_message.hpp"
 
-
 #include "wire/protobuf.hpp"
 
 namespace peerup::wire {
@@ -61,8 +60,8 @@ result<void> read_peer(const field& outer, std::vector<kad_peer>& list, std::siz
         if (!is_varint(f)) return errc::invalid_protobuf;
         // An unknown enum value reads as the default (proto3 keeps it as an
         // int; nothing here acts on it).
-        p.connection = f.varint <= 3 ? static_cast<kad_connection>(f.varint)
-                                     : kad_connection::not_connected;
+        p.connection =
+            f.varint <= 3 ? static_cast<kad_connection>(f.varint) : kad_connection::not_connected;
         return {};
       default: return {};
     }

@@ -34,11 +34,12 @@ inline constexpr std::string_view kad_amino_protocol_id = "/ipfs/kad/1.0.0";
 // refuses messages over 16 KiB by default, go-libp2p over 4 MiB. 64 KiB holds
 // a GET_PROVIDERS answer with kad_max_peers providers and closer peers.
 inline constexpr std::size_t kad_max_message_size = 64 * 1024;
-inline constexpr std::size_t kad_max_peers = 64;        // per list (closer, provider)
-inline constexpr std::size_t kad_max_addrs = 32;        // per peer
-inline constexpr std::size_t kad_max_addr_size = 256;   // one binary multiaddr
-inline constexpr std::size_t kad_max_peer_id_size = 64; // identity multihash of an Ed25519 key is 38
-inline constexpr std::size_t kad_max_key_size = 256;    // "/ipns/<multihash>" is ~40
+inline constexpr std::size_t kad_max_peers = 64;       // per list (closer, provider)
+inline constexpr std::size_t kad_max_addrs = 32;       // per peer
+inline constexpr std::size_t kad_max_addr_size = 256;  // one binary multiaddr
+inline constexpr std::size_t kad_max_peer_id_size =
+    64;                                               // identity multihash of an Ed25519 key is 38
+inline constexpr std::size_t kad_max_key_size = 256;  // "/ipns/<multihash>" is ~40
 inline constexpr std::size_t kad_max_value_size = 16 * 1024;  // a signed peer record is < 1 KiB
 
 enum class kad_type : std::uint32_t {
@@ -58,8 +59,8 @@ enum class kad_connection : std::uint32_t {
 };
 
 struct kad_peer {
-  bytes id;                  // 1: peer ID multihash
-  std::vector<bytes> addrs;  // 2: binary multiaddrs
+  bytes id;                                                   // 1: peer ID multihash
+  std::vector<bytes> addrs;                                   // 2: binary multiaddrs
   kad_connection connection = kad_connection::not_connected;  // 3
 
   static kad_peer from(const peer_id& id, const std::vector<multiaddr>& addrs = {},

@@ -211,10 +211,11 @@ void bootstrap_and_find_everyone(std::size_t n, std::size_t sample) {
   }
   EXPECT_EQ(found, lookups) << "lookups that did not find their target";
   double mean_hops = hops / static_cast<double>(lookups);
-  std::printf("[ dht sim ] n=%zu lookups=%zu found=%zu mean hops=%.2f (log2 n = %.2f) "
-              "mean requests=%.1f\n",
-              n, lookups, found, mean_hops, std::log2(static_cast<double>(n)),
-              requests / static_cast<double>(lookups));
+  std::printf(
+      "[ dht sim ] n=%zu lookups=%zu found=%zu mean hops=%.2f (log2 n = %.2f) "
+      "mean requests=%.1f\n",
+      n, lookups, found, mean_hops, std::log2(static_cast<double>(n)),
+      requests / static_cast<double>(lookups));
   // Kademlia's bound: O(log n) hops; with k = 20 and alpha = 10 a lookup
   // needs far fewer than log2(n) sequential steps.
   EXPECT_LE(mean_hops, std::log2(static_cast<double>(n)));

@@ -27,15 +27,14 @@ peer_id peer_in_bucket(const routing_table& table, std::size_t cpl) {
 TEST(ip_group, global_addresses_group_by_prefix_private_ones_are_exempt) {
   EXPECT_EQ(ip_group({addr("/ip4/203.0.113.7/tcp/1")}), "v4:203.0");
   EXPECT_EQ(ip_group({addr("/ip6/2001:db8:1:2::1/udp/1/quic-v1")}), "v6:2001:0db8");
-  for (const char* s : {"/ip4/127.0.0.1/tcp/1", "/ip4/10.1.2.3/tcp/1", "/ip4/192.168.1.1/tcp/1",
-                        "/ip4/172.20.0.1/tcp/1", "/ip4/100.64.0.1/tcp/1", "/ip4/169.254.1.1/tcp/1",
-                        "/ip6/::1/tcp/1", "/ip6/fe80::1/tcp/1", "/ip6/fd00::1/tcp/1",
-                        "/dns4/example.com/tcp/1"}) {
+  for (const char* s :
+       {"/ip4/127.0.0.1/tcp/1", "/ip4/10.1.2.3/tcp/1", "/ip4/192.168.1.1/tcp/1",
+        "/ip4/172.20.0.1/tcp/1", "/ip4/100.64.0.1/tcp/1", "/ip4/169.254.1.1/tcp/1",
+        "/ip6/::1/tcp/1", "/ip6/fe80::1/tcp/1", "/ip6/fd00::1/tcp/1", "/dns4/example.com/tcp/1"}) {
     EXPECT_EQ(ip_group({addr(s)}), std::nullopt) << s;
   }
   // The first global address decides.
-  EXPECT_EQ(ip_group({addr("/ip4/10.0.0.1/tcp/1"), addr("/ip4/198.51.100.1/tcp/1")}),
-            "v4:198.51");
+  EXPECT_EQ(ip_group({addr("/ip4/10.0.0.1/tcp/1"), addr("/ip4/198.51.100.1/tcp/1")}), "v4:198.51");
   EXPECT_EQ(ip_group({addr("/ip4/172.32.0.1/tcp/1")}), "v4:172.32");  // outside 172.16/12
 }
 

@@ -7,8 +7,9 @@
 namespace peerup::wire {
 namespace {
 
-const bytes loopback_addr{0x04, 0x7f, 0x00, 0x00, 0x01, 0x06, 0x0f, 0xa1};  // /ip4/127.0.0.1/tcp/4001
-const bytes peer_a{0x00, 0x02, 0xaa, 0xbb};  // identity multihash, 2-byte digest
+const bytes loopback_addr{0x04, 0x7f, 0x00, 0x00,
+                          0x01, 0x06, 0x0f, 0xa1};  // /ip4/127.0.0.1/tcp/4001
+const bytes peer_a{0x00, 0x02, 0xaa, 0xbb};         // identity multihash, 2-byte digest
 
 bytes peer_field(std::uint32_t number, const bytes& id, std::size_t addrs) {
   pb::writer p;
