@@ -186,10 +186,20 @@ void bootstrap_and_find_everyone(std::size_t n, std::size_t sample) {
     for (std::size_t b = 0; b < 3; ++b) net.tables.at(net.ids[i]).add(net.ids[b], {}, net.now);
     net.run(net.ids[i], kad_key::of(net.ids[i]));
   }
-  // 2. One periodic refresh (the spec's bootstrap repeats every 10 minutes):
-  //    each node looks itself up again, so nodes that joined before their
-  //    closest neighbours learn of them.
-  for (const auto& id : net.ids) net.run(id, kad_key::of(id));
+  // 2. One periodic refresh, as the spec's bootstrap process runs it: each
+  //    node looks up a random key in each bucket up to its deepest non-empty
+  //    one, and itself, so nodes that joined early learn of later ones.
+  std::mt19937_64 keys(11);
+  for (const auto& id : net.ids) {
+    auto& t = net.tables.at(id);
+    auto deepest = t.deepest_bucket().value_or(0);
+    for (std::size_t cpl = 0; cpl <= deepest; ++cpl) {
+      kad_key::digest random{};
+      for (auto& b : random) b = static_cast<std::uint8_t>(keys());
+      net.run(id, key_in_bucket(t.self_key(), cpl, random));
+    }
+    net.run(id, kad_key::of(id));
+  }
   // 3. Every sampled node finds every other by peer ID.
   std::mt19937 rng(7);
   std::size_t lookups = 0;
@@ -204,7 +214,20 @@ void bootstrap_and_find_everyone(std::size_t n, std::size_t sample) {
       auto l = net.run(origin, kad_key::of(target));
       ++lookups;
       auto r = l.result();
-      if (!r.empty() && r.front().id == target) ++found;
+      if (!r.empty() && r.front().id == target) {
+        ++found;
+      } else if (lookups - found <= 5) {  // say why, for the first few misses
+        auto near = sorted_by_distance(net.ids, kad_key::of(target));
+        int knows = 0;
+        for (std::size_t j = 1; j <= 20; ++j) knows += net.tables.at(near[j]).find(target) ? 1 : 0;
+        std::printf(
+            "miss: %d of the 20 closest know the target; target table %zu; result %zu, "
+            "closest result is rank %ld\n",
+            knows, net.tables.at(target).size(), r.size(),
+            r.empty() ? -1L
+                      : static_cast<long>(std::find(near.begin(), near.end(), r.front().id) -
+                                          near.begin()));
+      }
       hops += static_cast<double>(l.hops());
       requests += static_cast<double>(l.stats().requests);
     }
