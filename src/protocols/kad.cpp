@@ -55,7 +55,7 @@ net::awaitable<result<kad_message>> exchange(net::host& h, protocol_id proto, dh
 
 }  // namespace
 
-net::awaitable<result<kad_message>> kad_request(net::host& h, const protocol_id& proto,
+net::awaitable<result<kad_message>> kad_request(net::host& h, protocol_id proto,
                                                 dht::lookup_peer to, kad_message req,
                                                 net::steady_clock::duration timeout) {
   auto op = exchange(h, proto, std::move(to), std::move(req));

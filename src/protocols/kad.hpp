@@ -117,7 +117,7 @@ class kad_node {
 // ADD_PROVIDER is sent without waiting for an answer (none comes) and yields
 // an empty message. Fails with the dial, stream or decode error, or
 // errc::timeout after `timeout`.
-net::awaitable<result<wire::kad_message>> kad_request(net::host& h, const protocol_id& proto,
+net::awaitable<result<wire::kad_message>> kad_request(net::host& h, protocol_id proto,
                                                       dht::lookup_peer to, wire::kad_message req,
                                                       net::steady_clock::duration timeout);
 
