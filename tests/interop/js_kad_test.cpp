@@ -10,6 +10,7 @@
 #include "crypto/sha256.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/kad.hpp"
+#include "protocols/ping.hpp"
 #include "support/async_test.hpp"
 #include "support/io_thread.hpp"
 #include "support/js_peer.hpp"
@@ -36,6 +37,9 @@ struct our_dht_node {
   protocols::identify_service identify{host};
   protocols::kad_node kad{host, protocols::kad_config{}};
   our_dht_node() {
+    // js-libp2p pings a new DHT contact (/ipfs/ping/1.0.0) before it enters
+    // the routing table; every peer-up node serves ping.
+    protocols::install_ping(host);
     host.start();
     t.start();
   }
