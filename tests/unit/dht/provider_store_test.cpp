@@ -19,13 +19,13 @@ TEST(provider_store, stores_refreshes_and_expires) {
   auto b = random_peer();
   bytes key{0x12, 0x20, 1};
   ASSERT_TRUE(s.add(key, a, {addr}, t0));
+  EXPECT_EQ(s.get(key, t0 + 10min, 10).at(0).addrs.size(), 1U);  // addresses for 30 min
   ASSERT_TRUE(s.add(key, b, {}, t0 + 1h));
   auto got = s.get(key, t0 + 1h, 10);
   ASSERT_EQ(got.size(), 2U);
   EXPECT_EQ(got[0].id, b);  // most recent first
   EXPECT_EQ(got[1].id, a);
   EXPECT_TRUE(got[1].addrs.empty());  // a's addresses are older than 30 minutes
-  EXPECT_EQ(s.get(key, t0 + 10min, 10).at(0).addrs.size(), 1U);
   // a refreshes at 40 h, so at 48 h only b has expired.
   ASSERT_TRUE(s.add(key, a, {}, t0 + 40h));
   EXPECT_EQ(s.records(), 2U);
