@@ -13,6 +13,7 @@
 #include "config/file_write.hpp"
 #include "config/identity_file.hpp"
 #include "config/relay_config.hpp"
+#include "control/systemd_notify.hpp"
 #include "protocols/autonat.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/names.hpp"
@@ -166,7 +167,11 @@ net::awaitable<int> serve(app::relay_config cfg) {
             << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";
   for (const auto& a : h.full_addrs()) std::cout << a.to_string() << "\n";
   std::cout.flush();
+  control::systemd_notifier notify(ex);
+  notify.ready("relaying for " + std::to_string(authorized.size()) + " authorized peers" +
+               (cfg.open ? " (open)" : ""));
   co_await wait_for_signal();
+  notify.stopping();
   const auto st = server.stats();
   spdlog::info("relay: stopping; {} circuits bridged, {} bytes relayed", st.circuits_total,
                st.bytes_relayed);

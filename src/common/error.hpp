@@ -120,6 +120,9 @@ enum class errc {
   quic_protocol,                 // peer violated QUIC (ngtcp2 closed the connection)
   quic_too_many_streams,         // the peer's MAX_STREAMS allows no new stream now
   quic_internal,                 // ngtcp2 or GnuTLS failed locally (allocation, setup)
+
+  // --- control/metrics/ops 1200-1299 ---
+  control_target_unknown = 1200,  // control API: no peer ID, name or address for the target
 };
 
 const boost::system::error_category& peerup_category() noexcept;
