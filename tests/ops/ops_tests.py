@@ -196,6 +196,254 @@ def notify_relay_gateway(ctx):
         sock.close()
 
 
+# --- control API ------------------------------------------------------------
+
+def api(home, method, target, body=None, headers=None, timeout=30):
+    from opsnode import UnixHTTPConnection, http_call
+    conn = UnixHTTPConnection(os.path.join(home.dir, "control.sock"), timeout=timeout)
+    try:
+        return http_call(conn, method, target, body, headers)
+    finally:
+        conn.close()
+
+
+def expect_error(home, method, target, body, status, words, headers=None):
+    st, hdrs, payload = api(home, method, target, body, headers)
+    check(st == status, f"{method} {target} {str(body)[:60]!r}: expected HTTP {status}, got {st} "
+                        f"{payload}")
+    msg = payload.get("error", "") if isinstance(payload, dict) else str(payload)
+    for w in words:
+        check(w in msg, f"{method} {target}: error {msg!r} does not say {w!r}")
+    return hdrs
+
+
+def web_server(ctx):
+    """python's http.server on loopback, serving a 2 MiB file: the home service."""
+    from opsnode import Proc, free_port
+    root = ctx.path("www")
+    os.makedirs(root)
+    with open(os.path.join(root, "blob"), "wb") as f:
+        f.write(os.urandom(2 << 20))
+    port = free_port()
+    p = Proc([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+              "--directory", root])
+    ctx.procs.append(p)
+    wait_for(lambda: _port_open(port), 10, "http.server")
+    return port
+
+
+def _port_open(port):
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+def two_nodes(ctx, extra_home=""):
+    """home (serving `web`) and laptop, both daemons; laptop authorized on home
+    through home's control API (live)."""
+    web = web_server(ctx)
+    home = ctx.home("home")
+    home.write_config(services={"web": f"127.0.0.1:{web}"}, extra=extra_home)
+    home.start()
+    laptop = ctx.home("laptop")
+    laptop.write_config(names={"home": home.addrs[0]})
+    laptop.start()
+    st, _, body = api(home, "POST", "/v1/auth", {"peer": laptop.id, "comment": "laptop"})
+    check(st == 200, f"auth add: {st} {body}")
+    # The laptop's daemon gates its own dials too: it must accept home.
+    st, _, body = api(laptop, "POST", "/v1/auth", {"peer": home.id, "services": ["web"]})
+    check(st == 200, f"auth add on the laptop: {st} {body}")
+    return home, laptop, web
+
+
+@scenario("control_api")
+def control_api(ctx):
+    """Every control route with good and bad input, on two live daemons."""
+    home, laptop, web = two_nodes(ctx)
+    sock = os.path.join(home.dir, "control.sock")
+    mode = os.stat(sock).st_mode & 0o777
+    check(mode == 0o600, f"control.sock mode {oct(mode)}, expected 0600")
+    check(os.stat(os.path.join(home.dir, "control.cookie")).st_mode & 0o777 == 0o600,
+          "control.cookie is not 0600")
+    # status / services / events / auth list
+    st, _, s = api(home, "GET", "/v1/status")
+    check(st == 200 and s["peer_id"] == home.id, f"status: {st} {s}")
+    st, _, svcs = api(home, "GET", "/v1/services")
+    check(st == 200 and svcs[0]["name"] == "web", f"services: {svcs}")
+    st, _, keys = api(home, "GET", "/v1/auth")
+    check(any(k["peer"] == laptop.id and k["comment"] == "laptop" for k in keys),
+          f"auth list lacks the laptop: {keys}")
+    # connect (laptop -> home by name), then peers on both sides
+    st, _, c = api(laptop, "POST", "/v1/connect", {"peer": "home"})
+    check(st == 200 and c["peer"] == home.id and c["path"] == "direct", f"connect: {st} {c}")
+    st, _, peers = api(home, "GET", "/v1/peers")
+    mine = [p for p in peers if p["peer"] == laptop.id]
+    check(mine and mine[0]["path"] == "direct" and mine[0]["transport"] == "tcp",
+          f"home's peers do not show the laptop direct over tcp: {peers}")
+    # ping reuses the open connection; traceroute of a direct path is one hop
+    st, _, pg = api(laptop, "POST", "/v1/ping", {"peer": home.id, "count": 3})
+    check(st == 200 and len(pg["rtt_ms"]) == 3 and pg["reused_connection"] is True,
+          f"ping: {st} {pg}")
+    st, _, tr = api(laptop, "POST", "/v1/traceroute", {"peer": "home"})
+    check(st == 200 and len(tr["hops"]) == 1 and tr["hops"][0]["kind"] == "target (direct)"
+          and "rtt_ms" in tr["hops"][0], f"traceroute: {st} {tr}")
+    # the CLI uses the socket: peerup ping says so, peerup peers lists home
+    r = laptop.cli("ping", "home", "-c", "2", "-i", "0.1")
+    check("via the daemon's open connection" in r.stdout, f"peerup ping did not use the daemon: "
+                                                         f"{r.stdout}")
+    r = laptop.cli("peers")
+    check(home.id in r.stdout and "direct" in r.stdout, f"peerup peers: {r.stdout}")
+    r = laptop.cli("traceroute", "home")
+    check("target (direct)" in r.stdout, f"peerup traceroute: {r.stdout}")
+    # events record the connection
+    st, _, ev = api(home, "GET", "/v1/events")
+    check(any(laptop.id in e["text"] and "connected" in e["text"] for e in ev), f"events: {ev}")
+    # reload: good, then a broken config is refused and the old one stays
+    st, _, rl = api(home, "POST", "/v1/reload")
+    check(st == 200 and rl["reloaded"] is True, f"reload: {st} {rl}")
+    with open(home.config) as f:
+        good = f.read()
+    with open(home.config, "a") as f:
+        f.write("bogus_key: 1\n")
+    st, _, rl = api(home, "POST", "/v1/reload")
+    check(st == 409 and rl["reloaded"] is False and "bogus_key" in rl["error"],
+          f"reload of a broken config: {st} {rl}")
+    with open(home.config, "w") as f:
+        f.write(good)
+    # disconnect, then auth remove (live: a reconnect is refused)
+    st, _, dc = api(laptop, "POST", "/v1/disconnect", {"peer": "home"})
+    check(st == 200 and dc["connections"] >= 1, f"disconnect: {st} {dc}")
+    wait_for(lambda: not [p for p in api(home, "GET", "/v1/peers")[2] if p["peer"] == laptop.id],
+             10, "home to see the laptop gone")
+    st, _, rm = api(home, "DELETE", f"/v1/auth/{laptop.id}")
+    check(st == 200 and rm["removed"] == laptop.id, f"auth remove: {st} {rm}")
+    # The dialer's handshake may complete before home's gater closes it, so
+    # the proof is on home's side: it refuses and never lists the laptop.
+    api(laptop, "POST", "/v1/connect", {"peer": "home"})
+    time.sleep(0.5)
+    check(not [p for p in api(home, "GET", "/v1/peers")[2] if p["peer"] == laptop.id],
+          "home lists the laptop after its key was removed")
+    check("not in authorized_keys" in home.proc.logs().split("removed " + laptop.id)[-1],
+          "home did not refuse the laptop after auth remove")
+    # bad input, route by route
+    big = {"peer": "x" * (17 * 1024)}
+    for method, target in [("POST", "/v1/status"), ("DELETE", "/v1/peers"),
+                           ("GET", "/v1/ping"), ("PUT", "/v1/auth"), ("GET", "/v1/reload"),
+                           ("GET", "/v1/connect"), ("GET", "/v1/disconnect"),
+                           ("POST", "/v1/services"), ("POST", "/v1/events"),
+                           ("GET", "/v1/traceroute"), ("GET", f"/v1/auth/{laptop.id}")]:
+        hdrs = expect_error(home, method, target, None, 405, ["not allowed", "use"]
+                            if not target.startswith("/v1/auth/") else ["DELETE"])
+        check("Allow" in hdrs, f"405 for {method} {target} without an Allow header")
+    for target in ["/v1/ping", "/v1/traceroute", "/v1/connect", "/v1/disconnect", "/v1/auth",
+                   "/v1/reload"]:
+        expect_error(home, "POST", target, big, 413, ["larger than 16384"])
+        expect_error(home, "POST", target, b"{not json", 400, ["not JSON"])
+        expect_error(home, "POST", target, b"[1,2]", 400, ["JSON object"])
+        expect_error(home, "POST", target, {"bogus": 1}, 400, ["unknown field", "bogus"])
+    expect_error(home, "POST", "/v1/ping", {"peer": "NOT A PEER"}, 400, ["peer:", "peer ID"])
+    expect_error(home, "POST", "/v1/ping", {}, 400, ["missing field", "peer"])
+    expect_error(home, "POST", "/v1/ping", {"peer": home.id, "count": 11}, 400, ["count", "1 to 10"])
+    expect_error(home, "POST", "/v1/ping", {"peer": "nosuchname"}, 502, ["cannot reach"])
+    expect_error(home, "POST", "/v1/traceroute", {"peer": 5}, 400, ["peer:"])
+    expect_error(home, "POST", "/v1/connect", {"peer": "a", "addr": "/ip4/1.2.3.4"}, 400,
+                 ["exactly one"])
+    expect_error(home, "POST", "/v1/connect", {"addr": "/ip4/127.0.0.1/tcp/1"}, 400,
+                 ["/p2p/<peer-id>"])
+    expect_error(home, "POST", "/v1/disconnect", {"peer": laptop.id}, 404, ["not connected"])
+    expect_error(home, "POST", "/v1/auth", {"peer": "12D3KooWbad"}, 400, ["peer ID"])
+    expect_error(home, "POST", "/v1/auth", {"peer": laptop.id, "services": ["Bad Name"]}, 400,
+                 ["not a service name"])
+    expect_error(home, "POST", "/v1/auth", {"peer": laptop.id, "comment": "a\nb"}, 400,
+                 ["control characters"])
+    expect_error(home, "DELETE", "/v1/auth/notapeer", None, 400, ["not a peer ID"])
+    expect_error(home, "DELETE", f"/v1/auth/{laptop.id}", None, 404, ["is not in"])
+    expect_error(home, "GET", "/v1/nosuch", None, 404, ["no route"])
+    expect_error(home, "GET", "/v1/status?x=1", None, 400, ["query strings"])
+    expect_error(home, "GET", "/v1/status", None, 431, ["headers larger"],
+                 headers={"X-Big": "y" * 9000})
+    # raw garbage on the socket: a 400, and the daemon still answers after it
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(b"\x00\x01GARBAGE / HTTP/9\r\n\r\n")
+        reply = s.recv(4096)
+    check(reply.startswith(b"HTTP/1.1 400"), f"garbage got {reply[:60]!r}")
+    check(api(home, "GET", "/v1/status")[0] == 200, "daemon stopped answering after garbage")
+    print("ok: all routes, good and bad input")
+
+
+def nobody_ids():
+    import pwd
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+def as_user(uid, gid):
+    def fn():
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return fn
+
+
+@scenario("control_other_user")
+def control_other_user(ctx):
+    """A client of another uid: refused without the cookie (401, clear error), served
+    with it; a user who cannot open the 0600 socket gets a clear CLI error."""
+    if os.geteuid() != 0:
+        raise Skip("needs root to run the daemon and a client as different users")
+    uid, gid = nobody_ids()
+    # the binary where nobody can run it (the build tree may be 0700)
+    peerup = ctx.path("peerup")
+    shutil.copy2(ctx.peerup, peerup)
+    os.chmod(peerup, 0o755)
+    folder = ctx.path("nobody-home")
+    os.makedirs(folder)
+    os.chown(folder, uid, gid)
+    os.chmod(folder, 0o700)
+    r = __import__("subprocess").run([peerup, "init", "--dir", folder], capture_output=True,
+                                     text=True, timeout=30, preexec_fn=as_user(uid, gid))
+    check(r.returncode == 0, f"init as nobody: {r.stderr}")
+    home = Home.__new__(Home)
+    home.peerup, home.dir, home.proc = peerup, folder, None
+    home.id = r.stdout.split()[0]
+    home.config = os.path.join(folder, "config.yaml")
+    home.write_config()
+    os.chown(home.config, uid, gid)
+    ctx.procs.append(home)
+    home.start(preexec_fn=as_user(uid, gid))
+    # root is another uid: it can connect (root ignores the mode) but is refused
+    st, _, body = api(home, "GET", "/v1/status")
+    check(st == 401, f"root without the cookie: expected 401, got {st} {body}")
+    for w in ("uid 0", f"uid {uid}", "control.cookie", "Authorization: Bearer"):
+        check(w in body["error"], f"401 error {body['error']!r} does not say {w!r}")
+    with open(os.path.join(folder, "control.cookie")) as f:
+        cookie = f.read().strip()
+    st, _, body = api(home, "GET", "/v1/status", headers={"Authorization": "Bearer " + "0" * 64})
+    check(st == 401, f"a wrong cookie was accepted: {st}")
+    st, _, body = api(home, "GET", "/v1/status", headers={"Authorization": "Bearer " + cookie})
+    check(st == 200 and body["peer_id"] == home.id, f"root with the cookie: {st} {body}")
+    # the CLI as root reads the cookie itself
+    r = home.cli("status", "--json")
+    check(home.id in r.stdout, f"peerup status as root: {r.stdout} {r.stderr}")
+    # a daemon of root, and a client as nobody: the kernel refuses the socket
+    rhome = ctx.home("root-home")
+    rhome.write_config()
+    os.chmod(ctx.work, 0o755)
+    os.chmod(rhome.dir, 0o755)  # let nobody reach the socket file, so the mode is what refuses
+    os.chmod(rhome.config, 0o644)
+    rhome.peerup = peerup
+    rhome.start()
+    r = rhome.cli("peers", check=False, user=as_user(uid, gid))
+    check(r.returncode != 0 and "permission denied" in r.stderr and "owner-only" in r.stderr,
+          f"nobody on root's socket: rc {r.returncode}, stderr {r.stderr!r}")
+    print("ok: 401 without cookie, 200 with it, EACCES explained")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--peerup")
