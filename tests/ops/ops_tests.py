@@ -444,6 +444,210 @@ def control_other_user(ctx):
     print("ok: 401 without cookie, 200 with it, EACCES explained")
 
 
+# --- metrics and the status page -----------------------------------------------
+
+def scrape(port):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        check(r.status == 200, f"/metrics: HTTP {r.status}")
+        ctype = r.headers.get("Content-Type", "")
+        check(ctype.startswith("text/plain; version=0.0.4"), f"/metrics Content-Type {ctype!r}")
+        text = r.read().decode()
+    return parse_exposition(text)
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels)): value}; fails on any line that is not the
+    text format (so the writer's output is checked as Prometheus reads it)."""
+    import re
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
+    label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    out, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            check(kind in ("counter", "gauge"), f"bad TYPE line {line!r}")
+            typed.add(name)
+            continue
+        m = sample.match(line)
+        check(m is not None, f"not a Prometheus sample line: {line!r}")
+        name, labels = m.group(1), frozenset(label.findall(m.group(3) or ""))
+        check(name in typed, f"sample {name} before its TYPE line")
+        check((name, labels) not in out, f"duplicate series {name}{dict(labels)}")
+        out[(name, labels)] = float(m.group(4))
+    return out
+
+
+def metric(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def curl(url, proxy_port=None, timeout=30):
+    import subprocess
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                        url], capture_output=True, text=True, timeout=timeout)
+    check(r.returncode == 0, f"curl {url}: {r.stderr}")
+    code, size = r.stdout.split()
+    return int(code), int(size)
+
+
+@scenario("metrics")
+def metrics(ctx):
+    """/metrics in the text format; counters move while a client proxies traffic."""
+    from opsnode import Proc, free_port
+    mport = free_port()
+    web = web_server(ctx)
+    home = ctx.home("home")
+    home.write_config(services={"web": f"127.0.0.1:{web}"}, extra=f"metrics: 127.0.0.1:{mport}\n")
+    home.start()
+    check(any(line == f"metrics 127.0.0.1:{mport}" for line in home.proc.out),
+          "the daemon did not print its metrics address")
+    laptop = ctx.home("laptop")
+    laptop.write_config(names={"home": home.addrs[0]})
+    st, _, body = api(home, "POST", "/v1/auth", {"peer": laptop.id})
+    check(st == 200, f"auth add: {body}")
+    before = scrape(mport)
+    check(metric(before, "peerup_up") == 1, "peerup_up is not 1")
+    check(metric(before, "peerup_authorized_peers") == 1, "authorized peers gauge is not 1")
+    proxy = Proc([ctx.peerup, "--config", laptop.config, "proxy", "home", "web", "0"])
+    ctx.procs.append(proxy)
+    port = int(proxy.wait_line(r"^proxy 127\.0\.0\.1:(\d+)").group(1))
+    # Two downloads of 2 MiB, a scrape between and after.
+    code, size = curl(f"http://127.0.0.1:{port}/blob")
+    check(code == 200 and size == 2 << 20, f"download 1: {code} {size}")
+    mid = scrape(mport)
+    code, size = curl(f"http://127.0.0.1:{port}/blob")
+    check(code == 200 and size == 2 << 20, f"download 2: {code} {size}")
+    after = scrape(mport)
+    conn = dict(direction="inbound", transport="tcp", path="direct")
+    check(metric(after, "peerup_connections_opened_total", **conn) >= 1,
+          "no inbound direct tcp connection counted")
+    check(metric(mid, "peerup_connections", **conn) >= 1, "open connections gauge is 0 mid-run")
+    s1 = metric(mid, "peerup_service_streams_total", service="web")
+    s2 = metric(after, "peerup_service_streams_total", service="web")
+    check(s1 >= 1 and s2 >= s1 + 1, f"service streams did not move: {s1} -> {s2}")
+    b0 = metric(before, "peerup_service_bytes_total", service="web", direction="out")
+    b1 = metric(mid, "peerup_service_bytes_total", service="web", direction="out")
+    b2 = metric(after, "peerup_service_bytes_total", service="web", direction="out")
+    check(b0 == 0 and b1 >= 2 << 20 and b2 >= b1 + (2 << 20),
+          f"service bytes out did not move by 2 MiB per download: {b0} -> {b1} -> {b2}")
+    bin_ = metric(after, "peerup_service_bytes_total", service="web", direction="in")
+    check(bin_ > 0, "no request bytes counted into the service")
+    pb = metric(after, "peerup_peer_bytes_total", peer=laptop.id, direction="out")
+    check(pb >= 4 << 20, f"per-peer bytes out for the laptop: {pb}")
+    check(metric(after, "peerup_resource_refusals_total", limit="max_connections") == 0,
+          "unexpected resource refusals")
+    for name in ("peerup_holepunch_attempts_total", "peerup_name_relay_queries_total",
+                 "peerup_streams", "peerup_relayed_connections"):
+        check(any(k[0] == name for k in after), f"{name} missing")
+    # A wrong path and method on the metrics port
+    import urllib.error
+    import urllib.request
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{mport}/other", timeout=5)
+        check(False, "/other answered 200")
+    except urllib.error.HTTPError as e:
+        check(e.code == 404, f"/other: {e.code}")
+    print(f"ok: streams {s2:.0f}, bytes out {b2/1048576:.1f} MiB, per-peer {pb/1048576:.1f} MiB")
+
+
+def chromium_dom(url, budget_ms=6000):
+    import subprocess
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        raise Skip("chromium not installed (scripts/install-deps.sh installs it)")
+    profile = tempfile.mkdtemp(prefix="peerup-chromium-")
+    try:
+        r = subprocess.run([exe, "--headless=new", "--no-sandbox", "--disable-gpu",
+                            "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + profile,
+                            f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+                           capture_output=True, text=True, timeout=90)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    check(r.returncode == 0, f"chromium failed ({r.returncode}): {r.stderr[-2000:]}")
+    return r.stdout
+
+
+@scenario("status_page")
+def status_page(ctx):
+    """The status page in headless Chromium shows a connected peer and its path."""
+    from opsnode import free_port
+    import html.parser
+    import urllib.error
+    import urllib.request
+    pport = free_port()
+    home, laptop, web = two_nodes(ctx, extra_home=f"status_page: 127.0.0.1:{pport}\n")
+    st, _, c = api(laptop, "POST", "/v1/connect", {"peer": "home"})
+    check(st == 200, f"connect: {st} {c}")
+    # Without the cookie: refused, for the page and for the API behind it
+    for path in ("/", "/v1/peers"):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{pport}{path}", timeout=5)
+            check(False, f"{path} answered without the cookie")
+        except urllib.error.HTTPError as e:
+            check(e.code == 401, f"{path} without cookie: HTTP {e.code}")
+    # A foreign Host (DNS rebinding) is refused even with the cookie
+    with open(os.path.join(home.dir, "control.cookie")) as f:
+        cookie = f.read().strip()
+    req = urllib.request.Request(f"http://127.0.0.1:{pport}/v1/peers",
+                                 headers={"Host": "evil.example", "Cookie": "peerup_session=" +
+                                          cookie})
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        check(False, "a foreign Host was served")
+    except urllib.error.HTTPError as e:
+        check(e.code == 403, f"foreign Host: HTTP {e.code}")
+    # The page is read-only: a POST with the cookie is refused
+    req = urllib.request.Request(f"http://127.0.0.1:{pport}/v1/reload", data=b"{}", method="POST",
+                                 headers={"Cookie": "peerup_session=" + cookie})
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        check(False, "the page accepted a POST")
+    except urllib.error.HTTPError as e:
+        check(e.code == 403, f"POST through the page: HTTP {e.code}")
+    # The login link of `peerup status --page`, opened in a real browser
+    link = home.cli("status", "--page").stdout.strip()
+    check(link.startswith(f"http://127.0.0.1:{pport}/login?token="), f"page link {link!r}")
+    dom = chromium_dom(link)
+
+    class Rows(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.loaded, self.cur, self.cls = [], False, None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "body" and a.get("data-loaded") == "1":
+                self.loaded = True
+            if tag == "tr" and "data-peer" in a:
+                self.cur = {"peer": a["data-peer"], "data-path": a.get("data-path")}
+                self.rows.append(self.cur)
+            if tag == "td" and self.cur is not None:
+                self.cls = (a.get("class") or "").split()
+
+        def handle_data(self, data):
+            if self.cur is not None and self.cls:
+                self.cur.setdefault(self.cls[-1] if self.cls[0] == "path" else self.cls[0], data)
+
+        def handle_endtag(self, tag):
+            if tag == "td":
+                self.cls = None
+            if tag == "tr":
+                self.cur = None
+
+    p = Rows()
+    p.feed(dom)
+    check(p.loaded, "the page's script never loaded the daemon's data; DOM:\n" + dom[-3000:])
+    mine = [r for r in p.rows if r["peer"] == laptop.id]
+    check(mine, f"the laptop {laptop.id} is not on the page; rows: {p.rows}")
+    check(mine[0]["data-path"] == "direct", f"path on the page: {mine[0]}")
+    check("web" in dom and "127.0.0.1:" + str(web) in dom, "the service is not on the page")
+    check("connected" in dom, "no recent events on the page")
+    print(f"ok: chromium shows {laptop.id[:16]}... path {mine[0]['data-path']}, service web, events")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--peerup")
