@@ -550,7 +550,18 @@ def metrics(ctx):
         check(False, "/other answered 200")
     except urllib.error.HTTPError as e:
         check(e.code == 404, f"/other: {e.code}")
-    print(f"ok: streams {s2:.0f}, bytes out {b2/1048576:.1f} MiB, per-peer {pb/1048576:.1f} MiB")
+    # Every metric the Grafana dashboard plots exists.
+    import json
+    import re
+    dash = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                        "grafana-dashboard.json")
+    with open(dash) as f:
+        exprs = [t["expr"] for p in json.load(f)["panels"] for t in p["targets"]]
+    names = {n for e in exprs for n in re.findall(r"peerup_[a-z_]+", e)}
+    served = {k[0] for k in after}
+    missing = sorted(names - served - {"peerup_up"} if "peerup_up" in served else names - served)
+    check(not missing, f"the dashboard plots metrics /metrics lacks: {missing}")
+    print(f"ok: dashboard's {len(names)} metrics served; streams {s2:.0f}, bytes out {b2/1048576:.1f} MiB, per-peer {pb/1048576:.1f} MiB")
 
 
 def chromium_dom(url, budget_ms=6000):
