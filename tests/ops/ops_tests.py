@@ -659,6 +659,79 @@ def status_page(ctx):
     print(f"ok: chromium shows {laptop.id[:16]}... path {mine[0]['data-path']}, service web, events")
 
 
+@scenario("relayed")
+def relayed(ctx):
+    """Over a relay: traceroute shows the relay hop and the target with RTTs,
+    peers show path relayed, and the relay's and home's /metrics count it."""
+    import subprocess
+    from opsnode import Proc, free_port
+    rdir = ctx.path("relay")
+    r = subprocess.run([ctx.peerup, "relay", "init", "--dir", rdir], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 0, f"relay init: {r.stderr}")
+    web = web_server(ctx)
+    home = ctx.home("home")
+    laptop = ctx.home("laptop")
+    for who in (home, laptop):
+        r = subprocess.run([ctx.peerup, "relay", "authorize", who.id, "--dir", rdir],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"relay authorize: {r.stderr}")
+    rport = free_port()
+    relay = Proc([ctx.peerup, "relay", "serve", "--dir", rdir, "--listen", "/ip4/127.0.0.1/tcp/0",
+                  "--metrics", f"127.0.0.1:{rport}"])
+    ctx.procs.append(relay)
+    raddr = relay.wait_line(r"^(/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$").group(1)
+    relay.wait_line(rf"^metrics 127\.0\.0\.1:{rport}$")
+    hport = free_port()
+    # No direct address and no hole punching: the relay is the only path.
+    home.write_config(listen=(), relays=(raddr,), services={"web": f"127.0.0.1:{web}"},
+                      extra=f"metrics: 127.0.0.1:{hport}\n")
+    home.start(env={"PEERUP_HOLEPUNCH": "off"})
+    laptop.write_config(listen=(), relays=(raddr,),
+                        names={"home": f"{raddr}/p2p-circuit/p2p/{home.id}"})
+    laptop.start(env={"PEERUP_HOLEPUNCH": "off"})
+    for a, b in ((home, laptop), (laptop, home)):
+        st, _, body = api(a, "POST", "/v1/auth", {"peer": b.id})
+        check(st == 200, f"auth add: {body}")
+    wait_for(lambda: metric(scrape(hport), "peerup_relay_reservations", state="reserved") == 1,
+             20, "home's reservation on the relay")
+    st, _, tr = api(laptop, "POST", "/v1/traceroute", {"peer": "home"}, timeout=60)
+    check(st == 200 and tr["path"] == "relayed" and len(tr["hops"]) == 2, f"traceroute: {st} {tr}")
+    h1, h2 = tr["hops"]
+    check(h1["kind"] == "relay" and raddr.endswith(h1["peer"]) and "rtt_ms" in h1,
+          f"hop 1 is not the relay with an RTT: {h1}")
+    check(h2["peer"] == home.id and "rtt_ms" in h2, f"hop 2 is not home with an RTT: {h2}")
+    r = laptop.cli("traceroute", "home")
+    check(" 1  relay" in r.stdout and " 2  target (via relay)" in r.stdout,
+          f"peerup traceroute: {r.stdout}")
+    st, _, peers = api(home, "GET", "/v1/peers")
+    mine = [p for p in peers if p["peer"] == laptop.id]
+    check(mine and mine[0]["path"] == "relayed" and mine[0]["transport"] == "relayed",
+          f"home does not list the laptop as relayed: {peers}")
+    before = scrape(rport)
+    proxy = Proc([ctx.peerup, "--config", laptop.config, "proxy", "home", "web", "0"],
+                 env=dict(os.environ, PEERUP_HOLEPUNCH="off"))
+    ctx.procs.append(proxy)
+    port = int(proxy.wait_line(r"^proxy 127\.0\.0\.1:(\d+)").group(1))
+    code, size = curl(f"http://127.0.0.1:{port}/blob")
+    check(code == 200 and size == 2 << 20, f"download over the relay: {code} {size}")
+    proxy.stop()
+    wait_for(lambda: metric(scrape(rport), "peerup_relay_bytes_total") >=
+             metric(before, "peerup_relay_bytes_total") + (2 << 20), 15, "relay bytes to count")
+    after = scrape(rport)
+    check(metric(after, "peerup_relay_reservations") >= 2, "relay counts < 2 reservations")
+    check(metric(after, "peerup_relay_circuits_total") >= 2, "relay counts < 2 circuits")
+    check(metric(after, "peerup_relay_authorized_peers") == 2, "relay authorized peers != 2")
+    hm = scrape(hport)
+    check(metric(hm, "peerup_connections_opened_total", direction="inbound", transport="relayed",
+                 path="relayed") >= 1, "home counted no inbound relayed connection")
+    check(metric(hm, "peerup_service_bytes_total", service="web", direction="out") >= 2 << 20,
+          "home counted no service bytes over the relay")
+    print(f"ok: traceroute relay {h1['rtt_ms']:.2f} ms, target {h2['rtt_ms']:.2f} ms; relay "
+          f"{metric(after, 'peerup_relay_bytes_total')/1048576:.1f} MiB, "
+          f"{metric(after, 'peerup_relay_circuits_total'):.0f} circuits")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--peerup")
