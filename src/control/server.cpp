@@ -76,6 +76,17 @@ std::shared_ptr<net::tcp::acceptor> bind_tcp(net::asio::any_io_executor ex,
   return a;
 }
 
+// What ping and connect say about the connection they used.
+json::object describe(const net::connection& c, bool reused) {
+  json::object o;
+  o["peer"] = c.remote_peer.to_string();
+  o["path"] = c.relayed ? "relayed" : "direct";
+  o["transport"] = std::string(c.transport());
+  o["addr"] = c.remote_addr.to_string();
+  o["reused_connection"] = reused;
+  return o;
+}
+
 double ms(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
 
 // SO_PEERCRED: who is on the other end of a Unix socket.
@@ -171,21 +182,19 @@ void control_server::start() {
   if (!ec) unix_->listen(64, ec);
   if (ec)
     throw std::runtime_error("control socket " + opts_.socket.string() + ": " + ec.message());
-  auto alive = alive_;
   net::asio::co_spawn(ex, accept_unix(), net::asio::detached);
   // 4. TCP listeners
   if (opts_.metrics) {
-    metrics_ = bind_tcp(ex, *opts_.metrics, "metrics");
+    metrics_.emplace(ex, *opts_.metrics, [this] { return render_metrics(); });
     if (!opts_.metrics->address().is_loopback())
       spdlog::warn("metrics: /metrics on {} is not loopback: whoever reaches it sees peer names "
                    "and traffic (firewall it, or use 127.0.0.1)",
                    show(metrics_->local_endpoint()));
-    net::asio::co_spawn(ex, accept_tcp(metrics_, listener_kind::metrics), net::asio::detached);
     spdlog::info("metrics on http://{}/metrics", show(metrics_->local_endpoint()));
   }
   if (opts_.status_page) {
     page_ = bind_tcp(ex, *opts_.status_page, "status_page");
-    net::asio::co_spawn(ex, accept_tcp(page_, listener_kind::page), net::asio::detached);
+    net::asio::co_spawn(ex, accept_page(page_), net::asio::detached);
     spdlog::info("status page on http://{}/ (open it with: peerup status --page)",
                  show(page_->local_endpoint()));
   }
@@ -198,7 +207,7 @@ void control_server::stop() {
   started_ = false;
   boost::system::error_code ec;
   if (unix_) unix_->close(ec);
-  if (metrics_) metrics_->close(ec);
+  metrics_.reset();
   if (page_) page_->close(ec);
   std::error_code fec;
   fs::remove(opts_.socket, fec);
@@ -248,8 +257,7 @@ net::awaitable<void> control_server::accept_unix() {
   }
 }
 
-net::awaitable<void> control_server::accept_tcp(std::shared_ptr<net::tcp::acceptor> a,
-                                                listener_kind kind) {
+net::awaitable<void> control_server::accept_page(std::shared_ptr<net::tcp::acceptor> a) {
   auto alive = alive_;
   const auto port = a->local_endpoint().port();
   while (*alive && a->is_open()) {
@@ -259,30 +267,14 @@ net::awaitable<void> control_server::accept_tcp(std::shared_ptr<net::tcp::accept
       if (ec == net::asio::error::operation_aborted) co_return;
       continue;
     }
-    if (kind == listener_kind::metrics) {
-      net::asio::co_spawn(
-          s.get_executor(),
-          http_session(std::move(s),
-                       [this, alive](http_request_view req) -> net::awaitable<http_answer> {
-                         if (!*alive) co_return error_answer({503, "daemon stopping", {}});
-                         if (req.target != "/metrics")
-                           co_return error_answer({404, "only /metrics here", {}});
-                         if (req.method != "GET" && req.method != "HEAD")
-                           co_return error_answer({405, "use GET", "GET"});
-                         co_return http_answer{200, "text/plain; version=0.0.4; charset=utf-8",
-                                               render_metrics(), {}};
-                       }),
-          net::asio::detached);
-    } else {
-      net::asio::co_spawn(
-          s.get_executor(),
-          http_session(std::move(s),
-                       [this, alive, port](http_request_view req) -> net::awaitable<http_answer> {
-                         if (!*alive) co_return error_answer({503, "daemon stopping", {}});
-                         co_return co_await handle_page(std::move(req), port);
-                       }),
-          net::asio::detached);
-    }
+    net::asio::co_spawn(
+        s.get_executor(),
+        http_session(std::move(s),
+                     [this, alive, port](http_request_view req) -> net::awaitable<http_answer> {
+                       if (!*alive) co_return error_answer({503, "daemon stopping", {}});
+                       co_return co_await handle_page(std::move(req), port);
+                     }),
+        net::asio::detached);
   }
 }
 
@@ -462,12 +454,7 @@ net::awaitable<http_answer> control_server::ping(const command& cmd) {
     rtts.push_back(ms(*rtt));
   }
   opened->stream->reset();
-  json::object o;
-  o["peer"] = (*conn)->remote_peer.to_string();
-  o["path"] = (*conn)->relayed ? "relayed" : "direct";
-  o["transport"] = std::string((*conn)->transport());
-  o["addr"] = (*conn)->remote_addr.to_string();
-  o["reused_connection"] = reused;
+  json::object o = describe(**conn, reused);
   o["rtt_ms"] = std::move(rtts);
   if (!error.empty()) o["error"] = error;
   co_return json_answer(error.empty() ? 200 : 504, json::serialize(o));
@@ -540,12 +527,7 @@ net::awaitable<http_answer> control_server::connect(const command& cmd) {
     conn = co_await connection_to(cmd.target, reused, why);
   }
   if (!conn) co_return error_answer({502, "cannot connect to " + cmd.target + ": " + why, {}});
-  json::object o;
-  o["peer"] = (*conn)->remote_peer.to_string();
-  o["path"] = (*conn)->relayed ? "relayed" : "direct";
-  o["transport"] = std::string((*conn)->transport());
-  o["addr"] = (*conn)->remote_addr.to_string();
-  o["reused_connection"] = reused;
+  json::object o = describe(**conn, reused);
   d_.note_event("connected to " + (*conn)->remote_peer.to_string() + " via the control socket");
   co_return json_answer(200, json::serialize(o));
 }
@@ -652,6 +634,8 @@ metrics_listener::metrics_listener(net::asio::any_io_executor ex, net::tcp::endp
                              if (!*alive) co_return error_answer({503, "stopping", {}});
                              if (req.target != "/metrics")
                                co_return error_answer({404, "only /metrics here", {}});
+                             if (req.method != "GET" && req.method != "HEAD")
+                               co_return error_answer({405, "use GET", "GET"});
                              co_return http_answer{200,
                                                    "text/plain; version=0.0.4; charset=utf-8",
                                                    render_(), {}};

@@ -42,6 +42,23 @@ struct server_options {
 // turned into endpoints. Throws std::runtime_error naming the key.
 server_options server_options_for(const app::config& cfg);
 
+// /metrics on a TCP listener: the daemon's (config `metrics:`) and the
+// relay's (`peerup relay serve --metrics`).
+class metrics_listener {
+ public:
+  // Binds `ep`; throws std::runtime_error naming it on failure. `render` runs
+  // on the executor for each scrape.
+  metrics_listener(net::asio::any_io_executor ex, net::tcp::endpoint ep,
+                   std::function<std::string()> render);
+  ~metrics_listener();
+  net::tcp::endpoint local_endpoint() const { return acceptor_->local_endpoint(); }
+
+ private:
+  std::shared_ptr<net::tcp::acceptor> acceptor_;
+  std::function<std::string()> render_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
 class control_server {
  public:
   control_server(app::daemon& d, server_options opts);
@@ -69,9 +86,8 @@ class control_server {
   net::awaitable<http_answer> handle_api(http_request_view req, bool trusted, bool read_only);
 
  private:
-  enum class listener_kind { control, metrics, page };
   net::awaitable<void> accept_unix();
-  net::awaitable<void> accept_tcp(std::shared_ptr<net::tcp::acceptor> a, listener_kind kind);
+  net::awaitable<void> accept_page(std::shared_ptr<net::tcp::acceptor> a);
   net::awaitable<http_answer> handle_page(http_request_view req, std::uint16_t port);
   net::awaitable<http_answer> execute(const command& cmd);
   net::awaitable<http_answer> ping(const command& cmd);
@@ -90,27 +106,12 @@ class control_server {
   server_options opts_;
   std::string cookie_;
   std::unique_ptr<net::asio::local::stream_protocol::acceptor> unix_;
-  std::shared_ptr<net::tcp::acceptor> metrics_, page_;
+  std::optional<metrics_listener> metrics_;
+  std::shared_ptr<net::tcp::acceptor> page_;
   std::unique_ptr<app::name_resolver> resolver_;
   // Connections opened since start, by direction/transport/path.
   std::map<std::vector<std::string>, std::uint64_t> opened_;
   bool started_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-};
-
-// `peerup relay serve --metrics`: the relay's counters on /metrics.
-class metrics_listener {
- public:
-  // Binds `ep`; throws std::runtime_error naming it on failure. `render` runs
-  // on the executor for each scrape.
-  metrics_listener(net::asio::any_io_executor ex, net::tcp::endpoint ep,
-                   std::function<std::string()> render);
-  ~metrics_listener();
-  net::tcp::endpoint local_endpoint() const { return acceptor_->local_endpoint(); }
-
- private:
-  std::shared_ptr<net::tcp::acceptor> acceptor_;
-  std::function<std::string()> render_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

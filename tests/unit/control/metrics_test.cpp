@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "control/metrics.hpp"
 
 using namespace peerup::control;
@@ -55,7 +57,7 @@ TEST(metrics, refuses_bad_names_and_wrong_label_counts) {
 TEST(metrics, formats_values_as_prometheus_reads_them) {
   EXPECT_EQ(format_value(3), "3");
   EXPECT_EQ(format_value(0.5), "0.5");
-  EXPECT_EQ(format_value(1.0 / 0.0), "+Inf");
-  EXPECT_EQ(format_value(-1.0 / 0.0), "-Inf");
-  EXPECT_EQ(format_value(0.0 / 0.0), "NaN");
+  EXPECT_EQ(format_value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(format_value(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(format_value(std::numeric_limits<double>::quiet_NaN()), "NaN");
 }
