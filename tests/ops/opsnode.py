@@ -174,7 +174,12 @@ def http_call(conn, method, target, body=None, headers=None):
         if isinstance(data, str):
             data = data.encode()
         h.setdefault("Content-Type", "application/json")
-    conn.request(method, target, body=data, headers=h)
+    try:
+        conn.request(method, target, body=data, headers=h)
+    except (BrokenPipeError, ConnectionResetError):
+        # The server answered (e.g. 413) and closed before it read the whole
+        # body; its answer is still in the socket.
+        pass
     r = conn.getresponse()
     raw = r.read()
     ctype = r.getheader("Content-Type", "")
