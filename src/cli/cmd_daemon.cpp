@@ -2,6 +2,7 @@
 #include <csignal>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -28,10 +29,16 @@ int run_daemon() {
   app::daemon* dp = nullptr;
   std::unique_ptr<control::control_server> control;
   opts.hooks.ready = [&] {
-    // The control socket, /metrics and the page; a failure here (another
-    // daemon on this folder, a taken port) stops the daemon with its reason.
+    // The control socket, /metrics and the page. The daemon's job is serving
+    // peers, so a failure here (a folder it cannot write, a taken port) is
+    // logged and the daemon runs on without them, as it does when it cannot
+    // write status.json; `peerup status` then falls back to that file.
     control = std::make_unique<control::control_server>(*dp, server_opts);
-    control->start();
+    try {
+      control->start();
+    } catch (const std::exception& e) {
+      spdlog::error("{}; running without it", e.what());
+    }
     if (auto ep = control->metrics_endpoint())
       std::cout << "metrics " << ep->address().to_string() << ":" << ep->port() << "\n";
     if (auto ep = control->status_page_endpoint())

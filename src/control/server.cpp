@@ -147,10 +147,7 @@ control_server::~control_server() {
 
 void control_server::start() {
   auto ex = d_.host().get_executor();
-  // 1. the cookie: random, owner-only, replaced at every start
-  cookie_ = random_hex(32);
-  app::write_private_file(opts_.cookie, cookie_ + "\n", false);
-  // 2. a socket file left by a daemon that died is removed; a live one is not
+  // 1. a socket file left by a daemon that died is removed; a live one is not
   // SECURITY: sockaddr_un holds 107 bytes of path.
   if (opts_.socket.native().size() >= sizeof(sockaddr_un{}.sun_path))
     throw std::runtime_error("control socket path " + opts_.socket.string() + " is longer than " +
@@ -170,6 +167,10 @@ void control_server::start() {
     throw std::runtime_error(opts_.socket.string() +
                              " exists and is not a socket: remove it or move the config");
   }
+  // 2. the cookie: random, owner-only, replaced at every start (after the
+  //    check above, so a second daemon never overwrites a live one's)
+  cookie_ = random_hex(32);
+  app::write_private_file(opts_.cookie, cookie_ + "\n", false);
   // 3. bind with a umask that leaves no window in which others could connect
   unix_ = std::make_unique<local::acceptor>(ex);
   boost::system::error_code ec;
@@ -182,6 +183,7 @@ void control_server::start() {
   if (!ec) unix_->listen(64, ec);
   if (ec)
     throw std::runtime_error("control socket " + opts_.socket.string() + ": " + ec.message());
+  started_ = true;  // from here stop() has a socket file to remove
   net::asio::co_spawn(ex, accept_unix(), net::asio::detached);
   // 4. TCP listeners
   if (opts_.metrics) {
@@ -198,7 +200,6 @@ void control_server::start() {
     spdlog::info("status page on http://{}/ (open it with: peerup status --page)",
                  show(page_->local_endpoint()));
   }
-  started_ = true;
   spdlog::info("control socket {}", opts_.socket.string());
 }
 

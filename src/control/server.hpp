@@ -66,8 +66,8 @@ class control_server {
   control_server(const control_server&) = delete;
   control_server& operator=(const control_server&) = delete;
 
-  // 1. write a fresh cookie file (0600)
-  // 2. remove a stale socket file (refusing when a live daemon answers on it)
+  // 1. remove a stale socket file (refusing when a live daemon answers on it)
+  // 2. write a fresh cookie file (0600)
   // 3. bind the socket, chmod 0600, listen
   // 4. bind /metrics and the status page, if configured
   // Throws std::runtime_error naming the path or address and the fix.

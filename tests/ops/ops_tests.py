@@ -373,6 +373,23 @@ def control_api(ctx):
     print("ok: all routes, good and bad input")
 
 
+@scenario("control_unavailable")
+def control_unavailable(ctx):
+    """A daemon that cannot create its control socket logs why and serves on;
+    `peerup status` falls back to status.json."""
+    home = ctx.home()
+    home.write_config()
+    os.mkdir(os.path.join(home.dir, "control.sock"))  # in the way, and not a socket
+    home.start()
+    check("exists and is not a socket" in home.proc.logs() and "running without it" in
+          home.proc.logs(), f"no clear error about the socket: {home.proc.logs()[-800:]}")
+    wait_for(lambda: os.path.exists(os.path.join(home.dir, "status.json")), 10, "status.json")
+    r = home.cli("status", "--json")
+    check(home.id in r.stdout, f"peerup status did not fall back to status.json: {r.stderr}")
+    check(home.proc.p.poll() is None, "the daemon exited")
+    print("ok: logged, served on, status from status.json")
+
+
 def nobody_ids():
     import pwd
     try:
