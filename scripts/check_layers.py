@@ -40,6 +40,12 @@ def main() -> int:
         return seen
 
     problems = []
+    # Every folder of src/ with sources is a layer (src/cli is the binary on
+    # top): a new folder left out of src/CMakeLists.txt would escape the rule.
+    for folder in sorted(p for p in pathlib.Path(src).iterdir() if p.is_dir()):
+        if folder.name not in deps and folder.name != "cli" and any(folder.glob("*.[ch]pp")):
+            problems.append(f"{folder}: not a layer in src/CMakeLists.txt (add a peerup_layer("
+                            f"{folder.name} DEPS ...) line, so its includes are checked)")
     for layer in deps:
         allowed = below(layer) | {layer}
         for path in sorted(pathlib.Path(src, layer).glob("*.[ch]pp")):

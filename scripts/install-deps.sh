@@ -15,6 +15,7 @@ PKGS=(
   openssh-server openssh-client curl dnsutils iperf3 socat iproute2 iptables conntrack netcat-openbsd
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev  # QUIC (issue 13)
   libqrencode-dev libsystemd-dev libboost-json1.81-dev  # pairing QR, sd_notify, control API JSON
+  chromium  # tests/ops: the status page in a real headless browser (issue 16)
   python3 tcpdump  # tests/lab (network namespaces, NAT) and bench/holepunch.py: docs/lab.md
 )
 

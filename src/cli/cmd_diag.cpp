@@ -1,5 +1,6 @@
 // peerup ping / perf: diagnostics that speak plain libp2p, so they work
 // against any libp2p node, not only peerup ones.
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,7 @@
 #include "node/path_transport.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/perf.hpp"
+#include "control/client.hpp"
 #include "protocols/ping.hpp"
 #include "protocols/relay_client.hpp"
 
@@ -50,6 +52,92 @@ private_key key_or_ephemeral(const std::string& path) {
   return path.empty() ? private_key::generate() : app::load_identity(path);
 }
 
+// What both pings (a fresh node's, and the daemon's over the control socket)
+// print per reply, on failure and at the end, and the pause between pings.
+class ping_printer {
+ public:
+  explicit ping_printer(const ping_options& o) : o_(o) {}
+  void reply(int seq, double ms, std::string_view path, std::string_view transport,
+             std::string_view peer, bool via_daemon) {
+    ++received_;
+    min_ms_ = std::min(min_ms_, ms);
+    max_ms_ = std::max(max_ms_, ms);
+    sum_ms_ += ms;
+    if (o_.json)
+      std::cout << fmt::format(
+                       R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","transport":"{}","peer":"{}"{}}})",
+                       seq, ms, path, transport, peer, via_daemon ? R"(,"via":"daemon")" : "")
+                << std::endl;
+    else
+      std::cout << fmt::format("seq={} time={:.3f} ms path={} transport={}", seq, ms, path,
+                               transport)
+                << std::endl;
+  }
+  void failed(int seq, const std::string& err) {
+    if (o_.json)
+      std::cout << fmt::format(R"({{"seq":{},"ok":false,"error":"{}"}})", seq, err) << "\n";
+    else
+      std::cout << "seq=" << seq << " error: " << err << "\n";
+  }
+  net::awaitable<void> pause_after(int seq, net::asio::steady_timer& timer) {
+    if (seq >= o_.count) co_return;
+    timer.expires_after(std::chrono::duration_cast<net::steady_clock::duration>(
+        std::chrono::duration<double>(o_.interval_s)));
+    co_await timer.async_wait(net::use_nothrow);
+  }
+  // Prints the summary line; the exit code.
+  int finish() const {
+    if (!o_.json && received_ > 0)
+      std::cout << fmt::format("{} sent, {} received, rtt min/avg/max = {:.3f}/{:.3f}/{:.3f} ms\n",
+                               o_.count, received_, min_ms_, sum_ms_ / received_, max_ms_);
+    return received_ == o_.count ? 0 : 1;
+  }
+
+ private:
+  const ping_options& o_;
+  int received_ = 0;
+  double min_ms_ = 1e18, max_ms_ = 0, sum_ms_ = 0;
+};
+
+// One POST /v1/ping per sequence number, printed as the local ping prints.
+// nullopt when no daemon answers on the config's control socket.
+net::awaitable<std::optional<int>> ping_via_daemon(const app::config& cfg, const ping_options& o) {
+  auto ex = co_await net::asio::this_coro::executor;
+  boost::json::object req;
+  req["peer"] = o.target;
+  req["count"] = 1;
+  const auto body = boost::json::serialize(req);
+  ping_printer out(o);
+  net::asio::steady_timer timer(ex);
+  for (int seq = 1; seq <= o.count; ++seq) {
+    auto r = control::call_daemon(cfg.dir(), "POST", "/v1/ping", body);
+    if (!r) {
+      if (seq == 1) co_return std::nullopt;
+      std::cerr << "peerup: the daemon stopped\n";
+      co_return 2;
+    }
+    if (r->status != 200 && r->status != 504) {
+      std::cerr << "peerup: " << control::error_message(*r) << "\n";
+      co_return 2;
+    }
+    const auto v = boost::json::parse(r->body).as_object();
+    const std::string path(v.at("path").as_string()), transport(v.at("transport").as_string()),
+        peer(v.at("peer").as_string());
+    if (seq == 1 && !o.json)
+      std::cout << "PING " << peer << " (" << std::string(v.at("addr").as_string()) << ", "
+                << transport << ", via the daemon's "
+                << (v.at("reused_connection").as_bool() ? "open" : "new") << " connection)\n";
+    const auto& rtts = v.at("rtt_ms").as_array();
+    if (rtts.empty()) {
+      out.failed(seq, v.contains("error") ? std::string(v.at("error").as_string()) : "no answer");
+      break;
+    }
+    out.reply(seq, rtts[0].to_number<double>(), path, transport, peer, true);
+    co_await out.pause_after(seq, timer);
+  }
+  co_return out.finish();
+}
+
 net::awaitable<int> run_ping(ping_options o) {
   auto ex = co_await net::asio::this_coro::executor;
   // A multiaddr must end in /p2p/<peer-id>, as for connect: without it,
@@ -65,6 +153,10 @@ net::awaitable<int> run_ping(ping_options o) {
     plan = std::move(*exact);
   }
   auto cfg = by_name ? std::optional(load_cli_config()) : load_cli_config_if_any();
+  // A running daemon pings over its own connection (no new node, no new
+  // handshake, and the path it really uses): by name or peer ID, no --key.
+  if (by_name && o.key.empty())
+    if (auto rc = co_await ping_via_daemon(*cfg, o)) co_return *rc;
   auto key = cfg && o.key.empty() ? app::load_identity(cfg->identity_key.resolved)
                                   : key_or_ephemeral(o.key);
   net::host h(ex, net::host_config{.identity = key});
@@ -97,47 +189,20 @@ net::awaitable<int> run_ping(ping_options o) {
   if (!o.json)
     std::cout << "PING " << peer << " (" << (*conn)->remote_addr.to_string() << ", " << path
               << (path == "relayed" ? " via " : " over ") << transport << ")\n";
-  int received = 0;
-  double min_ms = 1e18, max_ms = 0, sum_ms = 0;
+  ping_printer out(o);
   net::asio::steady_timer timer(ex);
   for (int seq = 1; seq <= o.count; ++seq) {
     auto rtt =
         co_await net::with_timeout(protocols::ping_once(*opened->stream), std::chrono::seconds(10));
     if (!rtt) {
-      if (o.json)
-        std::cout << fmt::format(R"({{"seq":{},"ok":false,"error":"{}"}})", seq,
-                                 rtt.error().message())
-                  << "\n";
-      else
-        std::cout << "seq=" << seq << " error: " << rtt.error().message() << "\n";
+      out.failed(seq, rtt.error().message());
       break;
     }
-    const double ms = static_cast<double>(rtt->count()) / 1000.0;
-    ++received;
-    min_ms = std::min(min_ms, ms);
-    max_ms = std::max(max_ms, ms);
-    sum_ms += ms;
-    if (o.json)
-      std::cout
-          << fmt::format(
-                 R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","transport":"{}","peer":"{}"}})",
-                 seq, ms, path, transport, peer)
-          << std::endl;
-    else
-      std::cout << fmt::format("seq={} time={:.3f} ms path={} transport={}", seq, ms, path,
-                               transport)
-                << std::endl;
-    if (seq < o.count) {
-      timer.expires_after(std::chrono::duration_cast<net::steady_clock::duration>(
-          std::chrono::duration<double>(o.interval_s)));
-      co_await timer.async_wait(net::use_nothrow);
-    }
+    out.reply(seq, static_cast<double>(rtt->count()) / 1000.0, path, transport, peer, false);
+    co_await out.pause_after(seq, timer);
   }
-  if (!o.json && received > 0)
-    std::cout << fmt::format("{} sent, {} received, rtt min/avg/max = {:.3f}/{:.3f}/{:.3f} ms\n",
-                             o.count, received, min_ms, sum_ms / received, max_ms);
   h.stop();
-  co_return received == o.count ? 0 : 1;
+  co_return out.finish();
 }
 
 net::awaitable<int> run_perf_server(perf_options o) {

@@ -10,6 +10,7 @@
 #include "gateway/dns_server.hpp"
 #include "gateway/gateway_directory.hpp"
 #include "config/identity_file.hpp"
+#include "control/systemd_notify.hpp"
 #include "gateway/socks_server.hpp"
 
 namespace peerup::cli {
@@ -93,7 +94,11 @@ net::awaitable<int> run_gateway(gateway_options o) {
     std::cout << "dns " << show(bound) << " zone " << g.zone << " virtual IPs "
               << g.virtual_network.to_string() << std::endl;
   }
+  control::systemd_notifier notify(ex);
+  notify.ready(std::string(socks ? "socks5 " + show(socks->local_endpoint()) : "") +
+               (dns ? (socks ? ", dns" : "dns") : ""));
   co_await wait_for_signal();
+  notify.stopping();
   if (socks) socks->stop();
   if (dns) dns->stop();
   gw.stop();

@@ -14,6 +14,9 @@
 #include "config/identity_file.hpp"
 #include "config/listen_addr.hpp"
 #include "config/relay_config.hpp"
+#include "control/metrics.hpp"
+#include "control/server.hpp"
+#include "control/systemd_notify.hpp"
 #include "protocols/autonat.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/names.hpp"
@@ -33,6 +36,7 @@ struct relay_flags {
   std::string key;
   bool open = false;
   std::string network;  // serve /peerup/names/1.0.0 for this network
+  std::string metrics;  // IP:port for /metrics, empty: none
 };
 
 app::relay_config resolve(const relay_flags& f) {
@@ -125,7 +129,40 @@ class authorized_set {
   net::steady_clock::time_point last_check_ = net::steady_clock::now();
 };
 
-net::awaitable<int> serve(app::relay_config cfg) {
+// The relay's counters as Prometheus families (docs/operations.md).
+std::string relay_metrics(net::host& h, const protocols::relay_server& server,
+                          const authorized_set& authorized) {
+  control::metrics_registry m;
+  using mt = control::metric_type;
+  m.declare("peerup_relay_up", mt::gauge, "1 while the relay runs");
+  m.declare("peerup_relay_reservations", mt::gauge, "Live reservations");
+  m.declare("peerup_relay_circuits", mt::gauge, "Live circuits");
+  m.declare("peerup_relay_circuits_total", mt::counter, "Circuits bridged since start");
+  m.declare("peerup_relay_bytes_total", mt::counter,
+            "Bytes relayed, both directions, finished circuits included");
+  m.declare("peerup_relay_connections", mt::gauge, "Open connections", {"transport"});
+  m.declare("peerup_relay_authorized_peers", mt::gauge, "Peers in the relay's authorized_keys");
+  m.declare("peerup_resource_refusals_total", mt::counter,
+            "Connections, streams or memory the resource manager refused, by limit", {"limit"});
+  const auto st = server.stats();
+  m.set("peerup_relay_up", 1);
+  m.set("peerup_relay_reservations", static_cast<double>(st.reservations));
+  m.set("peerup_relay_circuits", static_cast<double>(st.circuits));
+  m.set("peerup_relay_circuits_total", static_cast<double>(st.circuits_total));
+  m.set("peerup_relay_bytes_total", static_cast<double>(st.bytes_relayed));
+  for (std::string_view t : {"tcp", "quic"}) m.set("peerup_relay_connections", 0, {std::string(t)});
+  for (const auto& c : h.all_connections())
+    m.add("peerup_relay_connections", 1, {std::string(c->transport())});
+  m.set("peerup_relay_authorized_peers", static_cast<double>(authorized.size()));
+  for (std::size_t i = 0; i < net::resource_limit_count; ++i) {
+    const auto l = static_cast<net::resource_limit>(i);
+    m.set("peerup_resource_refusals_total", static_cast<double>(h.resources().refusals(l)),
+          {std::string(net::to_string(l))});
+  }
+  return m.render();
+}
+
+net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
   auto ex = co_await net::asio::this_coro::executor;
   auto key = app::load_identity(cfg.identity_key);
   authorized_set authorized(cfg.authorized_keys);
@@ -169,7 +206,24 @@ net::awaitable<int> serve(app::relay_config cfg) {
             << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";
   for (const auto& a : h.full_addrs()) std::cout << a.to_string() << "\n";
   std::cout.flush();
+  std::optional<control::metrics_listener> metrics;
+  if (!metrics_addr.empty()) {
+    auto hp = app::host_port::parse(metrics_addr);
+    boost::system::error_code ec;
+    const auto ip = hp ? net::asio::ip::make_address(hp->host, ec) : net::asio::ip::address{};
+    if (!hp || ec)
+      throw std::invalid_argument("--metrics: expected an IP address and port such as "
+                                  "127.0.0.1:9464, got \"" + metrics_addr + "\"");
+    metrics.emplace(ex, net::tcp::endpoint(ip, hp->port),
+                    [&] { return relay_metrics(h, server, authorized); });
+    std::cout << "metrics " << metrics->local_endpoint().address().to_string() << ":"
+              << metrics->local_endpoint().port() << std::endl;
+  }
+  control::systemd_notifier notify(ex);
+  notify.ready("relaying for " + std::to_string(authorized.size()) + " authorized peers" +
+               (cfg.open ? " (open)" : ""));
   co_await wait_for_signal();
+  notify.stopping();
   const auto st = server.stats();
   spdlog::info("relay: stopping; {} circuits bridged, {} bytes relayed", st.circuits_total,
                st.bytes_relayed);
@@ -248,11 +302,14 @@ void add_relay_server_commands(CLI::App& app) {
                         "serve <host>.<network> names for this network (overrides names.network)");
   serve_cmd->add_flag("--open", flags->open,
                       "public relay: anyone may reserve, with the open_* limits");
+  serve_cmd->add_option("--metrics", flags->metrics,
+                        "serve Prometheus /metrics on this IP:port, e.g. 127.0.0.1:9464");
   serve_cmd->callback([flags] {
     if (spdlog::get_level() == spdlog::level::warn) spdlog::set_level(spdlog::level::info);
     auto cfg = resolve(*flags);
     net::asio::io_context io;
-    if (int rc = run_main([cfg] { return serve(cfg); }, io); rc != 0) std::exit(rc);
+    if (int rc = run_main([cfg, m = flags->metrics] { return serve(cfg, m); }, io); rc != 0)
+      std::exit(rc);
   });
 
   auto peer_text = std::make_shared<std::string>();

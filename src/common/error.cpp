@@ -104,6 +104,7 @@ class category final : public boost::system::error_category {
       case errc::invite_locked: return "invite locked after too many wrong codes";
       case errc::invite_used: return "invite already used";
       case errc::pairing_protocol: return "pairing protocol error";
+      case errc::control_target_unknown: return "no peer ID, name or address for the target";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

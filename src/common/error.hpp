@@ -123,6 +123,9 @@ enum class errc {
   quic_datagrams_unsupported = 1004,  // RFC 9221 datagrams not negotiated (a side offers none)
   quic_datagram_too_large,            // datagram larger than max_datagram_size() allows now
 
+  // --- control/metrics/ops 1200-1299 ---
+  control_target_unknown = 1200,  // control API: no peer ID, name or address for the target
+
   // --- dht 1300-1399 ---
   kad_malformed_message = 1300,  // a kad-dht message breaks the schema or a bound (empty peer ID)
   kad_record_invalid,            // a DHT record fails its validator (signature, key, expiry)

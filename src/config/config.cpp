@@ -204,12 +204,42 @@ bool read_names(checker& c, config& cfg, const YAML::Node& n) {
       });
 }
 
+// An IP literal and port to listen on (metrics, status_page). The IP is
+// checked by hand (no asio below net's users): dotted quad or an IPv6
+// literal in brackets.
+bool read_listen_endpoint(checker& c, const YAML::Node& v, const std::string& key,
+                          bool loopback_only, std::optional<host_port>& out) {
+  const std::string expected = "an IP address and port such as 127.0.0.1:" +
+                               std::string(key == "metrics" ? "9464" : "9465");
+  std::string text;
+  if (!read_string(c, v, key, expected, text)) return false;
+  auto hp = host_port::parse(text);
+  if (!hp) return c.expect(v, key, expected);
+  const bool v6 = hp->host.find(':') != std::string::npos;
+  int dots = 0;
+  bool digits_only = true;
+  for (char ch : hp->host) {
+    if (ch == '.')
+      ++dots;
+    else if (ch < '0' || ch > '9')
+      digits_only = false;
+  }
+  if (!v6 && !(digits_only && dots == 3)) return c.expect(v, key, expected);
+  if (loopback_only && !(hp->host == "::1" || hp->host.rfind("127.", 0) == 0))
+    return c.fail(v, key,
+                  "must be a loopback address such as 127.0.0.1:9465 (the status page is for "
+                  "this machine only), got \"" + text + "\"");
+  out = *hp;
+  return true;
+}
+
 bool read_top(checker& c, config& cfg, const YAML::Node& root) {
   if (root.IsNull()) return true;  // empty file: all defaults
   if (!root.IsMap())
     return c.expect(root, "config", "a map with identity_key, listen, relays, services, ...");
   const std::set<std::string> keys{"identity_key", "listen", "relays",  "authorized_keys",
-                                   "services",     "names",  "gateway", "limits"};
+                                   "services",     "names",  "gateway", "limits",
+                                   "metrics",      "status_page"};
   std::set<std::string> all_keys = keys;
   all_keys.insert(std::begin(naming_keys), std::end(naming_keys));
   return each_key(
@@ -235,6 +265,9 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
           if (auto e = read_gateway_config(v, cfg.gateway)) return c.fail_line(e->line, e->message);
         } else if (k == "limits") {
           if (auto e = read_limits_config(v, cfg.limits)) return c.fail_line(e->line, e->message);
+        } else if (k == "metrics" || k == "status_page") {
+          return read_listen_endpoint(c, v, k, k == "status_page",
+                                      k == "metrics" ? cfg.metrics : cfg.status_page);
         }
         return true;
       });

@@ -92,6 +92,12 @@ struct config {
   gateway_config gateway;  // `peerup gateway` (SOCKS5, DNS)
   naming_config naming;    // host_name, networks, names_file (docs/naming.md)
   net::host_limits limits;  // `limits:`: the daemon host's resource limits
+  // `metrics: 127.0.0.1:9464`: where the daemon serves /metrics (Prometheus
+  // text format). Unset: no metrics listener. An IP literal and a port.
+  std::optional<host_port> metrics;
+  // `status_page: 127.0.0.1:9465`: the local status page (opt-in), behind
+  // the control cookie. Loopback only (127.0.0.0/8 or ::1), checked here.
+  std::optional<host_port> status_page;
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.

@@ -6,7 +6,8 @@
 namespace peerup::net {
 
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
-                                    std::uint64_t max_bytes, std::size_t max_buffer) {
+                                    std::uint64_t max_bytes, std::size_t max_buffer,
+                                    const std::function<void(std::size_t)>* on_copied) {
   std::size_t size = std::min(initial_copy_buffer, max_buffer);
   // Not a vector: growth must not zero-fill or copy, the contents are dead.
   auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
@@ -20,6 +21,7 @@ awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uin
     if (len > 0) {
       if (auto w = co_await to.write({buf.get(), len}); !w) co_return w.error();
       copied += len;
+      if (on_copied && *on_copied) (*on_copied)(len);
     }
     if (over) co_return make_error_code(errc::resource_limit);
     if (*n == size && size < max_buffer) {
@@ -34,8 +36,11 @@ namespace {
 awaitable<void> copy_one_way(byte_stream& from, byte_stream& to, const splice_limits& limits,
                              std::uint64_t& copied, error_code& first_error, byte_stream& a,
                              byte_stream& b) {
-  auto r =
-      co_await copy_stream(from, to, copied, limits.max_bytes_per_direction, limits.buffer_size);
+  const bool a_to_b = &from == &a;
+  std::function<void(std::size_t)> meter;
+  if (limits.on_copied) meter = [&limits, a_to_b](std::size_t n) { limits.on_copied(a_to_b, n); };
+  auto r = co_await copy_stream(from, to, copied, limits.max_bytes_per_direction,
+                                limits.buffer_size, &meter);
   if (r) co_return;
   if (!first_error) first_error = r.error();
   // Resetting both wakes the other direction, which is blocked in a read.

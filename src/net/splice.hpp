@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "net/byte_stream.hpp"
 
@@ -19,6 +20,10 @@ struct splice_limits {
   std::uint64_t max_bytes_per_direction = 0;          // 0: unlimited
   steady_clock::duration max_duration{};              // zero: unlimited
   std::size_t buffer_size = default_max_copy_buffer;  // largest buffer per direction
+  // Called after each write with the bytes just copied and their direction
+  // (true: a to b), so traffic shows while a long transfer runs (status,
+  // /metrics). Runs on the streams' executor; empty: not called.
+  std::function<void(bool a_to_b, std::size_t n)> on_copied;
 };
 
 struct splice_result {
@@ -35,9 +40,11 @@ struct splice_result {
 // Contract: runs on the streams' executor; the caller keeps both streams alive
 // until it returns and runs no other read on `from` or write on `to`
 // meanwhile. On error it leaves both streams as they are.
+// `on_copied`, if not null, is called after each write with its size.
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
                                     std::uint64_t max_bytes = 0,
-                                    std::size_t max_buffer = default_max_copy_buffer);
+                                    std::size_t max_buffer = default_max_copy_buffer,
+                                    const std::function<void(std::size_t)>* on_copied = nullptr);
 
 // 1. copy a->b and b->a concurrently (two copy_stream joined with &&)
 // 2. EOF on one side becomes close_write on the other (half-close)

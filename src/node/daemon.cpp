@@ -1,6 +1,7 @@
 #include "node/daemon.hpp"
 #include "node/path_transport.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,11 +92,16 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
   paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
                                                      protocols::path_config_from_env());
   host_.on_connection([this](const net::connection_ptr& c) {
+    note_event(fmt::format("peer {} connected ({} {} {})", label(c->remote_peer),
+                           c->relayed ? "relayed" : "direct", c->relayed ? "via" : "over",
+                           path_transport(host_, *c)));
     spdlog::info("peer {} connected ({} {} {}, {} {})", label(c->remote_peer),
                  c->relayed ? "relayed" : "direct", c->relayed ? "via" : "over",
                  path_transport(host_, *c),
                  c->dir == net::direction::inbound ? "from" : "to", c->remote_addr.to_string());
   });
+  host_.on_disconnect(
+      [this](const peer_id& p) { note_event(fmt::format("peer {} disconnected", label(p))); });
   services_.apply(cfg_.services, policy_);
   install_pairing_handler();
   // Read at each request, so reloads of services and keys show at once.
@@ -109,6 +115,43 @@ bool daemon::is_relay(const peer_id& peer) const {
   for (const auto& r : reserved_relays(cfg_))
     if (r.peer() == peer) return true;
   return false;
+}
+
+std::string daemon::name_of(const peer_id& peer) const {
+  if (is_relay(peer)) return "relay";
+  for (const auto& [name, t] : cfg_.names)
+    if (t.peer == peer) return name;
+  return {};
+}
+
+void daemon::note_event(std::string text) {
+  if (events_.size() >= max_events) events_.pop_front();
+  events_.push_back({unix_now(), std::move(text)});
+}
+
+void daemon::authorize(const authorized_key& key) {
+  const auto& path = cfg_.authorized_keys.resolved;
+  std::error_code ec;
+  const auto old = fs::exists(path, ec)
+                       ? read_small_file(path, authorized_keys_limits::max_file_size)
+                       : std::string();
+  write_private_file(path, upsert_authorized_key_checked(old, key));
+  if (!reload("authorized " + key.peer.to_string() + " via the control socket"))
+    throw std::runtime_error("the reload after the edit failed: " + last_reload_error_);
+}
+
+int daemon::deauthorize(const peer_id& peer) {
+  const auto& path = cfg_.authorized_keys.resolved;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return 0;
+  int removed = 0;
+  const auto text = remove_authorized_key(
+      read_small_file(path, authorized_keys_limits::max_file_size), peer, removed);
+  if (removed == 0) return 0;
+  write_private_file(path, text);
+  if (!reload("removed " + peer.to_string() + " via the control socket"))
+    throw std::runtime_error("the reload after the edit failed: " + last_reload_error_);
+  return removed;
 }
 
 std::string daemon::label(const peer_id& peer) const {
@@ -138,31 +181,46 @@ void daemon::disconnect_unauthorized() {
   }
 }
 
-void daemon::reload(const std::string& why) {
+bool daemon::reload(const std::string& why) {
   spdlog::info("reloading ({})", why);
+  if (opts_.hooks.reloading) opts_.hooks.reloading();
+  // The hook's counterpart runs on every exit path.
+  struct done_hook {
+    const daemon_hooks& h;
+    ~done_hook() {
+      if (h.reloaded) h.reloaded();
+    }
+  } done{opts_.hooks};
   auto next = load_config(cfg_.file);
   if (!next) {
-    spdlog::error("reload failed, keeping the running configuration: {}", next.error().to_string());
-    return;
+    last_reload_error_ = next.error().to_string();
+    spdlog::error("reload failed, keeping the running configuration: {}", last_reload_error_);
+    note_event("reload failed: " + last_reload_error_);
+    return false;
   }
   auto policy = load_access_policy(*next);
   if (!policy) {
-    spdlog::error("reload failed, keeping the running configuration: {}",
-                  policy.error().to_string());
-    return;
+    last_reload_error_ = policy.error().to_string();
+    spdlog::error("reload failed, keeping the running configuration: {}", last_reload_error_);
+    note_event("reload failed: " + last_reload_error_);
+    return false;
   }
+  last_reload_error_.clear();
   if (next->identity_key.resolved != cfg_.identity_key.resolved || next->listen != cfg_.listen ||
       next->relays != cfg_.relays || next->naming.host_name != cfg_.naming.host_name ||
-      next->naming.networks != cfg_.naming.networks)
+      next->naming.networks != cfg_.naming.networks || next->metrics != cfg_.metrics ||
+      next->status_page != cfg_.status_page)
     spdlog::warn(
-        "identity_key, listen, relays, host_name and networks changes take effect after a "
-        "restart");
+        "identity_key, listen, relays, host_name, networks, metrics and status_page changes "
+        "take effect after a restart");
   // Keep what needs a restart as it runs, take services, names and keys.
   next->identity_key = cfg_.identity_key;
   next->listen = cfg_.listen;
   next->relays = cfg_.relays;
   next->naming.host_name = cfg_.naming.host_name;
   next->naming.networks = cfg_.naming.networks;
+  next->metrics = cfg_.metrics;
+  next->status_page = cfg_.status_page;
   cfg_ = std::move(*next);
   host_.set_limits(cfg_.limits);  // for new connections and streams; none are cut
   policy_ = std::make_shared<const access_policy>(std::move(*policy));
@@ -170,6 +228,9 @@ void daemon::reload(const std::string& why) {
   disconnect_unauthorized();
   spdlog::info("reloaded: {} authorized peers, {} services", policy_->peer_count(),
                cfg_.services.size());
+  note_event(fmt::format("reloaded ({}): {} authorized peers, {} services", why,
+                         policy_->peer_count(), cfg_.services.size()));
+  return true;
 }
 
 daemon_status daemon::status() const {
@@ -181,7 +242,6 @@ daemon_status daemon::status() const {
   s.updated_unix = unix_now();
   s.authorized_peers = policy_->peer_count();
   for (const auto& a : host_.full_addrs()) s.listen.push_back(a.to_string());
-  s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
   s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
   for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
   for (const auto& slot : relays_->slots())
@@ -293,16 +353,22 @@ net::awaitable<int> daemon::run() {
     std::cout << "listen " << a.to_string() << "\n";
     spdlog::info("listening on {}", a.to_string());
   }
-  std::cout << "ready" << std::endl;
   spdlog::info("peer {} serving {} services to {} authorized peers", host_.id().to_string(),
                cfg_.services.size(), policy_->peer_count());
   relays_->start();
   paths_->start();
   if (names_) names_->start();
+  note_event(fmt::format("started: {} services, {} authorized peers", cfg_.services.size(),
+                         policy_->peer_count()));
+  // After the hook: it starts the control socket, so a client that waits for
+  // "ready" finds the socket there.
+  if (opts_.hooks.ready) opts_.hooks.ready();
+  std::cout << "ready" << std::endl;
   net::asio::co_spawn(ex_, watch_loop(), net::asio::detached);
   net::asio::co_spawn(ex_, status_loop(), net::asio::detached);
   co_await signal_loop();
   stopping_ = true;
+  if (opts_.hooks.stopping) opts_.hooks.stopping();
   if (names_) names_->stop();
   paths_->stop();
   relays_->stop();

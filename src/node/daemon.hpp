@@ -3,7 +3,9 @@
 // construction order is the member order below.
 #pragma once
 
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -16,16 +18,33 @@
 namespace peerup::protocols {
 class identify_service;
 class path_manager;
-class path_manager;
 class name_registrar;
 class reservation_keeper;
 }  // namespace peerup::protocols
 
 namespace peerup::app {
 
+// What the process around the daemon learns of its life: `peerup daemon`
+// turns these into sd_notify messages and starts the control socket on
+// `ready` (control/ is a layer above node, so the daemon only calls out).
+// Each runs on the daemon's executor; empty ones are skipped.
+struct daemon_hooks {
+  std::function<void()> ready;      // listening, relays started
+  std::function<void()> reloading;  // a reload begins
+  std::function<void()> reloaded;   // it ended (applied, or refused and logged)
+  std::function<void()> stopping;   // a signal asked the daemon to stop
+};
+
 struct daemon_options {
   net::steady_clock::duration watch_interval = std::chrono::seconds(2);
   net::steady_clock::duration status_interval = std::chrono::seconds(2);
+  daemon_hooks hooks;
+};
+
+// One line of the daemon's recent history (the status page shows them).
+struct daemon_event {
+  std::uint64_t unix_time = 0;
+  std::string text;
 };
 
 class daemon {
@@ -48,12 +67,36 @@ class daemon {
 
   // Re-reads the config and authorized_keys; on any error keeps the current
   // state and logs why. Peers no longer authorized are disconnected.
-  void reload(const std::string& why);
+  // Returns false when the new files were refused (the error is logged and
+  // kept in last_reload_error()).
+  bool reload(const std::string& why);
+  const std::string& last_reload_error() const { return last_reload_error_; }
   daemon_status status() const;
+
+  // Live edits of the main authorized_keys file (the control API's auth
+  // routes), applied by a reload before they return. Throw
+  // std::invalid_argument / std::runtime_error naming what was wrong.
+  void authorize(const authorized_key& key);
+  // Returns how many lines of `peer` were removed (0: it was not there).
+  int deauthorize(const peer_id& peer);
+
+  // What the control layer reads and drives. Contract: on the daemon's
+  // executor only.
+  net::host& host() { return host_; }
+  const config& cfg() const { return cfg_; }
+  const access_policy& policy() const { return *policy_; }
+  const service_registry& services() const { return services_; }
+  protocols::path_manager& paths() { return *paths_; }
+  protocols::reservation_keeper& relays() { return *relays_; }
+  bool is_relay(const peer_id& peer) const;
+  std::string name_of(const peer_id& peer) const;  // from names:, "relay", or ""
+  // The last max_events events, oldest first.
+  const std::deque<daemon_event>& events() const { return events_; }
+  void note_event(std::string text);
+  static constexpr std::size_t max_events = 200;
 
  private:
   bool gate(const peer_id& peer, const multiaddr& addr) const;
-  bool is_relay(const peer_id& peer) const;
   // True while <dir>/invites holds an invite that is live or ended within
   // the last hour: then the gater lets unknown peers in, for
   // /peerup/pair/1.0.0 (every service still checks authorized_keys).
@@ -82,6 +125,8 @@ class daemon {
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
   bool status_write_failed_ = false;
+  std::string last_reload_error_;
+  std::deque<daemon_event> events_;
   // Lets detached loops still suspended after our destruction see it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -120,8 +120,18 @@ net::awaitable<void> service_registry::serve(std::string name, net::stream_ptr s
   ++counters_[name].streams;
   ++counters_[name].active;
   spdlog::info("{} -> service {} ({}): connected", who, name, svc.local_address.to_string());
+  ++peers_[ctx.conn->remote_peer].streams;
   net::tcp_stream local(std::move(*sock));
-  auto stats = co_await net::splice(*s, local);
+  net::splice_limits limits;
+  // Live counts: status and /metrics show a long transfer while it runs.
+  limits.on_copied = [this, alive, name, peer = ctx.conn->remote_peer](bool in, std::size_t n) {
+    if (!*alive) return;
+    auto& c = counters_[name];
+    auto& p = peers_[peer];
+    (in ? c.bytes_in : c.bytes_out) += n;
+    (in ? p.bytes_in : p.bytes_out) += n;
+  };
+  auto stats = co_await net::splice(*s, local, limits);
   if (!*alive) co_return;
   --counters_[name].active;
   if (!stats.error)

@@ -18,6 +18,13 @@ struct service_counters {
   std::uint64_t denied = 0;   // refused: peer not authorized for it
   std::uint64_t failed = 0;   // the local service could not be reached
   std::uint64_t active = 0;
+  std::uint64_t bytes_in = 0;   // from peers to the local service, counted as it flows
+  std::uint64_t bytes_out = 0;  // from the local service to peers
+};
+
+// Service traffic of one peer, all services together.
+struct peer_traffic {
+  std::uint64_t streams = 0, bytes_in = 0, bytes_out = 0;
 };
 
 class service_registry {
@@ -34,6 +41,9 @@ class service_registry {
 
   const std::map<std::string, service_config>& services() const { return services_; }
   service_counters counters(const std::string& name) const;
+  // Every peer that opened a service stream since start (only authorized
+  // peers get that far, so authorized_keys bounds the map).
+  const std::map<peer_id, peer_traffic>& traffic_by_peer() const { return peers_; }
 
  private:
   // Before the protocol is echoed: refuses ("na") peers not authorized for
@@ -47,6 +57,7 @@ class service_registry {
   net::host& host_;
   std::map<std::string, service_config> services_;
   std::map<std::string, service_counters> counters_;
+  std::map<peer_id, peer_traffic> peers_;
   std::shared_ptr<const access_policy> policy_;
   // Lets handlers still running after our destruction see that we are gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

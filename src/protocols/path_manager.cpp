@@ -226,13 +226,18 @@ void path_manager::announce() {
 
 void path_manager::on_outcome(const punch_outcome& o) {
   auto& rec = state(o.peer).rec;
-  if (o.role == punch_role::responder) ++rec.attempts;  // B's runs count in start_upgrade
+  if (o.role == punch_role::responder) {  // B's runs count in start_upgrade
+    ++rec.attempts;
+    ++totals_.attempts;
+  }
   if (o.conn) {
     if (o.role == punch_role::responder) {
       ++rec.successes;
+      ++totals_.successes;
       rec.last_error.clear();
     }
   } else if (o.role == punch_role::responder) {
+    ++totals_.failures;
     rec.last_error = o.conn.error().message();
   }
   refresh(o.peer);
@@ -244,6 +249,7 @@ void path_manager::start_upgrade(const net::connection_ptr& relayed) {
   if (!cfg_.hole_punch || !host_.listens_on_tcp()) return;
   const auto peer = relayed->remote_peer;
   state(peer).rec.punch_started();
+  ++totals_.attempts;
   auto alive = alive_;
   net::asio::co_spawn(
       host_.get_executor(),
@@ -251,10 +257,13 @@ void path_manager::start_upgrade(const net::connection_ptr& relayed) {
         auto r = co_await dcutr_->upgrade(relayed);
         if (!*alive) co_return;
         auto& rec = state(peer).rec;
-        if (r)
+        if (r) {
           rec.punch_succeeded();
-        else
+          ++totals_.successes;
+        } else {
           rec.punch_failed(r.error().message(), steady_clock::now());
+          ++totals_.failures;
+        }
         refresh(peer);
       },
       net::asio::detached);

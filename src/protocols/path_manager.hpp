@@ -53,6 +53,12 @@ struct path_manager_config {
 // 127.0.0.0/8 and ::1), PEERUP_HOLEPUNCH_RETRY_S=<seconds> (first retry delay).
 path_manager_config path_config_from_env(path_manager_config base = {});
 
+// Hole punching (DCUtR) runs since start, both roles, all peers (for
+// /metrics; peer_path_status forgets peers that left).
+struct punch_totals {
+  std::uint64_t attempts = 0, successes = 0, failures = 0;
+};
+
 struct peer_path_status {
   peer_id peer;
   path_kind path = path_kind::none;
@@ -77,6 +83,7 @@ class path_manager {
   std::optional<peer_path_status> status(const peer_id& p) const;
   std::vector<peer_path_status> statuses() const;
   reachability reachability_status() const { return reach_.status(); }
+  punch_totals totals() const { return totals_; }
   int reachability_confidence() const { return reach_.confidence(); }
   // Confirmed public addresses (announced via identify).
   std::vector<multiaddr> confirmed_addrs() const;
@@ -125,6 +132,7 @@ class path_manager {
   std::vector<multiaddr> announced_;
   std::unique_ptr<dcutr_service> dcutr_;
   std::vector<std::function<void(const peer_id&, path_kind)>> path_listeners_;
+  punch_totals totals_;
   std::size_t autonat_next_ = 0;  // round robin over AutoNAT servers
   bool running_ = false;
   std::unique_ptr<net::asio::steady_timer> sweep_timer_, autonat_timer_;

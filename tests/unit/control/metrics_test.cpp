@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "control/metrics.hpp"
+
+using namespace peerup::control;
+
+TEST(metrics, renders_help_type_and_labelled_series_in_text_format) {
+  metrics_registry m;
+  m.declare("peerup_bytes_total", metric_type::counter, "Bytes", {"service", "direction"});
+  m.add("peerup_bytes_total", 10, {"web", "in"});
+  m.add("peerup_bytes_total", 5, {"web", "in"});
+  m.set("peerup_bytes_total", 7, {"ssh", "out"});
+  EXPECT_EQ(m.render(),
+            "# HELP peerup_bytes_total Bytes\n"
+            "# TYPE peerup_bytes_total counter\n"
+            "peerup_bytes_total{service=\"ssh\",direction=\"out\"} 7\n"
+            "peerup_bytes_total{service=\"web\",direction=\"in\"} 15\n");
+}
+
+TEST(metrics, unlabelled_family_without_samples_renders_zero) {
+  metrics_registry m;
+  m.declare("peerup_up", metric_type::gauge, "up");
+  EXPECT_NE(m.render().find("peerup_up 0\n"), std::string::npos);
+}
+
+TEST(metrics, label_values_are_escaped_and_cut) {
+  metrics_registry m;
+  m.declare("x_total", metric_type::counter, "help with \\ and\nnewline", {"peer"});
+  m.add("x_total", 1, {"a\"b\\c\nd"});
+  const auto text = m.render();
+  EXPECT_NE(text.find("# HELP x_total help with \\\\ and\\nnewline\n"), std::string::npos);
+  EXPECT_NE(text.find("x_total{peer=\"a\\\"b\\\\c\\nd\"} 1\n"), std::string::npos);
+  EXPECT_EQ(escape_label_value(std::string(500, 'a'), 128).size(), 128u);
+}
+
+TEST(metrics, series_beyond_the_bound_fold_into_other) {
+  metrics_registry m;
+  m.declare("peer_bytes_total", metric_type::counter, "b", {"peer"}, 4);
+  for (int i = 0; i < 100; ++i) m.set("peer_bytes_total", 1, {"p" + std::to_string(i)});
+  EXPECT_LE(m.series_count("peer_bytes_total"), 4u);
+  // 3 real series, the other 97 peers add up in "other"
+  EXPECT_EQ(m.value("peer_bytes_total", {"other"}), 97);
+}
+
+TEST(metrics, refuses_bad_names_and_wrong_label_counts) {
+  metrics_registry m;
+  EXPECT_THROW(m.declare("1bad", metric_type::gauge, ""), std::invalid_argument);
+  EXPECT_THROW(m.declare("ok", metric_type::gauge, "", {"__reserved"}), std::invalid_argument);
+  m.declare("ok", metric_type::gauge, "", {"a"});
+  EXPECT_THROW(m.declare("ok", metric_type::gauge, ""), std::invalid_argument);
+  EXPECT_THROW(m.set("ok", 1, {}), std::invalid_argument);
+  EXPECT_THROW(m.set("undeclared", 1), std::invalid_argument);
+}
+
+TEST(metrics, formats_values_as_prometheus_reads_them) {
+  EXPECT_EQ(format_value(3), "3");
+  EXPECT_EQ(format_value(0.5), "0.5");
+  EXPECT_EQ(format_value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(format_value(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(format_value(std::numeric_limits<double>::quiet_NaN()), "NaN");
+}
