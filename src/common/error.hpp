@@ -120,6 +120,17 @@ enum class errc {
   quic_protocol,                 // peer violated QUIC (ngtcp2 closed the connection)
   quic_too_many_streams,         // the peer's MAX_STREAMS allows no new stream now
   quic_internal,                 // ngtcp2 or GnuTLS failed locally (allocation, setup)
+
+  // --- TUN network mode 1100-1199 (src/tun) ---
+  tun_packet_too_short = 1100,  // IP packet shorter than its fixed header (20 or 40 bytes)
+  tun_packet_version,           // IP version nibble is neither 4 nor 6
+  tun_packet_header_length,     // IPv4 IHL below 5 or past the packet's end
+  tun_packet_length_mismatch,   // IP total/payload length differs from the bytes received
+  tun_packet_checksum,          // IPv4 header checksum is wrong
+  tun_packet_extension_headers, // IPv6 extension header chain malformed or longer than we walk
+  tun_frame_invalid,            // /peerup/ip/1.0.0 frame: zero or oversized length, bad hello
+  tun_unavailable,              // no /dev/net/tun, or no CAP_NET_ADMIN to create the interface
+  tun_device,                   // the TUN interface could not be configured (ioctl failed)
 };
 
 const boost::system::error_category& peerup_category() noexcept;
