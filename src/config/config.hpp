@@ -21,6 +21,7 @@
 #include "net/resource_manager.hpp"
 #include "config/gateway_config.hpp"
 #include "config/naming_config.hpp"
+#include "config/network_config.hpp"
 
 namespace peerup::app {
 
@@ -92,6 +93,7 @@ struct config {
   gateway_config gateway;  // `peerup gateway` (SOCKS5, DNS)
   naming_config naming;    // host_name, networks, names_file (docs/naming.md)
   net::host_limits limits;  // `limits:`: the daemon host's resource limits
+  network_config network;   // `network:`: the TUN network mode (docs/network-mode.md)
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.

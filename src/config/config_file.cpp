@@ -59,6 +59,7 @@ std::string render_config(const config& cfg) {
   out += render_gateway_config(cfg.gateway);
   out += render_naming_config(cfg.naming);
   out += render_limits_config(cfg.limits);
+  out += render_network_config(cfg.network);
   return out;
 }
 

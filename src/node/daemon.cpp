@@ -307,6 +307,7 @@ net::awaitable<int> daemon::run() {
   net::asio::co_spawn(ex_, status_loop(), net::asio::detached);
   co_await signal_loop();
   stopping_ = true;
+  for (auto& f : stop_hooks_) f();
   if (names_) names_->stop();
   paths_->stop();
   relays_->stop();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -51,6 +52,14 @@ class daemon {
   void reload(const std::string& why);
   daemon_status status() const;
 
+  // For the layers over node (the TUN network mode, src/tun): the host, the
+  // running config and access policy (replaced on reload), and a call made
+  // when run() stops, before the host does.
+  net::host& host() { return host_; }
+  const config& running_config() const { return cfg_; }
+  std::shared_ptr<const access_policy> policy() const { return policy_; }
+  void on_stop(std::function<void()> f) { stop_hooks_.push_back(std::move(f)); }
+
  private:
   bool gate(const peer_id& peer, const multiaddr& addr) const;
   bool is_relay(const peer_id& peer) const;
@@ -79,6 +88,7 @@ class daemon {
   // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
   std::unique_ptr<protocols::path_manager> paths_;
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
+  std::vector<std::function<void()>> stop_hooks_;
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
   bool status_write_failed_ = false;
