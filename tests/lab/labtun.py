@@ -65,7 +65,7 @@ class TunLab:
         log_path = self.p(f"{role}.log")
         if os.path.exists(log_path):
             os.rename(log_path, log_path + f".{int(time.monotonic() * 1000)}")
-        self.procs[role] = self.t.spawn(ns or role, node.cmd("daemon", "--tun"),
+        self.procs[role] = self.t.spawn(ns or role, node.cmd("daemon", "--tun", *(["--log-level", "debug"] if os.environ.get("LAB_TUN_DEBUG") else [])),
                                         stdout=self.p(f"{role}.out"), stderr=log_path)
 
         def addr():
@@ -98,13 +98,15 @@ class TunLab:
         rtt = re.search(r"= [\d.]+/([\d.]+)/", cp.stdout)
         return (int(m.group(1)) if m else 0), (float(rtt.group(1)) if rtt else None), cp.stdout
 
-    def iperf(self, server_role, client_role, addr, udp=False, seconds=3, timeout=30):
+    def iperf(self, server_role, client_role, addr, udp=False, seconds=3, timeout=30, rate=None):
         srv = self.t.spawn(server_role, ["iperf3", "-s", "-1", "-B", addr, "-p", str(IPERF_PORT)],
                            stdout=self.p("iperf-server.txt"))
         time.sleep(0.5)
         argv = ["iperf3", "-c", addr, "-p", str(IPERF_PORT), "-t", str(seconds), "-J"]
         if udp:
-            argv += ["-u", "-b", "20M", "-l", "1000"]
+            argv += ["-u", "-b", rate or "20M", "-l", "1000"]
+        elif rate:
+            argv += ["-b", rate]
         cp = self.t.run(client_role, argv, check=False, timeout=timeout)
         self.t.stop(srv)
         if cp.returncode != 0:
