@@ -520,8 +520,7 @@ def tun_relayed(ctx):
 def tun_direct(ctx):
     """cone/cone, network mode: an iperf3 TCP run started at once keeps going
     while the path upgrades from relayed to direct; then ping and iperf3 over
-    the direct path, with (almost) no bytes through the relay. FAILS today: no
-    hole punch starts between two daemons (not registered in ctest)."""
+    the direct path, with (almost) no bytes through the relay."""
     with ctx.topology("cone", "cone") as t:
         tl = labtun.TunLab(ctx.peerup, t, ctx.path("tun-direct", "x")[:-2]).start()
         # The first packet opens the (relayed) path; the hole punch follows
