@@ -12,7 +12,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   nodejs
-  openssh-server openssh-client curl dnsutils iperf3 socat iproute2 iptables conntrack netcat-openbsd
+  openssh-server openssh-client curl dnsutils iperf3 iputils-ping socat iproute2 iptables conntrack netcat-openbsd
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev  # QUIC (issue 13)
   libqrencode-dev libsystemd-dev libboost-json1.81-dev  # pairing QR, sd_notify, control API JSON
   chromium  # tests/ops: the status page in a real headless browser (issue 16)

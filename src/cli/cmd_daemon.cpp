@@ -15,13 +15,15 @@
 #include "control/server.hpp"
 #include "control/systemd_notify.hpp"
 #include "node/daemon.hpp"
+#include "tun/network.hpp"
 
 namespace peerup::cli {
 
 namespace {
 
-int run_daemon() {
+int run_daemon(bool tun) {
   auto cfg = load_cli_config();
+  if (tun) cfg.network.tun = true;
   net::asio::io_context io;
   control::systemd_notifier notify(io.get_executor());
   const auto server_opts = control::server_options_for(cfg);
@@ -54,10 +56,19 @@ int run_daemon() {
     notify.stopping();
     if (control) control->stop();
   };
-  // Built outside the coroutine so start-up errors (file modes, bad keys)
-  // surface as one clear message before anything listens.
+  // Built outside the coroutine so start-up errors (file modes, bad keys, no
+  // TUN device or privilege) surface as one clear message before anything
+  // listens.
   app::daemon d(io.get_executor(), std::move(cfg), opts);
   dp = &d;
+  std::unique_ptr<tun::network> network;
+  if (d.running_config().network.tun) {
+    network = std::make_unique<tun::network>(
+        d.host(), d.running_config(), d.policy().network_peers(),
+        [&d](const peer_id& p) { return d.policy().may_use_network(p); });
+    network->start();
+    d.on_stop([&network] { network->stop(); });
+  }
   const int rc = run_main([&d] { return d.run(); }, io);
   control.reset();  // before the daemon it reads
   return rc;
@@ -194,9 +205,13 @@ int show_traceroute(const std::string& target) {
 void add_daemon_commands(CLI::App& app) {
   auto* daemon = app.add_subcommand(
       "daemon", "serve the configured services to authorized peers (SIGHUP reloads)");
-  daemon->callback([daemon] {
+  auto tun = std::make_shared<bool>(false);
+  daemon->add_flag("--tun", *tun,
+                   "network mode: a TUN interface with an address per authorized peer "
+                   "(network: in the config; needs CAP_NET_ADMIN; docs/network-mode.md)");
+  daemon->callback([daemon, tun] {
     default_log_level_info(*daemon);
-    if (int rc = run_daemon(); rc != 0) std::exit(rc);
+    if (int rc = run_daemon(*tun); rc != 0) std::exit(rc);
   });
 
   auto json = std::make_shared<bool>(false);

@@ -9,6 +9,7 @@
 #include "cli/runtime.hpp"
 #include "gateway/dns_server.hpp"
 #include "gateway/gateway_directory.hpp"
+#include "config/authorized_keys.hpp"
 #include "config/identity_file.hpp"
 #include "control/systemd_notify.hpp"
 #include "gateway/socks_server.hpp"
@@ -88,6 +89,20 @@ net::awaitable<int> run_gateway(gateway_options o) {
   if (g.dns) {
     const auto ep = endpoint_of(*g.dns, "gateway.dns / --dns");
     dns.emplace(gw, ep.address(), ep.port());
+    if (cfg.network.tun) {
+      // Network mode: names of network members answer with their 10.64
+      // address, derived exactly as the daemon derives it.
+      auto policy = app::load_access_policy(cfg);
+      if (!policy) throw std::runtime_error(policy.error().to_string());
+      auto book = std::make_shared<tun::address_book>(
+          app::network_address_book(cfg, h->id(), policy->network_peers()));
+      dns->use_network_addresses([book](const peer_id& p) -> std::optional<std::uint32_t> {
+        if (auto a = book->v4_of(p)) return a->v4_value();
+        return std::nullopt;
+      });
+      std::cout << "dns answers network members with their " << cfg.network.prefix.to_string()
+                << " address" << std::endl;
+    }
     dns->start();
     const net::tcp::endpoint bound(ep.address(), dns->port());
     warn_if_exposed(bound, g, "dns");

@@ -81,6 +81,15 @@ class category final : public boost::system::error_category {
       case errc::quic_datagrams_unsupported:
         return "QUIC datagrams not negotiated (the peer offers none)";
       case errc::quic_datagram_too_large: return "QUIC datagram larger than the path allows";
+      case errc::tun_packet_too_short: return "IP packet too short";
+      case errc::tun_packet_version: return "IP version is neither 4 nor 6";
+      case errc::tun_packet_header_length: return "bad IPv4 header length";
+      case errc::tun_packet_length_mismatch: return "IP length field does not match the packet";
+      case errc::tun_packet_checksum: return "bad IPv4 header checksum";
+      case errc::tun_packet_extension_headers: return "malformed IPv6 extension headers";
+      case errc::tun_frame_invalid: return "malformed /peerup/ip/1.0.0 frame";
+      case errc::tun_unavailable: return "cannot create a TUN interface";
+      case errc::tun_device: return "cannot configure the TUN interface";
       case errc::tls_certificate_generation: return "could not generate the TLS certificate";
       case errc::tls_certificate_chain: return "peer must send exactly one TLS certificate";
       case errc::tls_certificate_too_large: return "TLS certificate too large";

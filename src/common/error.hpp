@@ -123,6 +123,17 @@ enum class errc {
   quic_datagrams_unsupported = 1004,  // RFC 9221 datagrams not negotiated (a side offers none)
   quic_datagram_too_large,            // datagram larger than max_datagram_size() allows now
 
+  // --- TUN network mode 1100-1199 (src/tun) ---
+  tun_packet_too_short = 1100,  // IP packet shorter than its fixed header (20 or 40 bytes)
+  tun_packet_version,           // IP version nibble is neither 4 nor 6
+  tun_packet_header_length,     // IPv4 IHL below 5 or past the packet's end
+  tun_packet_length_mismatch,   // IP total/payload length differs from the bytes received
+  tun_packet_checksum,          // IPv4 header checksum is wrong
+  tun_packet_extension_headers, // IPv6 extension header chain malformed or longer than we walk
+  tun_frame_invalid,            // /peerup/ip/1.0.0 frame: zero or oversized length, bad hello
+  tun_unavailable,              // no /dev/net/tun, or no CAP_NET_ADMIN to create the interface
+  tun_device,                   // the TUN interface could not be configured (ioctl failed)
+
   // --- control/metrics/ops 1200-1299 ---
   control_target_unknown = 1200,  // control API: no peer ID, name or address for the target
 

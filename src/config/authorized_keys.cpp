@@ -279,6 +279,18 @@ bool access_policy::may_use(const peer_id& p, const service_name& s) const {
 
 std::size_t access_policy::peer_count() const { return grants_.size(); }
 
+bool access_policy::may_use_network(const peer_id& p) const {
+  auto it = grants_.find(p);
+  return it != grants_.end() && it->second.every_service;
+}
+
+std::vector<peer_id> access_policy::network_peers() const {
+  std::vector<peer_id> out;
+  for (const auto& [p, g] : grants_)
+    if (g.every_service) out.push_back(p);
+  return out;
+}
+
 boost::system::result<access_policy, config_error> load_access_policy(const config& cfg) {
   access_policy policy;
   auto load = [&](const fs::path& path,

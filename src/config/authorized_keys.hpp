@@ -89,6 +89,11 @@ class access_policy {
   // Layer 2 (stream handler): the peer may use service `s`.
   bool may_use(const peer_id& p, const service_name& s) const;
   std::size_t peer_count() const;
+  // Network mode (docs/network-mode.md): peers of the main file whose entry
+  // is not limited to some services. A key limited to services gets those
+  // services only, never an address on the network.
+  bool may_use_network(const peer_id& p) const;
+  std::vector<peer_id> network_peers() const;
 
  private:
   struct grant {

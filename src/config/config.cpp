@@ -239,7 +239,7 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
     return c.expect(root, "config", "a map with identity_key, listen, relays, services, ...");
   const std::set<std::string> keys{"identity_key", "listen", "relays",  "authorized_keys",
                                    "services",     "names",  "gateway", "limits",
-                                   "metrics",      "status_page"};
+                                   "metrics",      "status_page", "network"};
   std::set<std::string> all_keys = keys;
   all_keys.insert(std::begin(naming_keys), std::end(naming_keys));
   return each_key(
@@ -268,9 +268,24 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
         } else if (k == "metrics" || k == "status_page") {
           return read_listen_endpoint(c, v, k, k == "status_page",
                                       k == "metrics" ? cfg.metrics : cfg.status_page);
+        } else if (k == "network") {
+          if (auto e = read_network_config(v, cfg.network)) return c.fail_line(e->line, e->message);
         }
         return true;
       });
+}
+
+// network.peers names peers of `names:`; a pin or a filter for a name that
+// is not there would silently apply to nobody.
+bool check_network_peers(checker& c, const config& cfg, const YAML::Node& root) {
+  for (const auto& [name, p] : cfg.network.peers) {
+    if (cfg.names.count(name)) continue;
+    const YAML::Node at = root["network"]["peers"];
+    return c.fail_line(at.Mark().is_null() ? 0 : at.Mark().line + 1,
+                       "network.peers." + name + ": no such name in `names:` (add it with "
+                       "`peerup name add " + name + " <peer-id>`)");
+  }
+  return true;
 }
 }  // namespace
 
@@ -446,6 +461,7 @@ config_result parse_config(std::string_view text, const fs::path& file) {
   }
   try {
     if (!read_top(c, cfg, root)) return *c.error();
+    if (!check_network_peers(c, cfg, root)) return *c.error();
   } catch (const YAML::Exception& e) {  // yaml-cpp reports odd documents by throwing
     c.fail_line(e.mark.is_null() ? 0 : e.mark.line + 1, e.msg);
     return *c.error();

@@ -21,6 +21,7 @@
 #include "net/resource_manager.hpp"
 #include "config/gateway_config.hpp"
 #include "config/naming_config.hpp"
+#include "config/network_config.hpp"
 
 namespace peerup::app {
 
@@ -98,6 +99,7 @@ struct config {
   // `status_page: 127.0.0.1:9465`: the local status page (opt-in), behind
   // the control cookie. Loopback only (127.0.0.0/8 or ::1), checked here.
   std::optional<host_port> status_page;
+  network_config network;   // `network:`: the TUN network mode (docs/network-mode.md)
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.

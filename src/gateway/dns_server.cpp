@@ -90,6 +90,12 @@ net::awaitable<dns::answer> dns_server::look_up(const dns::query& q, const std::
       co_return answer_missing(zone_);
     co_return answer_failed();
   }
+  if (network_address_ && !target->service) {
+    if (auto a = network_address_(target->peer)) {
+      spdlog::debug("dns: {} -> {} (network mode)", host, ipv4_to_string(*a));
+      co_return answer_found(q, zone_, *a);
+    }
+  }
   auto ip = co_await gw_.virtual_ip(*target);
   if (!*alive) co_return answer_failed();
   if (!ip) {

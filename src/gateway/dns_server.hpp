@@ -6,6 +6,9 @@
 // configured rate are dropped.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include <memory>
 
 #include "gateway/dns_zone.hpp"
@@ -31,6 +34,12 @@ class dns_server {
   dns_server& operator=(const dns_server&) = delete;
 
   std::uint16_t port() const { return udp_.local_endpoint().port(); }
+  // Network mode (docs/network-mode.md): a peer with an address on the TUN
+  // network is answered with that address (host order) instead of a virtual
+  // IP; `of` returns nullopt for peers that have none.
+  void use_network_addresses(std::function<std::optional<std::uint32_t>(const peer_id&)> of) {
+    network_address_ = std::move(of);
+  }
   void start();
   void stop();
 
@@ -55,6 +64,7 @@ class dns_server {
 
   gateway& gw_;
   dns_zone_settings zone_;
+  std::function<std::optional<std::uint32_t>(const peer_id&)> network_address_;
   net::asio::ip::udp::socket udp_;
   net::tcp::acceptor tcp_;
   token_bucket bucket_;

@@ -121,6 +121,7 @@ std::vector<multiaddr> host::announce_addrs() const {
   for (const auto& a : observed_announce_)
     if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   out.insert(out.end(), extra_announce_.begin(), extra_announce_.end());
+  if (address_filter_) std::erase_if(out, [this](const multiaddr& a) { return !address_filter_(a); });
   return out;
 }
 
@@ -436,6 +437,8 @@ awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
   if (auto existing = connections(peer); !existing.empty()) co_return existing.front();
   if (auto joined = co_await join_dial(peer)) co_return *joined;
   auto addrs = peers_.addrs(peer);
+  if (address_filter_)
+    std::erase_if(addrs, [this](const multiaddr& a) { return !address_filter_(a); });
   if (addrs.empty()) co_return make_error_code(errc::no_addresses);
   dial_registration registration(*this, peer);
   // Direct addresses first (QUIC raced against TCP, happy eyeballs), relayed

@@ -104,6 +104,12 @@ class host {
     disconnect_observers_.push_back(std::move(f));
   }
 
+  // Addresses for which `keep` is false are never announced nor dialed: the
+  // TUN network mode hides the addresses of its own interface, which would
+  // otherwise route a peer's dial into the tunnel it is meant to carry.
+  void set_address_filter(std::function<bool(const multiaddr&)> keep) {
+    address_filter_ = std::move(keep);
+  }
   peer_store& peers() { return peers_; }
   const host_config& config() const { return cfg_; }
   void set_gater(connection_gater g) { cfg_.gater = std::move(g); }
@@ -249,6 +255,7 @@ class host {
   std::shared_ptr<resource_manager> resources_;
   std::vector<std::function<bool(const connection&)>> idle_exemptions_;
   circuit_dialer circuit_dialer_;
+  std::function<bool(const multiaddr&)> address_filter_;
   bool stopped_ = false;
   bool idle_loop_started_ = false;
   // Coroutines spawned by the host copy this and check it after every

@@ -89,6 +89,9 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
   // them still meets the gater and the per-service checks.
   protocols::install_relay_stop(host_, [this](const peer_id& relay) { return is_relay(relay); });
   protocols::install_circuit_dialer(host_);
+  // Constructed once: a second path_manager replacing the first would run the
+  // first's destructor, which removes the /libp2p/dcutr handler the second
+  // just installed, and peers could then never hole-punch to this daemon.
   paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
                                                      protocols::path_config_from_env());
   host_.on_connection([this](const net::connection_ptr& c) {
@@ -369,6 +372,7 @@ net::awaitable<int> daemon::run() {
   co_await signal_loop();
   stopping_ = true;
   if (opts_.hooks.stopping) opts_.hooks.stopping();
+  for (auto& f : stop_hooks_) f();
   if (names_) names_->stop();
   paths_->stop();
   relays_->stop();

@@ -94,6 +94,10 @@ class daemon {
   const std::deque<daemon_event>& events() const { return events_; }
   void note_event(std::string text);
   static constexpr std::size_t max_events = 200;
+  // For the TUN network mode (src/tun): the running config (replaced on
+  // reload) and a call made when run() stops, before the host does.
+  const config& running_config() const { return cfg_; }
+  void on_stop(std::function<void()> f) { stop_hooks_.push_back(std::move(f)); }
 
  private:
   bool gate(const peer_id& peer, const multiaddr& addr) const;
@@ -122,6 +126,7 @@ class daemon {
   // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
   std::unique_ptr<protocols::path_manager> paths_;
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
+  std::vector<std::function<void()>> stop_hooks_;
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
   bool status_write_failed_ = false;

@@ -13,7 +13,9 @@ import argparse
 import contextlib
 import glob
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labnet  # noqa: E402
 import labpeer  # noqa: E402
+import labtun  # noqa: E402
 from labnet import LabError, LabSkip, Topology, log  # noqa: E402
 
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab_agent.py")
@@ -412,6 +415,135 @@ def direct_cut(ctx):
 
 # -- runner -------------------------------------------------------------------
 
+# -- 4. network mode (TUN, issue 14) ------------------------------------------
+
+def _tun_traffic(tl, t, path):
+    """ping, iperf3 TCP and UDP from phone to home's 10.64 address; the
+    filter and the no-transit rule hold. Returns the figures."""
+    got, rtt, out = tl.ping("phone", tl.home_addr, count=5)
+    check(got >= 4, f"ping {tl.home_addr} from phone ({path}): {got}/5 replies\n{out}")
+    log(f"ping {tl.home_addr} ({path}): {got}/5, avg rtt {rtt} ms")
+    # home -> phone works too (phone's default [icmp] lets pings in)
+    got, _, out = tl.ping("home", tl.phone_addr, count=3)
+    check(got >= 2, f"ping {tl.phone_addr} from home: {got}/3\n{out}")
+    tcp, err = tl.iperf("home", "phone", tl.home_addr)
+    check(tcp is not None, f"iperf3 TCP over {path} failed: {err}")
+    mbps = tcp["end"]["sum_received"]["bits_per_second"] / 1e6
+    log(f"iperf3 TCP phone -> home ({path}): {mbps:.1f} Mbit/s (busy machine, not a benchmark)")
+    check(mbps > 1, f"iperf3 TCP moved only {mbps:.2f} Mbit/s")
+    udp, err = tl.iperf("home", "phone", tl.home_addr, udp=True)
+    check(udp is not None, f"iperf3 UDP over {path} failed: {err}")
+    u = udp["end"]["sum"]
+    log(f"iperf3 UDP 20 Mbit/s offered ({path}): {u['bits_per_second'] / 1e6:.1f} Mbit/s, "
+        f"lost {u.get('lost_percent', 0):.1f}%")
+    check(u.get("lost_percent", 100) < 50, f"iperf3 UDP lost {u.get('lost_percent')}%")
+    # The filter: phone may not reach home's tcp/8080 (only icmp, 5201)
+    blocked = t.run("phone", ["nc", "-z", "-w", "2", tl.home_addr, "8080"], check=False)
+    check(blocked.returncode != 0, "phone reached home's tcp/8080 through the filter")
+    # Anti-spoofing / no transit: a packet from another source on phone's
+    # interface never leaves phone.
+    t.run("phone", ["ip", "addr", "add", "10.64.250.250/32", "dev", "peerup0"])
+    got, _, _ = tl.ping("phone", tl.home_addr, count=2, deadline=4, source="10.64.250.250")
+    check(got == 0, "a ping from a source that is not phone's address got replies")
+    return mbps
+
+
+def _tun_stop_and_counters(tl):
+    tl.stop_daemon("home")
+    tl.stop_daemon("phone")
+    home, phone = tl.counters("home"), tl.counters("phone")
+    log(f"home counters: {home}")
+    log(f"phone counters: {phone}")
+    check(home.get("filtered", 0) >= 1, f"home counted no filtered packet: {home}")
+    check(phone.get("not_from_self", 0) >= 2, f"phone counted no spoofed source: {phone}")
+    return home, phone
+
+
+@scenario("tun_relayed", budget=120)
+def tun_relayed(ctx):
+    """symmetric/symmetric, network mode over the relay: ping, iperf3 TCP and
+    UDP to the 10.64 address; filter, anti-spoofing, unauthorized peer, and a
+    SIGKILL leaves nothing that blocks a restart."""
+    with ctx.topology("symmetric", "symmetric") as t:
+        tl = labtun.TunLab(ctx.peerup, t, ctx.path("tun-relayed", "x")[:-2]).start()
+        _tun_traffic(tl, t, "relayed")
+        # DNS: phone's gateway answers home.p2p with home's 10.64 address.
+        gw = t.spawn("phone", tl.phone.cmd("gateway", "--dns", "127.0.0.1:5353"),
+                     stdout=tl.p("gateway.out"), stderr=tl.p("gateway.log"))
+        labnet.wait_for(lambda: "dns 127.0.0.1:5353" in read(tl.p("gateway.out")), 10,
+                        "phone's gateway to serve DNS")
+        dig = t.run("phone", ["dig", "@127.0.0.1", "-p", "5353", "+short", "+time=5", "+tries=1",
+                              "home.p2p"], check=False, timeout=15)
+        check(dig.stdout.strip() == tl.home_addr,
+              f"dig home.p2p answered {dig.stdout.strip()!r}, not {tl.home_addr}")
+        log(f"dig @phone's gateway home.p2p -> {dig.stdout.strip()}")
+        t.stop(gw)
+        check("sending to " in read(tl.p("phone.log")) and "over a relayed connection"
+              in read(tl.p("phone.log")), "phone's log shows no stream over a relayed connection")
+        # An unauthorized peer (the stranger, on the public segment) gets nothing.
+        stranger = labpeer.Node(ctx.peerup, tl.p("stranger"))
+        labnet.run([ctx.peerup, "relay", "authorize", stranger.id, "--dir", tl.p("relay")])
+        stranger.write_config([], [tl.lab.relay_addr], names={"home": tl.home.id})
+        with open(stranger.config, "a") as f:
+            f.write(labtun._tun_section("[all]"))
+        labnet.run(stranger.cmd("auth", "add", tl.home.id))
+        s_addr = tl.start_daemon("stranger", stranger, ns="relay")
+        home_seen_by_stranger = re.search(r"peer \S+ is (10\.64\.\d+\.\d+)",
+                                          read(tl.p("stranger.log")))
+        check(home_seen_by_stranger, "stranger's log names no peer address")
+        got, _, _ = tl.ping("relay", home_seen_by_stranger.group(1), count=3, deadline=8)
+        check(got == 0, "an unauthorized peer's ping reached home")
+        check(re.search(r"refused (connection from|/peerup/ip/1.0.0 from) " + stranger.id,
+                        read(tl.p("home.log"))),
+              "home's log does not show the stranger refused")
+        log(f"stranger {s_addr}: 0/3 replies, refused by home")
+        # SIGKILL home: the interface goes with the process, a restart works.
+        tl.stop_daemon("home", signal.SIGKILL)
+        gone = t.run("home", ["ip", "link", "show", "peerup0"], check=False)
+        check(gone.returncode != 0, "peerup0 still exists after home was killed")
+        tl.home_addr = tl.start_daemon("home", tl.home)
+        labnet.wait_for(lambda: "reserved on relay" in read(tl.p("home.log")), 20,
+                        "home to reserve again")
+        got, _, out = tl.ping("phone", tl.home_addr, count=5)
+        check(got >= 3, f"after home's restart, ping got {got}/5\n{out}")
+        log(f"home killed with SIGKILL: peerup0 gone; restarted, ping {got}/5")
+        # The killed home logged no counters: knock on a filtered port again.
+        blocked = t.run("phone", ["nc", "-z", "-w", "2", tl.home_addr, "8080"], check=False)
+        check(blocked.returncode != 0, "phone reached home's tcp/8080 after the restart")
+        route = t.run("home", ["ip", "route"], check=False).stdout
+        check("default" in route and route.count("peerup0") == 1,
+              f"home's routes changed beyond the prefix route:\n{route}")
+        _tun_stop_and_counters(tl)
+
+
+@scenario("tun_direct", budget=120, direct=True)
+def tun_direct(ctx):
+    """cone/cone, network mode: an iperf3 TCP run started at once keeps going
+    while the path upgrades from relayed to direct; then ping and iperf3 over
+    the direct path, with (almost) no bytes through the relay."""
+    with ctx.topology("cone", "cone") as t:
+        tl = labtun.TunLab(ctx.peerup, t, ctx.path("tun-direct", "x")[:-2]).start()
+        # The first packet opens the (relayed) path; the hole punch follows
+        # within seconds, during this 10 s run. The run is paced (50 Mbit/s) so
+        # the punch's identify and DCUtR messages are not queued behind a
+        # saturated circuit.
+        tcp, err = tl.iperf("home", "phone", tl.home_addr, seconds=10, timeout=40, rate="50M")
+        check(tcp is not None, f"iperf3 TCP across the relayed -> direct upgrade failed: {err}")
+        plog = read(tl.p("phone.log"))
+        relayed_at = plog.find("over a relayed connection")
+        direct_at = max(plog.find("over a tcp connection"), plog.find("over a quic connection"))
+        check(relayed_at >= 0 and direct_at > relayed_at,
+              "phone's log does not show the flow moving from relayed to direct")
+        mbps = tcp["end"]["sum_received"]["bits_per_second"] / 1e6
+        log(f"iperf3 TCP across the upgrade: {mbps:.1f} Mbit/s, no error")
+        before = t.relay_bytes()
+        _tun_traffic(tl, t, "direct")
+        relayed = t.relay_bytes() - before
+        log(f"relay carried {relayed} B during the direct-path traffic")
+        check(relayed < 1 << 20, f"relay carried {relayed} B on the direct path")
+        _tun_stop_and_counters(tl)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--peerup", default=os.environ.get("PEERUP_BINARY", ""))
@@ -471,7 +603,6 @@ def main():
 
 
 def signal_off():
-    import signal
     signal.alarm(0)
 
 

@@ -1,0 +1,71 @@
+// The Linux TUN device of the network mode (docs/network-mode.md).
+//
+// open() creates a non-persistent TUN interface (IFF_TUN | IFF_NO_PI), gives
+// it our address with the prefix's netmask, sets the MTU and brings it up.
+// The kernel then installs the one connected route for the prefix; nothing
+// else is routed here, and the default route is never touched. Because the
+// interface is not persistent it exists exactly as long as our file
+// descriptor: on exit, and equally on a crash or SIGKILL, the kernel deletes
+// it with its address and route, so nothing is left to block a restart.
+//
+// Contract: every member runs on the executor given to open(); the device is
+// not thread-safe. Reads and writes never block (O_NONBLOCK): the reader
+// waits for readability, then drains up to a batch of packets.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "net/asio.hpp"
+#include "tun/core/ip_packet.hpp"
+
+namespace peerup::tun {
+
+struct device_config {
+  std::string name = "peerup0";
+  ip_address address;  // our IPv4 address
+  unsigned prefix_length = 16;
+  std::uint16_t mtu = 1152;
+};
+
+class device {
+ public:
+  // SECURITY: a TUN read returns one packet; this is the largest we accept
+  // (an IP packet cannot be longer).
+  static constexpr std::size_t max_packet = 65535;
+  static constexpr std::size_t max_batch = 64;
+
+  // Errors: errc::tun_unavailable (no /dev/net/tun, no CAP_NET_ADMIN, the
+  // name in use) or errc::tun_device (an ioctl failed), with `why` set to a
+  // message for the user that names the fix.
+  static result<std::unique_ptr<device>> open(net::asio::any_io_executor ex,
+                                              const device_config& cfg, std::string& why);
+  ~device();
+  device(const device&) = delete;
+  device& operator=(const device&) = delete;
+
+  // Waits until at least one packet can be read, then reads up to
+  // max_batch packets. The spans point into the device's buffers and stay
+  // valid until the next read_batch. errc::connection_closed after close().
+  net::awaitable<result<std::span<const byte_span>>> read_batch();
+  // Writes one packet into the kernel. A full kernel queue (EAGAIN) drops
+  // it: false. Never blocks.
+  bool write(byte_span packet);
+  void close();
+  const std::string& name() const { return name_; }
+
+ private:
+  device(net::asio::any_io_executor ex, int fd, std::string name);
+  net::asio::posix::stream_descriptor fd_;
+  std::string name_;
+  std::vector<bytes> buffers_;  // max_batch x max_packet, allocated once
+  std::vector<byte_span> packets_;
+};
+
+// The message for a machine without TUN support or privileges, naming the
+// rootless alternatives (exposed for the CLI's --tun check and tests).
+std::string tun_unavailable_help(const std::string& name, const std::string& cause);
+
+}  // namespace peerup::tun

@@ -1,0 +1,382 @@
+#include "tun/network.hpp"
+
+#include <spawn.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "tun/core/framing.hpp"
+
+namespace peerup::tun {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A frame stream read buffer: room for many full-size frames per read.
+constexpr std::size_t read_buffer = 256 * 1024;
+// How long a stream open may take before the queued packets are dropped.
+constexpr auto open_timeout = 10s;
+// After a failed open, packets for the peer are dropped (counted as no_path)
+// for this long instead of piling up behind a dial that keeps failing.
+constexpr auto retry_after = 2s;
+
+std::optional<peer_id> peer_of_name(const app::config& cfg, const std::string& name) {
+  auto it = cfg.names.find(name);
+  if (it == cfg.names.end()) return std::nullopt;
+  return it->second.peer;
+}
+
+switch_config switch_config_of(const app::config& cfg) {
+  switch_config c;
+  c.mtu = cfg.network.mtu;
+  c.default_rules = cfg.network.allow;
+  for (const auto& [name, p] : cfg.network.peers)
+    if (auto id = peer_of_name(cfg, name); id && p.allow) c.peer_rules[*id] = *p.allow;
+  return c;
+}
+
+// Runs `argv` (found on PATH) and waits at most 5 s for it; true on exit 0.
+bool run_bounded(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return false;
+  int status = 0;
+  for (int i = 0; i < 500; ++i) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (r < 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return false;
+}
+
+}  // namespace
+
+network::network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
+                 std::function<bool(const peer_id&)> authorized)
+    : host_(host),
+      authorized_(std::move(authorized)),
+      dns_server_(cfg.gateway.dns),
+      zone_(cfg.gateway.zone),
+      sw_(app::network_address_book(cfg, host.id(), members), switch_config_of(cfg)) {
+  std::string why;
+  auto dev = device::open(host_.get_executor(),
+                          {cfg.network.name, sw_.book().self_v4(), cfg.network.prefix.length,
+                           cfg.network.mtu},
+                          why);
+  if (!dev) throw std::runtime_error(why);
+  dev_ = std::move(*dev);
+  // Where members can be dialed: the direct address of `names:` if any, and
+  // a circuit through each of our relays (a hole punch then upgrades it).
+  for (const auto& m : members) {
+    for (const auto& [name, t] : cfg.names)
+      if (t.peer == m && t.addr) host_.peers().add_addr(m, *t.addr);
+    for (const auto& r : cfg.all_relays())
+      if (auto a = multiaddr::parse(r.to_string() + "/p2p-circuit/p2p/" + m.to_string()))
+        host_.peers().add_addr(m, *a);
+  }
+  spdlog::info("network mode: {} is {}/{} (mtu {}), {} peers", dev_->name(),
+               sw_.book().self_v4().to_string(), cfg.network.prefix.length, cfg.network.mtu,
+               sw_.book().peers_v4().size());
+  for (const auto& [p, a] : sw_.book().peers_v4())
+    spdlog::info("network mode: peer {} is {}", p.to_string(), a.to_string());
+  host_.set_handler(
+      protocol_id(std::string(ip_protocol_id)),
+      [this](net::stream_ptr s, net::stream_context ctx) { return serve(std::move(s), std::move(ctx)); },
+      [this](net::stream_context& ctx) -> net::awaitable<bool> {
+        const auto& p = ctx.conn->remote_peer;
+        // Access: a main authorized_keys peer with an address, nobody else.
+        const bool ok = !stopped_ && authorized_(p) && sw_.book().v4_of(p).has_value();
+        if (!ok) {
+          spdlog::warn("network mode: refused {} from {}: not in authorized_keys", ip_protocol_id,
+                       p.to_string());
+          sw_.count_drop(drop_reason::unknown_peer);
+        }
+        co_return ok;
+      });
+  // The interface's own addresses must never carry the connections that
+  // carry the interface (a dial to a peer's 10.64 address would loop into
+  // the tunnel): not announced, not dialed.
+  host_.set_address_filter([prefix = cfg.network.prefix](const multiaddr& a) {
+    const std::string text = a.to_string();
+    if (text.rfind("/ip4/", 0) != 0) return true;
+    const auto end = text.find('/', 5);
+    auto ip = ip_address::parse(text.substr(5, end == std::string::npos ? end : end - 5));
+    return !ip || !prefix.contains(*ip);
+  });
+  host_.on_connection([this, alive = std::weak_ptr<bool>(alive_)](const net::connection_ptr& c) {
+    if (alive.lock()) on_connection(c);
+  });
+}
+
+network::~network() {
+  *alive_ = false;
+  stop();
+}
+
+void network::start() {
+  net::asio::co_spawn(host_.get_executor(), tun_reader(), net::asio::detached);
+  register_dns();
+}
+
+void network::register_dns() {
+  // Only when systemd-resolved runs: nothing else is ever edited (no
+  // /etc/resolv.conf).
+  std::error_code ec;
+  if (!dns_server_ || !std::filesystem::exists("/run/systemd/resolve/io.systemd.Resolve", ec))
+    return;
+  const std::string dev = dev_->name();
+  if (run_bounded({"resolvectl", "dns", dev, *dns_server_}) &&
+      run_bounded({"resolvectl", "domain", dev, "~" + zone_})) {
+    dns_registered_ = true;
+    spdlog::info("network mode: systemd-resolved sends *.{} to {} via {}", zone_, *dns_server_, dev);
+  } else {
+    spdlog::warn("network mode: could not register {} for .{} with resolvectl", *dns_server_,
+                 zone_);
+  }
+}
+
+void network::unregister_dns() {
+  if (!dns_registered_) return;
+  dns_registered_ = false;
+  (void)run_bounded({"resolvectl", "revert", dev_->name()});
+}
+
+void network::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  host_.remove_handler(protocol_id(std::string(ip_protocol_id)));
+  for (auto& [p, l] : links_) {
+    if (l->stream) l->stream->reset();
+    l->queue.clear();
+    l->wake.notify();
+  }
+  if (dev_) {
+    unregister_dns();
+    spdlog::info("network mode: {} removed; {}", dev_->name(), counters_line());
+    dev_->close();
+  }
+}
+
+std::string network::counters_line() const {
+  const auto& c = sw_.counters();
+  std::string s = "out " + std::to_string(c.to_peer_packets) + " packets/" +
+                  std::to_string(c.to_peer_bytes) + " bytes, in " +
+                  std::to_string(c.to_tun_packets) + "/" + std::to_string(c.to_tun_bytes) +
+                  ", icmp sent " + std::to_string(c.icmp_sent) + ", dropped";
+  for (std::size_t i = 0; i < c.dropped.size(); ++i)
+    s += std::string(" ") + std::string(to_string(static_cast<drop_reason>(i))) + "=" +
+         std::to_string(c.dropped[i]);
+  return s;
+}
+
+void network::on_connection(const net::connection_ptr& c) {
+  auto it = links_.find(c->remote_peer);
+  if (it == links_.end() || c->relayed) return;
+  auto& l = *it->second;
+  // A direct connection beats the relayed one our stream runs on.
+  if (l.conn && l.conn->relayed) {
+    l.better_path = true;
+    l.wake.notify();
+  }
+}
+
+net::awaitable<void> network::tun_reader() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    auto batch = co_await dev_->read_batch();
+    if (!*alive || stopped_) co_return;
+    if (!batch) {
+      spdlog::error("network mode: reading {} failed: {}", dev_->name(), batch.error().message());
+      co_return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& packet : *batch) {
+      auto v = sw_.from_tun(packet, now);
+      if (auto* to = std::get_if<packet_switch::send_to_peer>(&v)) {
+        enqueue(to->peer, packet);
+      } else if (auto* reply = std::get_if<packet_switch::reply_to_tun>(&v)) {
+        if (!dev_->write(reply->packet)) sw_.count_drop(drop_reason::queue_full);
+      }
+    }
+  }
+}
+
+void network::enqueue(const peer_id& peer, byte_span packet) {
+  auto it = links_.find(peer);
+  if (it == links_.end())
+    it = links_.emplace(peer, std::make_shared<link>(host_.get_executor())).first;
+  auto& l = *it->second;
+  // SECURITY: bounded; the reader never waits for a slow or absent peer.
+  if (l.queue.size() >= max_queued_packets || l.queued_bytes + packet.size() > max_queued_bytes) {
+    sw_.count_drop(drop_reason::queue_full);
+    return;
+  }
+  l.queue.emplace_back(packet.begin(), packet.end());
+  l.queued_bytes += packet.size();
+  if (!l.writer_running) {
+    l.writer_running = true;
+    net::asio::co_spawn(host_.get_executor(), writer(peer, it->second), net::asio::detached);
+  } else {
+    l.wake.notify();
+  }
+}
+
+net::awaitable<result<void>> network::open_stream(const peer_id& peer, link& l) {
+  // 1. the best connection (direct before relayed), dialing if there is none
+  auto conn = co_await net::with_timeout(host_.connect(peer), open_timeout);
+  if (!conn) co_return conn.error();
+  // 2. the stream, negotiated on that connection
+  auto s = co_await net::with_timeout(
+      host_.new_stream(*conn, protocol_id(std::string(ip_protocol_id))), open_timeout);
+  if (!s) co_return s.error();
+  // 3. our hello: our addresses and MTU
+  bytes hello_frame;
+  append_frame(hello_frame, encode_hello({sw_.book().self_v4(), sw_.book().self_v6(),
+                                          sw_.config().mtu}));
+  if (auto w = co_await s->stream->write(hello_frame); !w) co_return w.error();
+  if (l.stream) {
+    // The old stream ends cleanly; the peer reads it to its end.
+    auto old = std::move(l.stream);
+    net::asio::co_spawn(
+        host_.get_executor(),
+        [](net::stream_ptr o) -> net::awaitable<void> { (void)co_await o->close_write(); }(
+            std::move(old)),
+        net::asio::detached);
+  }
+  spdlog::info("network mode: sending to {} over a {} connection", peer.to_string(),
+               (*conn)->transport());
+  l.stream = std::move(s->stream);
+  l.conn = *conn;
+  l.better_path = false;
+  sw_.set_path_limit(peer, 0);  // a stream carries any packet up to the MTU
+  co_return result<void>{};
+}
+
+net::awaitable<void> network::writer(peer_id peer, std::shared_ptr<link> l) {
+  auto alive = alive_;
+  bytes out;
+  auto retry_at = std::chrono::steady_clock::time_point{};
+  while (*alive && !stopped_) {
+    if (l->queue.empty() && !l->better_path) {
+      co_await l->wake.wait();
+      continue;
+    }
+    const bool dead = !l->stream || !l->conn || !l->conn->is_open();
+    if (dead || l->better_path) {
+      if (std::chrono::steady_clock::now() < retry_at) {
+        // SECURITY: nothing accumulates while the peer is unreachable.
+        for (std::size_t i = 0; i < l->queue.size(); ++i) sw_.count_drop(drop_reason::no_path);
+        l->queue.clear();
+        l->queued_bytes = 0;
+        continue;
+      }
+      if (dead) l->stream.reset();
+      auto r = co_await open_stream(peer, *l);
+      if (!*alive || stopped_) co_return;
+      if (!r) {
+        if (!dead) {  // keep the working stream; try the better path later
+          l->better_path = false;
+          continue;
+        }
+        spdlog::warn("network mode: no path to {}: {}", peer.to_string(), r.error().message());
+        retry_at = std::chrono::steady_clock::now() + retry_after;
+        continue;
+      }
+    }
+    // Everything queued goes out in one write (up to 1 MiB per write).
+    out.clear();
+    while (!l->queue.empty() && out.size() < (1u << 20)) {
+      append_frame(out, l->queue.front());
+      l->queued_bytes -= l->queue.front().size();
+      l->queue.pop_front();
+    }
+    if (out.empty()) continue;
+    auto w = co_await l->stream->write(out);
+    if (!*alive || stopped_) co_return;
+    if (!w) {
+      spdlog::info("network mode: stream to {} failed ({}); reopening", peer.to_string(),
+                   w.error().message());
+      l->stream->reset();
+      l->stream.reset();
+      l->conn.reset();
+    }
+  }
+}
+
+net::awaitable<void> network::serve(net::stream_ptr s, net::stream_context ctx) {
+  auto alive = alive_;
+  const peer_id peer = ctx.conn->remote_peer;
+  bytes buf(read_buffer);
+  std::size_t have = 0;
+  bool greeted = false;
+  for (;;) {
+    auto n = co_await s->read_some(mutable_byte_span(buf).subspan(have));
+    if (!*alive || stopped_) co_return;
+    if (!n || *n == 0) co_return;  // the peer closed (e.g. moved to a better path) or reset
+    have += *n;
+    std::size_t at = 0;
+    const auto now = std::chrono::steady_clock::now();
+    for (;;) {
+      auto f = next_frame(byte_span(buf).subspan(at, have - at));
+      if (!f) {
+        spdlog::warn("network mode: {} sent a malformed frame; closing its stream",
+                     peer.to_string());
+        s->reset();
+        co_return;
+      }
+      if (!*f) break;
+      const byte_span payload = (*f)->payload;
+      at += (*f)->consumed;
+      if (is_control(payload)) {
+        auto h = decode_hello(payload);
+        if (!h) {
+          s->reset();
+          co_return;
+        }
+        greeted = true;
+        const auto a = sw_.book().accept_announcement(peer, h->v4);
+        if (a == address_book::announcement::moved)
+          spdlog::info("network mode: {} announced {}; using it", peer.to_string(),
+                       h->v4.to_string());
+        else if (a == address_book::announcement::refused)
+          spdlog::warn("network mode: {} announced {}, which is not its address here ({}); its "
+                       "packets from there are dropped. Pin the address on both sides "
+                       "(network.peers.<name>.address) if it is meant",
+                       peer.to_string(), h->v4.to_string(),
+                       sw_.book().v4_of(peer) ? sw_.book().v4_of(peer)->to_string() : "none");
+        continue;
+      }
+      // SECURITY: a stream must start with the hello; packets before it
+      // are a protocol error.
+      if (!greeted) {
+        s->reset();
+        co_return;
+      }
+      if (!sw_.from_peer(peer, payload, now))
+        if (!dev_->write(payload)) sw_.count_drop(drop_reason::queue_full);
+    }
+    // Keep the partial frame at the front.
+    if (at > 0) {
+      std::memmove(buf.data(), buf.data() + at, have - at);
+      have -= at;
+    }
+    // SECURITY: max_frame + prefix always fits; a full buffer means progress
+    // stalled, which next_frame's bound makes impossible.
+    if (have == buf.size()) {
+      s->reset();
+      co_return;
+    }
+  }
+}
+
+}  // namespace peerup::tun

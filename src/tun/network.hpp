@@ -1,0 +1,108 @@
+// The TUN network mode of the daemon (docs/network-mode.md): the device, the
+// packet switch (tun/core/packet_switch.hpp) and one packet pump per peer.
+//
+// Data path, this machine -> peer P:
+//   kernel -> TUN device -> read_batch (up to 64 packets per wake-up)
+//   -> packet_switch::from_tun (validate, no transit, route, MTU)
+//   -> P's bounded queue (drops when full; the TUN reader never waits)
+//   -> P's writer coroutine: frames every queued packet into one write on
+//      P's /peerup/ip/1.0.0 stream (over the best connection: direct before
+//      relayed, so a hole punch moves the flow to the direct path)
+// and peer P -> this machine:
+//   P's stream (inbound, one coroutine per stream) -> hello, then frames
+//   -> packet_switch::from_peer (anti-spoofing, no transit, filter)
+//   -> TUN device write
+//
+// Streams are one-way: each side sends on the stream it opened and reads the
+// streams the other side opened, so neither waits for the other to choose.
+// When a better connection to P appears (relayed -> direct) the writer opens
+// a stream on it and closes the old one; the receiver reads both until the
+// old one ends, so inner TCP connections see at most a few reordered or
+// lost packets, never a reset.
+//
+// Access: only peers of the main authorized_keys file (checked when a stream
+// is proposed, so a refused peer gets "na") that have an address.
+//
+// Contract: runs on the daemon's executor (single-threaded); owns the device.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "config/config.hpp"
+#include "net/host.hpp"
+#include "net/signal.hpp"
+#include "tun/core/packet_switch.hpp"
+#include "tun/device.hpp"
+
+namespace peerup::tun {
+
+// SECURITY: per-peer send queue bounds; past them packets are dropped
+// (counted as queue_full), never buffered.
+inline constexpr std::size_t max_queued_packets = 1024;
+inline constexpr std::size_t max_queued_bytes = 2 << 20;
+
+class network {
+ public:
+  // `members`: peers of the main authorized_keys file (and only those: the
+  // address book holds nobody else). `authorized` is asked again for every
+  // stream, so keys removed by a reload lose access at once.
+  // Opens the device; throws std::runtime_error with the message of
+  // device::open (naming the fix and the rootless alternatives).
+  network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
+          std::function<bool(const peer_id&)> authorized);
+  ~network();
+  network(const network&) = delete;
+  network& operator=(const network&) = delete;
+
+  // Spawns the TUN reader. The stream handler is installed by the
+  // constructor.
+  void start();
+  // Closes the device (the interface goes away) and every stream.
+  void stop();
+
+  const packet_switch& switch_state() const { return sw_; }
+  const std::string& interface_name() const { return dev_->name(); }
+  // One line: packets and bytes each way, drops by reason.
+  std::string counters_line() const;
+
+ private:
+  struct link {
+    explicit link(net::asio::any_io_executor ex) : wake(ex) {}
+    std::deque<bytes> queue;
+    std::size_t queued_bytes = 0;
+    net::signal wake;
+    net::stream_ptr stream;      // the stream we send on
+    net::connection_ptr conn;    // the connection it belongs to
+    bool better_path = false;    // a better connection appeared: switch
+    bool writer_running = false;
+  };
+
+  net::awaitable<void> tun_reader();
+  net::awaitable<void> writer(peer_id peer, std::shared_ptr<link> l);
+  // Opens a stream on the best connection to `peer` and sends our hello.
+  net::awaitable<result<void>> open_stream(const peer_id& peer, link& l);
+  net::awaitable<void> serve(net::stream_ptr s, net::stream_context ctx);
+  void enqueue(const peer_id& peer, byte_span packet);
+  void on_connection(const net::connection_ptr& c);
+
+  // systemd-resolved: registers gateway.dns for the zone on the interface
+  // when resolved runs; undone by stop() (and by the interface going away).
+  void register_dns();
+  void unregister_dns();
+
+  net::host& host_;
+  std::function<bool(const peer_id&)> authorized_;
+  std::optional<std::string> dns_server_;  // gateway.dns
+  std::string zone_;
+  bool dns_registered_ = false;
+  packet_switch sw_;
+  std::unique_ptr<device> dev_;
+  std::map<peer_id, std::shared_ptr<link>, peer_less> links_;
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace peerup::tun
