@@ -465,12 +465,21 @@ awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self)
   }
 }
 
+void quic_endpoint::note_dropped(const udp::endpoint& from, const char* why) {
+  // Bad input is counted (dropped_datagrams()) and logged once per socket:
+  // a flood of garbage must not flood the log. Hole punching peers send
+  // random bytes on purpose (DCUtR), so this is no alarm.
+  if (dropped_++ == 0)
+    spdlog::info("quic: dropped a UDP datagram from {} on {}: {} (logged once; counted)",
+                 from.address().to_string(), to_quic_multiaddr(local_).to_string(), why);
+}
+
 void quic_endpoint::route(std::span<const std::uint8_t> data, const udp::endpoint& from) {
   // SECURITY: a datagram that names no connection of ours and is no client
   // Initial is dropped unread.
   auto cid = quic::connection::destination_cid(data, quic::connection::cid_length);
   if (!cid) {
-    ++dropped_;
+    note_dropped(from, "not a QUIC v1 packet");
     return;
   }
   if (auto it = routes_.find(key_of(*cid)); it != routes_.end()) {
@@ -485,7 +494,7 @@ void quic_endpoint::route(std::span<const std::uint8_t> data, const udp::endpoin
 
 void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoint& from) {
   if (!policy_ || !quic::connection::accepts_initial(data)) {
-    ++dropped_;
+    note_dropped(from, policy_ ? "for no connection and no client Initial" : "not listening");
     return;
   }
   const auto now = steady_clock::now();
@@ -509,13 +518,19 @@ void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoi
   auto core = quic::connection::accept(cfg_, tls_, policy_->gate ? policy_->gate(from) : nullptr,
                                        local_addr_, to_address(from), data, now, &retry_secret_);
   if (!core) {
-    ++dropped_;
+    note_dropped(from, "an Initial we could not accept (bad token or packet)");
     return;
   }
   auto c = std::make_shared<quic_connection>(shared_from_this(), std::move(*core), std::move(res));
   c->dispatch();  // routes its connection IDs
   c->process();   // answers the Initial
   if (policy_->accepted) policy_->accepted(std::move(c));
+}
+
+void quic_endpoint::send_unconnected(const udp::endpoint& to, byte_span data) {
+  std::vector<quic::datagram> out;
+  out.push_back({bytes(data.begin(), data.end()), to_address(to)});
+  send(out);
 }
 
 void quic_endpoint::send(std::vector<quic::datagram>& out) {
