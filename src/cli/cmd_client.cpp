@@ -71,9 +71,9 @@ std::string explain(const boost::system::error_code& ec, const client_setup& s) 
   return ec.message();
 }
 
-// The client's host. For hole punching it listens on a random TCP port on
-// 0.0.0.0 (outbound dials then leave from it, so the NAT mapping DCUtR
-// punches is the one the peer sees). The gater lets only the relays (of
+// The client's host. For hole punching it listens on a random TCP port and
+// a random UDP (QUIC) port on 0.0.0.0 (outbound dials then leave from them,
+// so the NAT mappings DCUtR punches are the ones the peer sees). The gater lets only the relays (of
 // `relays:` and `networks:`) and, once resolved, the target through, on that
 // listener as on every dial; identify and the path manager let the target
 // upgrade a relayed connection with DCUtR, and new streams then take the
@@ -125,7 +125,11 @@ net::awaitable<bool> start_and_resolve(client_node& node, client_setup& s,
 client_node make_client_node(net::asio::any_io_executor ex, const client_setup& s,
                              bool hole_punch) {
   net::host_config hc{.identity = app::load_identity(s.cfg.identity_key.resolved)};
-  if (hole_punch) hc.listen = {*multiaddr::parse("/ip4/0.0.0.0/tcp/0")};
+  // QUIC too: its dials (to the relay as well) leave from that socket, so
+  // the UDP mapping the relay observes is the one a QUIC hole punch needs.
+  if (hole_punch)
+    hc.listen = {*multiaddr::parse("/ip4/0.0.0.0/tcp/0"),
+                 *multiaddr::parse("/ip4/0.0.0.0/udp/0/quic-v1")};
   client_node n;
   n.host = std::make_unique<net::host>(ex, std::move(hc));
   protocols::install_circuit_dialer(*n.host);

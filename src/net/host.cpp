@@ -370,8 +370,13 @@ std::vector<connection_ptr> host::connections(const peer_id& peer) const {
   if (it == conns_.end()) return out;
   for (const auto& c : it->second)
     if (c->is_open()) out.push_back(c);
+  // Best first: direct before relayed, QUIC before TCP (no head-of-line
+  // blocking between streams, datagrams, a path that survives NAT rebinding),
+  // then the newest.
   std::stable_sort(out.begin(), out.end(), [](const connection_ptr& a, const connection_ptr& b) {
     if (a->relayed != b->relayed) return !a->relayed;
+    const bool qa = a->transport() == "quic", qb = b->transport() == "quic";
+    if (qa != qb) return qa;
     return a->opened > b->opened;
   });
   return out;
@@ -580,7 +585,11 @@ awaitable<result<connection_ptr>> host::dial_addr(const multiaddr& addr,
     if (!circuit_dialer_) co_return make_error_code(errc::dial_failed);
     co_return co_await circuit_dialer_(addr, expected);
   }
-  if (is_quic_addr(addr)) co_return co_await dial_quic(addr, std::move(expected));
+  // Without reuse_port (AutoNAT dial-backs) QUIC leaves from a fresh socket
+  // too: a cone NAT lets our listener's peers in, so a dial-back from the
+  // listener would pass where a stranger's dial would not.
+  if (is_quic_addr(addr))
+    co_return co_await dial_quic(addr, std::move(expected), !opts.reuse_port);
   // Outbound TCP leaves from the listen port (SO_REUSEPORT) whenever we
   // listen: what peers observe is then the NAT mapping of the listen port,
   // which is what hole punching needs them to report.
@@ -735,6 +744,23 @@ std::shared_ptr<quic_endpoint> host::quic_endpoint_for(const udp::endpoint& targ
   return quic_dialers_.back();
 }
 
+bool host::send_udp_punch(const multiaddr& to, byte_span data) {
+  auto target = to_udp_endpoint(to);
+  if (!target) return false;
+  // Only a listener: a dial-only socket's mapping is not where the peer's
+  // QUIC dial will arrive.
+  for (const auto& l : quic_listeners_) {
+    const auto ep = l->local_endpoint();
+    if (ep.protocol() != target->protocol()) continue;
+    if (!ep.address().is_unspecified() &&
+        ep.address().is_loopback() != target->address().is_loopback())
+      continue;
+    l->send_unconnected(*target, data);
+    return true;
+  }
+  return false;
+}
+
 result<connection_ptr> host::admit_quic(const std::shared_ptr<quic_connection>& c, direction dir) {
   const auto& peer = *c->remote_peer();
   // SECURITY: one peer cannot take every connection slot either.
@@ -756,12 +782,37 @@ result<connection_ptr> host::admit_quic(const std::shared_ptr<quic_connection>& 
 }
 
 awaitable<result<connection_ptr>> host::dial_quic(const multiaddr& addr,
-                                                  std::optional<peer_id> expected) {
+                                                  std::optional<peer_id> expected,
+                                                  bool fresh_socket) {
   auto alive = alive_;
   auto target = to_udp_endpoint(addr);
   if (!target) co_return target.error();
-  auto ep = quic_endpoint_for(*target);
+  std::shared_ptr<quic_endpoint> ep;
+  if (fresh_socket) {
+    auto tls = quic_tls();
+    if (!tls) co_return tls.error();
+    const udp::endpoint any(
+        target->address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                  : asio::ip::address(asio::ip::address_v4::any()),
+        0);
+    try {
+      ep = quic_endpoint::open(ex_, any, *tls, cfg_.quic_cfg, std::nullopt);
+    } catch (const std::system_error& e) {
+      spdlog::warn("QUIC: cannot open a socket to dial from: {}", e.what());
+      co_return make_error_code(errc::dial_failed);
+    }
+  } else {
+    ep = quic_endpoint_for(*target);
+  }
   if (!ep) co_return make_error_code(errc::dial_failed);
+  // A fresh socket serves this one connection and closes after it.
+  struct close_fresh {
+    std::shared_ptr<quic_endpoint> ep;
+    bool armed;
+    ~close_fresh() {
+      if (armed) ep->close();
+    }
+  } fresh_guard{ep, fresh_socket};
   auto res = resources_->open_connection(false, "");
   if (!res) {
     log_refusal(*resources_, res.error(), "a connection to " + addr.to_string());
@@ -782,7 +833,18 @@ awaitable<result<connection_ptr>> host::dial_quic(const multiaddr& addr,
       spdlog::info("gater denied peer at {}", addr.to_string());
     co_return c.error();
   }
-  co_return admit_quic(*c, direction::outbound);
+  auto admitted = admit_quic(*c, direction::outbound);
+  if (admitted && fresh_socket) {
+    fresh_guard.armed = false;
+    asio::co_spawn(
+        ex_,
+        [conn = *c, ep]() -> awaitable<void> {
+          co_await conn->wait_closed();
+          ep->close();
+        },
+        asio::detached);
+  }
+  co_return admitted;
 }
 
 awaitable<void> host::handle_inbound_quic(std::shared_ptr<quic_connection> c) {
@@ -801,10 +863,18 @@ awaitable<void> host::handle_inbound_quic(std::shared_ptr<quic_connection> c) {
   auto hs = co_await with_timeout(std::move(op), cfg_.limits.handshake_timeout);
   if (!*alive) co_return;
   if (!hs) {
-    if (hs.error() == errc::connection_denied)
+    ++quic_handshakes_failed_;
+    if (hs.error() == errc::connection_denied) {
       spdlog::info("gater denied peer from {}", from);
-    else
+    } else if (quic_handshakes_failed_ == 1) {
+      // Bad input (a refused certificate, a protocol error) is logged once
+      // and counted (quic_handshakes_failed()); the rest go to debug.
+      spdlog::warn("inbound QUIC handshake from {} failed: {} (logged once; later failures at "
+                   "debug level)",
+                   from, hs.error().message());
+    } else {
       spdlog::debug("inbound QUIC handshake from {} failed: {}", from, hs.error().message());
+    }
     c->close();
     co_return;
   }

@@ -155,7 +155,8 @@ class host {
                                                  std::optional<peer_id> expected);
   awaitable<result<connection_ptr>> add_inbound(raw_connection raw);
 
-  // Connections to `peer`, best first (direct before relayed, newest first).
+  // Connections to `peer`, best first: direct before relayed, QUIC before
+  // TCP, newest first.
   std::vector<connection_ptr> connections(const peer_id& peer) const;
   std::vector<connection_ptr> all_connections() const;
   void close_connections(const peer_id& peer);
@@ -166,6 +167,11 @@ class host {
   using circuit_dialer =
       std::function<awaitable<result<connection_ptr>>(const multiaddr&, std::optional<peer_id>)>;
   void set_circuit_dialer(circuit_dialer d) { circuit_dialer_ = std::move(d); }
+  // Sends one UDP datagram of `data` to the QUIC address `to` from our QUIC
+  // listen socket of its family (so the NAT mapping it opens is the one a
+  // peer's QUIC dial reaches): the UDP hole punch of DCUtR. False, sending
+  // nothing, when `to` is no IP quic-v1 address or no listener fits.
+  bool send_udp_punch(const multiaddr& to, byte_span data);
   // Dials from the listen port (SO_REUSEPORT), as hole punching needs.
   awaitable<result<connection_ptr>> dial_reusing_port(const multiaddr& addr,
                                                       const peer_id& expected);
@@ -178,8 +184,20 @@ class host {
     for (const auto& l : quic_listeners_) n += l->retries_sent();
     return n;
   }
+  // UDP datagrams our QUIC listeners dropped unread: malformed, truncated,
+  // for no connection of ours and no client Initial (logged once).
+  std::uint64_t quic_dropped_datagrams() const {
+    std::uint64_t n = 0;
+    for (const auto& l : quic_listeners_) n += l->dropped_datagrams();
+    return n;
+  }
+  // Inbound QUIC handshakes that failed: a refused certificate (no or bad
+  // libp2p extension, bad signature, expired, key refused), a gater refusal,
+  // a protocol error or a timeout (the first is logged with its reason).
+  std::uint64_t quic_handshakes_failed() const { return quic_handshakes_failed_; }
   // True when a TCP listener exists (hole punching needs one).
   bool listens_on_tcp() const { return !listeners_.empty() && !stopped_; }
+  bool listens_on_quic() const { return !quic_listeners_.empty() && !stopped_; }
 
   // Hole punching: until `until`, an inbound TCP connection from one of
   // `from` may be the peer's punch, its SYN having reached our listener
@@ -200,8 +218,12 @@ class host {
   result<quic::tls_context_ptr> quic_tls();
   std::shared_ptr<quic_endpoint> quic_endpoint_for(const udp::endpoint& target);
   quic_accept_policy quic_policy();
+  // `fresh_socket`: from a new dial-only socket instead of the listener's
+  // (AutoNAT dial-backs: a NAT that lets our listener's peers in must not
+  // make the test pass).
   awaitable<result<connection_ptr>> dial_quic(const multiaddr& addr,
-                                              std::optional<peer_id> expected);
+                                              std::optional<peer_id> expected,
+                                              bool fresh_socket = false);
   awaitable<void> handle_inbound_quic(std::shared_ptr<quic_connection> c);
   // Dials `addrs` in order until one connects.
   awaitable<result<connection_ptr>> dial_each(peer_id peer, std::vector<multiaddr> addrs);
@@ -237,6 +259,7 @@ class host {
   std::list<tcp_listener> listeners_;
   quic::tls_context_ptr quic_tls_;
   std::vector<std::shared_ptr<quic_endpoint>> quic_listeners_;
+  std::uint64_t quic_handshakes_failed_ = 0;
   // Dial-only endpoints (ephemeral port) for families we do not listen on.
   std::vector<std::shared_ptr<quic_endpoint>> quic_dialers_;
   std::vector<multiaddr> extra_announce_;

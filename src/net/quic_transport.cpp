@@ -21,6 +21,13 @@ constexpr std::size_t batch = 32;
 constexpr std::size_t slot_size = 2048;
 // The most datagrams one connection writes per flush (pacing allows less).
 constexpr std::size_t max_flush = 64;
+// Liveness (as for Yamux): a connection that heard nothing for this long is
+// probed when a stream opens on it, and fails if the probe gets no answer in
+// 4 RTT (3 to 15 s). QUIC's own idle timeout (30 s) is too slow for a path
+// that died under a NAT: new streams would wait on it.
+constexpr auto probe_after_quiet = std::chrono::seconds(1);
+constexpr auto min_probe_timeout = std::chrono::seconds(3);
+constexpr auto max_probe_timeout = std::chrono::seconds(15);
 
 quic::address to_address(const udp::endpoint& ep) {
   return quic::address::from(ep.data(), static_cast<socklen_t>(ep.size()));
@@ -183,6 +190,7 @@ result<stream_ptr> quic_connection::open_stream() {
   auto st = std::make_shared<stream_state>(get_executor(), false);
   streams_[*id] = st;
   last_activity_ = steady_clock::now();
+  if (last_activity_ - last_received_ >= probe_after_quiet) check_alive();
   return stream_ptr(std::make_unique<quic_stream>(shared_from_this(), *id, st));
 }
 
@@ -244,8 +252,30 @@ awaitable<void> quic_connection::wait_closed() {
 }
 
 void quic_connection::check_alive() {
-  // QUIC's own loss detection and keep-alive PINGs find a dead path within
-  // the idle timeout; nothing to add.
+  if (closed_ || !core_->handshake_done()) return;
+  // 1. something the peer must acknowledge: a stream opened and reset at
+  //    once (RESET_STREAM + STOP_SENDING; ngtcp2 0.12 has no PING call)
+  // 2. any datagram from the peer within the timeout proves the path
+  // 3. otherwise the connection fails with errc::timeout, as a broken path
+  auto id = core_->open_stream();
+  if (!id) return;  // no stream credit: the peer is busy, and alive enough
+  core_->reset(*id, 0);
+  core_->release(*id);
+  const auto sent = steady_clock::now();
+  flush_soon();
+  const auto r = rtt();
+  const auto limit = std::clamp<steady_clock::duration>(
+      r ? steady_clock::duration(*r * 4) : steady_clock::duration(min_probe_timeout),
+      min_probe_timeout, max_probe_timeout);
+  asio::co_spawn(
+      get_executor(),
+      [self = shared_from_this(), sent, limit]() -> awaitable<void> {
+        asio::steady_timer t(self->get_executor(), limit);
+        co_await t.async_wait(use_nothrow);
+        if (!self->closed_ && self->last_received_ <= sent)
+          self->abort(make_error_code(errc::timeout));
+      },
+      asio::detached);
 }
 
 awaitable<result<void>> quic_connection::handshake() {
@@ -465,12 +495,21 @@ awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self)
   }
 }
 
+void quic_endpoint::note_dropped(const udp::endpoint& from, const char* why) {
+  // Bad input is counted (dropped_datagrams()) and logged once per socket:
+  // a flood of garbage must not flood the log. Hole punching peers send
+  // random bytes on purpose (DCUtR), so this is no alarm.
+  if (dropped_++ == 0)
+    spdlog::info("quic: dropped a UDP datagram from {} on {}: {} (logged once; counted)",
+                 from.address().to_string(), to_quic_multiaddr(local_).to_string(), why);
+}
+
 void quic_endpoint::route(std::span<const std::uint8_t> data, const udp::endpoint& from) {
   // SECURITY: a datagram that names no connection of ours and is no client
   // Initial is dropped unread.
   auto cid = quic::connection::destination_cid(data, quic::connection::cid_length);
   if (!cid) {
-    ++dropped_;
+    note_dropped(from, "not a QUIC v1 packet");
     return;
   }
   if (auto it = routes_.find(key_of(*cid)); it != routes_.end()) {
@@ -485,7 +524,7 @@ void quic_endpoint::route(std::span<const std::uint8_t> data, const udp::endpoin
 
 void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoint& from) {
   if (!policy_ || !quic::connection::accepts_initial(data)) {
-    ++dropped_;
+    note_dropped(from, policy_ ? "for no connection and no client Initial" : "not listening");
     return;
   }
   const auto now = steady_clock::now();
@@ -509,13 +548,19 @@ void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoi
   auto core = quic::connection::accept(cfg_, tls_, policy_->gate ? policy_->gate(from) : nullptr,
                                        local_addr_, to_address(from), data, now, &retry_secret_);
   if (!core) {
-    ++dropped_;
+    note_dropped(from, "an Initial we could not accept (bad token or packet)");
     return;
   }
   auto c = std::make_shared<quic_connection>(shared_from_this(), std::move(*core), std::move(res));
   c->dispatch();  // routes its connection IDs
   c->process();   // answers the Initial
   if (policy_->accepted) policy_->accepted(std::move(c));
+}
+
+void quic_endpoint::send_unconnected(const udp::endpoint& to, byte_span data) {
+  std::vector<quic::datagram> out;
+  out.push_back({bytes(data.begin(), data.end()), to_address(to)});
+  send(out);
 }
 
 void quic_endpoint::send(std::vector<quic::datagram>& out) {

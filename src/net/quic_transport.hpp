@@ -139,6 +139,10 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
                                                            quic::connection::gate gate,
                                                            connection_resources_ptr res);
   void close();
+  // Sends one datagram of `data` to `to` from this socket, outside any
+  // connection: the UDP hole punch of DCUtR (random bytes that open our
+  // NAT's mapping towards the peer). Contract: on the executor.
+  void send_unconnected(const udp::endpoint& to, byte_span data);
   udp::endpoint local_endpoint() const { return local_; }
   asio::any_io_executor get_executor() { return socket_.get_executor(); }
   std::uint64_t dropped_datagrams() const { return dropped_; }
@@ -150,6 +154,7 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
                 quic::config cfg, std::optional<quic_accept_policy> policy);
   awaitable<void> receive_loop(std::shared_ptr<quic_endpoint> self);
   void route(std::span<const std::uint8_t> data, const udp::endpoint& from);
+  void note_dropped(const udp::endpoint& from, const char* why);
   void accept(std::span<const std::uint8_t> data, const udp::endpoint& from);
   void send(std::vector<quic::datagram>& out);
   void add_route(const bytes& cid, const std::shared_ptr<quic_connection>& c);

@@ -1,9 +1,12 @@
 #include "protocols/dcutr.hpp"
 
 #include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <random>
 
 #include "net/length_prefixed_io.hpp"
+#include "net/quic_transport.hpp"
 
 namespace peerup::protocols {
 
@@ -55,44 +58,105 @@ void dcutr_service::report(punch_outcome o) {
   for (const auto& f : listeners_) f(o);
 }
 
+net::awaitable<void> dcutr_service::udp_punch(std::vector<multiaddr> addrs,
+                                              net::steady_clock::time_point until,
+                                              std::shared_ptr<bool> stop) {
+  auto alive = alive_;
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> interval_ms(10, 200);
+  std::uniform_int_distribution<int> size(32, 64);
+  std::uniform_int_distribution<int> byte(0, 255);
+  net::asio::steady_timer timer(host_.get_executor());
+  std::size_t sent = 0;
+  // SECURITY: bounded by `until` (the round's dial timeout): at most
+  // timeout / 10 ms packets per address, to addresses from the peer's
+  // CONNECT (at most dcutr::max_dial_addrs).
+  while (*alive && !*stop && steady_clock::now() < until) {
+    for (const auto& a : addrs) {
+      bytes junk(static_cast<std::size_t>(size(rng)));
+      for (auto& b : junk) b = static_cast<std::uint8_t>(byte(rng));
+      if (host_.send_udp_punch(a, junk)) ++sent;
+    }
+    timer.expires_after(std::chrono::milliseconds(interval_ms(rng)));
+    co_await timer.async_wait(net::use_nothrow);
+  }
+  spdlog::debug("UDP hole punch: {} packets to {} addresses", sent, addrs.size());
+}
+
 net::awaitable<net::connection_ptr> dcutr_service::punch(const peer_id& peer,
                                                          const std::vector<multiaddr>& addrs,
                                                          net::dial_options opts,
-                                                         net::steady_clock::duration timeout) {
+                                                         net::steady_clock::duration timeout,
+                                                         bool quic_server) {
   struct dials {
     net::connection_ptr won;
   };
   auto alive = alive_;
   auto st = std::make_shared<dials>();
   auto ex = host_.get_executor();
+  const auto deadline = steady_clock::now() + timeout;
+  std::vector<multiaddr> quic_addrs;
   for (const auto& a : addrs) {
+    const bool quic = net::is_quic_addr(a);
+    if (quic) quic_addrs.push_back(a);
+    // The QUIC server does not dial: it opens its NAT with random packets
+    // and the peer's Initial comes in through the hole.
+    if (quic && quic_server) continue;
     net::asio::co_spawn(
         ex,
         [this, st, a, peer, opts, alive]() -> net::awaitable<void> {
           const std::optional<peer_id> expected = peer;
           auto c = co_await host_.dial(a, expected, opts);
           if (!*alive) co_return;
-          if (c && !st->won) st->won = *c;
+          if (c && (!st->won || (*c)->transport() == "quic")) st->won = *c;
           if (!c)
             spdlog::debug("hole punch dial {} failed: {}", a.to_string(), c.error().message());
           changed_.notify();
         },
         net::asio::detached);
   }
+  auto stop_udp = std::make_shared<bool>(false);
+  if (quic_server && !quic_addrs.empty())
+    net::asio::co_spawn(ex, udp_punch(quic_addrs, deadline, stop_udp), net::asio::detached);
+  struct stopper {
+    std::shared_ptr<bool> flag;
+    ~stopper() { *flag = true; }
+  } stop_on_exit{stop_udp};
   // Our dial may lose to the peer's: its SYN reached our listener first and
   // our connect() then fails (that 4-tuple is taken). Either way a direct
   // connection registers with the host, so wait for any.
   using namespace net::asio::experimental::awaitable_operators;
-  const auto deadline = steady_clock::now() + timeout;
   net::asio::steady_timer timer(ex);
+  auto best = [&]() -> net::connection_ptr {
+    // connections() lists QUIC first.
+    if (auto d = direct_to(peer)) return d;
+    if (st->won && st->won->is_open()) return st->won;
+    return nullptr;
+  };
+  std::optional<steady_clock::time_point> tcp_at;  // when a TCP path came first
   while (*alive) {
-    if (st->won && st->won->is_open()) co_return st->won;
-    if (auto d = direct_to(peer)) co_return d;
-    if (steady_clock::now() >= deadline) break;
-    timer.expires_at(deadline);
+    auto d = best();
+    if (d && d->transport() == "quic") break;
+    if (d && quic_addrs.empty()) break;
+    const auto now = steady_clock::now();
+    if (d && !tcp_at) tcp_at = now;
+    auto until = deadline;
+    if (tcp_at) until = std::min(deadline, *tcp_at + cfg_.quic_grace);
+    if (now >= until) break;
+    timer.expires_at(until);
     co_await (changed_.wait() || timer.async_wait(net::use_nothrow));
   }
-  co_return nullptr;
+  if (!*alive) co_return nullptr;
+  auto d = best();
+  if (d && d->transport() == "quic") {
+    // Both made it: keep QUIC. A TCP path nobody uses yet goes.
+    for (const auto& c : host_.connections(peer))
+      if (!c->relayed && c->transport() == "tcp" && c->mux->stream_count() == 0) {
+        spdlog::debug("hole punch to {}: QUIC and TCP both direct, keeping QUIC", peer.to_string());
+        c->mux->close();
+      }
+  }
+  co_return d;
 }
 
 net::awaitable<result<net::connection_ptr>> dcutr_service::drive(dcutr::initiator* b,
@@ -173,7 +237,9 @@ net::awaitable<result<net::connection_ptr>> dcutr_service::drive(dcutr::initiato
           // The expectation outlives our own dial: B's SYN may still be on
           // its way when ours has already succeeded. It expires by itself.
           if (a) host_.expect_punch(peer, act.addrs, now() + cfg_.dial_timeout);
-          direct = co_await punch(peer, act.addrs, opts, cfg_.dial_timeout);
+          // Over QUIC, B is the server: it sends random UDP packets while A
+          // dials (spec relay/DCUtR.md).
+          direct = co_await punch(peer, act.addrs, opts, cfg_.dial_timeout, b != nullptr);
           if (!*alive) co_return make_error_code(errc::connection_closed);
           next = on_dial(direct != nullptr);
           fed = true;

@@ -31,6 +31,9 @@ struct dcutr_config {
   // SECURITY: DCUtR streams served at once (each may make us dial up to
   // dcutr::max_dial_addrs addresses).
   std::size_t max_inbound = 8;
+  // When a TCP direct path came first, how much longer a QUIC one may take
+  // to win (QUIC is kept when both succeed).
+  net::steady_clock::duration quic_grace = std::chrono::milliseconds(500);
 };
 
 enum class punch_role { initiator, responder };  // B, A
@@ -75,13 +78,23 @@ class dcutr_service {
                                                     std::vector<dcutr::action> acts,
                                                     const net::connection_ptr& relayed,
                                                     net::stream_ptr s);
-  // Dials every address at once in `role` and waits (up to `timeout`) for
-  // any direct connection to `peer`: ours, or the peer's arriving at our
-  // listener. nullptr when none came.
+  // Dials every TCP address at once in `role` and, for QUIC addresses,
+  // either dials them (`quic_server` false: A, the QUIC client) or sends
+  // random UDP packets to them from our QUIC listen socket every 10-200 ms
+  // (`quic_server` true: B, whose NAT must let A's Initial in; spec
+  // relay/DCUtR.md). Waits (up to `timeout`) for any direct connection to
+  // `peer`: ours, or the peer's arriving at our listener. A QUIC path is
+  // preferred: after a TCP one, QUIC gets up to quic_grace more, and a TCP
+  // connection without streams is closed when QUIC made it too. nullptr
+  // when none came.
   net::awaitable<net::connection_ptr> punch(const peer_id& peer,
                                             const std::vector<multiaddr>& addrs,
                                             net::dial_options opts,
-                                            net::steady_clock::duration timeout);
+                                            net::steady_clock::duration timeout,
+                                            bool quic_server = false);
+  // B's side of a QUIC punch: random datagrams to `addrs` until `stop`.
+  net::awaitable<void> udp_punch(std::vector<multiaddr> addrs, net::steady_clock::time_point until,
+                                 std::shared_ptr<bool> stop);
   net::connection_ptr direct_to(const peer_id& peer) const;
   void report(punch_outcome o);
 

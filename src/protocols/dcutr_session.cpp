@@ -37,8 +37,17 @@ addr_scope scope_of_ip6(const bytes& v) {
 
 addr_scope scope_of(const multiaddr& a) {
   const auto& c = a.components();
-  if (c.size() < 2 || c[1].code != proto::code::tcp) return addr_scope::unusable;
-  if (c.size() > 3 || (c.size() == 3 && c[2].code != proto::code::p2p)) return addr_scope::unusable;
+  if (c.size() < 2) return addr_scope::unusable;
+  // TCP, or QUIC (/udp/<port>/quic-v1), with an optional trailing /p2p.
+  std::size_t end = 2;
+  if (c[1].code == proto::code::udp) {
+    if (c.size() < 3 || c[2].code != proto::code::quic_v1) return addr_scope::unusable;
+    end = 3;
+  } else if (c[1].code != proto::code::tcp) {
+    return addr_scope::unusable;
+  }
+  if (c.size() > end + 1 || (c.size() == end + 1 && c[end].code != proto::code::p2p))
+    return addr_scope::unusable;
   if (c[1].value.size() != 2 || (c[1].value[0] == 0 && c[1].value[1] == 0))
     return addr_scope::unusable;
   switch (c[0].code) {
@@ -46,7 +55,8 @@ addr_scope scope_of(const multiaddr& a) {
     case proto::code::ip6: return scope_of_ip6(c[0].value);
     case proto::code::dns:
     case proto::code::dns4:
-    case proto::code::dns6: return addr_scope::dns;
+    // QUIC dials IP addresses only (net::to_udp_endpoint).
+    case proto::code::dns6: return end == 3 ? addr_scope::unusable : addr_scope::dns;
     default: return addr_scope::unusable;
   }
 }

@@ -29,9 +29,9 @@ inline constexpr int max_rounds = 3;
 inline constexpr std::size_t max_dial_addrs = 8;
 
 enum class addr_scope { unusable, loopback, private_net, public_net, dns };
-// Only TCP over IP or DNS (with an optional trailing /p2p) is usable for
-// hole punching here; relay circuits, other transports, unspecified and
-// multicast addresses and port 0 are not.
+// TCP over IP or DNS and QUIC (/udp/<port>/quic-v1) over IP, each with an
+// optional trailing /p2p, are usable for hole punching; relay circuits,
+// other transports, unspecified and multicast addresses and port 0 are not.
 addr_scope scope_of(const multiaddr& a);
 
 struct addr_policy {

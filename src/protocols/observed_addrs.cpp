@@ -9,16 +9,29 @@ namespace proto = multiaddr_protocols;
 std::optional<multiaddr> normalize_observed(const multiaddr& a) {
   const auto bare = a.without_peer();
   const auto& c = bare.components();
-  if (c.size() != 2 || c[1].code != proto::code::tcp) return std::nullopt;
+  const bool tcp = c.size() == 2 && c[1].code == proto::code::tcp;
+  // A QUIC connection's observed address is the NAT's UDP mapping of our
+  // QUIC socket: what a UDP hole punch needs.
+  const bool quic =
+      c.size() == 3 && c[1].code == proto::code::udp && c[2].code == proto::code::quic_v1;
+  if (!tcp && !quic) return std::nullopt;
   if (c[0].code != proto::code::ip4 && c[0].code != proto::code::ip6) return std::nullopt;
   return bare;
 }
+
+namespace {
+// The IP family and transport an observation is about: an observer reports
+// one address per kind (a TCP and a QUIC mapping are different mappings).
+std::pair<std::uint64_t, std::uint64_t> kind_of(const multiaddr& a) {
+  return {a.components()[0].code, a.components()[1].code};
+}
+}  // namespace
 
 bool observed_addr_table::record(const peer_id& observer, const multiaddr& addr, time_point now) {
   auto norm = normalize_observed(addr);
   if (!norm) return false;
   const auto before = confirmed(now);
-  const auto family = norm->components()[0].code;
+  const auto kind = kind_of(*norm);
   auto it = by_observer_.find(observer);
   if (it == by_observer_.end()) {
     // SECURITY: bounded; the observer heard from least recently makes room.
@@ -36,9 +49,9 @@ bool observed_addr_table::record(const peer_id& observer, const multiaddr& addr,
     it = by_observer_.emplace(observer, std::vector<observation>{}).first;
   }
   auto& list = it->second;
-  // One address per IP family and observer: a new report replaces the old
-  // one (our NAT mapping changed, or we moved).
-  std::erase_if(list, [&](const observation& o) { return o.addr.components()[0].code == family; });
+  // One address per IP family, transport and observer: a new report
+  // replaces the old one (our NAT mapping changed, or we moved).
+  std::erase_if(list, [&](const observation& o) { return kind_of(o.addr) == kind; });
   list.push_back({std::move(*norm), now});
   return confirmed(now) != before;
 }

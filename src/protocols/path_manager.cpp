@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "net/quic_transport.hpp"
+
 namespace peerup::protocols {
 
 namespace {
@@ -115,8 +117,13 @@ std::vector<multiaddr> path_manager::confirmed_addrs() const {
 }
 
 std::vector<multiaddr> path_manager::hole_punch_addrs() const {
-  if (!cfg_.hole_punch || !host_.listens_on_tcp()) return {};
+  if (!cfg_.hole_punch || (!host_.listens_on_tcp() && !host_.listens_on_quic())) return {};
   auto out = observed_.candidates(steady_clock::now());
+  // Only what we can be reached on: a TCP mapping needs our TCP listener, a
+  // QUIC one our QUIC listener.
+  std::erase_if(out, [&](const multiaddr& a) {
+    return net::is_quic_addr(a) ? !host_.listens_on_quic() : !host_.listens_on_tcp();
+  });
   for (const auto& a : host_.announce_addrs())
     if (!a.is_relayed() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   out.insert(out.end(), cfg_.extra_punch_addrs.begin(), cfg_.extra_punch_addrs.end());

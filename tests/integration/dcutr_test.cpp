@@ -291,5 +291,91 @@ TEST(punch_roles, an_initiator_dial_into_a_listener_keeps_the_listener_responder
   });
 }
 
+// DCUtR where every node listens on TCP and QUIC and the relay is reached
+// over QUIC: B (the QUIC server) sends random UDP packets while A dials its
+// QUIC address, TCP is punched at the same time, and QUIC is kept.
+net::host_config tcp_and_quic() {
+  return {.identity = private_key::generate(),
+          .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0"),
+                     *multiaddr::parse("/ip4/127.0.0.1/udp/0/quic-v1")}};
+}
+
+multiaddr quic_addr_of(const net::host& h) {
+  for (const auto& a : h.full_addrs())
+    if (net::is_quic_addr(a)) return a;
+  return {};
+}
+
+TEST(dcutr_over_quic, the_hole_punch_ends_on_a_quic_path_and_an_unused_tcp_one_is_closed) {
+  asio::io_context io;
+  node relay{io, tcp_and_quic()};
+  std::set<peer_id> authorized;
+  protocols::relay_server server{
+      relay.host, {.is_authorized = [&](const peer_id& p) { return authorized.contains(p); }}};
+  node b{io, tcp_and_quic()};
+  node a{io, tcp_and_quic()};
+  relay.host.start();
+  authorized.insert(b.host.id());
+  authorized.insert(a.host.id());
+  b.host.set_handler(echo_protocol, serve_echo);
+  b.host.start();
+  a.host.start();
+  protocols::install_circuit_dialer(b.host);
+  protocols::install_circuit_dialer(a.host);
+  std::optional<protocols::reservation_keeper> keeper;
+  const auto relay_quic = quic_addr_of(relay.host);
+  ASSERT_FALSE(relay_quic.empty());
+  reserve_on(b.host, relay_quic, keeper);
+  b.paths.emplace(b.host, b.identify, loopback_paths());
+  b.paths->start();
+  a.paths.emplace(a.host, a.identify, loopback_paths());
+  a.paths->start();
+  run_async(io, [&]() -> net::awaitable<void> {
+    EXPECT_TRUE(co_await eventually([&] { return !keeper->circuit_addrs().empty(); }, 10s));
+    // B's QUIC mapping as the relay sees it is among what B offers.
+    EXPECT_TRUE(co_await eventually(
+        [&] {
+          for (const auto& x : b.paths->hole_punch_addrs())
+            if (net::is_quic_addr(x)) return true;
+          return false;
+        },
+        5s));
+    auto relayed = co_await a.host.connect(circuit_addr(relay_quic, b.host.id()));
+    EXPECT_TRUE(relayed && (*relayed)->relayed);
+    if (!relayed) co_return;
+    auto direct_quic = [](const net::host& h, const peer_id& p) {
+      for (const auto& c : h.connections(p))
+        if (!c->relayed && c->transport() == "quic") return true;
+      return false;
+    };
+    EXPECT_TRUE(co_await eventually([&] { return direct_quic(a.host, b.host.id()); }, 15s));
+    EXPECT_TRUE(co_await eventually([&] { return direct_quic(b.host, a.host.id()); }, 5s));
+    // No direct TCP path is left beside it.
+    EXPECT_TRUE(co_await eventually(
+        [&] {
+          for (const auto& c : a.host.connections(b.host.id()))
+            if (!c->relayed && c->transport() == "tcp") return false;
+          return true;
+        },
+        5s));
+    // B was the QUIC server: the direct connection is inbound on B.
+    for (const auto& c : b.host.connections(a.host.id()))
+      if (!c->relayed) {
+        EXPECT_EQ(c->dir, net::direction::inbound);
+      }
+    auto opened = co_await a.host.new_stream(b.host.id(), echo_protocol);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    EXPECT_EQ(opened->conn->transport(), "quic");
+    const auto data = random_bytes(256 * 1024);
+    auto back = co_await echo_roundtrip(*opened->stream, data);
+    EXPECT_TRUE(back && *back == data);
+    EXPECT_EQ(b.paths->status(a.host.id())->path, path_kind::direct);
+  });
+  a.paths->stop();
+  b.paths->stop();
+  keeper->stop();
+}
+
 }  // namespace
 }  // namespace peerup::test

@@ -21,6 +21,24 @@ struct quic_hosts : ::testing::Test {
     client.start();
   }
   multiaddr server_addr() { return server.full_addrs().front(); }
+
+  // Connects (into `conn`) and returns the datagram channels of both ends;
+  // a null one has already failed the test.
+  net::awaitable<std::pair<net::datagram_channel*, net::datagram_channel*>> datagram_ends(
+      net::connection_ptr& conn) {
+    auto c = co_await client.connect(server_addr());
+    EXPECT_TRUE(c) << c.error().message();
+    if (!c) co_return std::pair<net::datagram_channel*, net::datagram_channel*>{};
+    conn = *c;
+    net::datagram_channel* mine = conn->mux->datagrams();
+    EXPECT_NE(mine, nullptr);
+    EXPECT_TRUE(co_await eventually([&] { return !server.connections(client.id()).empty(); }));
+    net::datagram_channel* theirs = nullptr;
+    if (!server.connections(client.id()).empty())
+      theirs = server.connections(client.id()).front()->mux->datagrams();
+    EXPECT_NE(theirs, nullptr);
+    co_return std::pair{mine, theirs};
+  }
 };
 
 TEST_F(quic_hosts, listen_address_is_a_quic_v1_address) {
@@ -207,16 +225,11 @@ std::optional<std::uint32_t> check_numbered(const bytes& d) {
 
 TEST_F(quic_hosts, datagrams_flow_both_ways_and_are_echoed_intact) {
   run_async(io, [&]() -> net::awaitable<void> {
-    auto conn = co_await client.connect(server_addr());
-    EXPECT_TRUE(conn) << conn.error().message();
-    if (!conn) co_return;
-    net::datagram_channel* mine = (*conn)->mux->datagrams();
-    EXPECT_NE(mine, nullptr);
-    EXPECT_TRUE(co_await eventually([&] { return !server.connections(client.id()).empty(); }));
-    if (!mine || server.connections(client.id()).empty()) co_return;
-    net::datagram_channel* theirs = server.connections(client.id()).front()->mux->datagrams();
-    EXPECT_NE(theirs, nullptr);
-    if (!theirs) co_return;
+    net::connection_ptr conn;
+    auto ends = co_await datagram_ends(conn);
+    net::datagram_channel* mine = ends.first;
+    net::datagram_channel* theirs = ends.second;
+    if (!mine || !theirs) co_return;
     const std::size_t max = mine->max_size();
     EXPECT_GE(max, 1156u);
     EXPECT_EQ(mine->send(bytes(max + 1, 0)).error(),
@@ -255,7 +268,7 @@ TEST_F(quic_hosts, datagrams_flow_both_ways_and_are_echoed_intact) {
     EXPECT_EQ(theirs->stats().received, 200u);
     EXPECT_EQ(mine->stats().send_dropped + mine->stats().receive_dropped, 0u);
     // Streams are unaffected.
-    auto opened = co_await client.new_stream(*conn, echo_protocol);
+    auto opened = co_await client.new_stream(conn, echo_protocol);
     EXPECT_TRUE(opened);
     if (!opened) co_return;
     const auto data = random_bytes(200000);
@@ -266,15 +279,11 @@ TEST_F(quic_hosts, datagrams_flow_both_ways_and_are_echoed_intact) {
 
 TEST_F(quic_hosts, datagrams_nobody_reads_are_dropped_at_the_queue_bound_and_counted) {
   run_async(io, [&]() -> net::awaitable<void> {
-    auto conn = co_await client.connect(server_addr());
-    EXPECT_TRUE(conn);
-    if (!conn) co_return;
-    EXPECT_TRUE(co_await eventually([&] { return !server.connections(client.id()).empty(); }));
-    net::datagram_channel* mine = (*conn)->mux->datagrams();
-    if (!mine || server.connections(client.id()).empty()) co_return;
-    net::datagram_channel* theirs = server.connections(client.id()).front()->mux->datagrams();
-    EXPECT_NE(theirs, nullptr);
-    if (!theirs) co_return;
+    net::connection_ptr conn;
+    auto ends = co_await datagram_ends(conn);
+    net::datagram_channel* mine = ends.first;
+    net::datagram_channel* theirs = ends.second;
+    if (!mine || !theirs) co_return;
     const std::size_t bound = quic::config{}.datagram_queue;
     for (std::uint32_t seq = 0; seq < 2 * bound; ++seq) {
       EXPECT_TRUE(mine->send(numbered_datagram(seq, 100)));
@@ -292,8 +301,7 @@ TEST_F(quic_hosts, datagrams_nobody_reads_are_dropped_at_the_queue_bound_and_cou
       EXPECT_EQ(check_numbered(*d), std::optional<std::uint32_t>(bound + i));
     }
     EXPECT_FALSE(theirs->try_receive());
-    // A reader waiting at close learns the connection ended.
-    (*conn)->mux->close();
+    conn->mux->close();
     EXPECT_TRUE(co_await eventually([&] { return server.connections(client.id()).empty(); }));
   });
 }
@@ -372,6 +380,42 @@ TEST(quic_and_tcp, a_host_listens_on_both_and_serves_each) {
       EXPECT_TRUE(echoed && *echoed == data);
     });
   }
+}
+
+TEST(quic_preferred, an_open_quic_connection_wins_over_a_newer_tcp_one) {
+  asio::io_context io;
+  net::host_config cfg{.identity = private_key::generate(),
+                       .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0"),
+                                  *multiaddr::parse("/ip4/127.0.0.1/udp/0/quic-v1")}};
+  net::host server(io.get_executor(), cfg);
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  multiaddr quic_addr, tcp_addr;
+  for (const auto& a : server.full_addrs()) (net::is_quic_addr(a) ? quic_addr : tcp_addr) = a;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto q = co_await client.connect(quic_addr);
+    EXPECT_TRUE(q);
+    // A second, newer connection over TCP (as a hole punch may leave).
+    auto t = co_await client.dial_reusing_port(tcp_addr, server.id());
+    EXPECT_TRUE(t) << t.error().message();
+    if (!q || !t) co_return;
+    EXPECT_EQ((*t)->transport(), "tcp");
+    const auto conns = client.connections(server.id());
+    EXPECT_EQ(conns.size(), 2u);
+    EXPECT_EQ(conns.front()->transport(), "quic");
+    auto chosen = co_await client.connect(server.id());
+    EXPECT_TRUE(chosen);
+    if (chosen) {
+      EXPECT_EQ(*chosen, *q);
+    }
+    // New streams go over it.
+    auto opened = co_await client.new_stream(server.id(), echo_protocol);
+    EXPECT_TRUE(opened);
+    if (opened) {
+      EXPECT_EQ(opened->conn->transport(), "quic");
+    }
+  });
 }
 
 TEST(quic_happy_eyeballs, a_peer_with_both_addresses_is_reached_over_quic) {

@@ -219,8 +219,9 @@ def punch_raw(ctx):
 
 # -- 2. the service through the relay (works without hole punching) ---------
 
-def _start(ctx, t):
-    lab = labpeer.PeerupLab(ctx.peerup, t, ctx.path(f"{t.kinds['a']}-{t.kinds['b']}", "x")[:-2])
+def _start(ctx, t, quic=False):
+    tag = f"{t.kinds['a']}-{t.kinds['b']}" + ("-quic" if quic else "")
+    lab = labpeer.PeerupLab(ctx.peerup, t, ctx.path(tag, "x")[:-2], quic=quic)
     lab.start_all()
     return lab
 
@@ -271,8 +272,8 @@ RESUME_WITHIN_S = 10     # direct path cut -> the service works over the relay a
 IDLE_RELAY_MAX = 128 << 10  # relay bytes allowed during a 2 MiB fetch on the direct path
 
 
-def _start_direct(ctx, t):
-    lab = _start(ctx, t)
+def _start_direct(ctx, t, quic=False):
+    lab = _start(ctx, t, quic)
     _first_page(lab)
     # holepunch is a per-connection field: wait until phone's connection is listed.
     st = labnet.wait_for(lambda: (lambda s: s if lab.phone_conns(s) else None)(lab.status()), 6,
@@ -283,7 +284,7 @@ def _start_direct(ctx, t):
     return lab
 
 
-def _wait_direct(lab, t):
+def _wait_direct(lab, t, proto="tcp"):
     def direct():
         return "direct" in lab.paths() and lab.paths()
     paths = labnet.wait_for(direct, DIRECT_WITHIN_S, "home's status to show a direct path to phone",
@@ -294,18 +295,23 @@ def _wait_direct(lab, t):
         f"log: {logged}")
     check(logged is not None, "no 'direct connection to <peer> via <addr> after <ms> ms' log line")
     # The direct flow must exist in the NAT itself, not only in peerup's opinion.
-    flows = _direct_flows(t)
-    check(flows, "no ESTABLISHED tcp flow between home and phone's public address in "
+    flows = _direct_flows(t, proto)
+    check(flows, f"no {proto} flow seen both ways between home and phone's public address in "
           f"{t.router('a')}'s conntrack table")
     log(f"{t.router('a')} conntrack: {flows[0]}")
     return logged
 
 
-def _direct_flows(t):
+def _direct_flows(t, proto="tcp"):
+    """NAT A's conntrack entries to phone's public address that saw both ways:
+    ESTABLISHED for TCP; for UDP, no [UNREPLIED] mark (Linux adds [ASSURED]
+    only after the flow lived a few seconds)."""
     other = labnet.SIDES["b"][3]
-    cp = t.conntrack(t.router("a"), "-L", "-p", "tcp")
-    return [line for line in cp.stdout.splitlines()
-            if "ESTABLISHED" in line and f"dst={other}" in line]
+    cp = t.conntrack(t.router("a"), "-L", "-p", proto)
+    lines = [line for line in cp.stdout.splitlines() if f"dst={other}" in line]
+    if proto == "tcp":
+        return [line for line in lines if "ESTABLISHED" in line]
+    return [line for line in lines if "UNREPLIED" not in line]
 
 
 def _no_relay_bytes(lab):
@@ -324,6 +330,60 @@ def _direct(ctx, home_nat, phone_nat):
         hp = lab.holepunch(lab.status()) or {}
         log(f"holepunch status: {hp}")
         check(hp.get("successes", 0) >= 1, f"holepunch should count a success: {hp}")
+
+
+def _direct_quic(ctx, home_nat, phone_nat):
+    """The hole punch over QUIC: home and phone reach the relay over QUIC, so
+    what they offer in DCUtR are their NATs' UDP mappings; phone (A) dials
+    home's, home (B, the QUIC server) sends random UDP packets to phone's."""
+    with ctx.topology(home_nat, phone_nat) as t:
+        lab = _start_direct(ctx, t, quic=True)
+        _wait_direct(lab, t, proto="udp")
+        transports = lab.transports()
+        log(f"home's paths to phone: {transports}")
+        check(transports.get("direct") == "quic",
+              f"the direct path should be QUIC (kept over TCP when both work): {transports}")
+        _no_relay_bytes(lab)
+        hp = lab.holepunch(lab.status()) or {}
+        log(f"holepunch status: {hp}")
+        check(hp.get("successes", 0) >= 1, f"holepunch should count a success: {hp}")
+
+
+@scenario("quic_direct_cone", budget=60, direct=True)
+def quic_direct_cone(ctx):
+    """cone/cone over QUIC: relayed at once (circuit over QUIC to the relay),
+    then a direct QUIC path from a UDP hole punch; a 2 MiB fetch then moves
+    (almost) no bytes through the relay."""
+    _direct_quic(ctx, "cone", "cone")
+
+
+@scenario("quic_direct_cgnat", budget=60, direct=True)
+def quic_direct_cgnat(ctx):
+    """cgnat/cone over QUIC: a direct QUIC path through both NAT layers of
+    home's side; the relay then carries (almost) no service bytes."""
+    _direct_quic(ctx, "cgnat", "cone")
+
+
+@scenario("quic_holepunch_symmetric", budget=60, direct=True)
+def quic_holepunch_symmetric(ctx):
+    """symmetric/symmetric over QUIC: the UDP hole punch fails (each NAT maps
+    the punch to a new port), status says so, and the service keeps working
+    through the relay (reached over QUIC)."""
+    with ctx.topology("symmetric", "symmetric") as t:
+        lab = _start_direct(ctx, t, quic=True)
+
+        def failed():
+            hp = lab.holepunch(lab.status()) or {}
+            return hp if hp.get("attempts", 0) >= 1 and hp.get("last_error") else None
+        hp = labnet.wait_for(failed, 30, "status to show a failed hole punch", interval=0.5)
+        log(f"holepunch status: {hp}; log: {lab.log_holepunch_failed()}")
+        check(hp.get("successes", 0) == 0, f"a hole punch through symmetric NATs succeeded? {hp}")
+        check(lab.paths() == ["relayed"], f"paths should stay relayed: {lab.paths()}")
+        check(lab.transports().get("relayed") == "quic",
+              f"the relayed path should ride QUIC to the relay: {lab.transports()}")
+        ok, relayed, _ = lab.fetch_blob()
+        check(ok and relayed >= 2 * labpeer.BLOB_SIZE,
+              f"service through the relay after the failed punch: ok={ok}, relay {relayed} B")
 
 
 @scenario("direct_cone", budget=60, direct=True)
@@ -382,18 +442,33 @@ def direct_cut(ctx):
     """cone/cone: once the path is direct, NAT A loses its mapping (conntrack
     entries deleted, MASQUERADE now random); the service works again over the
     relay within seconds."""
+    _direct_cut(ctx, quic=False)
+
+
+@scenario("quic_direct_cut", budget=75, direct=True)
+def quic_direct_cut(ctx):
+    """cone/cone over QUIC: once the path is a direct QUIC one, NAT A loses its
+    UDP mapping (as when a NAT's UDP timeout expires, with a new port after);
+    the dead path is noticed (a liveness probe when a stream opens on a quiet
+    connection) and the service works again over the relay within seconds."""
+    _direct_cut(ctx, quic=True)
+
+
+def _direct_cut(ctx, quic):
+    proto = "udp" if quic else "tcp"
     with ctx.topology("cone", "cone") as t:
-        lab = _start_direct(ctx, t)
-        _wait_direct(lab, t)
+        lab = _start_direct(ctx, t, quic=quic)
+        _wait_direct(lab, t, proto)
         nat, other = t.router("a"), labnet.SIDES["b"][3]
         # 1. new mappings get random ports, so the old one cannot come back
         t.iptables(nat, "-R", "POSTROUTING", "1", "-o", "wan0", "-j", "MASQUERADE",
                    "--random-fully", table="nat")
         # 2. drop the live mapping of every flow to phone's NAT (not the relay's)
         for direction in ("--orig-dst", "--reply-src"):
-            t.conntrack(nat, "-D", "-p", "tcp", direction, other)
+            t.conntrack(nat, "-D", "-p", proto, direction, other)
         cut = time.monotonic()
-        log(f"direct path cut in {nat}; conntrack now: {_direct_flows(t) or 'no flow to phone'}")
+        log(f"direct path cut in {nat}; conntrack now: "
+            f"{_direct_flows(t, proto) or 'no flow to phone'}")
         resumed = None
         while time.monotonic() - cut < 2 * RESUME_WITHIN_S:
             ok, body, _ = lab.fetch("index.html", timeout=3)
@@ -406,6 +481,13 @@ def direct_cut(ctx):
         check(resumed <= RESUME_WITHIN_S, f"service came back after {resumed:.1f} s, "
               f"more than {RESUME_WITHIN_S} s")
         ok, relayed, _ = lab.fetch_blob()
+        if quic:
+            # QUIC may survive the new mapping itself (NAT rebinding: the peer
+            # validates the new address and carries on), so either path may
+            # carry it; what counts is that the service came back in time.
+            check(ok, "2 MiB fetch after the cut failed")
+            log(f"after the cut: relay carried {relayed} B of the blob; paths {lab.transports()}")
+            return
         check(ok and relayed >= 2 * labpeer.BLOB_SIZE,
               f"after the cut the blob should cross the relay: ok={ok}, relay {relayed} B")
         paths = labnet.wait_for(lambda: lab.paths() == ["relayed"] and lab.paths(), 6,

@@ -297,8 +297,9 @@ class Topology:
         self._add_ns("relay")
         self._wan_port("relay", RELAY_IP)
         # Byte counters for the relay's port, read by relay_bytes().
-        self.iptables("relay", "-A", "INPUT", "-p", "tcp", "--dport", str(RELAY_PORT))
-        self.iptables("relay", "-A", "OUTPUT", "-p", "tcp", "--sport", str(RELAY_PORT))
+        for proto in ("tcp", "udp"):  # TCP and QUIC
+            self.iptables("relay", "-A", "INPUT", "-p", proto, "--dport", str(RELAY_PORT))
+            self.iptables("relay", "-A", "OUTPUT", "-p", proto, "--sport", str(RELAY_PORT))
 
         public_lans = []
         for side, (host, nat, cgn, wan_ip, priv, pub, cgn_net) in SIDES.items():
@@ -343,7 +344,8 @@ class Topology:
     # -- observations --------------------------------------------------------
 
     def relay_bytes(self):
-        """Bytes the relay's TCP port has received plus sent, from iptables counters."""
+        """Bytes the relay's port (TCP and UDP) has received plus sent, from iptables
+        counters."""
         total = 0
         for chain in ("INPUT", "OUTPUT"):
             cp = self.iptables("relay", "-nvxL", chain)

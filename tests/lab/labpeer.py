@@ -59,10 +59,14 @@ class Node:
 class PeerupLab:
     """relay + home daemon + http service + phone proxy in topology `t`."""
 
-    def __init__(self, peerup, topo, work):
+    def __init__(self, peerup, topo, work, quic=False):
+        """quic: every node listens on TCP and QUIC (UDP) port 4001 and home and
+        phone reach the relay over QUIC, so their observed addresses (what a
+        hole punch offers) are UDP mappings and DCUtR punches over QUIC."""
         if not peerup or not os.access(peerup, os.X_OK):
             raise LabError(f"no peerup binary at {peerup!r} (pass --peerup or PEERUP_BINARY)")
         self.peerup, self.t, self.work = peerup, topo, work
+        self.quic = quic
         self.relay_proc = self.home_proc = self.proxy_proc = None
         self.proxy_port = None
         self.blob_sha = None
@@ -91,11 +95,18 @@ class PeerupLab:
             self.relay_id = labnet.run(
                 [self.peerup, "keygen", "--key", self.p("relay/identity.key")]).stdout.strip()
         self.relay_proc = self.t.spawn(
-            "relay", [self.peerup, "relay", "serve", "--dir", self.p("relay"), "--listen",
-                      f"/ip4/0.0.0.0/tcp/{labnet.RELAY_PORT}"],
+            "relay", [self.peerup, "relay", "serve", "--dir", self.p("relay"),
+                      *[x for a in self.listen_addrs(labnet.RELAY_PORT) for x in ("--listen", a)]],
             stdout=self.p("relay.out"), stderr=self.p("relay.log"))
         wait_for(lambda: "/p2p/" in _read(self.p("relay.out")), 10, "the relay to print its addrs")
-        self.relay_addr = f"/ip4/{labnet.RELAY_IP}/tcp/{labnet.RELAY_PORT}/p2p/{self.relay_id}"
+        transport = f"udp/{labnet.RELAY_PORT}/quic-v1" if self.quic else f"tcp/{labnet.RELAY_PORT}"
+        self.relay_addr = f"/ip4/{labnet.RELAY_IP}/{transport}/p2p/{self.relay_id}"
+
+    def listen_addrs(self, port):
+        addrs = [f"/ip4/0.0.0.0/tcp/{port}"]
+        if self.quic:
+            addrs.append(f"/ip4/0.0.0.0/udp/{port}/quic-v1")
+        return addrs
 
     def kill_relay(self):
         self.t.stop(self.relay_proc, signal.SIGKILL)
@@ -115,7 +126,7 @@ class PeerupLab:
 
     def start_home(self, extra_services=None):
         services = {"web": f"127.0.0.1:{HTTP_PORT}", **(extra_services or {})}
-        self.home.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
+        self.home.write_config(listen=self.listen_addrs(labnet.HOME_PORT),
                                relays=[self.relay_addr], services=services)
         labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
         self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
@@ -126,7 +137,7 @@ class PeerupLab:
     def start_proxy(self, service="web", name="proxy"):
         """Starts `peerup proxy home <service> 0` in phone's namespace, logging to
         <name>.log; the first one (name "proxy") is the one fetch() uses."""
-        self.phone.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
+        self.phone.write_config(listen=self.listen_addrs(labnet.HOME_PORT),
                                 relays=[self.relay_addr], names={"home": self.home.id})
         started = time.monotonic()
         proc = self.t.spawn("phone", self.phone.cmd("proxy", "home", service, 0, "--log-level", "debug"),
@@ -206,6 +217,11 @@ class PeerupLab:
     def paths(self, st=None):
         st = st if st is not None else self.status()
         return sorted({c.get("path", "?") for c in self.phone_conns(st)})
+
+    def transports(self, st=None):
+        """{path: transport} of home's connections to phone ("direct": "quic")."""
+        st = st if st is not None else self.status()
+        return {c.get("path", "?"): c.get("transport", "") for c in self.phone_conns(st)}
 
     def logs(self):
         return {n: _read(self.p(n)) for n in ("home.log", "proxy.log", "relay.log")}

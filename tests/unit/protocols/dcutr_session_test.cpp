@@ -44,13 +44,24 @@ TEST(dcutr_addrs, classifies_scopes_of_tcp_addresses) {
             addr_scope::public_net);
 }
 
+TEST(dcutr_addrs, quic_addresses_over_ip_are_usable_like_tcp_ones) {
+  EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/udp/4001/quic-v1")), addr_scope::public_net);
+  EXPECT_EQ(scope_of(ma("/ip4/192.168.1.2/udp/4001/quic-v1")), addr_scope::private_net);
+  EXPECT_EQ(scope_of(ma("/ip6/2001:db8::1/udp/4001/quic-v1/p2p/" + other.to_string())),
+            addr_scope::public_net);
+  EXPECT_EQ(scope_of(ma("/ip4/127.0.0.1/udp/4001/quic-v1")), addr_scope::loopback);
+}
+
 TEST(dcutr_addrs, refuses_what_cannot_be_hole_punched_over_tcp) {
   EXPECT_EQ(scope_of(ma("/ip4/0.0.0.0/tcp/4001")), addr_scope::unusable);
   EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/tcp/0")), addr_scope::unusable);
   EXPECT_EQ(scope_of(ma("/ip4/224.0.0.1/tcp/4001")), addr_scope::unusable);
   EXPECT_EQ(scope_of(ma("/ip6/::/tcp/4001")), addr_scope::unusable);
   EXPECT_EQ(scope_of(ma("/ip6/fe80::1/tcp/4001")), addr_scope::unusable);
-  EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/udp/4001/quic-v1")), addr_scope::unusable);
+  EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/udp/4001")), addr_scope::unusable);
+  EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/udp/4001/quic")), addr_scope::unusable);
+  EXPECT_EQ(scope_of(ma("/dns4/example.com/udp/4001/quic-v1")), addr_scope::unusable);
+  EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/udp/0/quic-v1")), addr_scope::unusable);
   EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/tcp/4001/ws")), addr_scope::unusable);
   EXPECT_EQ(scope_of(ma("/ip4/8.8.8.8/tcp/4001/p2p/" + other.to_string() + "/p2p-circuit")),
             addr_scope::unusable);

@@ -89,12 +89,30 @@ TEST(observed_addrs, observations_expire_after_the_ttl) {
   EXPECT_EQ(t.observers(), 0u);
 }
 
-TEST(observed_addrs, ignores_relay_dns_and_non_tcp_addresses) {
+TEST(observed_addrs, ignores_relay_dns_and_other_transports) {
   observed_addr_table t;
   (void)t.record(peer(1), ma("/ip4/1.2.3.4/tcp/1/p2p/" + peer(9).to_string() + "/p2p-circuit"), t0);
   (void)t.record(peer(1), ma("/dns4/example.com/tcp/1"), t0);
-  (void)t.record(peer(1), ma("/ip4/1.2.3.4/udp/1/quic-v1"), t0);
+  (void)t.record(peer(1), ma("/ip4/1.2.3.4/udp/1"), t0);
+  (void)t.record(peer(1), ma("/ip4/1.2.3.4/udp/1/quic"), t0);
+  (void)t.record(peer(1), ma("/ip4/1.2.3.4/tcp/1/ws"), t0);
   EXPECT_TRUE(t.candidates(t0).empty());
+}
+
+TEST(observed_addrs, an_observer_reports_a_tcp_and_a_quic_mapping_side_by_side) {
+  observed_addr_table t;
+  const auto udp = ma("/ip4/203.0.113.9/udp/4001/quic-v1");
+  (void)t.record(peer(1), nat, t0);
+  (void)t.record(peer(1), udp, t0);
+  EXPECT_EQ(t.candidates(t0).size(), 2u);
+  (void)t.record(peer(2), udp, t0);
+  EXPECT_EQ(t.confirmed(t0), std::vector{udp});
+  // A new QUIC mapping replaces the old QUIC one only.
+  const auto moved = ma("/ip4/203.0.113.9/udp/5555/quic-v1");
+  (void)t.record(peer(1), moved, t0 + 1s);
+  const auto c = t.candidates(t0 + 1s);
+  EXPECT_EQ(std::count(c.begin(), c.end(), nat), 1);
+  EXPECT_EQ(std::count(c.begin(), c.end(), moved), 1);
 }
 
 TEST(observed_addrs, strips_a_trailing_peer_id) {
