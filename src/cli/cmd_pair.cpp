@@ -2,7 +2,6 @@
 // command on each side (wire/pairing.hpp has the protocol, wire/invite.hpp
 // the code format, node/invite_store.hpp the file the daemon serves from).
 #include <qrencode.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -137,19 +136,9 @@ int run_invite(const invite_options& o) {
   std::erase_if(records, [&](const auto& r) { return r.expires_unix + 86400 < now; });
   if (records.size() >= app::invite_store_limits::max_invites)
     throw std::runtime_error("too many invites in " + file.string());
-  std::array<std::uint8_t, invite::id_bytes> id{};
-  for (int tries = 0;; ++tries) {
-    randombytes_buf(id.data(), id.size());
-    bool taken = false;
-    for (const auto& r : records) taken = taken || r.data.id == id;
-    if (!taken) break;
-    if (tries > 100) throw std::runtime_error("cannot pick a free invite ID");
-  }
-  std::array<std::uint8_t, invite::secret_bytes> secret{};
-  randombytes_buf(secret.data(), secret.size());
-  pairing::invite_record rec{
-      invite::invite_data{id, secret, home, relay.without_peer(), std::nullopt}, now + expires_in,
-      o.name, o.services};
+  auto rec = app::make_invite(records, home, relay.without_peer(), now + expires_in, o.name,
+                              o.services);
+  const auto id = rec.data.id;
   rec.max_failures = o.max_failures;
   // With relay rights the code also carries the relay's invite for the
   // device (the relay keeps it; this node's file does not need it).

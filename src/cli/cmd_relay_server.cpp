@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <sodium.h>
-
 #include <iostream>
 #include <set>
 
@@ -89,25 +87,6 @@ std::int64_t unix_seconds() { return static_cast<std::int64_t>(app::unix_now());
 
 fs::path relay_invites_file(const app::relay_config& cfg) {
   return app::invites_file_path(cfg.authorized_keys.parent_path());
-}
-
-// A fresh invite ID not used by `records`, and a secret.
-pairing::invite_record new_relay_invite(const std::vector<pairing::invite_record>& records,
-                                        const peer_id& relay, const multiaddr& address,
-                                        std::int64_t expires_unix, std::string name,
-                                        std::vector<std::string> rights) {
-  std::array<std::uint8_t, invite::id_bytes> id{};
-  for (int tries = 0;; ++tries) {
-    randombytes_buf(id.data(), id.size());
-    bool taken = false;
-    for (const auto& r : records) taken = taken || r.data.id == id;
-    if (!taken) break;
-    if (tries > 100) throw std::runtime_error("cannot pick a free invite ID");
-  }
-  std::array<std::uint8_t, invite::secret_bytes> secret{};
-  randombytes_buf(secret.data(), secret.size());
-  return pairing::invite_record{invite::invite_data{id, secret, relay, address, std::nullopt},
-                                expires_unix, std::move(name), std::move(rights)};
 }
 
 // The relay's authorized peers, re-read when the file changes.
@@ -285,7 +264,7 @@ net::awaitable<int> serve(app::relay_config cfg) {
             return res;
           }
           // The device gets relay rights only: it cannot invite in turn.
-          auto rec = new_relay_invite(records, self, listen, req.expires_unix, req.device_name,
+          auto rec = app::make_invite(records, self, listen, req.expires_unix, req.device_name,
                                       {std::string(relay_only_right)});
           records.push_back(rec);
           app::save_invites(invites, records, now);
@@ -399,7 +378,7 @@ void add_relay_invite_command(CLI::App& relay, const std::shared_ptr<relay_flags
       throw std::runtime_error("too many invites in " + file.string());
     std::vector<std::string> rights;
     if (o->no_invite) rights.emplace_back(relay_only_right);
-    auto rec = new_relay_invite(records, self, *address, now + expires_in, o->name, rights);
+    auto rec = app::make_invite(records, self, *address, now + expires_in, o->name, rights);
     std::string why;
     auto code = invite::encode_code(rec.data, &why);
     auto link = invite::encode_link(rec.data, &why);

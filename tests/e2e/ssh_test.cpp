@@ -24,6 +24,32 @@ struct openssh : ::testing::Test {
     sshd_port = sshd->port;
   }
 
+  struct setup {
+    node home, client;
+    relay_process relay;
+    daemon_process daemon;
+  };
+  // Home serves sshd as "ssh" behind a relay; the client knows it as "home"
+  // and is authorized for ssh. The caller waits for the reservation.
+  setup home_behind_relay() {
+    node home = init_node(root.path() / "home");
+    node client = init_node(root.path() / "client");
+    auto relay = start_relay(root.path() / "relay", {home.id, client.id});
+    write_file(
+        home.config(),
+        "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr +
+            "\nservices:\n  ssh:\n    local_address: 127.0.0.1:" + std::to_string(sshd_port) + "\n",
+        0644);
+    write_file(client.config(),
+               "identity_key: identity.key\nrelays:\n  - " + relay.addr +
+                   "\nnames:\n  home: " + home.id + "\n",
+               0644);
+    if (home.peerup({"auth", "add", client.id, "--service", "ssh"}).code != 0)
+      throw std::runtime_error("auth add failed");
+    auto d = start_daemon(home);
+    return {std::move(home), std::move(client), std::move(relay), std::move(d)};
+  }
+
   // ssh/scp options with peerup as the transport.
   std::string ssh_options(const node& client) const {
     const std::string proxy = sh_quote(peerup_binary) + " --config " +
@@ -33,20 +59,7 @@ struct openssh : ::testing::Test {
 };
 
 TEST_F(openssh, ssh_command_and_50_mib_scp_both_ways_through_the_relay) {
-  node home = init_node(root.path() / "home");
-  node client = init_node(root.path() / "client");
-  auto relay = start_relay(root.path() / "relay", {home.id, client.id});
-  write_file(home.config(),
-             "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr +
-                 "\nservices:\n  ssh:\n    local_address: 127.0.0.1:" + std::to_string(sshd_port) +
-                 "\n",
-             0644);
-  write_file(client.config(),
-             "identity_key: identity.key\nrelays:\n  - " + relay.addr +
-                 "\nnames:\n  home: " + home.id + "\n",
-             0644);
-  ASSERT_EQ(home.peerup({"auth", "add", client.id, "--service", "ssh"}).code, 0);
-  auto d = start_daemon(home);
+  auto [home, client, relay, d] = home_behind_relay();
   ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
 
   auto hello = shell("ssh " + ssh_options(client) + " root@home echo hello over peerup", 60s);
@@ -84,20 +97,7 @@ TEST_F(openssh, ssh_command_and_50_mib_scp_both_ways_through_the_relay) {
 // its socket is reset, "Connection closed by" on a clean close; either way the
 // line appears once per session, so the test waits for it.
 TEST_F(openssh, ssh_session_through_connect_ends_without_a_reset_in_sshds_log) {
-  node home = init_node(root.path() / "home");
-  node client = init_node(root.path() / "client");
-  auto relay = start_relay(root.path() / "relay", {home.id, client.id});
-  write_file(home.config(),
-             "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr +
-                 "\nservices:\n  ssh:\n    local_address: 127.0.0.1:" + std::to_string(sshd_port) +
-                 "\n",
-             0644);
-  write_file(client.config(),
-             "identity_key: identity.key\nrelays:\n  - " + relay.addr +
-                 "\nnames:\n  home: " + home.id + "\n",
-             0644);
-  ASSERT_EQ(home.peerup({"auth", "add", client.id, "--service", "ssh"}).code, 0);
-  auto d = start_daemon(home);
+  auto [home, client, relay, d] = home_behind_relay();
   ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
 
   constexpr int sessions = 3;
