@@ -12,6 +12,7 @@
 #include "config/identity_file.hpp"
 #include "naming/resolver.hpp"
 #include "naming/target.hpp"
+#include "node/path_transport.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/perf.hpp"
 #include "protocols/ping.hpp"
@@ -91,9 +92,11 @@ net::awaitable<int> run_ping(ping_options o) {
   }
   const std::string path = (*conn)->relayed ? "relayed" : "direct";
   const std::string peer = (*conn)->remote_peer.to_string();
+  // For a relayed path: what carries the hop to the relay.
+  const std::string transport = app::path_transport(h, **conn);
   if (!o.json)
-    std::cout << "PING " << peer << " (" << (*conn)->remote_addr.to_string() << ", "
-              << (*conn)->transport() << ")\n";
+    std::cout << "PING " << peer << " (" << (*conn)->remote_addr.to_string() << ", " << path
+              << (path == "relayed" ? " via " : " over ") << transport << ")\n";
   int received = 0;
   double min_ms = 1e18, max_ms = 0, sum_ms = 0;
   net::asio::steady_timer timer(ex);
@@ -118,11 +121,11 @@ net::awaitable<int> run_ping(ping_options o) {
       std::cout
           << fmt::format(
                  R"({{"seq":{},"ok":true,"rtt_ms":{:.3f},"path":"{}","transport":"{}","peer":"{}"}})",
-                 seq, ms, path, (*conn)->transport(), peer)
+                 seq, ms, path, transport, peer)
           << std::endl;
     else
       std::cout << fmt::format("seq={} time={:.3f} ms path={} transport={}", seq, ms, path,
-                               (*conn)->transport())
+                               transport)
                 << std::endl;
     if (seq < o.count) {
       timer.expires_after(std::chrono::duration_cast<net::steady_clock::duration>(

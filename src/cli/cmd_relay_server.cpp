@@ -11,6 +11,7 @@
 #include "config/authorized_keys.hpp"
 #include "config/file_write.hpp"
 #include "config/identity_file.hpp"
+#include "config/listen_addr.hpp"
 #include "config/relay_config.hpp"
 #include "net/host.hpp"
 #include "node/invite_store.hpp"
@@ -49,15 +50,17 @@ app::relay_config resolve(const relay_flags& f) {
   auto cfg = f.config.empty() ? app::default_relay_config(f.dir) : app::load_relay_config(f.config);
   for (const auto& l : f.listen) {
     auto a = multiaddr::parse(l);
-    if (!a || !a->tcp_target())
-      throw std::invalid_argument(
-          "--listen: expected a multiaddr such as /ip4/0.0.0.0/tcp/4001, got \"" + l + "\"");
+    if (!a || !app::is_listen_addr(*a))
+      throw std::invalid_argument(std::string("--listen: expected a multiaddr such as ") +
+                                  app::listen_addr_example + ", got \"" + l + "\"");
     if (&l == &f.listen.front()) cfg.listen.clear();
     cfg.listen.push_back(*a);
   }
   if (cfg.listen.empty()) {
     cfg.listen.push_back(*multiaddr::parse("/ip4/0.0.0.0/tcp/4001"));
     cfg.listen.push_back(*multiaddr::parse("/ip6/::/tcp/4001"));
+    cfg.listen.push_back(*multiaddr::parse("/ip4/0.0.0.0/udp/4001/quic-v1"));
+    cfg.listen.push_back(*multiaddr::parse("/ip6/::/udp/4001/quic-v1"));
   }
   if (!f.key.empty()) cfg.identity_key = f.key;
   if (f.open) cfg.open = true;

@@ -75,6 +75,12 @@ class category final : public boost::system::error_category {
       case errc::quic_protocol: return "QUIC protocol violation";
       case errc::quic_too_many_streams: return "QUIC peer allows no more streams";
       case errc::quic_internal: return "QUIC internal error";
+      case errc::kad_malformed_message: return "malformed kad-dht message";
+      case errc::kad_record_invalid: return "invalid DHT record";
+      case errc::kad_store_full: return "DHT store full";
+      case errc::quic_datagrams_unsupported:
+        return "QUIC datagrams not negotiated (the peer offers none)";
+      case errc::quic_datagram_too_large: return "QUIC datagram larger than the path allows";
       case errc::tls_certificate_generation: return "could not generate the TLS certificate";
       case errc::tls_certificate_chain: return "peer must send exactly one TLS certificate";
       case errc::tls_certificate_too_large: return "TLS certificate too large";

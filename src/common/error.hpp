@@ -122,6 +122,13 @@ enum class errc {
   quic_protocol,                 // peer violated QUIC (ngtcp2 closed the connection)
   quic_too_many_streams,         // the peer's MAX_STREAMS allows no new stream now
   quic_internal,                 // ngtcp2 or GnuTLS failed locally (allocation, setup)
+  quic_datagrams_unsupported = 1004,  // RFC 9221 datagrams not negotiated (a side offers none)
+  quic_datagram_too_large,            // datagram larger than max_datagram_size() allows now
+
+  // --- dht 1300-1399 ---
+  kad_malformed_message = 1300,  // a kad-dht message breaks the schema or a bound (empty peer ID)
+  kad_record_invalid,            // a DHT record fails its validator (signature, key, expiry)
+  kad_store_full,                // the record or provider store is at its bound for this peer
 };
 
 const boost::system::error_category& peerup_category() noexcept;

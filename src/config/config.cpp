@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "config/host_limits_config.hpp"
+#include "config/listen_addr.hpp"
 
 namespace peerup::app {
 
@@ -111,13 +112,11 @@ bool read_multiaddr_list(checker& c, const YAML::Node& n, const std::string& pat
           n[i], item,
           "expected " + expected + ", got " + describe(n[i]) + " (" + a.error().message() + ")");
     if (need_peer && !a->peer()) return c.expect(n[i], item, expected);
-    const auto target = a->tcp_target();
-    const bool listenable = target && (target->kind == multiaddr::host_port::ip4 ||
-                                       target->kind == multiaddr::host_port::ip6);
-    if (!need_peer && (!listenable || a->components().size() != 2))
-      return c.fail(
-          n[i], item,
-          "expected an /ip4 or /ip6 .../tcp/<port> address to listen on, got " + describe(n[i]));
+    if (!need_peer && !is_listen_addr(*a))
+      return c.fail(n[i], item,
+                    "expected an /ip4 or /ip6 .../tcp/<port> or .../udp/<port>/quic-v1 address to "
+                    "listen on, got " +
+                        describe(n[i]));
     out.push_back(std::move(*a));
   }
   return true;

@@ -83,6 +83,10 @@ config default_config(const fs::path& dir) {
   cfg.authorized_keys = cfg.ref("authorized_keys");
   cfg.listen.push_back(*multiaddr::parse("/ip4/0.0.0.0/tcp/4001"));
   cfg.listen.push_back(*multiaddr::parse("/ip6/::/tcp/4001"));
+  // QUIC on the same port number (UDP): peers dial it first, and it is the
+  // transport UDP hole punching and the TUN network's datagrams need.
+  cfg.listen.push_back(*multiaddr::parse("/ip4/0.0.0.0/udp/4001/quic-v1"));
+  cfg.listen.push_back(*multiaddr::parse("/ip6/::/udp/4001/quic-v1"));
   return cfg;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/host_limits_config.hpp"
+#include "config/listen_addr.hpp"
 
 namespace peerup::app {
 
@@ -141,9 +142,12 @@ std::string default_relay_yaml(std::string_view network) {
       "# Peers allowed to reserve and to open circuits: peerup relay authorize <peer-id>\n"
       "# --config <this file>. No group or other access.\n"
       "authorized_keys: authorized_keys\n"
+      "# TCP and QUIC (UDP) on the same port; open both in the firewall.\n"
       "listen:\n"
       "  - /ip4/0.0.0.0/tcp/4001\n"
       "  - /ip6/::/tcp/4001\n"
+      "  - /ip4/0.0.0.0/udp/4001/quic-v1\n"
+      "  - /ip6/::/udp/4001/quic-v1\n"
       "# true: a public relay (anyone may reserve; open_circuit_* limits for strangers).\n"
       "open: false\n"
       "# limits: see docs/relay.md for every key and its default, e.g.\n"
@@ -200,11 +204,13 @@ relay_config parse_relay_config(std::string_view text, const fs::path& file) {
       if (v.size() > max_listen)
         r.fail(v, key, "more than " + std::to_string(max_listen) + " addresses");
       for (const auto& item : v) {
-        const auto text_addr = r.scalar(item, key, "a multiaddr such as /ip4/0.0.0.0/tcp/4001");
+        const auto text_addr = r.scalar(
+            item, key, "a multiaddr such as /ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/udp/4001/quic-v1");
         auto a = multiaddr::parse(text_addr);
-        if (!a || !a->tcp_target())
+        if (!a || !is_listen_addr(*a))
           r.fail(item, key,
-                 "expected a multiaddr such as /ip4/0.0.0.0/tcp/4001, got \"" + text_addr + "\"");
+                 std::string("expected a multiaddr such as ") + listen_addr_example + ", got \"" +
+                     text_addr + "\"");
         c.listen.push_back(*a);
       }
     } else if (key == "names") {

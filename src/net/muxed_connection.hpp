@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -15,6 +16,42 @@
 #include "net/resource_manager.hpp"
 
 namespace peerup::net {
+
+// RFC 9221 datagram counters of one connection.
+struct datagram_stats {
+  std::uint64_t sent = 0;             // put on the wire
+  std::uint64_t received = 0;         // arrived from the peer
+  std::uint64_t send_dropped = 0;     // a full send queue, or no longer fitting the path
+  std::uint64_t receive_dropped = 0;  // a full receive queue (nobody read fast enough)
+};
+
+// Unreliable datagrams on one connection (RFC 9221 DATAGRAM frames in
+// QUIC): whole messages, encrypted and authenticated like streams, but
+// unordered, never retransmitted, and dropped rather than queued without
+// bound. For traffic that carries its own reliability (IP packets of the
+// TUN network). Both queues (received, to send) hold at most
+// quic::config::datagram_queue datagrams and drop per
+// quic::config::datagram_policy (oldest by default) when full, counting.
+// Contract: every call runs on the connection's executor.
+class datagram_channel {
+ public:
+  virtual ~datagram_channel() = default;
+  // The largest payload send() takes now: the smaller of the peer's limit
+  // and one packet on the current path (at least 1156 bytes over QUIC);
+  // 0 once the connection is closed.
+  virtual std::size_t max_size() const = 0;
+  // Queues one datagram and returns at once; it leaves with the next
+  // packets. Errors: errc::quic_datagram_too_large (above max_size()),
+  // errc::connection_closed. Success means queued, not delivered.
+  virtual result<void> send(byte_span data) = 0;
+  // The next received datagram, waiting for one. errc::connection_closed
+  // once the connection ended and nothing is left. One reader at a time;
+  // cancelling the wait loses no datagram.
+  virtual awaitable<result<bytes>> receive() = 0;
+  // The next received datagram if one waits, without waiting.
+  virtual std::optional<bytes> try_receive() = 0;
+  virtual datagram_stats stats() const = 0;
+};
 
 class muxed_connection {
  public:
@@ -43,7 +80,8 @@ class muxed_connection {
 
   virtual std::size_t stream_count() const = 0;
   virtual std::optional<std::chrono::milliseconds> rtt() const = 0;
-  // Last stream event in either direction (keepalives do not count).
+  // Last stream or datagram event in either direction (keepalives do not
+  // count).
   virtual steady_clock::time_point last_activity() const = 0;
   // When bytes of any kind last arrived from the peer.
   virtual steady_clock::time_point last_received() const = 0;
@@ -55,6 +93,11 @@ class muxed_connection {
   virtual asio::any_io_executor get_executor() = 0;
   // "yamux" or "quic": what status and logs show as the transport's muxer.
   virtual std::string_view kind() const = 0;
+  // The connection's datagram channel when both sides negotiated unreliable
+  // datagrams (a QUIC connection to a peer that offers RFC 9221), else
+  // null: Yamux connections, relayed circuits, QUIC peers without them.
+  // Lives as long as the connection object.
+  virtual datagram_channel* datagrams() { return nullptr; }
 };
 
 using muxed_connection_ptr = std::shared_ptr<muxed_connection>;

@@ -148,6 +148,7 @@ quic_connection::quic_connection(std::shared_ptr<quic_endpoint> ep,
       core_(std::move(core)),
       res_(std::move(res)),
       state_changed_(ep_->get_executor()),
+      datagram_arrived_(ep_->get_executor()),
       timer_(ep_->get_executor()) {}
 
 quic_connection::~quic_connection() {
@@ -183,6 +184,37 @@ result<stream_ptr> quic_connection::open_stream() {
   streams_[*id] = st;
   last_activity_ = steady_clock::now();
   return stream_ptr(std::make_unique<quic_stream>(shared_from_this(), *id, st));
+}
+
+datagram_channel* quic_connection::datagrams() {
+  if (closed_ || core_->max_datagram_size() == 0) return nullptr;
+  return this;
+}
+
+result<void> quic_connection::send(byte_span data) {
+  if (closed_) return make_error_code(errc::connection_closed);
+  auto r = core_->send_datagram(data);
+  if (!r) return r;
+  last_activity_ = steady_clock::now();
+  flush_soon();
+  return r;
+}
+
+awaitable<result<bytes>> quic_connection::receive() {
+  auto self = shared_from_this();
+  for (;;) {
+    if (auto d = core_->take_datagram()) co_return std::move(*d);
+    if (closed_) co_return make_error_code(errc::connection_closed);
+    co_await datagram_arrived_.wait();
+  }
+}
+
+datagram_stats quic_connection::stats() const {
+  const auto c = core_->datagram_counters();
+  return {.sent = c.sent,
+          .received = c.received,
+          .send_dropped = c.send_dropped,
+          .receive_dropped = c.receive_dropped};
 }
 
 void quic_connection::release(std::int64_t id) {
@@ -312,6 +344,10 @@ void quic_connection::dispatch() {
       case quic::event_type::closed: on_closed(e.error); break;
       case quic::event_type::cid_added: ep_->add_route(e.cid, shared_from_this()); break;
       case quic::event_type::cid_retired: ep_->remove_route(e.cid); break;
+      case quic::event_type::datagram_received:
+        last_activity_ = steady_clock::now();
+        datagram_arrived_.notify();
+        break;
     }
   }
 }
@@ -329,6 +365,7 @@ void quic_connection::on_closed(error_code why) {
   for (const auto& cid : core_->local_cids()) ep_->remove_route(cid);
   timer_.cancel();
   state_changed_.notify();
+  datagram_arrived_.notify();
   if (res_) res_->close();
   // The CONNECTION_CLOSE the core queued (a refused certificate, our
   // close()) leaves now: flush_soon() does nothing once closed.

@@ -35,6 +35,7 @@ multiaddr to_quic_multiaddr(const udp::endpoint& ep);
 class quic_endpoint;
 
 class quic_connection final : public muxed_connection,
+                              private datagram_channel,
                               public std::enable_shared_from_this<quic_connection> {
  public:
   quic_connection(std::shared_ptr<quic_endpoint> ep, std::unique_ptr<quic::connection> core,
@@ -57,6 +58,8 @@ class quic_connection final : public muxed_connection,
   const connection_resources_ptr& resources() const override { return res_; }
   asio::any_io_executor get_executor() override;
   std::string_view kind() const override { return "quic"; }
+  // Null until the handshake is done and when the peer offers no datagrams.
+  datagram_channel* datagrams() override;
 
   // Completes when the TLS handshake is done (the peer is authenticated and
   // passed the gater) or the connection failed. Contract: on the executor.
@@ -79,6 +82,13 @@ class quic_connection final : public muxed_connection,
   awaitable<void> timer_loop(std::shared_ptr<quic_connection> self);
   void release(std::int64_t id);
 
+  // datagram_channel
+  std::size_t max_size() const override { return closed_ ? 0 : core_->max_datagram_size(); }
+  result<void> send(byte_span data) override;
+  awaitable<result<bytes>> receive() override;
+  std::optional<bytes> try_receive() override { return core_->take_datagram(); }
+  datagram_stats stats() const override;
+
   std::shared_ptr<quic_endpoint> ep_;
   std::unique_ptr<quic::connection> core_;
   connection_resources_ptr res_;
@@ -91,6 +101,7 @@ class quic_connection final : public muxed_connection,
   bool timer_running_ = false;
   error_code close_reason_;
   signal state_changed_;  // handshake done, closed
+  signal datagram_arrived_;  // a datagram waits in the core, or closed
   asio::steady_timer timer_;
   steady_clock::time_point armed_ = steady_clock::time_point::max();
   steady_clock::time_point last_activity_ = steady_clock::now();

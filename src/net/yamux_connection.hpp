@@ -22,7 +22,7 @@ class yamux_connection final : public muxed_connection,
   // errc::resource_limit, and windows grow only while the budget has room.
   yamux_connection(stream_ptr secure, bool is_client, yamux::config cfg = {},
                    connection_resources_ptr res = nullptr);
-  ~yamux_connection();
+  ~yamux_connection() override;
 
   // Starts the reader, writer and keepalive coroutines. `on_inbound` is called
   // on the connection's executor for every stream the peer opens; it must not

@@ -1,4 +1,5 @@
 #include "node/daemon.hpp"
+#include "node/path_transport.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -89,11 +90,10 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
   protocols::install_circuit_dialer(host_);
   paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
                                                      protocols::path_config_from_env());
-  paths_ = std::make_unique<protocols::path_manager>(host_, *identify_,
-                                                     protocols::path_config_from_env());
   host_.on_connection([this](const net::connection_ptr& c) {
-    spdlog::info("peer {} connected ({} over {}, {} {})", label(c->remote_peer),
-                 c->relayed ? "relayed" : "direct", c->transport(),
+    spdlog::info("peer {} connected ({} {} {}, {} {})", label(c->remote_peer),
+                 c->relayed ? "relayed" : "direct", c->relayed ? "via" : "over",
+                 path_transport(host_, *c),
                  c->dir == net::direction::inbound ? "from" : "to", c->remote_addr.to_string());
   });
   services_.apply(cfg_.services, policy_);
@@ -182,7 +182,6 @@ daemon_status daemon::status() const {
   s.authorized_peers = policy_->peer_count();
   for (const auto& a : host_.full_addrs()) s.listen.push_back(a.to_string());
   s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
-  for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
   s.reachability = std::string(protocols::to_string(paths_->reachability_status()));
   for (const auto& a : paths_->confirmed_addrs()) s.public_addrs.push_back(a.to_string());
   for (const auto& slot : relays_->slots())
@@ -198,10 +197,7 @@ daemon_status daemon::status() const {
     s.connections.push_back({c->remote_peer.to_string(), name, c->relayed ? "relayed" : "direct",
                              c->remote_addr.to_string(),
                              c->dir == net::direction::inbound ? "inbound" : "outbound"});
-    if (auto p = paths_->status(c->remote_peer)) {
-      s.connections.back().path_changed_unix = p->changed_unix;
-      s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};
-    }
+    s.connections.back().transport = path_transport(host_, *c);
     if (auto p = paths_->status(c->remote_peer)) {
       s.connections.back().path_changed_unix = p->changed_unix;
       s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};

@@ -82,12 +82,12 @@ std::string to_json(const daemon_status& s) {
          array(s.connections,
                [](const connection_status& c) {
                  return fmt::format(
-                     R"({{"peer":{},"name":{},"path":{},"addr":{},"direction":{},)"
+                     R"({{"peer":{},"name":{},"path":{},"transport":{},"addr":{},"direction":{},)"
                      R"("path_changed_unix":{},"holepunch":{{"attempts":{},"successes":{},)"
                      R"("last_error":{}}}}})",
-                     quote(c.peer), quote(c.name), quote(c.path), quote(c.addr), quote(c.direction),
-                     c.path_changed_unix, c.holepunch.attempts, c.holepunch.successes,
-                     quote(c.holepunch.last_error));
+                     quote(c.peer), quote(c.name), quote(c.path), quote(c.transport), quote(c.addr),
+                     quote(c.direction), c.path_changed_unix, c.holepunch.attempts,
+                     c.holepunch.successes, quote(c.holepunch.last_error));
                }) +
          ",";
   out +=
@@ -123,6 +123,7 @@ std::optional<daemon_status> parse_status(std::string_view json) {
       connection_status cs{str(c, "peer"), str(c, "name"), str(c, "path"), str(c, "addr"),
                            str(c, "direction")};
       cs.path_changed_unix = num(c, "path_changed_unix");
+      cs.transport = str(c, "transport");
       if (const auto h = c["holepunch"]; h && h.IsMap())
         cs.holepunch = {static_cast<std::uint32_t>(num(h, "attempts")),
                         static_cast<std::uint32_t>(num(h, "successes")), str(h, "last_error")};
@@ -161,8 +162,12 @@ std::string render_status(const daemon_status& s) {
   out += "connected peers:\n";
   if (s.connections.empty()) out += "  (none)\n";
   for (const auto& c : s.connections) {
-    out += fmt::format("  {}{}  {} {} {}", c.peer, c.name.empty() ? "" : " (" + c.name + ")",
-                       c.path, c.direction, c.addr);
+    // "direct over quic", "relayed via tcp" (the hop to the relay).
+    const std::string how = c.transport.empty() ? c.path
+                            : c.path == "relayed" ? c.path + " via " + c.transport
+                                                  : c.path + " over " + c.transport;
+    out += fmt::format("  {}{}  {} {} {}", c.peer, c.name.empty() ? "" : " (" + c.name + ")", how,
+                       c.direction, c.addr);
     if (c.path_changed_unix > 0 && s.updated_unix >= c.path_changed_unix)
       out += fmt::format(" ({} for {} s)", c.path, s.updated_unix - c.path_changed_unix);
     if (c.holepunch.attempts > 0)

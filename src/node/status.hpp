@@ -35,6 +35,9 @@ struct connection_status {
   std::string direction;                // "inbound" or "outbound"
   std::uint64_t path_changed_unix = 0;  // when the peer's best path last changed
   holepunch_status holepunch;
+  // "quic" or "tcp": what carries the path; for a relayed path, the hop to
+  // the relay. Empty in status files of older daemons.
+  std::string transport;
 };
 
 struct service_status {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/length_prefixed_io.hpp"
+#include "net/quic_transport.hpp"
 #include "net/resource_log.hpp"
 #include "net/splice.hpp"
 #include "protocols/relay_client.hpp"
@@ -21,9 +22,11 @@ net::awaitable<result<void>> send_hop(net::byte_stream& s, const wire::hop_messa
   co_return co_await net::write_length_prefixed(s, encoded);
 }
 
+// The peer's IP for the per-IP limits, over TCP or QUIC.
 std::string ip_of(const net::connection& c) {
-  auto t = c.remote_addr.tcp_target();
-  return t ? t->host : std::string();
+  if (auto t = c.remote_addr.tcp_target()) return t->host;
+  if (auto u = net::to_udp_endpoint(c.remote_addr)) return u->address().to_string();
+  return std::string();
 }
 }  // namespace
 

@@ -133,6 +133,15 @@ struct connection::impl {
   error_code reason;
   std::uint64_t dropped = 0;
   bytes token;  // the client's Retry token, once validated
+  // RFC 9221: datagrams received and not yet taken, and queued to send.
+  std::deque<bytes> dgram_in;
+  std::deque<bytes> dgram_out;
+  datagram_stats dgram_stats;
+  // Packets the head of dgram_out was offered to first and did not fit in:
+  // control frames (ACKs, NEW_CONNECTION_ID, a coalesced Handshake packet)
+  // go first and may leave too little room a few times; many misses in a
+  // row mean it cannot fit, and it is dropped rather than stall the queue.
+  unsigned dgram_head_misses = 0;
 
   ~impl() {
     if (conn) ngtcp2_conn_del(conn);
@@ -209,6 +218,28 @@ struct connection::impl {
     st.rbuf.insert(st.rbuf.end(), data, data + len);
     if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) st.fin_received = true;
     s.events.push_back({.type = event_type::stream_readable, .stream = id});
+    return 0;
+  }
+
+  static int recv_datagram_cb(ngtcp2_conn*, std::uint32_t, const std::uint8_t* data,
+                              std::size_t len, void* ud) {
+    auto& s = self(ud);
+    // SECURITY: ngtcp2 refuses (closes the connection over) DATAGRAM frames
+    // larger than our max_datagram_frame_size, or any when we offered 0;
+    // checked again so the queue bound below is a bound in bytes too.
+    if (s.cfg.max_datagram_frame_size == 0 || len > s.cfg.max_datagram_frame_size) {
+      ++s.dgram_stats.receive_dropped;
+      return 0;
+    }
+    ++s.dgram_stats.received;
+    // SECURITY: at most datagram_queue datagrams wait for the application.
+    if (s.dgram_in.size() >= std::max<std::size_t>(s.cfg.datagram_queue, 1)) {
+      ++s.dgram_stats.receive_dropped;
+      if (s.cfg.datagram_policy == datagram_drop::newest) return 0;
+      s.dgram_in.pop_front();
+    }
+    s.dgram_in.emplace_back(data, data + len);
+    s.events.push_back({.type = event_type::datagram_received});
     return 0;
   }
 
@@ -451,6 +482,7 @@ struct connection::impl {
     cb.stream_reset = stream_reset_cb;
     cb.stream_stop_sending = stop_sending_cb;
     cb.extend_max_stream_data = extend_stream_data_cb;
+    cb.recv_datagram = recv_datagram_cb;
     return cb;
   }
 
@@ -473,6 +505,30 @@ struct connection::impl {
     p.initial_max_streams_uni = 0;
     p.max_idle_timeout = ns_of(cfg.idle_timeout);
     p.active_connection_id_limit = 4;
+    p.max_datagram_frame_size = cfg.max_datagram_frame_size;
+  }
+
+  // The largest DATAGRAM payload that fits the peer's limit and one packet
+  // of `mtu` bytes; 0 when datagrams are not negotiated.
+  std::size_t datagram_room(std::size_t mtu) {
+    if (closed || !done_handshake || cfg.max_datagram_frame_size == 0) return 0;
+    const ngtcp2_transport_params* rp = ngtcp2_conn_get_remote_transport_params(conn);
+    if (!rp || rp->max_datagram_frame_size == 0) return 0;
+    // A DATAGRAM frame with a length: type (1 byte) and a varint length (2
+    // bytes below 16384, 4 above).
+    const std::uint64_t peer_limit = rp->max_datagram_frame_size;
+    const std::uint64_t by_peer = peer_limit > 16384 + 5 ? peer_limit - 5
+                                  : peer_limit > 3      ? peer_limit - 3
+                                                        : 0;
+    // A 1-RTT packet: first byte, the peer's connection ID, a packet
+    // number of up to 4 bytes, the AEAD tag (16), then the frame's 3 bytes.
+    const std::size_t overhead = 1 + ngtcp2_conn_get_dcid(conn)->datalen + 4 + 16 + 3;
+    const std::size_t by_path = mtu > overhead ? mtu - overhead : 0;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(by_peer, by_path));
+  }
+
+  std::size_t path_mtu() {
+    return std::min(ngtcp2_conn_get_path_max_tx_udp_payload_size(conn), max_udp_payload);
   }
 
   void after_create() {
@@ -490,6 +546,48 @@ struct connection::impl {
   ngtcp2_ssize write_one(std::uint8_t* buf, std::size_t cap, ngtcp2_path_storage& ps,
                          ngtcp2_tstamp ts, std::vector<stream_id>& deferred) {
     ngtcp2_pkt_info pi{};
+    // Datagrams go first: they are small, latency-bound and never wait for
+    // a retransmission, so bulk stream data must not hold them back.
+    // SECURITY: bounded by the queue's length plus one.
+    bool packet_started = false;
+    for (std::size_t guard = 0; !dgram_out.empty() && guard <= dgram_out.size() + 1; ++guard) {
+      if (dgram_out.front().size() > datagram_room(cap)) {
+        // The path or the peer's limit no longer allows it (checked at
+        // send_datagram() against the same bound): drop, do not stall.
+        dgram_out.pop_front();
+        ++dgram_stats.send_dropped;
+        continue;
+      }
+      ngtcp2_vec v{dgram_out.front().data(), dgram_out.front().size()};
+      int accepted = 0;
+      const auto n = ngtcp2_conn_writev_datagram(conn, &ps.path, &pi, buf, cap, &accepted,
+                                                 NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, ts);
+      if (accepted) {
+        dgram_out.pop_front();
+        dgram_head_misses = 0;
+        ++dgram_stats.sent;
+      }
+      if (n == NGTCP2_ERR_WRITE_MORE) {
+        packet_started = true;
+        continue;
+      }
+      if (n == NGTCP2_ERR_INVALID_STATE || n == NGTCP2_ERR_INVALID_ARGUMENT) {
+        // Not negotiated or above the peer's limit: never sendable.
+        if (!accepted && !dgram_out.empty()) {
+          dgram_out.pop_front();
+          ++dgram_stats.send_dropped;
+        }
+        continue;
+      }
+      if (n > 0 && !accepted && !packet_started && ++dgram_head_misses >= 16) {
+        // SECURITY: bounded: a datagram that never fits is dropped.
+        dgram_out.pop_front();
+        ++dgram_stats.send_dropped;
+        dgram_head_misses = 0;
+      }
+      // A complete packet (n > 0), nothing allowed now (0), or a fatal error.
+      return n;
+    }
     // SECURITY: bounded by the streams queued plus one closing call.
     for (std::size_t guard = 0; guard <= streams.size() + send_queue.size() + 2; ++guard) {
       stream_id id = -1;
@@ -754,8 +852,7 @@ void connection::write_datagrams(std::vector<datagram>& out, time_point now,
   if (p.closed) return;
   p.last_now = now;
   const auto ts = ts_of(now);
-  const std::size_t mtu =
-      std::min(ngtcp2_conn_get_path_max_tx_udp_payload_size(p.conn), max_udp_payload);
+  const std::size_t mtu = p.path_mtu();
   // Pacing: at most one send quantum per call; ngtcp2's expiry says when
   // the next one is due.
   const std::size_t quantum = ngtcp2_conn_get_send_quantum(p.conn);
@@ -927,6 +1024,39 @@ void connection::close() {
   ngtcp2_connection_close_error_set_application_error(&ccerr, 0, nullptr, 0);
   p.send_close(ccerr, make_error_code(errc::connection_closed));
 }
+
+std::size_t connection::max_datagram_size() const {
+  auto& p = *impl_;
+  if (p.closed || !p.done_handshake) return 0;
+  return p.datagram_room(p.path_mtu());
+}
+
+result<void> connection::send_datagram(byte_span data) {
+  auto& p = *impl_;
+  if (p.closed) return make_error_code(errc::connection_closed);
+  const std::size_t room = max_datagram_size();
+  if (room == 0) return make_error_code(errc::quic_datagrams_unsupported);
+  if (data.size() > room) return make_error_code(errc::quic_datagram_too_large);
+  // SECURITY: at most datagram_queue datagrams wait to be sent.
+  if (p.dgram_out.size() >= std::max<std::size_t>(p.cfg.datagram_queue, 1)) {
+    ++p.dgram_stats.send_dropped;
+    if (p.cfg.datagram_policy == datagram_drop::newest) return {};
+    p.dgram_out.pop_front();
+    p.dgram_head_misses = 0;
+  }
+  p.dgram_out.emplace_back(data.begin(), data.end());
+  return {};
+}
+
+std::optional<bytes> connection::take_datagram() {
+  auto& p = *impl_;
+  if (p.dgram_in.empty()) return std::nullopt;
+  bytes d = std::move(p.dgram_in.front());
+  p.dgram_in.pop_front();
+  return d;
+}
+
+datagram_stats connection::datagram_counters() const { return impl_->dgram_stats; }
 
 bool connection::is_closed() const { return impl_->closed; }
 error_code connection::close_reason() const { return impl_->reason; }

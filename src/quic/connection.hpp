@@ -29,6 +29,13 @@
 //   bytes per stream; the caller waits for stream_writable.
 // - A malformed or undecryptable datagram is dropped (counted in
 //   dropped_datagrams()); it never closes the connection.
+// - RFC 9221 DATAGRAM frames: offered when config::max_datagram_frame_size
+//   is not 0 and used only when the peer offers them too. ngtcp2 closes the
+//   connection of a peer that sends one larger than we offered (or any when
+//   we offered none). Received datagrams wait in a queue of at most
+//   config::datagram_queue entries, and so do the ones to send; a full
+//   queue drops one (config::datagram_policy) and counts it. They are never
+//   retransmitted.
 #pragma once
 
 #include <sys/socket.h>
@@ -63,6 +70,10 @@ struct address {
   bool operator==(const address& o) const;
 };
 
+// What a full datagram queue gives up: the oldest datagram in it (fresh
+// data wins, as for voice or IP packets), or the one arriving.
+enum class datagram_drop { oldest, newest };
+
 struct config {
   // Closes a connection that received nothing for this long (QUIC
   // max_idle_timeout; the smaller of both sides' values applies).
@@ -82,6 +93,15 @@ struct config {
   std::uint64_t max_connection_window = 64 * 1024 * 1024;
   // SECURITY: unacknowledged bytes we hold per stream.
   std::size_t send_buffer = 1024 * 1024;
+  // RFC 9221: the largest DATAGRAM frame we accept (transport parameter
+  // max_datagram_frame_size); 0 offers no datagrams. A frame must fit in
+  // one packet, so more than the largest UDP payload buys nothing.
+  std::uint64_t max_datagram_frame_size = 1452;
+  // SECURITY: datagrams held per direction (received and not yet taken,
+  // queued and not yet sent). With frames of at most 1452 bytes this bounds
+  // a connection's datagram memory to about 2 x 256 x 1.5 KiB.
+  std::size_t datagram_queue = 256;
+  datagram_drop datagram_policy = datagram_drop::oldest;
   // The wall clock certificates are checked against (validity period);
   // tests may fix it.
   std::function<std::chrono::system_clock::time_point()> wall_clock = [] {
@@ -125,6 +145,7 @@ enum class event_type {
   closed,           // the connection ended; `error` says why
   cid_added,        // we issued `cid`: datagrams for it belong here
   cid_retired,      // `cid` no longer routes here
+  datagram_received,  // a DATAGRAM frame arrived: take_datagram() has it
 };
 
 struct event {
@@ -138,6 +159,14 @@ struct read_result {
   std::size_t n = 0;
   bool fin = false;    // the peer's FIN: no more bytes follow
   bool reset = false;  // the peer reset the stream
+};
+
+// RFC 9221 datagram counters of one connection.
+struct datagram_stats {
+  std::uint64_t sent = 0;             // put into QUIC packets
+  std::uint64_t received = 0;         // arrived from the peer
+  std::uint64_t send_dropped = 0;     // a full send queue, or no longer fitting the path
+  std::uint64_t receive_dropped = 0;  // a full receive queue
 };
 
 class connection {
@@ -209,6 +238,23 @@ class connection {
   // The application dropped the stream: resets it if it is still open and
   // frees its state once QUIC is done with it.
   void release(stream_id id);
+
+  // RFC 9221 unreliable datagrams.
+  // The largest payload send_datagram() takes now: 0 before the handshake
+  // is done, after close, and when either side offers no datagrams.
+  // Otherwise the smaller of what the peer's max_datagram_frame_size and
+  // one packet on the current path (its MTU less QUIC's overhead) carry;
+  // at least 1156 bytes on any path QUIC runs on (1200-byte packets).
+  std::size_t max_datagram_size() const;
+  // Queues one datagram for the next write_datagrams(); it leaves whole in
+  // one packet or not at all, ahead of stream data. Errors:
+  // quic_datagrams_unsupported (not negotiated, or the handshake is not
+  // done), quic_datagram_too_large (above max_datagram_size()),
+  // connection_closed. A full queue drops per config (counted).
+  result<void> send_datagram(byte_span data);
+  // The next received datagram in arrival order; nullopt when none waits.
+  std::optional<bytes> take_datagram();
+  datagram_stats datagram_counters() const;
 
   // Orderly close (CONNECTION_CLOSE, application error 0).
   void close();

@@ -194,9 +194,9 @@ std::string verification_string(const cpace::isk& key) {
   crypto_hash_sha512(h.data(), in.data(), in.size());
   sodium_memzero(in.data(), in.size());
   std::string out;
-  for (int group = 0; group < 3; ++group) {
+  for (std::size_t group = 0; group < 3; ++group) {
     std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = v << 8 | h[static_cast<std::size_t>(group * 4 + i)];
+    for (std::size_t i = 0; i < 4; ++i) v = v << 8 | h[group * 4 + i];
     char buf[8];
     std::snprintf(buf, sizeof buf, "%04u", static_cast<unsigned>(v % 10000));
     if (group != 0) out += ' ';

@@ -102,7 +102,8 @@ TEST_F(via_relay, status_shows_the_reservation_and_the_relayed_client) {
   EXPECT_TRUE(wait_for_status(home, client.id));
   auto s = home.peerup({"status"});
   EXPECT_THAT(s.out, HasSubstr(relay.addr + "  reserved (expires in"));
-  EXPECT_THAT(s.out, HasSubstr(client.id + "  relayed inbound"));
+  // The relayed path names what carries the hop to the relay (TCP here).
+  EXPECT_THAT(s.out, HasSubstr(client.id + "  relayed via tcp inbound"));
   EXPECT_THAT(s.out, HasSubstr("/p2p-circuit/p2p/" + home.id));
 }
 

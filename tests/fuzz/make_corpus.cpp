@@ -34,6 +34,7 @@
 #include "wire/multistream.hpp"
 #include "wire/names_message.hpp"
 #include "wire/pairing.hpp"
+#include "wire/kad_message.hpp"
 #include "wire/relay_message.hpp"
 #include "wire/relay_server_state.hpp"
 #include "wire/relay_voucher.hpp"
@@ -63,6 +64,7 @@ bytes cat(std::initializer_list<byte_span> parts) {
   for (auto p : parts) append(out, p);
   return out;
 }
+bytes as_bytes_vec(std::string_view s) { return {s.begin(), s.end()}; }
 bytes u8(std::size_t v) { return {static_cast<std::uint8_t>(v)}; }
 bytes u16(std::size_t v) {
   return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
@@ -236,6 +238,24 @@ void messages() {
     append(lp, byte_span(stream).subspan(off, n));
   }
   write("length_prefixed", "two_messages", lp);
+  const auto kpeer = [](const peer_id& p) {
+    return kad_peer::from(p, {sample_addrs()[0], sample_addrs()[2]}, kad_connection::connected);
+  };
+  write("kad_message", "find_node", kad_message::find_node(alice.to_bytes()).encode());
+  kad_message closer = kad_message::find_node(alice.to_bytes());
+  closer.closer_peers = {kpeer(alice), kpeer(relay)};
+  write("kad_message", "find_node_answer", closer.encode());
+  const bytes cid_hash{0x12, 0x20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                       17,   18,   19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+  write("kad_message", "add_provider", kad_message::add_provider(cid_hash, kpeer(alice)).encode());
+  kad_message providers = kad_message::get_providers(cid_hash);
+  providers.provider_peers = {kpeer(relay)};
+  providers.closer_peers = {kpeer(alice)};
+  write("kad_message", "providers_answer", providers.encode());
+  write("kad_message", "put_value",
+        kad_message::put_value(kad_record{as_bytes_vec("/pk/key"), as_bytes_vec("value"),
+                                          "2026-12-05T23:00:00Z"})
+            .encode());
   write("length_prefixed", "small",
         cat({u8(2), u8(3), frame_length_prefixed(as_bytes("hi")), u8(1), bytes{0}}));
 }

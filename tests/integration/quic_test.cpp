@@ -186,6 +186,166 @@ TEST_F(quic_hosts, identify_reports_quic_addresses_and_the_observed_address) {
   EXPECT_TRUE(net::is_quic_addr(*info->observed_addr)) << info->observed_addr->to_string();
 }
 
+// --- RFC 9221 datagrams ---------------------------------------------------------
+
+// A datagram numbered `seq` whose body is derived from it, so the receiver
+// checks every byte without a table of what was sent.
+bytes numbered_datagram(std::uint32_t seq, std::size_t size) {
+  bytes d(std::max<std::size_t>(size, 4));
+  for (int i = 0; i < 4; ++i) d[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(seq >> (8 * i));
+  for (std::size_t i = 4; i < d.size(); ++i) d[i] = static_cast<std::uint8_t>(seq * 31 + i);
+  return d;
+}
+
+std::optional<std::uint32_t> check_numbered(const bytes& d) {
+  if (d.size() < 4) return std::nullopt;
+  std::uint32_t seq = 0;
+  for (int i = 0; i < 4; ++i) seq |= std::uint32_t{d[static_cast<std::size_t>(i)]} << (8 * i);
+  if (d != numbered_datagram(seq, d.size())) return std::nullopt;
+  return seq;
+}
+
+TEST_F(quic_hosts, datagrams_flow_both_ways_and_are_echoed_intact) {
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server_addr());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    net::datagram_channel* mine = (*conn)->mux->datagrams();
+    EXPECT_NE(mine, nullptr);
+    EXPECT_TRUE(co_await eventually([&] { return !server.connections(client.id()).empty(); }));
+    if (!mine || server.connections(client.id()).empty()) co_return;
+    net::datagram_channel* theirs = server.connections(client.id()).front()->mux->datagrams();
+    EXPECT_NE(theirs, nullptr);
+    if (!theirs) co_return;
+    const std::size_t max = mine->max_size();
+    EXPECT_GE(max, 1156u);
+    EXPECT_EQ(mine->send(bytes(max + 1, 0)).error(),
+              make_error_code(errc::quic_datagram_too_large));
+    // The server echoes every datagram; the client sends 200 in batches of
+    // 20 (each batch well inside the send queue).
+    asio::co_spawn(io, [theirs]() -> net::awaitable<void> {
+      for (;;) {
+        auto d = co_await theirs->receive();
+        if (!d) co_return;
+        (void)theirs->send(*d);
+      }
+    }, asio::detached);
+    std::vector<bool> seen(200, false);
+    std::size_t got = 0;
+    for (std::uint32_t batch = 0; batch < 10; ++batch) {
+      for (std::uint32_t i = 0; i < 20; ++i) {
+        const std::uint32_t seq = batch * 20 + i;
+        auto sent = mine->send(numbered_datagram(seq, 4 + (seq * 97) % (max - 3)));
+        EXPECT_TRUE(sent) << sent.error().message();
+      }
+      // Loopback loses nothing here: every echo of the batch comes back.
+      for (std::uint32_t i = 0; i < 20; ++i) {
+        auto d = co_await mine->receive();
+        EXPECT_TRUE(d);
+        if (!d) co_return;
+        auto seq = check_numbered(*d);
+        EXPECT_TRUE(seq && *seq < 200 && !seen[*seq]) << "corrupt or repeated datagram";
+        if (seq && *seq < 200) seen[*seq] = true;
+        ++got;
+      }
+    }
+    EXPECT_EQ(got, 200u);
+    EXPECT_EQ(mine->stats().sent, 200u);
+    EXPECT_EQ(mine->stats().received, 200u);
+    EXPECT_EQ(theirs->stats().received, 200u);
+    EXPECT_EQ(mine->stats().send_dropped + mine->stats().receive_dropped, 0u);
+    // Streams are unaffected.
+    auto opened = co_await client.new_stream(*conn, echo_protocol);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    const auto data = random_bytes(200000);
+    auto echoed = co_await echo_roundtrip(*opened->stream, data);
+    EXPECT_TRUE(echoed && *echoed == data);
+  });
+}
+
+TEST_F(quic_hosts, datagrams_nobody_reads_are_dropped_at_the_queue_bound_and_counted) {
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server_addr());
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    EXPECT_TRUE(co_await eventually([&] { return !server.connections(client.id()).empty(); }));
+    net::datagram_channel* mine = (*conn)->mux->datagrams();
+    if (!mine || server.connections(client.id()).empty()) co_return;
+    net::datagram_channel* theirs = server.connections(client.id()).front()->mux->datagrams();
+    EXPECT_NE(theirs, nullptr);
+    if (!theirs) co_return;
+    const std::size_t bound = quic::config{}.datagram_queue;
+    for (std::uint32_t seq = 0; seq < 2 * bound; ++seq) {
+      EXPECT_TRUE(mine->send(numbered_datagram(seq, 100)));
+      if (seq % 32 == 31) {
+        EXPECT_TRUE(co_await eventually([&] { return theirs->stats().received == seq + 1; }));
+      }
+    }
+    EXPECT_EQ(theirs->stats().received, 2 * bound);
+    EXPECT_EQ(theirs->stats().receive_dropped, bound);
+    // Oldest dropped: the newest `bound` wait, in order.
+    for (std::uint32_t i = 0; i < bound; ++i) {
+      auto d = theirs->try_receive();
+      EXPECT_TRUE(d);
+      if (!d) co_return;
+      EXPECT_EQ(check_numbered(*d), std::optional<std::uint32_t>(bound + i));
+    }
+    EXPECT_FALSE(theirs->try_receive());
+    // A reader waiting at close learns the connection ended.
+    (*conn)->mux->close();
+    EXPECT_TRUE(co_await eventually([&] { return server.connections(client.id()).empty(); }));
+  });
+}
+
+TEST(quic_datagrams, a_peer_that_offers_none_has_no_channel_and_streams_work) {
+  asio::io_context io;
+  auto cfg = listening_config("/ip4/127.0.0.1/udp/0/quic-v1");
+  cfg.quic_cfg.max_datagram_frame_size = 0;
+  net::host server(io.get_executor(), cfg);
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->mux->kind(), "quic");
+    EXPECT_EQ((*conn)->mux->datagrams(), nullptr);
+    auto opened = co_await client.new_stream(*conn, echo_protocol);
+    EXPECT_TRUE(opened);
+    if (!opened) co_return;
+    const auto data = random_bytes(100000);
+    auto echoed = co_await echo_roundtrip(*opened->stream, data);
+    EXPECT_TRUE(echoed && *echoed == data);
+  });
+}
+
+TEST(quic_datagrams, a_receiver_waiting_when_the_connection_closes_gets_connection_closed) {
+  asio::io_context io;
+  net::host server(io.get_executor(), listening_config("/ip4/127.0.0.1/udp/0/quic-v1"));
+  server.start();
+  net::host client(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    net::datagram_channel* ch = (*conn)->mux->datagrams();
+    EXPECT_NE(ch, nullptr);
+    if (!ch) co_return;
+    auto mux = (*conn)->mux;  // keeps the channel alive past close
+    asio::steady_timer t(io, 100ms);
+    t.async_wait([mux](net::error_code) { mux->close(); });
+    auto r = co_await ch->receive();
+    EXPECT_FALSE(r);
+    if (!r) {
+      EXPECT_EQ(r.error(), make_error_code(errc::connection_closed));
+    }
+    EXPECT_EQ(ch->max_size(), 0u);
+    EXPECT_EQ(ch->send(bytes(10, 1)).error(), make_error_code(errc::connection_closed));
+  });
+}
+
 TEST(quic_and_tcp, a_host_listens_on_both_and_serves_each) {
   asio::io_context io;
   net::host_config cfg{.identity = private_key::generate(),
@@ -202,6 +362,8 @@ TEST(quic_and_tcp, a_host_listens_on_both_and_serves_each) {
       EXPECT_TRUE(conn) << addr.to_string();
       if (!conn) co_return;
       EXPECT_EQ((*conn)->mux->kind(), net::is_quic_addr(addr) ? "quic" : "yamux");
+      // Datagrams only where QUIC carries them.
+      EXPECT_EQ((*conn)->mux->datagrams() != nullptr, net::is_quic_addr(addr));
       auto opened = co_await client.new_stream(*conn, echo_protocol);
       EXPECT_TRUE(opened);
       if (!opened) co_return;

@@ -187,5 +187,68 @@ TEST_F(relay_setup, home_reserves_again_after_the_relay_restarts) {
       60s);
 }
 
+// The relay on QUIC only: the home node's reservation and a client's circuit
+// both ride QUIC connections to the relay (streams carry HOP/STOP as over
+// Yamux), and the circuit moves bytes end to end.
+TEST(relay_over_quic, a_reservation_and_a_circuit_work_over_quic) {
+  asio::io_context io;
+  std::set<peer_id> authorized;
+  net::host relay(io.get_executor(),
+                  net::host_config{.identity = private_key::generate(),
+                                   .listen = {*multiaddr::parse("/ip4/127.0.0.1/udp/0/quic-v1")}});
+  relay.start();
+  protocols::relay_server server(
+      relay, protocols::relay_server_config{
+                 .is_authorized = [&](const peer_id& p) { return authorized.contains(p); }});
+  const multiaddr relay_addr = relay.full_addrs().front();
+  ASSERT_TRUE(net::is_quic_addr(relay_addr)) << relay_addr.to_string();
+  net::host home(io.get_executor(), net::host_config{.identity = private_key::generate()});
+  authorized.insert(home.id());
+  home.set_handler(echo_protocol, serve_echo);
+  home.start();
+  std::optional<protocols::reservation_keeper> keeper;
+  reserve_on(home, relay_addr, keeper);
+  auto client = circuit_client(io, authorized, true);
+  const auto data = random_bytes(4 * 1024 * 1024);
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        EXPECT_TRUE(co_await eventually(
+            [&] {
+              return keeper->slots().front().current == protocols::relay_slot::state::reserved;
+            },
+            10s));
+        EXPECT_EQ(server.stats().reservations, 1u);
+        auto to_relay = home.connections(relay.id());
+        EXPECT_FALSE(to_relay.empty());
+        if (!to_relay.empty()) {
+          EXPECT_EQ(to_relay.front()->transport(), "quic");
+        }
+        auto conn = co_await client->connect(circuit_addr(relay_addr, home.id()));
+        EXPECT_TRUE(conn) << conn.error().message();
+        if (!conn) co_return;
+        EXPECT_TRUE((*conn)->relayed);
+        EXPECT_EQ((*conn)->transport(), "relayed");
+        auto client_to_relay = client->connections(relay.id());
+        EXPECT_FALSE(client_to_relay.empty());
+        if (!client_to_relay.empty()) {
+          EXPECT_EQ(client_to_relay.front()->transport(), "quic");
+        }
+        auto s = co_await client->new_stream(*conn, echo_protocol);
+        EXPECT_TRUE(s);
+        if (!s) co_return;
+        auto back = co_await echo_roundtrip(*s->stream, data);
+        EXPECT_TRUE(back) << back.error().message();
+        if (back) {
+          EXPECT_EQ(sha256(*back), sha256(data));
+        }
+        client->close_connections(home.id());
+        EXPECT_TRUE(co_await eventually([&] { return server.stats().circuits == 0; }, 10s));
+        EXPECT_GE(server.stats().bytes_relayed, 2ull * data.size());
+      },
+      120s);
+  keeper->stop();
+}
+
 }  // namespace
 }  // namespace peerup::test

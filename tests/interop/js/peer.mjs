@@ -16,6 +16,10 @@
 // Identity:  --key-seed <64 hex chars> (Ed25519 seed), else random.
 // Relay:     --relay-server [--relay-unlimited], --relay-client,
 //            --reserve-on <relay multiaddr with /p2p/>, --dcutr, --autonat.
+// DHT:       --kad <protocol id> runs @libp2p/kad-dht in server mode with that
+//            protocol (loopback addresses kept); actions after --dial:
+//            --kad-provide <multihash hex>, --kad-find-providers <multihash hex>,
+//            --kad-find-peer <peer id>.
 import { parseArgs } from 'node:util'
 import fs from 'node:fs'
 import { setMaxListeners } from 'node:events'
@@ -28,6 +32,10 @@ import { ping } from '@libp2p/ping'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { autoNAT } from '@libp2p/autonat'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import { generateKeyPairFromSeed, generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
@@ -60,6 +68,10 @@ const OPTIONS = {
   'reserve-on': { type: 'string', multiple: true },
   dcutr: { type: 'boolean' },
   autonat: { type: 'boolean' },
+  kad: { type: 'string' },
+  'kad-provide': { type: 'string' },
+  'kad-find-providers': { type: 'string' },
+  'kad-find-peer': { type: 'string' },
   'action-timeout': { type: 'string' },
   'hold-ms': { type: 'string' },
   'ignore-stdin': { type: 'boolean' }
@@ -82,6 +94,11 @@ function parseActions (values, tokens) {
     switch (t.name) {
       case 'ping': actions.push({ action: 'ping', count: parseCount('ping', t.value) }); break
       case 'identify': actions.push({ action: 'identify' }); break
+      case 'kad-provide': actions.push({ action: 'kad-provide', key: parseHex(t.name, t.value) }); break
+      case 'kad-find-providers':
+        actions.push({ action: 'kad-find-providers', key: parseHex(t.name, t.value) })
+        break
+      case 'kad-find-peer': actions.push({ action: 'kad-find-peer', peer: t.value }); break
       case 'echo-bytes':
         actions.push({ action: 'echo', bytes: parseCount('echo-bytes', t.value) })
         break
@@ -106,6 +123,23 @@ function parseActions (values, tokens) {
     }
   }
   return actions
+}
+
+function parseHex (name, text) {
+  if (!/^([0-9a-fA-F]{2}){2,64}$/.test(text ?? '')) throw new Error(`--${name}: expected a hex multihash`)
+  return Uint8Array.from(Buffer.from(text, 'hex'))
+}
+
+// A raw-codec CIDv1 around a multihash: providers are keyed by the multihash.
+function cidOf (multihash) {
+  return CID.createV1(0x55, Digest.decode(multihash))
+}
+
+async function waitForDhtPeer (node, signal) {
+  while (node.services.dht.routingTable.size === 0) {
+    if (signal.aborted) throw new Error('no DHT server in the routing table')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
 }
 
 async function loadKey (seedHex) {
@@ -147,6 +181,9 @@ async function buildNode (values) {
   if (values['relay-server']) services.relay = circuitRelayServer(relayServerOptions(values['relay-unlimited']))
   if (values.dcutr) services.dcutr = dcutr()
   if (values.autonat) services.autonat = autoNAT()
+  if (values.kad != null) {
+    services.dht = kadDHT({ protocol: values.kad, clientMode: false, peerInfoMapper: passthroughMapper })
+  }
   return createLibp2p({
     privateKey: await loadKey(values['key-seed']),
     addresses: { listen },
@@ -219,6 +256,25 @@ async function runAction (node, connection, spec, timeoutMs) {
         agent_version: r.agentVersion ?? null,
         protocol_version: r.protocolVersion ?? null
       }
+    }
+    case 'kad-provide': {
+      await waitForDhtPeer(node, signal)
+      await node.contentRouting.provide(cidOf(spec.key), { signal })
+      return { ok: true }
+    }
+    case 'kad-find-providers': {
+      await waitForDhtPeer(node, signal)
+      const providers = []
+      for await (const p of node.contentRouting.findProviders(cidOf(spec.key), { signal })) {
+        providers.push({ peer: p.id.toString(), addrs: p.multiaddrs.map(String) })
+        break
+      }
+      return { ok: providers.length > 0, providers }
+    }
+    case 'kad-find-peer': {
+      await waitForDhtPeer(node, signal)
+      const info = await node.peerRouting.findPeer(peerIdFromString(spec.peer), { signal })
+      return { ok: info.multiaddrs.length > 0, peer: info.id.toString(), addrs: info.multiaddrs.map(String) }
     }
     case 'echo': return echoClient(connection, spec.bytes, signal)
     case 'echo-streams': return echoStreamsClient(connection, spec.streams, spec.bytes, signal)

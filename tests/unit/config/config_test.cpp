@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "config/relay_config.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -185,6 +186,44 @@ TEST(config, rendered_config_parses_back_to_the_same_settings) {
   EXPECT_FALSE(back->services.at("ssh").enabled);
   EXPECT_EQ(back->services.at("ssh").authorized_keys->written, "ssh.keys");
   EXPECT_EQ(back->names.at("home").peer.to_string(), home_id);
+}
+
+TEST(config, new_configs_listen_on_tcp_and_quic_on_port_4001) {
+  const auto cfg = default_config("/srv/p");
+  std::vector<std::string> listen;
+  for (const auto& a : cfg.listen) listen.push_back(a.to_string());
+  EXPECT_THAT(listen, ::testing::ElementsAre("/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001",
+                                             "/ip4/0.0.0.0/udp/4001/quic-v1",
+                                             "/ip6/::/udp/4001/quic-v1"));
+  auto back = parse_config(render_config(cfg), cfg.file);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->listen, cfg.listen);
+}
+
+TEST(config, quic_listen_addresses_are_accepted_and_bare_udp_is_refused) {
+  auto ok = parse_config("listen:\n  - /ip4/127.0.0.1/udp/0/quic-v1\n  - /ip6/::1/udp/9/quic-v1\n",
+                         "config.yaml");
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->listen.size(), 2u);
+  EXPECT_THAT(error_of("listen:\n  - /ip4/0.0.0.0/udp/4001\n"),
+              HasSubstr("config.yaml:2: listen[0]: expected an /ip4 or /ip6 .../tcp/<port> or "
+                        ".../udp/<port>/quic-v1 address"));
+  EXPECT_THAT(error_of("listen:\n  - /ip4/0.0.0.0/udp/4001/quic\n"), HasSubstr("listen[0]"));
+  EXPECT_THAT(error_of("listen:\n  - /dns4/example.com/udp/4001/quic-v1\n"),
+              HasSubstr("listen[0]"));
+}
+
+TEST(relay_config, relay_init_listens_on_tcp_and_quic_and_quic_addresses_parse) {
+  const auto text = default_relay_yaml("");
+  EXPECT_THAT(text, HasSubstr("  - /ip4/0.0.0.0/udp/4001/quic-v1\n"));
+  const auto cfg = parse_relay_config(text, "/srv/r/relay.yaml");
+  std::vector<std::string> listen;
+  for (const auto& a : cfg.listen) listen.push_back(a.to_string());
+  EXPECT_THAT(listen, ::testing::ElementsAre("/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001",
+                                             "/ip4/0.0.0.0/udp/4001/quic-v1",
+                                             "/ip6/::/udp/4001/quic-v1"));
+  EXPECT_THROW(parse_relay_config("listen:\n  - /ip4/0.0.0.0/udp/4001\n", "/srv/r/relay.yaml"),
+               std::exception);
 }
 
 TEST(config, paths_with_line_break_or_tab_characters_survive_a_rewrite) {

@@ -57,5 +57,23 @@ TEST(status_paths, text_shows_how_long_the_path_held_and_the_holepunch_record) {
   EXPECT_THAT(text, ::testing::HasSubstr("/ip4/203.0.113.7/tcp/4001 (observed)"));
 }
 
+TEST(status_paths, each_path_names_its_transport_in_json_and_text) {
+  auto s = with_a_punched_peer();
+  s.connections[0].transport = "quic";
+  connection_status relayed{"12D3KooWthird", "", "relayed", "/p2p-circuit", "inbound"};
+  relayed.transport = "tcp";
+  s.connections.push_back(relayed);
+  const auto json = to_json(s);
+  EXPECT_THAT(json, ::testing::HasSubstr(R"("path":"direct","transport":"quic")"));
+  auto back = parse_status(json);
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->connections.size(), 2u);
+  EXPECT_EQ(back->connections[0].transport, "quic");
+  EXPECT_EQ(back->connections[1].transport, "tcp");
+  const auto text = render_status(s);
+  EXPECT_THAT(text, ::testing::HasSubstr("12D3KooWother (laptop)  direct over quic outbound"));
+  EXPECT_THAT(text, ::testing::HasSubstr("12D3KooWthird  relayed via tcp inbound"));
+}
+
 }  // namespace
 }  // namespace peerup::app

@@ -489,5 +489,164 @@ TEST(QuicConnection, retry_validates_the_client_address_before_the_listener_keep
   EXPECT_FALSE(late);
 }
 
+// --- RFC 9221 datagrams -------------------------------------------------------
+
+bytes numbered(std::uint8_t n, std::size_t size) {
+  bytes b(size, n);
+  return b;
+}
+
+std::vector<bytes> take_all(connection& c) {
+  std::vector<bytes> got;
+  for (int i = 0; i < 100000; ++i) {
+    auto d = c.take_datagram();
+    if (!d) break;
+    got.push_back(std::move(*d));
+  }
+  return got;
+}
+
+TEST(QuicConnection, datagrams_carry_payloads_both_ways_when_both_sides_offer_them) {
+  link l;
+  l.dial();
+  EXPECT_EQ(l.client.conn->max_datagram_size(), 0u);  // not before the handshake
+  EXPECT_EQ(l.client.conn->send_datagram(bytes(10, 1)).error(),
+            make_error_code(errc::quic_datagrams_unsupported));
+  ASSERT_TRUE(l.handshake());
+  const std::size_t cmax = l.client.conn->max_datagram_size();
+  const std::size_t smax = l.server.conn->max_datagram_size();
+  // One packet on a 1200-byte path, less QUIC's overhead, at the least.
+  EXPECT_GE(cmax, 1156u);
+  EXPECT_LE(cmax, 1452u - 24u);
+  EXPECT_GE(smax, 1156u);
+  std::vector<bytes> to_server, to_client;
+  for (std::uint8_t i = 0; i < 20; ++i) {
+    to_server.push_back(numbered(i, 1 + i * 50));
+    to_client.push_back(numbered(static_cast<std::uint8_t>(100 + i), cmax - i));
+  }
+  to_server.push_back(random_bytes(cmax));
+  for (const auto& d : to_server) ASSERT_TRUE(l.client.conn->send_datagram(d));
+  for (const auto& d : to_client) ASSERT_TRUE(l.server.conn->send_datagram(d));
+  std::vector<bytes> got_server, got_client;
+  ASSERT_TRUE(l.run_until([&] {
+    for (auto& d : take_all(*l.server.conn)) got_server.push_back(std::move(d));
+    for (auto& d : take_all(*l.client.conn)) got_client.push_back(std::move(d));
+    return got_server.size() == to_server.size() && got_client.size() == to_client.size();
+  })) << "client " << l.client.conn->datagram_counters().sent << "/"
+      << l.client.conn->datagram_counters().send_dropped << " server "
+      << l.server.conn->datagram_counters().sent << "/"
+      << l.server.conn->datagram_counters().send_dropped << " got " << got_server.size() << " "
+      << got_client.size() << " max " << cmax << " " << smax;
+  // No loss on this link, so all arrive, in order.
+  ASSERT_EQ(got_server.size(), to_server.size());
+  EXPECT_EQ(got_server, to_server);
+  EXPECT_EQ(got_client, to_client);
+  EXPECT_EQ(l.server.count(event_type::datagram_received), to_server.size());
+  const auto cs = l.client.conn->datagram_counters();
+  EXPECT_EQ(cs.sent, to_server.size());
+  EXPECT_EQ(cs.received, to_client.size());
+  EXPECT_EQ(cs.send_dropped + cs.receive_dropped, 0u);
+}
+
+TEST(QuicConnection, datagrams_are_refused_when_either_side_offers_none_and_streams_still_work) {
+  for (bool server_offers : {false, true}) {
+    link l;
+    if (server_offers)
+      l.client_cfg.max_datagram_frame_size = 0;
+    else
+      l.server_cfg.max_datagram_frame_size = 0;
+    l.dial();
+    ASSERT_TRUE(l.handshake());
+    EXPECT_EQ(l.client.conn->max_datagram_size(), 0u);
+    EXPECT_EQ(l.server.conn->max_datagram_size(), 0u);
+    EXPECT_EQ(l.client.conn->send_datagram(bytes(10, 1)).error(),
+              make_error_code(errc::quic_datagrams_unsupported));
+    EXPECT_EQ(l.server.conn->send_datagram(bytes(10, 1)).error(),
+              make_error_code(errc::quic_datagrams_unsupported));
+    auto id = l.client.conn->open_stream();
+    ASSERT_TRUE(id);
+    ASSERT_TRUE(l.client.conn->write(*id, bytes(3000, 5)));
+    ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id].size() == 3000; }));
+    EXPECT_FALSE(l.client.conn->is_closed());
+    EXPECT_FALSE(l.server.conn->is_closed());
+  }
+}
+
+TEST(QuicConnection, a_datagram_above_the_peers_limit_is_refused_at_send) {
+  link l;
+  l.server_cfg.max_datagram_frame_size = 200;  // type and a 2-byte length leave 197
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  EXPECT_EQ(l.client.conn->max_datagram_size(), 197u);
+  EXPECT_GE(l.server.conn->max_datagram_size(), 1156u);
+  EXPECT_EQ(l.client.conn->send_datagram(bytes(198, 1)).error(),
+            make_error_code(errc::quic_datagram_too_large));
+  const bytes fits = random_bytes(197);
+  ASSERT_TRUE(l.client.conn->send_datagram(fits));
+  std::vector<bytes> got;
+  ASSERT_TRUE(l.run_until([&] {
+    for (auto& d : take_all(*l.server.conn)) got.push_back(std::move(d));
+    return !got.empty();
+  }));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.front(), fits);
+  EXPECT_FALSE(l.server.conn->is_closed());
+}
+
+TEST(QuicConnection, a_full_receive_queue_drops_per_policy_and_counts) {
+  for (auto policy : {datagram_drop::oldest, datagram_drop::newest}) {
+    link l;
+    l.server_cfg.datagram_queue = 4;
+    l.server_cfg.datagram_policy = policy;
+    l.dial();
+    ASSERT_TRUE(l.handshake());
+    for (std::uint8_t i = 0; i < 10; ++i) ASSERT_TRUE(l.client.conn->send_datagram(numbered(i, 30)));
+    // Nobody takes them until all ten arrived.
+    ASSERT_TRUE(l.run_until([&] { return l.server.conn->datagram_counters().received == 10; }));
+    const auto st = l.server.conn->datagram_counters();
+    EXPECT_EQ(st.receive_dropped, 6u);
+    auto got = take_all(*l.server.conn);
+    ASSERT_EQ(got.size(), 4u);
+    const std::uint8_t first = policy == datagram_drop::oldest ? 6 : 0;
+    for (std::uint8_t i = 0; i < 4; ++i) EXPECT_EQ(got[i], numbered(first + i, 30));
+  }
+}
+
+TEST(QuicConnection, a_full_send_queue_drops_the_oldest_and_counts) {
+  link l;
+  l.client_cfg.datagram_queue = 3;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  for (std::uint8_t i = 0; i < 5; ++i) ASSERT_TRUE(l.client.conn->send_datagram(numbered(i, 40)));
+  EXPECT_EQ(l.client.conn->datagram_counters().send_dropped, 2u);
+  std::vector<bytes> got;
+  ASSERT_TRUE(l.run_until([&] {
+    for (auto& d : take_all(*l.server.conn)) got.push_back(std::move(d));
+    return got.size() == 3;
+  }));
+  EXPECT_EQ(got, (std::vector<bytes>{numbered(2, 40), numbered(3, 40), numbered(4, 40)}));
+}
+
+TEST(QuicConnection, a_lost_datagram_is_not_retransmitted) {
+  link l;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  ASSERT_TRUE(l.client.conn->send_datagram(bytes(100, 9)));
+  std::vector<datagram> lost;
+  l.client.conn->write_datagrams(lost, l.now, 8);
+  ASSERT_FALSE(lost.empty());
+  EXPECT_EQ(l.client.conn->datagram_counters().sent, 1u);
+  // The packet never arrives; loss recovery runs for a few seconds.
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(l.client.conn->write(*id, bytes(500, 3)));
+  ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id].size() == 500; }));
+  l.run_until([] { return false; }, 3000ms);
+  EXPECT_EQ(l.server.conn->datagram_counters().received, 0u);
+  EXPECT_FALSE(l.server.conn->take_datagram());
+  EXPECT_EQ(l.client.conn->datagram_counters().sent, 1u);
+  EXPECT_FALSE(l.client.conn->is_closed());
+}
+
 }  // namespace
 }  // namespace peerup::quic
