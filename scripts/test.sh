@@ -137,6 +137,12 @@ if [ "${TIDY:-0}" = 1 ]; then
   step "clang-tidy (src/)" env JOBS="$JOBS" bash scripts/tidy.sh
 fi
 
+# The Debian package (issue 20): built from the main build (PEERUP_PACKAGE=ON
+# only adds the man pages and completion), lintian, then installed, checked,
+# removed and purged in a throwaway overlay root. About a minute.
+step "Debian package (scripts/package_test.sh)" \
+  timeout 600 env PKG_BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" bash scripts/package_test.sh
+
 main_labels() {
   ctest --test-dir "$BUILD_DIR" --print-labels | sed -n 's/^  //p' | tr '\n' ' ' | sed 's/ $//'
 }

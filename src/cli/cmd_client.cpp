@@ -7,11 +7,11 @@
 
 #include "cli/app_support.hpp"
 #include "cli/runtime.hpp"
-#include "net/splice.hpp"
 #include "config/identity_file.hpp"
-#include "net/stdio_stream.hpp"
 #include "naming/resolver.hpp"
 #include "naming/target.hpp"
+#include "net/splice.hpp"
+#include "net/stdio_stream.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/path_manager.hpp"
 #include "protocols/ping.hpp"
@@ -31,9 +31,8 @@ struct client_options {
 // The target did not answer (no route, no reservation on the relay yet, a
 // timeout), as opposed to answering with a refusal: worth trying again later.
 bool unreachable(const boost::system::error_code& ec) {
-  for (auto e : {errc::dial_failed, errc::no_addresses, errc::timeout,
-                 errc::relay_no_reservation, errc::relay_connection_failed,
-                 errc::relay_resource_limit})
+  for (auto e : {errc::dial_failed, errc::no_addresses, errc::timeout, errc::relay_no_reservation,
+                 errc::relay_connection_failed, errc::relay_resource_limit})
     if (ec == make_error_code(e)) return true;
   return false;
 }
@@ -152,13 +151,32 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
 // protocol is proposed optimistically, so what the local client sends first
 // (an HTTP request) leaves without waiting a round trip for the echo; a
 // refusal then surfaces on the stream's first read.
-net::awaitable<result<net::stream_ptr>> open_service(net::host& h, const client_setup& s) {
+net::awaitable<result<net::opened_stream>> open_service(net::host& h, const client_setup& s) {
   auto conn = co_await app::connect_target(h, *s.plan);
   if (!conn) co_return conn.error();
   const auto proto = s.service.protocol();
-  auto opened = co_await h.new_stream_optimistic(*conn, proto);
-  if (!opened) co_return opened.error();
-  co_return std::move(opened->stream);
+  co_return co_await h.new_stream_optimistic(*conn, proto);
+}
+
+// Closes every connection in order (GoAway, FIN, then the peer's FIN; see
+// yamux_connection), the service's first: a relayed connection's frames
+// travel inside the relay's connection, which must still be up to carry them.
+// Bounded by the muxer's close linger; returns when all are closed.
+net::awaitable<void> close_in_order(client_node& node, const net::connection_ptr& service) {
+  using namespace net::asio::experimental::awaitable_operators;
+  auto ex = co_await net::asio::this_coro::executor;
+  auto bounded_wait = [&](const net::connection_ptr& c) -> net::awaitable<void> {
+    net::asio::steady_timer limit(ex, std::chrono::seconds(3));
+    co_await (c->mux->wait_closed() || limit.async_wait(net::use_nothrow));
+  };
+  if (service && service->mux) {
+    service->mux->close();
+    co_await bounded_wait(service);
+  }
+  auto rest = node.host->all_connections();
+  node.stop();
+  for (const auto& c : rest)
+    if (c->mux) co_await bounded_wait(c);
 }
 
 net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::socket socket) {
@@ -178,7 +196,7 @@ net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::so
     local.reset();
     co_return;
   }
-  auto piped = co_await net::splice(local, **remote);
+  auto piped = co_await net::splice(local, *remote->stream);
   if (piped.error && piped.b_to_a == 0) {
     spdlog::warn("proxy: {}", explain(piped.error, s));  // refused before any byte came back
   } else if (piped.error) {
@@ -245,27 +263,65 @@ net::awaitable<int> run_connect(client_options o) {
     co_return 2;
   }
   app::stdio_stream stdio(ex);
-  net::byte_stream& stream = **remote;
-  // 1. stdin -> stream; stdin EOF half-closes the stream, then this side waits
-  // 2. stream -> stdout; the stream's EOF closes stdout and ends the command
+  net::byte_stream& stream = *remote->stream;
+  // A clean end sends a FIN each way, never a reset, so the service (sshd)
+  // sees an orderly close (issue 15):
+  // 1. stdin -> stream; stdin's EOF half-closes the stream
+  // 2. stream -> stdout; the stream's EOF closes stdout
+  // 3. the command ends when both are done. Bounds: once the stream has
+  //    ended, stdin gets end_grace to end too (an ssh client closes its end
+  //    at once); SIGHUP (OpenSSH sends it to its ProxyCommand as it exits)
+  //    also starts end_grace; SIGINT or SIGTERM end at once.
+  // 4. the service connection closes in order (GoAway, FIN, the peer's FIN)
+  //    before the process exits, so our last frames are not lost to a reset.
+  constexpr auto end_grace = std::chrono::seconds(2);
+  net::asio::steady_timer deadline(ex, net::steady_clock::time_point::max());
+  auto end_within = [&](net::steady_clock::duration d) {
+    if (net::steady_clock::now() + d < deadline.expiry()) deadline.expires_after(d);
+  };
+  bool up_done = false, down_done = false;
   auto upstream = [&]() -> net::awaitable<void> {
     std::uint64_t sent = 0;
-    auto r = co_await net::copy_stream(stdio, stream, sent);
-    if (!r) stream.reset();
-    net::asio::steady_timer forever(ex, net::steady_clock::time_point::max());
-    co_await forever.async_wait(net::use_nothrow);
+    if (auto r = co_await net::copy_stream(stdio, stream, sent); !r) stream.reset();
+    up_done = true;
+  };
+  std::uint64_t received = 0;
+  result<void> down = make_error_code(errc::stream_closed);
+  auto downstream = [&]() -> net::awaitable<void> {
+    down = co_await net::copy_stream(stream, stdio, received);
+    down_done = true;
+    if (down) {
+      end_within(end_grace);
+    } else {
+      stream.reset();
+      end_within(net::steady_clock::duration::zero());
+    }
+  };
+  auto until_deadline = [&]() -> net::awaitable<void> {
+    // A new expiry cancels the wait in progress: wait again until it passes.
+    while (net::steady_clock::now() < deadline.expiry())
+      co_await deadline.async_wait(net::use_nothrow);
+  };
+  auto on_signals = [&]() -> net::awaitable<void> {
+    net::asio::signal_set signals(ex, SIGHUP, SIGINT, SIGTERM);
+    for (;;) {
+      auto [ec, sig] = co_await signals.async_wait(net::use_nothrow);
+      if (ec) co_return;
+      end_within(sig == SIGHUP ? net::steady_clock::duration(end_grace)
+                               : net::steady_clock::duration::zero());
+    }
   };
   using namespace net::asio::experimental::awaitable_operators;
-  std::uint64_t received = 0;
-  auto both = upstream() || net::copy_stream(stream, stdio, received);
-  auto ended = co_await std::move(both);
-  if (ended.index() == 1) {
-    auto down = std::get<1>(ended);
-    if (!down) {
-      std::cerr << "peerup: " << explain(down.error(), s) << "\n";
-      // Nothing came back: the service never answered (refused, not offered).
-      co_return received == 0 ? 2 : 1;
-    }
+  co_await ((upstream() && downstream()) || until_deadline() || on_signals());
+  // Cut short (deadline or signal) before stdin ended: the stream cannot end
+  // cleanly, because a write to it may have been cancelled half way.
+  if (!up_done) stream.reset();
+  co_await close_in_order(node, remote->conn);
+  if (!down_done) co_return 1;  // cut short by SIGINT, SIGTERM or SIGHUP
+  if (!down) {
+    std::cerr << "peerup: " << explain(down.error(), s) << "\n";
+    // Nothing came back: the service never answered (refused, not offered).
+    co_return received == 0 ? 2 : 1;
   }
   co_return 0;
 }

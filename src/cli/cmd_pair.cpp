@@ -2,7 +2,6 @@
 // command on each side (wire/pairing.hpp has the protocol, wire/invite.hpp
 // the code format, node/invite_store.hpp the file the daemon serves from).
 #include <qrencode.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +14,7 @@
 #include "node/invite_store.hpp"
 #include "node/status.hpp"
 #include "protocols/pairing.hpp"
+#include "protocols/relay_invite.hpp"
 #include "wire/invite.hpp"
 
 namespace peerup::cli {
@@ -23,29 +23,6 @@ namespace {
 
 // The wall clock as the invite file keeps it (node/status.hpp's unix_now).
 std::int64_t unix_seconds() { return static_cast<std::int64_t>(app::unix_now()); }
-
-// "90s", "10m", "2h", "1d" or plain seconds. Bounded to 30 s .. 7 days.
-std::int64_t parse_duration(const std::string& text) {
-  if (text.empty() || text.size() > 12) throw std::runtime_error("--expires: empty or too long");
-  std::int64_t unit = 1;
-  std::string digits = text;
-  switch (text.back()) {
-    case 's': unit = 1; digits.pop_back(); break;
-    case 'm': unit = 60; digits.pop_back(); break;
-    case 'h': unit = 3600; digits.pop_back(); break;
-    case 'd': unit = 86400; digits.pop_back(); break;
-    default: break;
-  }
-  std::int64_t n = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') throw std::runtime_error("--expires: expected e.g. 10m, got \"" + text + "\"");
-    n = n * 10 + (c - '0');
-  }
-  const std::int64_t secs = n * unit;
-  if (digits.empty() || secs < 30 || secs > 7 * 86400)
-    throw std::runtime_error("--expires: between 30s and 7d, got \"" + text + "\"");
-  return secs;
-}
 
 // The QR code of `text` in the terminal: two modules per character row with
 // half blocks, dark on light, with the quiet zone the standard asks for.
@@ -65,10 +42,14 @@ void print_qr(const std::string& text) {
     for (int x = -quiet; x < w + quiet; ++x) {
       const bool top = dark(x, y), bottom = dark(x, y + 1);
       // Light modules print as ink on a dark terminal: invert so scanners see dark-on-light.
-      if (!top && !bottom) row += "\u2588";
-      else if (!top && bottom) row += "\u2580";
-      else if (top && !bottom) row += "\u2584";
-      else row += " ";
+      if (!top && !bottom)
+        row += "\u2588";
+      else if (!top && bottom)
+        row += "\u2580";
+      else if (top && !bottom)
+        row += "\u2584";
+      else
+        row += " ";
     }
     std::cout << row << "\n";
   }
@@ -83,7 +64,42 @@ struct invite_options {
   unsigned max_failures = pairing::default_max_failures;
   bool qr = false;
   bool no_wait = false;
+  bool relay_rights = false;
 };
+
+// Asks `relay` (with /p2p) for an invite for the device, as `identity` (this
+// node, a sponsor there). Throws with the relay's reason.
+invite::relay_pass fetch_relay_pass(const private_key& identity, const multiaddr& relay,
+                                    std::int64_t expires_unix, const std::string& name) {
+  std::optional<invite::relay_pass> pass;
+  std::string failure;
+  net::asio::io_context io;
+  run_main(
+      [&]() -> net::awaitable<int> {
+        auto h = make_client_host(co_await net::asio::this_coro::executor, identity);
+        h->start();
+        auto conn = co_await net::with_timeout(h->connect(relay), std::chrono::seconds(10));
+        if (!conn) {
+          failure = "relay unreachable at " + relay.to_string() + ": " + conn.error().message();
+        } else {
+          std::string why;
+          // Built outside the co_await: g++ 12 miscompiles braced temporaries there.
+          relay_invite::request req{expires_unix, name};
+          auto res = co_await protocols::request_relay_invite(*h, *conn, std::move(req), &why);
+          if (res)
+            pass = invite::relay_pass{res->id, res->secret};
+          else if (res.error() == make_error_code(errc::protocol_not_supported))
+            failure = "the relay does not make invites (an older peerup relay?)";
+          else
+            failure = why.empty() ? res.error().message() : why;
+        }
+        h->stop();
+        co_return 0;
+      },
+      io);
+  if (!pass) throw std::runtime_error("--relay-rights: " + failure);
+  return *pass;
+}
 
 int run_invite(const invite_options& o) {
   const auto cfg = load_cli_config();
@@ -111,7 +127,7 @@ int run_invite(const invite_options& o) {
       if (r == *want || r.without_peer() == *want) relay = r, found = true;
     if (!found) throw std::runtime_error("--relay: " + o.relay + " is not a configured relay");
   }
-  const auto expires_in = parse_duration(o.expires);
+  const auto expires_in = parse_invite_duration(o.expires);
   const auto home = app::load_identity(cfg.identity_key.resolved).to_peer_id();
 
   const auto file = app::invites_file_path(cfg.dir());
@@ -120,33 +136,38 @@ int run_invite(const invite_options& o) {
   std::erase_if(records, [&](const auto& r) { return r.expires_unix + 86400 < now; });
   if (records.size() >= app::invite_store_limits::max_invites)
     throw std::runtime_error("too many invites in " + file.string());
-  std::array<std::uint8_t, invite::id_bytes> id{};
-  for (int tries = 0;; ++tries) {
-    randombytes_buf(id.data(), id.size());
-    bool taken = false;
-    for (const auto& r : records) taken = taken || r.data.id == id;
-    if (!taken) break;
-    if (tries > 100) throw std::runtime_error("cannot pick a free invite ID");
-  }
-  std::array<std::uint8_t, invite::secret_bytes> secret{};
-  randombytes_buf(secret.data(), secret.size());
-  pairing::invite_record rec{invite::invite_data{id, secret, home, relay.without_peer()},
-                             now + expires_in, o.name, o.services};
+  auto rec = app::make_invite(records, home, relay.without_peer(), now + expires_in, o.name,
+                              o.services);
+  const auto id = rec.data.id;
   rec.max_failures = o.max_failures;
+  // With relay rights the code also carries the relay's invite for the
+  // device (the relay keeps it; this node's file does not need it).
+  auto shown = rec.data;
+  if (o.relay_rights) {
+    if (!relay.peer())
+      throw std::runtime_error("--relay-rights: the relay " + relay.to_string() +
+                               " has no /p2p/<peer ID> in " + cfg.file.string());
+    shown.pass = fetch_relay_pass(app::load_identity(cfg.identity_key.resolved), relay,
+                                  now + expires_in, o.name);
+  }
   std::string why;
-  auto code = invite::encode_code(rec.data, &why);
-  auto link = invite::encode_link(rec.data, &why);
+  auto code = invite::encode_code(shown, &why);
+  auto link = invite::encode_link(shown, &why);
   if (!code || !link) throw std::runtime_error(why);
   records.push_back(rec);
   app::save_invites(file, records, now);
 
   std::cout << "invite for \"" << o.name << "\" ("
-            << (o.services.empty() ? std::string("all services") : "services " + [&] {
-                 std::string s;
-                 for (const auto& x : o.services) s += (s.empty() ? "" : ",") + x;
-                 return s;
-               }())
-            << "), expires in " << o.expires << ", single use\n\n";
+            << (o.services.empty() ? std::string("all services")
+                                   : "services " +
+                                         [&] {
+                                           std::string s;
+                                           for (const auto& x : o.services)
+                                             s += (s.empty() ? "" : ",") + x;
+                                           return s;
+                                         }())
+            << "), expires in " << o.expires << ", single use"
+            << (o.relay_rights ? "; the relay lets the device in" : "") << "\n\n";
   std::cout << "  on the new device:  peerup join " << *code << "\n\n";
   std::cout << "  link: " << *link << "\n";
   if (o.qr) {
@@ -180,7 +201,8 @@ int run_invite(const invite_options& o) {
     if (mine->failures > seen_failures) {
       seen_failures = mine->failures;
       std::cout << "a wrong code was tried (" << seen_failures << " of " << mine->max_failures
-                << ")\n" << std::flush;
+                << ")\n"
+                << std::flush;
     }
     if (mine->used && !mine->paired_peer.empty()) {
       std::cout << "paired \"" << mine->device_name << "\" " << mine->paired_peer
@@ -229,6 +251,24 @@ std::string explain_circuit(const boost::system::error_code& ec) {
   return ec.message();
 }
 
+std::string explain_pairing(const boost::system::error_code& ec, bool relay) {
+  if (ec == make_error_code(errc::invite_expired))
+    return std::string(pairing::describe(pairing::refusal::expired));
+  if (ec == make_error_code(errc::invite_wrong_code))
+    return std::string(pairing::describe(pairing::refusal::wrong_code));
+  if (ec == make_error_code(errc::invite_locked))
+    return std::string(pairing::describe(pairing::refusal::locked));
+  if (ec == make_error_code(errc::invite_used))
+    return std::string(pairing::describe(pairing::refusal::used));
+  if (ec == make_error_code(errc::protocol_not_supported))
+    return relay ? "the relay does not pair (an older peerup relay?)"
+                 : "the home node does not pair (an older peerup?)";
+  if (ec == make_error_code(errc::connection_closed) || ec == make_error_code(errc::stream_reset))
+    return std::string(relay ? "the relay" : "the home node") +
+           " ended pairing without an answer (another pairing running? try again)";
+  return ec.message();
+}
+
 net::awaitable<int> run_join(join_options o) {
   std::string why;
   auto inv = invite::decode(o.code, &why);
@@ -260,7 +300,40 @@ net::awaitable<int> run_join(join_options o) {
     co_return 5;
   }
   const peer_id relay_peer = (*relay_conn)->remote_peer;
-  // 2. The home node through the relay.
+  // 2. Pairing with the relay: the whole job for a `peerup relay invite`
+  //    code (its home key is the relay's), the first half for a code with
+  //    relay rights. Either way the relay authorizes this device.
+  const bool relay_only = inv->home == relay_peer;
+  if (relay_only || inv->pass) {
+    auto relay_inv = relay_only ? *inv : invite::relay_invite_of(*inv, relay_peer);
+    auto relay_session =
+        pairing::device_session::start(relay_inv, identity.to_peer_id(), device_name);
+    // (No co_await inside ?: here: g++ 12 destroys such temporaries twice.)
+    result<pairing::paired> with_relay = make_error_code(errc::protocol_not_supported);
+    auto stream = co_await h->new_stream(*relay_conn, protocols::pairing_protocol);
+    if (stream)
+      with_relay = co_await protocols::pair_as_device(*stream->stream, *relay_session);
+    else
+      with_relay = stream.error();
+    if (!with_relay) {
+      std::cerr << "peerup: pairing with the relay failed: "
+                << explain_pairing(with_relay.error(), true) << "\n";
+      h->stop();
+      co_return with_relay.error() == make_error_code(errc::invite_wrong_code) ? 3 : 4;
+    }
+    std::cout << "authorized on relay " << relay_peer.to_string()
+              << "   verification: " << with_relay->verification << "\n";
+    if (relay_only) {
+      h->stop();
+      const auto saved = inv->relay.with_peer(relay_peer);
+      if (std::find(cfg.relays.begin(), cfg.relays.end(), saved) == cfg.relays.end())
+        cfg.relays.push_back(saved);
+      app::save_config(cfg);
+      std::cout << "relay " << saved.to_string() << " saved in " << cfg.file.string() << "\n";
+      co_return 0;
+    }
+  }
+  // 3. The home node through the relay.
   const auto circuit = *multiaddr::parse(inv->relay.with_peer(relay_peer).to_string() +
                                          "/p2p-circuit/p2p/" + inv->home.to_string());
   auto home_conn = co_await net::with_timeout(h->connect(circuit), std::chrono::seconds(15));
@@ -272,27 +345,19 @@ net::awaitable<int> run_join(join_options o) {
   }
   auto opened = co_await h->new_stream(*home_conn, protocols::pairing_protocol);
   if (!opened) {
-    std::cerr << "peerup: the home node did not accept pairing: "
-              << explain_circuit(opened.error()) << "\n";
+    std::cerr << "peerup: the home node did not accept pairing: " << explain_circuit(opened.error())
+              << "\n";
     h->stop();
     co_return 5;
   }
-  // 3. The PAKE and the exchange.
+  // 4. The PAKE and the exchange.
   auto done = co_await protocols::pair_as_device(*opened->stream, *session);
   h->stop();
   if (!done) {
-    const auto ec = done.error();
-    std::string text = ec.message();
-    if (ec == make_error_code(errc::invite_expired)) text = std::string(pairing::describe(pairing::refusal::expired));
-    if (ec == make_error_code(errc::invite_wrong_code)) text = std::string(pairing::describe(pairing::refusal::wrong_code));
-    if (ec == make_error_code(errc::invite_locked)) text = std::string(pairing::describe(pairing::refusal::locked));
-    if (ec == make_error_code(errc::invite_used)) text = std::string(pairing::describe(pairing::refusal::used));
-    if (ec == make_error_code(errc::connection_closed) || ec == make_error_code(errc::stream_reset))
-      text = "the home node ended pairing without an answer (another pairing running? try again)";
-    std::cerr << "peerup: pairing failed: " << text << "\n";
-    co_return ec == make_error_code(errc::invite_wrong_code) ? 3 : 4;
+    std::cerr << "peerup: pairing failed: " << explain_pairing(done.error(), false) << "\n";
+    co_return done.error() == make_error_code(errc::invite_wrong_code) ? 3 : 4;
   }
-  // 4. The relay home named must be the one we reached.
+  // 5. The relay home named must be the one we reached.
   if (done->relay.peer() != relay_peer ||
       done->relay.without_peer() != inv->relay.with_peer(relay_peer).without_peer()) {
     std::cerr << "peerup: the home node named relay " << done->relay.to_string()
@@ -300,7 +365,7 @@ net::awaitable<int> run_join(join_options o) {
               << "); nothing saved\n";
     co_return 6;
   }
-  // 5. Save the relay and a name for home.
+  // 6. Save the relay and a name for home.
   const std::string home_name = o.home_name.empty() ? done->name : o.home_name;
   if (!app::valid_name(home_name))
     throw std::runtime_error("--name: \"" + home_name + "\" is not a valid name");
@@ -331,11 +396,17 @@ void add_pair_commands(CLI::App& app) {
   auto* inv = app.add_subcommand("invite", "invite a new device: prints a code (and a QR link)");
   inv->add_option("--name", o->name, "name of the device (authorized_keys comment)");
   inv->add_option("--service", o->services, "service the device may use (repeat; default all)");
-  inv->add_option("--expires", o->expires, "how long the invite is valid: 90s, 10m, 2h (default 10m)");
-  inv->add_option("--relay", o->relay, "which configured relay the device uses (default the first)");
-  inv->add_option("--max-failures", o->max_failures, "wrong codes before the invite locks (default 5)");
+  inv->add_option("--expires", o->expires,
+                  "how long the invite is valid: 90s, 10m, 2h (default 10m)");
+  inv->add_option("--relay", o->relay,
+                  "which configured relay the device uses (default the first)");
+  inv->add_option("--max-failures", o->max_failures,
+                  "wrong codes before the invite locks (default 5)");
   inv->add_flag("--qr", o->qr, "also print the link as a QR code");
   inv->add_flag("--no-wait", o->no_wait, "print the code and return; do not wait for the device");
+  inv->add_flag("--relay-rights", o->relay_rights,
+                "the code also authorizes the device on the relay (this node must be allowed to "
+                "invite there; the relay need not be open)");
   inv->callback([o] {
     if (int rc = run_invite(*o); rc != 0) std::exit(rc);
   });

@@ -8,7 +8,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
-#include "net/host.hpp"
 #include "config/authorized_keys.hpp"
 #include "config/file_write.hpp"
 #include "config/identity_file.hpp"
@@ -17,10 +16,15 @@
 #include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/systemd_notify.hpp"
+#include "net/host.hpp"
+#include "node/invite_store.hpp"
+#include "node/status.hpp"
 #include "protocols/autonat.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/names.hpp"
+#include "protocols/pairing.hpp"
 #include "protocols/ping.hpp"
+#include "protocols/relay_invite.hpp"
 #include "protocols/relay_server.hpp"
 
 namespace peerup::cli {
@@ -28,6 +32,7 @@ namespace peerup::cli {
 namespace {
 
 namespace fs = std::filesystem;
+namespace wire_relay_invite = ::peerup::relay_invite;
 
 struct relay_flags {
   std::string config;
@@ -74,6 +79,23 @@ app::relay_config resolve(const relay_flags& f) {
   return cfg;
 }
 
+const char* const relay_authorized_keys_header =
+    "# Peers allowed to reserve on this relay and to open circuits through it: one peer ID per\n"
+    "# line. Manage with: peerup relay authorize|deauthorize|list-peers --dir <this folder>.\n"
+    "# No group or other access (chmod 600).\n";
+
+// The relay's authorized_keys marks rights with service= names: "invite"
+// lets a peer ask for invites for its devices; "relay" is reserving and
+// connecting only. An entry without service= has both.
+constexpr std::string_view sponsor_right = "invite";
+constexpr std::string_view relay_only_right = "relay";
+
+std::int64_t unix_seconds() { return static_cast<std::int64_t>(app::unix_now()); }
+
+fs::path relay_invites_file(const app::relay_config& cfg) {
+  return app::invites_file_path(cfg.authorized_keys.parent_path());
+}
+
 // The relay's authorized peers, re-read when the file changes.
 class authorized_set {
  public:
@@ -89,7 +111,16 @@ class authorized_set {
     maybe_reload();
     return peers_.contains(p);
   }
+  // May ask for invites for its devices (relay_invite.hpp): an entry with no
+  // service= option, or one naming "invite". `relay authorize --no-invite`
+  // writes service=relay.
+  bool is_sponsor(const peer_id& p) {
+    maybe_reload();
+    return sponsors_.contains(p);
+  }
   std::size_t size() const { return peers_.size(); }
+  // After the relay itself wrote the file (a pairing): no 2 s delay.
+  void reload_now() { reload(); }
 
  private:
   void maybe_reload() {
@@ -112,9 +143,14 @@ class authorized_set {
           app::read_small_file(file_, app::authorized_keys_limits::max_file_size));
       for (const auto& p : parsed.problems)
         spdlog::warn("{}:{}: {}", file_.string(), p.line, p.message);
-      std::set<peer_id> fresh;
-      for (const auto& e : parsed.entries) fresh.insert(e.peer);
+      std::set<peer_id> fresh, sponsors;
+      const auto invite = *app::service_name::parse(std::string(sponsor_right));
+      for (const auto& e : parsed.entries) {
+        fresh.insert(e.peer);
+        if (e.allows(invite)) sponsors.insert(e.peer);
+      }
       peers_ = std::move(fresh);
+      sponsors_ = std::move(sponsors);
       mtime_ = fs::last_write_time(file_, ec);
       spdlog::info("relay: {} authorized peers from {}", peers_.size(), file_.string());
     } catch (const std::exception& e) {
@@ -124,7 +160,7 @@ class authorized_set {
   }
 
   fs::path file_;
-  std::set<peer_id> peers_;
+  std::set<peer_id> peers_, sponsors_;
   fs::file_time_type mtime_{};
   net::steady_clock::time_point last_check_ = net::steady_clock::now();
 };
@@ -201,6 +237,87 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
                  *cfg.names_network, cfg.names_limits.min_ttl.count(),
                  cfg.names_limits.max_ttl.count());
   }
+  // Pairing (`peerup relay invite`, and sponsors' invites with relay rights):
+  // the relay is the CPace responder over <dir>/invites, and a paired peer
+  // goes into authorized_keys with the rights the invite names.
+  const auto invites = relay_invites_file(cfg);
+  protocols::pairing_home_hooks pairing_hooks;
+  const auto self = h.id();
+  pairing_hooks.load = [invites, self](std::vector<pairing::invite_record>& out) {
+    try {
+      out = app::load_invites(invites, self);
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("relay: cannot read invites: {}", e.what());
+      return false;
+    }
+  };
+  pairing_hooks.save = [invites, self](const std::vector<pairing::invite_record>& records) {
+    try {
+      auto current = app::load_invites(invites, self);
+      app::merge_attempt_state(current, records);
+      app::save_invites(invites, current, unix_seconds());
+    } catch (const std::exception& e) {
+      spdlog::error("relay: cannot write {}: {}", invites.string(), e.what());
+    }
+  };
+  pairing_hooks.relay = [self](const multiaddr& address) { return address.with_peer(self); };
+  pairing_hooks.home_name = "relay";
+  pairing_hooks.on_paired = [&authorized, file = cfg.authorized_keys](const pairing::paired& p) {
+    try {
+      app::authorized_key key{p.peer, {}, p.name, 0};
+      for (const auto& r : p.services) key.services.push_back(*app::service_name::parse(r));
+      const std::string current =
+          fs::exists(file) ? app::read_small_file(file, app::authorized_keys_limits::max_file_size)
+                           : std::string(relay_authorized_keys_header);
+      app::write_private_file(file, app::upsert_authorized_key_checked(current, key));
+      authorized.reload_now();
+      spdlog::info("relay: paired {} ({}), verification {}; authorized in {}", p.peer.to_string(),
+                   p.name, p.verification, file.string());
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("relay: cannot authorize {}: {}", p.peer.to_string(), e.what());
+      return false;
+    }
+  };
+  protocols::install_pairing(h, std::move(pairing_hooks));
+  protocols::install_relay_invite(
+      h, [&authorized, invites, self, listen = cfg.listen.front()](
+             const peer_id& sponsor, const wire_relay_invite::request& req) {
+        using wire_relay_invite::status;
+        wire_relay_invite::response res;
+        const auto now = unix_seconds();
+        // SECURITY: only sponsors, at most 7 days ahead, within the store's bound.
+        if (!authorized.is_sponsor(sponsor)) {
+          res.code = status::not_sponsor;
+          return res;
+        }
+        if (req.expires_unix <= now || req.expires_unix > now + 7 * 86400) {
+          res.code = status::bad_request;
+          return res;
+        }
+        try {
+          auto records = app::load_invites(invites, self);
+          std::erase_if(records, [&](const auto& r) { return r.expires_unix + 86400 < now; });
+          if (records.size() >= app::invite_store_limits::max_invites) {
+            res.code = status::too_many;
+            return res;
+          }
+          // The device gets relay rights only: it cannot invite in turn.
+          auto rec = app::make_invite(records, self, listen, req.expires_unix, req.device_name,
+                                      {std::string(relay_only_right)});
+          records.push_back(rec);
+          app::save_invites(invites, records, now);
+          res.id = rec.data.id;
+          res.secret = rec.data.secret;
+          spdlog::info("relay: invite for a device \"{}\" of {} until {}", req.device_name,
+                       sponsor.to_string(), req.expires_unix);
+        } catch (const std::exception& e) {
+          spdlog::error("relay: cannot store an invite: {}", e.what());
+          res.code = status::unavailable;
+        }
+        return res;
+      });
   h.start();
   std::cout << "peerup relay " << h.id().to_string()
             << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";
@@ -240,11 +357,6 @@ void add_location_flags(CLI::App* cmd, relay_flags& f) {
                   "required)");
 }
 
-const char* const relay_authorized_keys_header =
-    "# Peers allowed to reserve on this relay and to open circuits through it: one peer ID per\n"
-    "# line. Manage with: peerup relay authorize|deauthorize|list-peers --dir <this folder>.\n"
-    "# No group or other access (chmod 600).\n";
-
 // peerup relay init --dir DIR: the relay's own files, with a relay.yaml that
 // `relay serve --config` accepts (`peerup init` makes a home node instead).
 void add_relay_init_command(CLI::App& relay) {
@@ -280,8 +392,60 @@ void add_relay_init_command(CLI::App& relay) {
     if (!fs::exists(keys)) app::write_private_file(keys, relay_authorized_keys_header);
     std::cout << id.to_peer_id().to_string() << std::endl;
     std::cerr << "created " << key.string() << ", " << keys.string() << " and " << yaml.string()
-              << " (mode 0600); start with: peerup relay serve --config " << yaml.string()
-              << "\n";
+              << " (mode 0600); start with: peerup relay serve --config " << yaml.string() << "\n";
+  });
+}
+
+// peerup relay invite: a code with which a node (a home node, usually)
+// pairs with this relay and is authorized on it, so the operator never
+// copies a peer ID. The running relay serves it from <dir>/invites.
+void add_relay_invite_command(CLI::App& relay, const std::shared_ptr<relay_flags>& flags) {
+  struct options {
+    std::string address, name = "node", expires = "1h";
+    bool no_invite = false;
+  };
+  auto o = std::make_shared<options>();
+  auto* cmd = relay.add_subcommand(
+      "invite", "print a code with which a node pairs with this relay and is authorized on it");
+  add_location_flags(cmd, *flags);
+  cmd->add_option("--address", o->address,
+                  "the relay's public address as nodes dial it, e.g. /ip4/203.0.113.7/tcp/4001")
+      ->required();
+  cmd->add_option("--name", o->name, "the node's name (its authorized_keys comment)");
+  cmd->add_option("--expires", o->expires,
+                  "how long the code is valid: 90s, 10m, 2h, 1d (default 1h)");
+  cmd->add_flag("--no-invite", o->no_invite,
+                "the node may not invite its own devices onto the relay (service=relay)");
+  cmd->callback([flags, o] {
+    const auto cfg = resolve(*flags);
+    auto address = multiaddr::parse(o->address);
+    if (!address || address->peer())
+      throw std::invalid_argument(
+          "--address: expected /ip4|ip6|dns/<host>/tcp/<port> without /p2p, got \"" + o->address +
+          "\"");
+    if (!pairing::valid_name(o->name) || !app::valid_name(o->name))
+      throw std::invalid_argument("--name: \"" + o->name + "\" is not a valid name");
+    const auto expires_in = parse_invite_duration(o->expires);
+    const auto self = app::load_identity(cfg.identity_key).to_peer_id();
+    const auto file = relay_invites_file(cfg);
+    auto records = app::load_invites(file, self);
+    const auto now = unix_seconds();
+    std::erase_if(records, [&](const auto& r) { return r.expires_unix + 86400 < now; });
+    if (records.size() >= app::invite_store_limits::max_invites)
+      throw std::runtime_error("too many invites in " + file.string());
+    std::vector<std::string> rights;
+    if (o->no_invite) rights.emplace_back(relay_only_right);
+    auto rec = app::make_invite(records, self, *address, now + expires_in, o->name, rights);
+    std::string why;
+    auto code = invite::encode_code(rec.data, &why);
+    auto link = invite::encode_link(rec.data, &why);
+    if (!code || !link) throw std::invalid_argument("--address: " + why);
+    records.push_back(rec);
+    app::save_invites(file, records, now);
+    std::cout << "relay invite for \"" << o->name << "\", expires in " << o->expires
+              << ", single use" << (o->no_invite ? "" : "; the node may invite its devices")
+              << "\n\n  on the node:  peerup join " << *code << "\n\n  link: " << *link
+              << "\n(the relay must be running: peerup relay serve)\n";
   });
 }
 
@@ -314,13 +478,17 @@ void add_relay_server_commands(CLI::App& app) {
 
   auto peer_text = std::make_shared<std::string>();
   auto comment = std::make_shared<std::string>();
+  auto no_invite = std::make_shared<bool>(false);
   auto* authorize = relay.add_subcommand(
       "authorize", "allow a peer to reserve on and connect through this relay");
   add_location_flags(authorize, *flags);
   authorize->add_option("peer-id", *peer_text, "the peer's ID (peerup whoami on that machine)")
       ->required();
   authorize->add_option("--comment", *comment, "a note kept on the line");
-  authorize->callback([flags, peer_text, comment] {
+  authorize->add_flag("--no-invite", *no_invite,
+                      "the peer may not invite devices onto the relay (peerup invite "
+                      "--relay-rights); writes service=relay");
+  authorize->callback([flags, peer_text, comment, no_invite] {
     auto peer = peer_id::parse(*peer_text);
     if (!peer) throw std::invalid_argument("not a peer ID: \"" + *peer_text + "\"");
     const auto file = authorized_keys_path(*flags);
@@ -328,9 +496,13 @@ void add_relay_server_commands(CLI::App& app) {
     if (fs::exists(file))
       text = app::read_small_file(file, app::authorized_keys_limits::max_file_size);
     app::authorized_key entry{.peer = *peer, .services = {}, .comment = *comment};
+    if (*no_invite)
+      entry.services.push_back(*app::service_name::parse(std::string(relay_only_right)));
     app::write_private_file(file, app::upsert_authorized_key_checked(text, entry));
     std::cout << "authorized " << peer->to_string() << " in " << file.string() << "\n";
   });
+
+  add_relay_invite_command(relay, flags);
 
   auto* deauthorize =
       relay.add_subcommand("deauthorize", "remove a peer from the relay's authorized_keys");

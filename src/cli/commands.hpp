@@ -10,6 +10,8 @@ void add_diag_commands(CLI::App& app);          // ping, perf
 void add_relay_server_commands(CLI::App& app);  // relay serve|authorize|deauthorize|list-peers
 void add_resolve_command(CLI::App& app);        // resolve <name> (src/cli/cmd_resolve.cpp)
 void add_gateway_command(CLI::App& app);        // gateway (SOCKS5 + DNS, src/cli/cmd_gateway.cpp)
+void add_doctor_command(CLI::App& app);         // doctor (src/cli/cmd_doctor.cpp)
+void add_completion_command(CLI::App& app);     // completion bash|zsh|commands (generated from this tree)
 void add_pair_commands(CLI::App& app);          // invite, join (src/cli/cmd_pair.cpp)
 // --config, init, auth, service, name, relay add|remove|list, daemon, status,
 // proxy, connect (src/cli/cmd_app.cpp and the cmd_* files it calls).

@@ -5,11 +5,12 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "common/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"peerup: reach your own services behind CGNAT over libp2p"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("peerup ") + PEERUP_VERSION);
+  app.set_version_flag("--version", "peerup " + std::string(peerup::version));
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
   peerup::cli::add_resolve_command(app);
   peerup::cli::add_gateway_command(app);
   peerup::cli::add_pair_commands(app);
+  peerup::cli::add_doctor_command(app);
+  peerup::cli::add_completion_command(app);  // last: it lists every command added before
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -54,4 +54,27 @@ std::uint64_t parse_size(const std::string& text) {
   return value * mult;
 }
 
+// "90s", "10m", "2h", "1d" or plain seconds. Bounded to 30 s .. 7 days.
+std::int64_t parse_invite_duration(const std::string& text) {
+  if (text.empty() || text.size() > 12) throw std::runtime_error("--expires: empty or too long");
+  std::int64_t unit = 1;
+  std::string digits = text;
+  switch (text.back()) {
+    case 's': unit = 1; digits.pop_back(); break;
+    case 'm': unit = 60; digits.pop_back(); break;
+    case 'h': unit = 3600; digits.pop_back(); break;
+    case 'd': unit = 86400; digits.pop_back(); break;
+    default: break;
+  }
+  std::int64_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') throw std::runtime_error("--expires: expected e.g. 10m, got \"" + text + "\"");
+    n = n * 10 + (c - '0');
+  }
+  const std::int64_t secs = n * unit;
+  if (digits.empty() || secs < 30 || secs > 7 * 86400)
+    throw std::runtime_error("--expires: between 30s and 7d, got \"" + text + "\"");
+  return secs;
+}
+
 }  // namespace peerup::cli

@@ -19,4 +19,8 @@ net::awaitable<void> wait_for_signal();
 // Parses sizes such as "64MiB", "10M", "4096" into bytes. Throws on bad input.
 std::uint64_t parse_size(const std::string& text);
 
+// An invite's lifetime: "90s", "10m", "2h", "1d" or plain seconds, 30 s to
+// 7 days. Throws std::runtime_error naming --expires on bad input.
+std::int64_t parse_invite_duration(const std::string& text);
+
 }  // namespace peerup::cli

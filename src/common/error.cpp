@@ -114,6 +114,8 @@ class category final : public boost::system::error_category {
       case errc::invite_used: return "invite already used";
       case errc::pairing_protocol: return "pairing protocol error";
       case errc::control_target_unknown: return "no peer ID, name or address for the target";
+      case errc::relay_invite_protocol: return "relay invite protocol error";
+      case errc::relay_invite_refused: return "the relay refused to make an invite";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

@@ -99,6 +99,8 @@ enum class errc {
   invite_locked,             // too many wrong codes: the invite is locked
   invite_used,               // the invite was already used (single use)
   pairing_protocol,          // pairing peer sent a malformed or out-of-order message
+  relay_invite_protocol = 807,  // relay-invite peer sent a malformed message (wire/relay_invite)
+  relay_invite_refused,         // the relay will not make an invite for us (not a sponsor, full)
 
   // --- TLS certificates (libp2p tls.md) 900-999 ---
   tls_certificate_generation = 900,    // GnuTLS could not make our certificate or credentials

@@ -13,6 +13,7 @@
 
 #include "common/protocol_id.hpp"
 #include "crypto/keys.hpp"
+#include "common/version.hpp"
 #include "net/connection.hpp"
 #include "net/peer_store.hpp"
 #include "net/quic_transport.hpp"
@@ -29,7 +30,7 @@ struct host_config {
   host_limits limits;      // net/resource_manager.hpp
   yamux::config yamux_cfg;
   quic::config quic_cfg;  // for /udp/<port>/quic-v1 listen addresses and dials
-  std::string agent_version = "peerup/0.1.0";
+  std::string agent_version{peerup::agent_version};  // "peerup/<version>", from CMake
 };
 
 // Serves one inbound stream whose protocol was negotiated. Runs as its own

@@ -31,6 +31,8 @@ constexpr auto probe_after_quiet = std::chrono::seconds(1);
 // output: allow a few RTTs on top of a floor that slow links need.
 constexpr auto min_probe_timeout = std::chrono::seconds(3);
 constexpr auto max_probe_timeout = std::chrono::seconds(15);
+// An orderly close waits this long for the peer's FIN after sending ours.
+constexpr auto close_linger = std::chrono::seconds(2);
 }  // namespace
 
 struct yamux_connection::stream_state {
@@ -383,7 +385,15 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
     if (out.size() < small_read && out.capacity() > max_read_chunk) bytes().swap(out);
   }
   if (closing_ && !closed_) {
-    (void)co_await secure_->close_write();
+    // fail() resets the transport, and a TCP reset discards whatever of our
+    // output the kernel has not sent yet (the GoAway, a stream's last bytes
+    // and FIN). So after our FIN, wait for the peer's (the read loop ends the
+    // connection on it), bounded by close_linger.
+    if (co_await secure_->close_write()) {
+      using namespace asio::experimental::awaitable_operators;
+      asio::steady_timer linger(secure_->get_executor(), close_linger);
+      co_await (wait_closed() || linger.async_wait(use_nothrow));
+    }
     fail(make_error_code(errc::connection_closed));
   }
 }

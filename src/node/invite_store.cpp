@@ -1,5 +1,7 @@
 #include "node/invite_store.hpp"
 
+#include <sodium.h>
+
 #include <charconv>
 #include <sstream>
 
@@ -140,6 +142,24 @@ bool any_recent_invite(const std::vector<pairing::invite_record>& records, std::
   for (const auto& r : records)
     if (now_unix < r.expires_unix + grace) return true;
   return false;
+}
+
+pairing::invite_record make_invite(const std::vector<pairing::invite_record>& records,
+                                   const peer_id& home, const multiaddr& relay,
+                                   std::int64_t expires_unix, std::string name,
+                                   std::vector<std::string> services) {
+  std::array<std::uint8_t, invite::id_bytes> id{};
+  for (int tries = 0;; ++tries) {
+    randombytes_buf(id.data(), id.size());
+    bool taken = false;
+    for (const auto& r : records) taken = taken || r.data.id == id;
+    if (!taken) break;
+    if (tries > 100) throw std::runtime_error("cannot pick a free invite ID");
+  }
+  std::array<std::uint8_t, invite::secret_bytes> secret{};
+  randombytes_buf(secret.data(), secret.size());
+  return pairing::invite_record{invite::invite_data{id, secret, home, relay, std::nullopt},
+                                expires_unix, std::move(name), std::move(services)};
 }
 
 }  // namespace peerup::app

@@ -46,6 +46,14 @@ void save_invites(const std::filesystem::path& file,
 void merge_attempt_state(std::vector<pairing::invite_record>& on_disk,
                          const std::vector<pairing::invite_record>& attempted);
 
+// A new invite for `home` at `relay` (a transport address): an ID none of
+// `records` uses and a fresh secret, both from libsodium's CSPRNG. Throws
+// when no free ID turns up (the store is bounded far below 65536 IDs).
+pairing::invite_record make_invite(const std::vector<pairing::invite_record>& records,
+                                   const peer_id& home, const multiaddr& relay,
+                                   std::int64_t expires_unix, std::string name,
+                                   std::vector<std::string> services);
+
 // True if some invite can still be used at `now_unix`.
 bool any_live_invite(const std::vector<pairing::invite_record>& records, std::int64_t now_unix);
 // True if some invite is live or ended (expired, used, locked) less than

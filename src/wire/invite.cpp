@@ -13,6 +13,7 @@ namespace {
 constexpr std::size_t check_bytes = 2;
 constexpr std::size_t key_bytes = 32;
 constexpr std::size_t fixed_bytes = 1 + id_bytes + secret_bytes + key_bytes + 1 + check_bytes;
+constexpr std::size_t pass_bytes = id_bytes + secret_bytes;
 
 // Multiaddr protocol codes of the accepted relay forms.
 constexpr std::uint64_t code_ip4 = 0x04, code_tcp = 0x06, code_ip6 = 0x29, code_dns = 0x35,
@@ -54,13 +55,17 @@ result<bytes> encode_binary(const invite_data& inv, std::string* why) {
     return make_error_code(errc::invalid_argument);
   }
   bytes out;
-  out.reserve(fixed_bytes + relay.size());
-  out.push_back(version);
+  out.reserve(fixed_bytes + relay.size() + pass_bytes);
+  out.push_back(inv.pass ? version_with_relay_pass : version);
   append(out, inv.id);
   append(out, inv.secret);
   append(out, key->raw());
   out.push_back(static_cast<std::uint8_t>(relay.size()));
   append(out, relay);
+  if (inv.pass) {
+    append(out, inv.pass->id);
+    append(out, inv.pass->secret);
+  }
   const auto digest = sha256_digest(out);
   out.insert(out.end(), digest.begin(), digest.begin() + check_bytes);
   return out;
@@ -88,16 +93,19 @@ result<invite_data> decode_binary(byte_span in, std::string* why) {
   // SECURITY: the fixed part and the relay length are checked before any
   // field is read; the relay address is parsed by the bounded multiaddr codec.
   if (in.size() < fixed_bytes) return fail(why, "invite is too short (a character missing?)");
-  if (in.size() > fixed_bytes + max_relay_bytes) return fail(why, "invite is too long");
+  if (in.size() > fixed_bytes + max_relay_bytes + pass_bytes)
+    return fail(why, "invite is too long");
   const auto body = in.first(in.size() - check_bytes);
   const auto digest = sha256_digest(body);
   if (!std::equal(digest.begin(), digest.begin() + check_bytes, in.end() - check_bytes)) {
     return fail(why, "invite check failed: a typo in the code?");
   }
-  if (in[0] != version) {
+  if (in[0] != version && in[0] != version_with_relay_pass) {
     return fail(why, "invite version " + std::to_string(in[0]) + " is not supported (expected " +
-                         std::to_string(version) + "): update peerup");
+                         std::to_string(version) + " or " +
+                         std::to_string(version_with_relay_pass) + "): update peerup");
   }
+  const std::size_t tail = in[0] == version_with_relay_pass ? pass_bytes : 0;
   std::array<std::uint8_t, id_bytes> id{};
   std::array<std::uint8_t, secret_bytes> secret{};
   std::size_t pos = 1;
@@ -109,14 +117,21 @@ result<invite_data> decode_binary(byte_span in, std::string* why) {
   if (!key) return fail(why, "invite carries an invalid home key");
   pos += key_bytes;
   const std::size_t relay_len = in[pos++];
-  if (relay_len != body.size() - pos) {
+  if (body.size() < pos + tail || relay_len != body.size() - pos - tail) {
     return fail(why, "invite relay address length " + std::to_string(relay_len) +
                          " does not match the invite");
   }
   auto relay = multiaddr::from_bytes(in.subspan(pos, relay_len));
   if (!relay) return fail(why, "invite relay address is malformed");
   if (auto bad = check_relay(*relay); !bad.empty()) return fail(why, "invite " + bad);
-  return invite_data{id, secret, key->to_peer_id(), std::move(*relay)};
+  pos += relay_len;
+  std::optional<relay_pass> pass;
+  if (tail != 0) {
+    pass.emplace();
+    std::copy_n(in.begin() + pos, id_bytes, pass->id.begin());
+    std::copy_n(in.begin() + pos + id_bytes, secret_bytes, pass->secret.begin());
+  }
+  return invite_data{id, secret, key->to_peer_id(), std::move(*relay), pass};
 }
 
 result<invite_data> decode(std::string_view text, std::string* why) {
@@ -164,6 +179,15 @@ bytes password(const invite_data& inv) {
   append(out, as_bytes("peerup-invite-v1"));
   append(out, inv.id);
   append(out, inv.secret);
+  return out;
+}
+
+invite_data relay_invite_of(const invite_data& inv, const peer_id& relay) {
+  invite_data out{{}, {}, relay, inv.relay, std::nullopt};
+  if (inv.pass) {
+    out.id = inv.pass->id;
+    out.secret = inv.pass->secret;
+  }
   return out;
 }
 

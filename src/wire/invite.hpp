@@ -16,6 +16,11 @@
 // Binary form, version 1:
 //   u8 version (1) | u8[2] id | u8[6] secret | u8[32] home Ed25519 key |
 //   u8 L | u8[L] relay multiaddr (binary) | u8[2] check
+// Version 2 (an invite with relay rights) adds, before the check, the relay's
+// own invite for the device (wire/relay_invite.hpp): u8[2] relay invite id |
+// u8[6] relay secret. The device pairs with the relay with it first, and is
+// then authorized there. An invite whose home key is the relay's own (made by
+// `peerup relay invite`) is version 1: the device pairs with the relay only.
 // where check is the first two bytes of SHA-256 over everything before it,
 // so a typo reads "typo in the code" instead of a failed PAKE that counts
 // against the invite.
@@ -32,6 +37,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,17 +49,26 @@
 namespace peerup::invite {
 
 inline constexpr std::uint8_t version = 1;
+inline constexpr std::uint8_t version_with_relay_pass = 2;
 inline constexpr std::size_t id_bytes = 2;
 inline constexpr std::size_t secret_bytes = 6;
 inline constexpr std::size_t max_relay_bytes = 128;
 inline constexpr std::size_t max_text_length = 512;
 inline constexpr std::string_view link_prefix = "peerup://join/";
 
+// The relay's invite for the device, inside a home invite with relay rights.
+struct relay_pass {
+  std::array<std::uint8_t, id_bytes> id{};
+  std::array<std::uint8_t, secret_bytes> secret{};
+  friend bool operator==(const relay_pass&, const relay_pass&) = default;
+};
+
 struct invite_data {
   std::array<std::uint8_t, id_bytes> id{};
   std::array<std::uint8_t, secret_bytes> secret{};
-  peer_id home;     // an Ed25519 peer ID (no default: build with aggregate init)
-  multiaddr relay;  // transport address of the relay, no /p2p
+  peer_id home;                    // an Ed25519 peer ID (no default: build with aggregate init)
+  multiaddr relay;                 // transport address of the relay, no /p2p
+  std::optional<relay_pass> pass;  // version 2: relay rights for the device
 
   friend bool operator==(const invite_data&, const invite_data&) = default;
 };
@@ -75,5 +90,8 @@ result<invite_data> decode_binary(byte_span in, std::string* why = nullptr);
 // The CPace password input (PRS) and the invite ID as bytes, as both sides
 // feed them to the PAKE.
 bytes password(const invite_data& inv);
+// The invite the device runs with the relay (its pass, the relay's peer ID
+// as learnt from Noise, the same relay address).
+invite_data relay_invite_of(const invite_data& inv, const peer_id& relay);
 
 }  // namespace peerup::invite

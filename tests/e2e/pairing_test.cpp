@@ -3,9 +3,9 @@
 // other command. Refusals: a wrong code (and the lock after N), an expired
 // invite, a replayed one.
 //
-// The relay runs --open: the laptop is not in the relay's authorized_keys,
-// and relay-side authorization from an invite (`peerup relay invite`) is not
-// built yet. Open circuits carry 128 KiB / 2 min, enough for an ssh command.
+// The relay runs --open: these invites carry no relay rights
+// (relay_rights_test.cpp has a closed relay). Open circuits carry 128 KiB /
+// 2 min, enough for an ssh command.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>

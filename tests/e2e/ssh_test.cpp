@@ -24,6 +24,32 @@ struct openssh : ::testing::Test {
     sshd_port = sshd->port;
   }
 
+  struct setup {
+    node home, client;
+    relay_process relay;
+    daemon_process daemon;
+  };
+  // Home serves sshd as "ssh" behind a relay; the client knows it as "home"
+  // and is authorized for ssh. The caller waits for the reservation.
+  setup home_behind_relay() {
+    node home = init_node(root.path() / "home");
+    node client = init_node(root.path() / "client");
+    auto relay = start_relay(root.path() / "relay", {home.id, client.id});
+    write_file(
+        home.config(),
+        "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr +
+            "\nservices:\n  ssh:\n    local_address: 127.0.0.1:" + std::to_string(sshd_port) + "\n",
+        0644);
+    write_file(client.config(),
+               "identity_key: identity.key\nrelays:\n  - " + relay.addr +
+                   "\nnames:\n  home: " + home.id + "\n",
+               0644);
+    if (home.peerup({"auth", "add", client.id, "--service", "ssh"}).code != 0)
+      throw std::runtime_error("auth add failed");
+    auto d = start_daemon(home);
+    return {std::move(home), std::move(client), std::move(relay), std::move(d)};
+  }
+
   // ssh/scp options with peerup as the transport.
   std::string ssh_options(const node& client) const {
     const std::string proxy = sh_quote(peerup_binary) + " --config " +
@@ -33,20 +59,7 @@ struct openssh : ::testing::Test {
 };
 
 TEST_F(openssh, ssh_command_and_50_mib_scp_both_ways_through_the_relay) {
-  node home = init_node(root.path() / "home");
-  node client = init_node(root.path() / "client");
-  auto relay = start_relay(root.path() / "relay", {home.id, client.id});
-  write_file(home.config(),
-             "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr +
-                 "\nservices:\n  ssh:\n    local_address: 127.0.0.1:" + std::to_string(sshd_port) +
-                 "\n",
-             0644);
-  write_file(client.config(),
-             "identity_key: identity.key\nrelays:\n  - " + relay.addr +
-                 "\nnames:\n  home: " + home.id + "\n",
-             0644);
-  ASSERT_EQ(home.peerup({"auth", "add", client.id, "--service", "ssh"}).code, 0);
-  auto d = start_daemon(home);
+  auto [home, client, relay, d] = home_behind_relay();
   ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
 
   auto hello = shell("ssh " + ssh_options(client) + " root@home echo hello over peerup", 60s);
@@ -77,6 +90,49 @@ TEST_F(openssh, ssh_command_and_50_mib_scp_both_ways_through_the_relay) {
   EXPECT_EQ(hashes[2], hashes[0]) << "download corrupted";
   EXPECT_EQ(fs::file_size(down), 50u * 1024 * 1024);
   EXPECT_THAT(d.log_text(), ::testing::HasSubstr(client.id + " (relayed) -> service ssh"));
+}
+
+// Issue 15: at the end of a session through `peerup connect`, each side's
+// TCP must see a FIN, not a reset. sshd logs "Connection reset by peer" when
+// its socket is reset, "Connection closed by" on a clean close; either way the
+// line appears once per session, so the test waits for it.
+TEST_F(openssh, ssh_session_through_connect_ends_without_a_reset_in_sshds_log) {
+  auto [home, client, relay, d] = home_behind_relay();
+  ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
+
+  constexpr int sessions = 3;
+  for (int i = 0; i < sessions; ++i) {
+    auto r =
+        shell("ssh " + ssh_options(client) + " root@home echo session " + std::to_string(i), 60s);
+    ASSERT_EQ(r.code, 0) << r.err << "\nsshd:\n" << sshd->log_text();
+    EXPECT_EQ(r.out, "session " + std::to_string(i) + "\n");
+  }
+  // sshd writes its closing line after the client has gone: wait for all of them.
+  auto count = [&](const std::string& needle) {
+    const auto log = sshd->log_text();
+    int n = 0;
+    for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_TRUE(
+      eventually([&] { return count("Disconnected from user") + count("reset") >= sessions; }, 10s))
+      << sshd->log_text();
+  EXPECT_EQ(count("reset"), 0) << "sshd saw a reset:\n"
+                               << sshd->log_text() << "\ndaemon:\n"
+                               << d.log_text();
+  EXPECT_EQ(count("Disconnected from user"), sessions) << sshd->log_text();
+  // The daemon's side of each stream ended cleanly too (a reset logs "ended after").
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto log = d.log_text();
+        int n = 0;
+        for (auto at = log.find("-> service ssh: closed ("); at != std::string::npos;
+             at = log.find("-> service ssh: closed (", at + 1))
+          ++n;
+        return n == sessions;
+      },
+      10s))
+      << d.log_text();
 }
 
 }  // namespace

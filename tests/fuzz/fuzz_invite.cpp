@@ -1,11 +1,13 @@
 // The pairing parsers: invite::decode on arbitrary text (a typed code or a
 // link), invite::decode_binary on arbitrary bytes, and pairing::decode on an
-// arbitrary message body (the first byte selects). A decoded invite must
+// arbitrary message body, relay_invite::decode_request/_response on
+// arbitrary bytes (the first byte selects). A decoded invite must
 // encode back to a code and a link that decode to the same invite; a decoded
 // pairing message must re-encode to the same bytes.
 #include "fuzz_common.hpp"
 #include "wire/invite.hpp"
 #include "wire/pairing.hpp"
+#include "wire/relay_invite.hpp"
 
 using namespace peerup;
 
@@ -25,7 +27,7 @@ void check_invite(const invite::invite_data& inv) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::input in(data, size);
-  const std::uint8_t mode = in.u8() % 3;
+  const std::uint8_t mode = in.u8() % 5;
   const byte_span rest = in.rest();
   if (mode == 0) {
     std::string why;
@@ -44,6 +46,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto again = invite::encode_binary(*inv);
     FUZZ_CHECK(again.has_value() && *again == bytes(rest.begin(), rest.end()));
     check_invite(*inv);
+  } else if (mode == 3) {
+    auto req = relay_invite::decode_request(rest);
+    if (!req) {
+      FUZZ_CHECK(req.error() == errc::relay_invite_protocol);
+      return 0;
+    }
+    auto again = relay_invite::encode(*req);
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(relay_invite::decode_request(*again).value() == *req);
+  } else if (mode == 4) {
+    auto res = relay_invite::decode_response(rest);
+    if (!res) {
+      FUZZ_CHECK(res.error() == errc::relay_invite_protocol);
+      return 0;
+    }
+    auto again = relay_invite::encode(*res);
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(relay_invite::decode_response(*again).value() == *res);
   } else {
     auto msg = pairing::decode(rest);
     if (!msg) {

@@ -29,6 +29,7 @@
 #include "wire/dns_message.hpp"
 #include "wire/identify_message.hpp"
 #include "wire/invite.hpp"
+#include "wire/relay_invite.hpp"
 #include "wire/length_prefixed.hpp"
 #include "wire/multistream.hpp"
 #include "wire/names_message.hpp"
@@ -406,7 +407,8 @@ void naming_seeds() {
         bytes{3, 0x15, 0, 0x10, 0, 0x14, 1, 0x00, 2, 30, 3, 0, 0, 0x14, 1, 0x00});
 }
 
-// fuzz_invite: byte 0 = 0 code/link text, 1 invite binary, 2 pairing message.
+// fuzz_invite: byte 0 = 0 code/link text, 1 invite binary, 2 pairing message,
+// 3 relay-invite request, 4 relay-invite response.
 void pairing_seeds() {
   const invite::invite_data inv{{0x12, 0x34}, {1, 2, 3, 4, 5, 6}, alice,
                                 multiaddr::parse("/ip4/203.0.113.5/tcp/4001").value()};
@@ -416,6 +418,20 @@ void pairing_seeds() {
   write("invite", "link", cat({u8(0), as_bytes(invite::encode_link(inv6).value())}));
   write("invite", "binary", cat({u8(1), invite::encode_binary(inv).value()}));
   write("invite", "binary_dns", cat({u8(1), invite::encode_binary(inv6).value()}));
+  auto with_pass = inv;
+  with_pass.pass = invite::relay_pass{{0xaa, 0xbb}, {9, 8, 7, 6, 5, 4}};
+  write("invite", "binary_v2", cat({u8(1), invite::encode_binary(with_pass).value()}));
+  write("invite", "code_v2", cat({u8(0), as_bytes(invite::encode_code(with_pass).value())}));
+  write("invite", "relay_request",
+        cat({u8(3), relay_invite::encode(relay_invite::request{1796515817, "laptop"}).value()}));
+  write("invite", "relay_response",
+        cat({u8(4), relay_invite::encode(relay_invite::response{relay_invite::status::ok,
+                                                                {1, 2}, {3, 4, 5, 6, 7, 8}})
+                        .value()}));
+  write("invite", "relay_refusal",
+        cat({u8(4), relay_invite::encode(relay_invite::response{
+                                             relay_invite::status::not_sponsor, {}, {}})
+                        .value()}));
   pairing::hello h;
   h.invite_id = inv.id;
   h.device_name = "laptop";

@@ -102,10 +102,10 @@ TEST(invite, binary_checks_version_lengths_and_relay_form) {
     return b;
   };
   std::string why;
-  bytes v2 = bin;
-  v2[0] = 2;
-  EXPECT_FALSE(invite::decode_binary(reseal(v2), &why));
-  EXPECT_NE(why.find("version 2"), std::string::npos) << why;
+  bytes v3 = bin;
+  v3[0] = 3;
+  EXPECT_FALSE(invite::decode_binary(reseal(v3), &why));
+  EXPECT_NE(why.find("version 3"), std::string::npos) << why;
   bytes badlen = bin;
   badlen[41] = static_cast<std::uint8_t>(badlen[41] + 1);  // the relay length byte
   EXPECT_FALSE(invite::decode_binary(reseal(badlen), &why));
@@ -136,6 +136,56 @@ TEST(invite, password_binds_id_and_secret) {
   c.id[0] ^= 1;
   EXPECT_NE(invite::password(a), invite::password(b));
   EXPECT_NE(invite::password(a), invite::password(c));
+}
+
+TEST(invite, relay_rights_make_version_2_and_round_trip) {
+  auto inv = sample();
+  const auto v1 = invite::encode_binary(inv).value();
+  EXPECT_EQ(v1[0], invite::version);
+  inv.pass = invite::relay_pass{{0xaa, 0xbb}, {9, 8, 7, 6, 5, 4}};
+  const auto v2 = invite::encode_binary(inv).value();
+  EXPECT_EQ(v2[0], invite::version_with_relay_pass);
+  EXPECT_EQ(v2.size(), v1.size() + invite::id_bytes + invite::secret_bytes);
+  auto back = invite::decode(*invite::encode_code(inv));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, inv);
+  // 60 bytes -> 96 base32 characters, plus 19 dashes.
+  EXPECT_EQ(invite::encode_code(inv)->size(), 96u + 19u);
+}
+
+TEST(invite, relay_invite_of_uses_the_pass_and_the_relay_as_home) {
+  auto inv = sample();
+  inv.pass = invite::relay_pass{{0xaa, 0xbb}, {9, 8, 7, 6, 5, 4}};
+  const auto relay = private_key::from_seed(bytes(32, 9)).value().to_peer_id();
+  const auto r = invite::relay_invite_of(inv, relay);
+  EXPECT_EQ(r.home, relay);
+  EXPECT_EQ(r.relay, inv.relay);
+  EXPECT_EQ(r.id, inv.pass->id);
+  EXPECT_EQ(r.secret, inv.pass->secret);
+  EXPECT_FALSE(r.pass);
+  // The two PAKE passwords differ: the relay cannot pair with home by it.
+  EXPECT_NE(invite::password(r), invite::password(inv));
+}
+
+TEST(invite, a_version_2_invite_cut_short_or_with_a_wrong_length_is_refused) {
+  auto inv = sample();
+  inv.pass = invite::relay_pass{{0xaa, 0xbb}, {9, 8, 7, 6, 5, 4}};
+  auto bin = invite::encode_binary(inv).value();
+  // Claim version 2 but drop the pass (and fix the check so only the layout is wrong).
+  auto v1 = invite::encode_binary(sample()).value();
+  v1[0] = invite::version_with_relay_pass;
+  v1.resize(v1.size() - 2);
+  const auto d = sha256_digest(v1);
+  v1.insert(v1.end(), d.begin(), d.begin() + 2);
+  std::string why;
+  EXPECT_FALSE(invite::decode_binary(v1, &why));
+  EXPECT_NE(why.find("length"), std::string::npos) << why;
+  // A version 1 that carries 8 extra bytes is refused the same way.
+  bin[0] = invite::version;
+  bin.resize(bin.size() - 2);
+  const auto d2 = sha256_digest(bin);
+  bin.insert(bin.end(), d2.begin(), d2.begin() + 2);
+  EXPECT_FALSE(invite::decode_binary(bin, &why));
 }
 
 }  // namespace
