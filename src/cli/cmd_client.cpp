@@ -1,6 +1,7 @@
 // peerup proxy / connect: reaching a service of another node, as a local TCP
 // port or on stdin/stdout (ssh ProxyCommand).
 #include <spdlog/spdlog.h>
+#include <array>
 
 #include <csignal>
 #include <iostream>
@@ -289,6 +290,20 @@ net::awaitable<int> run_connect(client_options o) {
   result<void> down = make_error_code(errc::stream_closed);
   auto downstream = [&]() -> net::awaitable<void> {
     down = co_await net::copy_stream(stream, stdio, received);
+    if (!down && down.error() == boost::system::errc::broken_pipe) {
+      // Our reader left (ssh exits right after its disconnect message): read
+      // the stream to its end, discarding, so it still closes with a FIN each
+      // way instead of a reset the service would see. Bounded by end_grace.
+      end_within(end_grace);
+      std::array<std::uint8_t, 4096> sink{};
+      for (;;) {
+        auto n = co_await stream.read_some(sink);
+        if (!n || *n == 0) {
+          if (n) down = result<void>{};
+          break;
+        }
+      }
+    }
     down_done = true;
     if (down) {
       end_within(end_grace);
