@@ -17,6 +17,7 @@
 #include "config/authorized_keys.hpp"
 #include "config/file_write.hpp"
 #include "config/identity_file.hpp"
+#include "control/client.hpp"
 #include "node/status.hpp"
 #include "protocols/identify.hpp"
 
@@ -142,6 +143,16 @@ nat_verdict judge_tcp_mapping(const std::vector<observation>& seen, std::uint16_
 }
 
 std::optional<app::daemon_status> running_daemon(const app::config& cfg) {
+  // The control socket first: it answers with the daemon's state now, as
+  // `peerup status` does; status.json is rewritten only every few seconds.
+  try {
+    if (auto live = control::call_daemon(cfg.dir(), "GET", "/v1/status", {}, 10);
+        live && live->status == 200) {
+      if (auto s = app::parse_status(live->body)) return s;
+    }
+  } catch (const std::exception&) {
+    // Not ours to open, or it did not answer: fall back to status.json.
+  }
   try {
     auto text = app::read_small_file(app::status_file_path(cfg.dir()), app::max_status_file);
     auto s = app::parse_status(text);

@@ -196,7 +196,7 @@ TEST_F(direct, status_shows_peer_listen_addresses_services_and_connected_peers) 
   ASSERT_EQ(s.code, 0) << s.err;
   EXPECT_THAT(s.out, HasSubstr("peer ID:   " + home.id));
   EXPECT_THAT(s.out, HasSubstr(d.listen));
-  EXPECT_THAT(s.out, HasSubstr(client.id + "  direct inbound"));
+  EXPECT_THAT(s.out, HasSubstr(client.id + "  direct over tcp inbound"));
   EXPECT_THAT(s.out, HasSubstr("web"));
   auto j = home.peerup({"status", "--json"});
   EXPECT_THAT(j.out, HasSubstr("\"peer_id\":\"" + home.id + "\""));
