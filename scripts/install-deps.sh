@@ -16,6 +16,7 @@ PKGS=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev  # QUIC (issue 13)
   libqrencode-dev libsystemd-dev libboost-json1.81-dev  # pairing QR, sd_notify, control API JSON
   chromium  # tests/ops: the status page in a real headless browser (issue 16)
+  systemd  # systemd-analyze verify on packaging/systemd units (tests/ops, package test)
   python3 tcpdump  # tests/lab (network namespaces, NAT) and bench/holepunch.py: docs/lab.md
   help2man pandoc lintian dpkg-dev fakeroot man-db adduser  # the Debian package: docs/packaging.md
 )
