@@ -65,8 +65,7 @@ std::string explain(const boost::system::error_code& ec, const client_setup& s) 
   if (ec == make_error_code(errc::stream_reset))
     return "service \"" + s.service.str() +
            "\" refused the stream (not authorized for it, or the service is down)";
-  if (ec == make_error_code(errc::connection_closed) ||
-      ec == make_error_code(errc::connection_denied))
+  if (net::closed_by_peer(ec))
     return "connection closed by the peer (is this node's peer ID in its authorized_keys?)";
   return ec.message();
 }

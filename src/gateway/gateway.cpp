@@ -57,8 +57,7 @@ std::optional<split_host> split(std::string_view host, const std::string& zone, 
 }
 
 gateway_error reach_error(const boost::system::error_code& ec, const std::string& who) {
-  if (ec == make_error_code(errc::connection_denied) ||
-      ec == make_error_code(errc::connection_closed))
+  if (net::closed_by_peer(ec))
     return {gateway_failure::not_allowed,
             who + " closed the connection (is this gateway's peer ID in its authorized_keys?)"};
   return {gateway_failure::unreachable, who + " unreachable: " + ec.message()};

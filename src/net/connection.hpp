@@ -32,6 +32,17 @@ struct connection {
 
 using connection_ptr = std::shared_ptr<connection>;
 
+// True when `ec` means the peer ended the connection while it was being set
+// up or used: our own codes, or the kernel's when the close raced unread data
+// and arrived as a TCP RST (a gater cut under load looks like this). Callers
+// use it to tell the user "the peer closed it" rather than a socket errno.
+inline bool closed_by_peer(const boost::system::error_code& ec) {
+  return ec == make_error_code(errc::connection_closed) ||
+         ec == make_error_code(errc::connection_denied) || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+         ec == asio::error::broken_pipe;
+}
+
 // What a protocol handler learns about the stream it serves.
 struct stream_context {
   connection_ptr conn;

@@ -197,7 +197,7 @@ net::awaitable<void> kad_node::serve(net::stream_ptr s, net::stream_context ctx)
 }
 
 net::awaitable<kad_lookup_result> kad_node::run_lookup(
-    const dht::kad_key& target, kad_message req,
+    dht::kad_key target, kad_message req,
     std::function<bool(const peer_id&, const kad_message&)> on_answer) {
   auto alive = alive_;
   ++stats_.lookups;
@@ -285,7 +285,7 @@ net::awaitable<kad_lookup_result> kad_node::closest_peers(bytes key) {
   co_return co_await std::move(walking);
 }
 
-net::awaitable<std::vector<multiaddr>> kad_node::find_peer(const peer_id& id) {
+net::awaitable<std::vector<multiaddr>> kad_node::find_peer(peer_id id) {
   if (const auto* e = table_.find(id); e != nullptr && !e->addrs.empty()) co_return e->addrs;
   std::vector<multiaddr> found;
   auto on_answer = [&found, &id](const peer_id& from, const kad_message& m) {

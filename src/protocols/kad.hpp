@@ -84,7 +84,7 @@ class kad_node {
   // FIND_NODE lookup: the k closest servers to `key` (hashed with SHA-256).
   net::awaitable<kad_lookup_result> closest_peers(bytes key);
   // Addresses of `id`, from the table or a lookup; empty when not found.
-  net::awaitable<std::vector<multiaddr>> find_peer(const peer_id& id);
+  net::awaitable<std::vector<multiaddr>> find_peer(peer_id id);
   // ADD_PROVIDER for `key` (a multihash) on the k closest servers; returns
   // how many of them took the request.
   net::awaitable<std::size_t> provide(bytes key);
@@ -100,7 +100,7 @@ class kad_node {
   // Runs `req` as a lookup toward `target`; `on_answer` sees every answer and
   // returns true to stop early.
   net::awaitable<kad_lookup_result> run_lookup(
-      const dht::kad_key& target, wire::kad_message req,
+      dht::kad_key target, wire::kad_message req,
       std::function<bool(const peer_id&, const wire::kad_message&)> on_answer);
   void note_server(const peer_id& id, const std::vector<multiaddr>& addrs);
 

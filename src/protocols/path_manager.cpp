@@ -313,6 +313,22 @@ void path_manager::sweep() {
         c->mux->close();
       }
     }
+    // Two direct paths (a hole punch that won on both transports, or a TCP
+    // dial that finished after QUIC): new streams take QUIC (connections()
+    // lists it first), so an idle TCP connection beside an open QUIC one only
+    // costs keepalives and a NAT mapping. DCUtR closes it when it picks QUIC,
+    // but identify may still hold a stream on it then; the sweep finishes it.
+    const bool quic_up = std::any_of(conns.begin(), conns.end(), [](const auto& c) {
+      return !c->relayed && c->is_open() && c->transport() == "quic";
+    });
+    if (quic_up) {
+      for (const auto& c : conns) {
+        if (c->relayed || c->transport() != "tcp" || c->mux->stream_count() > 0) continue;
+        if (now - c->opened < cfg_.relayed_idle_grace) continue;
+        spdlog::debug("closing idle TCP connection to {}: a QUIC path is up", peer.to_string());
+        c->mux->close();
+      }
+    }
     if (direct || !st.rec.upgrade_due(now) || !supports(peer, dcutr_protocol)) continue;
     for (const auto& c : conns) {
       if (c->relayed && c->dir == net::direction::inbound) {
