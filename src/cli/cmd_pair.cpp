@@ -2,6 +2,7 @@
 // command on each side (wire/pairing.hpp has the protocol, wire/invite.hpp
 // the code format, node/invite_store.hpp the file the daemon serves from).
 #include <qrencode.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "node/status.hpp"
 #include "protocols/pairing.hpp"
 #include "protocols/relay_invite.hpp"
+#include "protocols/rendezvous.hpp"
 #include "wire/invite.hpp"
 
 namespace peerup::cli {
@@ -65,13 +67,14 @@ struct invite_options {
   bool qr = false;
   bool no_wait = false;
   bool relay_rights = false;
+  bool no_short = false;
 };
 
-// Asks `relay` (with /p2p) for an invite for the device, as `identity` (this
-// node, a sponsor there). Throws with the relay's reason.
-invite::relay_pass fetch_relay_pass(const private_key& identity, const multiaddr& relay,
-                                    std::int64_t expires_unix, const std::string& name) {
-  std::optional<invite::relay_pass> pass;
+// Runs `talk` over a connection to `relay` (with /p2p) as `identity`, on
+// its own io_context. Returns what failed ("relay unreachable at ...", or
+// what `talk` returned), empty on success.
+using relay_talk = std::function<net::awaitable<std::string>(net::host&, net::connection_ptr)>;
+std::string with_relay(const private_key& identity, const multiaddr& relay, relay_talk talk) {
   std::string failure;
   net::asio::io_context io;
   run_main(
@@ -79,26 +82,73 @@ invite::relay_pass fetch_relay_pass(const private_key& identity, const multiaddr
         auto h = make_client_host(co_await net::asio::this_coro::executor, identity);
         h->start();
         auto conn = co_await net::with_timeout(h->connect(relay), std::chrono::seconds(10));
-        if (!conn) {
+        if (!conn)
           failure = "relay unreachable at " + relay.to_string() + ": " + conn.error().message();
-        } else {
-          std::string why;
-          // Built outside the co_await: g++ 12 miscompiles braced temporaries there.
-          relay_invite::request req{expires_unix, name};
-          auto res = co_await protocols::request_relay_invite(*h, *conn, std::move(req), &why);
-          if (res)
-            pass = invite::relay_pass{res->id, res->secret};
-          else if (res.error() == make_error_code(errc::protocol_not_supported))
-            failure = "the relay does not make invites (an older peerup relay?)";
-          else
-            failure = why.empty() ? res.error().message() : why;
-        }
+        else
+          failure = co_await talk(*h, *conn);
         h->stop();
         co_return 0;
       },
       io);
+  return failure;
+}
+
+// Asks `relay` (with /p2p) for an invite for the device, as `identity` (this
+// node, a sponsor there). Throws with the relay's reason.
+invite::relay_pass fetch_relay_pass(const private_key& identity, const multiaddr& relay,
+                                    std::int64_t expires_unix, const std::string& name) {
+  std::optional<invite::relay_pass> pass;
+  auto failure = with_relay(
+      identity, relay,
+      [&](net::host& h, net::connection_ptr conn) -> net::awaitable<std::string> {
+        std::string why;
+        // Built outside the co_await: g++ 12 miscompiles braced temporaries there.
+        relay_invite::request req{expires_unix, name};
+        auto res = co_await protocols::request_relay_invite(h, conn, std::move(req), &why);
+        if (res) {
+          pass = invite::relay_pass{res->id, res->secret};
+          co_return std::string{};
+        }
+        if (res.error() == make_error_code(errc::protocol_not_supported))
+          co_return std::string("the relay does not make invites (an older peerup relay?)");
+        co_return why.empty() ? res.error().message() : why;
+      });
   if (!pass) throw std::runtime_error("--relay-rights: " + failure);
   return *pass;
+}
+
+// Leaves `shown` sealed on `relay` under a fresh short code; returns the
+// code's text, or nothing with `failure` set (the caller then shows only the
+// full code).
+std::optional<std::string> put_short_code(const private_key& identity, const multiaddr& relay,
+                                          const invite::invite_data& shown,
+                                          std::int64_t expires_unix, std::string& failure) {
+  invite::short_code code;
+  randombytes_buf(code.secret.data(), code.secret.size());
+  code.relay = relay.without_peer();
+  std::string why;
+  auto text = invite::encode_short_code(code, &why);
+  if (!text) {
+    failure = why;
+    return std::nullopt;
+  }
+  rendezvous::request req;
+  req.what = rendezvous::op::put;
+  req.handle = invite::handle_of(code);
+  req.expires_unix = expires_unix;
+  req.box = invite::seal(shown, code);
+  failure = with_relay(
+      identity, relay,
+      [&](net::host& h, net::connection_ptr conn) -> net::awaitable<std::string> {
+        std::string refused;
+        auto put = co_await protocols::put_invite_box(h, conn, std::move(req), &refused);
+        if (put) co_return std::string{};
+        if (put.error() == make_error_code(errc::protocol_not_supported))
+          co_return std::string("the relay does not keep short codes (an older peerup relay?)");
+        co_return refused.empty() ? put.error().message() : refused;
+      });
+  if (!failure.empty()) return std::nullopt;
+  return *text;
 }
 
 int run_invite(const invite_options& o) {
@@ -156,6 +206,12 @@ int run_invite(const invite_options& o) {
   if (!code || !link) throw std::runtime_error(why);
   records.push_back(rec);
   app::save_invites(file, records, now);
+  // A short code when the relay keeps it (the full code works regardless).
+  std::optional<std::string> short_text;
+  std::string short_failure;
+  if (!o.no_short && relay.peer())
+    short_text = put_short_code(app::load_identity(cfg.identity_key.resolved), relay, shown,
+                                now + expires_in, short_failure);
 
   std::cout << "invite for \"" << o.name << "\" ("
             << (o.services.empty() ? std::string("all services")
@@ -168,7 +224,16 @@ int run_invite(const invite_options& o) {
                                          }())
             << "), expires in " << o.expires << ", single use"
             << (o.relay_rights ? "; the relay lets the device in" : "") << "\n\n";
-  std::cout << "  on the new device:  peerup join " << *code << "\n\n";
+  if (short_text) {
+    std::cout << "  on the new device:  peerup join " << *short_text << "\n\n";
+    std::cout << "  or, if the relay lost it (e.g. restarted):  peerup join " << *code << "\n\n";
+  } else {
+    if (!o.no_short)
+      std::cout << "  (no short code: "
+                << (relay.peer() ? short_failure : "the relay has no /p2p/<peer ID> in the config")
+                << ")\n";
+    std::cout << "  on the new device:  peerup join " << *code << "\n\n";
+  }
   std::cout << "  link: " << *link << "\n";
   if (o.qr) {
     std::cout << "\n";
@@ -271,20 +336,18 @@ std::string explain_pairing(const boost::system::error_code& ec, bool relay) {
 
 net::awaitable<int> run_join(join_options o) {
   std::string why;
-  auto inv = invite::decode(o.code, &why);
-  if (!inv) {
+  auto decoded = invite::decode_any(o.code, &why);
+  if (!decoded) {
     std::cerr << "peerup: " << why << "\n";
     co_return 2;
   }
+  const auto* short_code = std::get_if<invite::short_code>(&*decoded);
+  const multiaddr relay_addr =
+      short_code ? short_code->relay : std::get<invite::invite_data>(*decoded).relay;
   auto cfg = load_cli_config();
   const auto identity = app::load_identity(cfg.identity_key.resolved);
-  if (identity.to_peer_id() == inv->home) {
-    std::cerr << "peerup: this is the home node of the invite; run join on the new device\n";
-    co_return 2;
-  }
   const std::string device_name = o.device_name.empty() ? default_device_name() : o.device_name;
-  auto session = pairing::device_session::start(*inv, identity.to_peer_id(), device_name);
-  if (!session) {
+  if (!pairing::valid_name(device_name)) {
     std::cerr << "peerup: --device-name: \"" << device_name << "\" is not a valid name\n";
     co_return 2;
   }
@@ -292,14 +355,54 @@ net::awaitable<int> run_join(join_options o) {
   auto h = make_client_host(ex, identity);
   h->start();
   // 1. The relay, by the address in the invite; Noise tells us its peer ID.
-  auto relay_conn = co_await net::with_timeout(h->connect(inv->relay), std::chrono::seconds(10));
+  auto relay_conn = co_await net::with_timeout(h->connect(relay_addr), std::chrono::seconds(10));
   if (!relay_conn) {
-    std::cerr << "peerup: relay unreachable at " << inv->relay.to_string() << ": "
+    std::cerr << "peerup: relay unreachable at " << relay_addr.to_string() << ": "
               << relay_conn.error().message() << "\n";
     h->stop();
     co_return 5;
   }
   const peer_id relay_peer = (*relay_conn)->remote_peer;
+  // 1b. A short code: the relay holds the rest, sealed with the code's
+  //     secret; it could not read or change it (wire/invite.hpp).
+  std::optional<invite::invite_data> inv;
+  if (short_code) {
+    auto box = co_await protocols::get_invite_box(*h, *relay_conn, invite::handle_of(*short_code),
+                                                  &why);
+    if (!box) {
+      const bool unknown = box.error() == make_error_code(errc::rendezvous_unknown);
+      std::cerr << "peerup: "
+                << (unknown ? why
+                            : box.error() == make_error_code(errc::protocol_not_supported)
+                                  ? std::string("the relay does not keep short codes (an older "
+                                                "peerup relay?): ask for the full code")
+                                  : "asking the relay for the invite failed: " +
+                                        box.error().message())
+                << "\n";
+      h->stop();
+      co_return unknown ? 4 : 5;
+    }
+    auto opened = invite::open_sealed(*box, *short_code, &why);
+    if (!opened) {
+      std::cerr << "peerup: " << why << "\n";
+      h->stop();
+      co_return 2;
+    }
+    inv = std::move(*opened);
+  } else {
+    inv = std::get<invite::invite_data>(*decoded);
+  }
+  if (identity.to_peer_id() == inv->home) {
+    std::cerr << "peerup: this is the home node of the invite; run join on the new device\n";
+    h->stop();
+    co_return 2;
+  }
+  auto session = pairing::device_session::start(*inv, identity.to_peer_id(), device_name);
+  if (!session) {
+    std::cerr << "peerup: --device-name: \"" << device_name << "\" is not a valid name\n";
+    h->stop();
+    co_return 2;
+  }
   // 2. Pairing with the relay: the whole job for a `peerup relay invite`
   //    code (its home key is the relay's), the first half for a code with
   //    relay rights. Either way the relay authorizes this device.
@@ -403,6 +506,8 @@ void add_pair_commands(CLI::App& app) {
   inv->add_option("--max-failures", o->max_failures,
                   "wrong codes before the invite locks (default 5)");
   inv->add_flag("--qr", o->qr, "also print the link as a QR code");
+  inv->add_flag("--no-short", o->no_short,
+                "print only the full code (no short code kept by the relay)");
   inv->add_flag("--no-wait", o->no_wait, "print the code and return; do not wait for the device");
   inv->add_flag("--relay-rights", o->relay_rights,
                 "the code also authorizes the device on the relay (this node must be allowed to "

@@ -25,6 +25,7 @@
 #include "protocols/pairing.hpp"
 #include "protocols/ping.hpp"
 #include "protocols/relay_invite.hpp"
+#include "protocols/rendezvous.hpp"
 #include "protocols/relay_server.hpp"
 
 namespace peerup::cli {
@@ -202,6 +203,9 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
   auto ex = co_await net::asio::this_coro::executor;
   auto key = app::load_identity(cfg.identity_key);
   authorized_set authorized(cfg.authorized_keys);
+  // Sealed invites for short codes (wire/rendezvous.hpp), in memory: a
+  // restart loses them, and the full code still works.
+  rendezvous::store invite_boxes;
   if (!cfg.open && authorized.size() == 0)
     spdlog::warn(
         "relay: no authorized peers in {}: nobody can reserve (add some with: peerup relay "
@@ -318,6 +322,12 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
         }
         return res;
       });
+  protocols::install_rendezvous(
+      h, invite_boxes,
+      {.may_put = [&authorized, open = cfg.open](const peer_id& p) {
+         return open || authorized.contains(p);
+       },
+       .now_unix = [] { return unix_seconds(); }});
   h.start();
   std::cout << "peerup relay " << h.id().to_string()
             << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";

@@ -116,6 +116,10 @@ class category final : public boost::system::error_category {
       case errc::control_target_unknown: return "no peer ID, name or address for the target";
       case errc::relay_invite_protocol: return "relay invite protocol error";
       case errc::relay_invite_refused: return "the relay refused to make an invite";
+      case errc::rendezvous_protocol: return "rendezvous protocol error";
+      case errc::rendezvous_unknown:
+        return "the relay holds no invite for this code (expired, used, or a typo)";
+      case errc::rendezvous_refused: return "the relay refused to hold the invite";
     }
     return "unknown peerup error " + std::to_string(ev);
   }

@@ -101,6 +101,9 @@ enum class errc {
   pairing_protocol,          // pairing peer sent a malformed or out-of-order message
   relay_invite_protocol = 807,  // relay-invite peer sent a malformed message (wire/relay_invite)
   relay_invite_refused,         // the relay will not make an invite for us (not a sponsor, full)
+  rendezvous_protocol = 809,    // rendezvous peer sent a malformed message (wire/rendezvous)
+  rendezvous_unknown,           // the relay holds no invite under that short code (gone or a typo)
+  rendezvous_refused,           // the relay will not hold our sealed invite (not authorized, full)
 
   // --- TLS certificates (libp2p tls.md) 900-999 ---
   tls_certificate_generation = 900,    // GnuTLS could not make our certificate or credentials

@@ -28,3 +28,14 @@ awaitable<result<void>> write_length_prefixed(byte_stream& s, byte_span msg) {
 }
 
 }  // namespace peerup::net
+
+namespace peerup::net {
+
+awaitable<result<bytes>> exchange_length_prefixed(byte_stream& s, bytes request,
+                                                  std::size_t max_answer) {
+  if (auto w = co_await write_length_prefixed(s, request); !w) co_return w.error();
+  (void)co_await s.close_write();
+  co_return co_await read_length_prefixed(s, max_answer);
+}
+
+}  // namespace peerup::net

@@ -14,3 +14,13 @@ awaitable<result<bytes>> read_length_prefixed(byte_stream& s, std::size_t max_si
 awaitable<result<void>> write_length_prefixed(byte_stream& s, byte_span msg);
 
 }  // namespace peerup::net
+
+namespace peerup::net {
+
+// One request, one answer: writes `request`, half-closes, reads the answer
+// (at most max_answer bytes). For the protocols with a single exchange per
+// stream (relay-invite, rendezvous). The caller bounds it in time.
+awaitable<result<bytes>> exchange_length_prefixed(byte_stream& s, bytes request,
+                                                  std::size_t max_answer);
+
+}  // namespace peerup::net

@@ -32,9 +32,8 @@ net::awaitable<result<relay_invite::response>> ask(net::byte_stream& s,
                                                    const relay_invite::request& req) {
   auto body = relay_invite::encode(req);
   if (!body) co_return body.error();
-  if (auto w = co_await net::write_length_prefixed(s, *body); !w) co_return w.error();
-  (void)co_await s.close_write();
-  auto answer = co_await net::read_length_prefixed(s, relay_invite::max_message_bytes);
+  auto answer =
+      co_await net::exchange_length_prefixed(s, std::move(*body), relay_invite::max_message_bytes);
   if (!answer) co_return answer.error();
   co_return relay_invite::decode_response(*answer);
 }

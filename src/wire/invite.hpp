@@ -31,6 +31,17 @@
 // decode() accepts both, ignores dashes, spaces and case, and reads the
 // digits 0/1/8 as the letters o/l/b they are mistaken for.
 //
+// Short codes (version 3), for typing on a phone: 34 characters instead of
+// 84. The relay holds the full invite for the code, sealed so it can neither
+// read nor change it (crypto/sealed.hpp), under a handle derived from the
+// code's secret (wire/rendezvous.hpp):
+//   u8 version (3) | u8[10] secret | u8 L | u8[L] relay multiaddr | u8[2] check
+// The device dials the relay, asks for the box by handle, opens it with the
+// secret, and goes on as with a full code. The 80-bit secret is both the
+// sealing key (an offline search costs 2^80) and the lookup: a stranger
+// without it finds nothing. Home's PAKE secret inside the box is unchanged,
+// so a wrong guess at home still counts against the invite.
+//
 // SECURITY: the text is bounded (max_text_length) before it is decoded, every
 // length inside is checked, and the relay address must be one TCP host:port.
 #pragma once
@@ -40,6 +51,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
@@ -50,6 +62,8 @@ namespace peerup::invite {
 
 inline constexpr std::uint8_t version = 1;
 inline constexpr std::uint8_t version_with_relay_pass = 2;
+inline constexpr std::uint8_t version_short = 3;
+inline constexpr std::size_t short_secret_bytes = 10;
 inline constexpr std::size_t id_bytes = 2;
 inline constexpr std::size_t secret_bytes = 6;
 inline constexpr std::size_t max_relay_bytes = 128;
@@ -86,6 +100,31 @@ result<std::string> encode_link(const invite_data& inv, std::string* why = nullp
 // version, a failed check (a typo), a bad key or relay address.
 result<invite_data> decode(std::string_view text, std::string* why = nullptr);
 result<invite_data> decode_binary(byte_span in, std::string* why = nullptr);
+
+// A short code: what the relay's box opens with, and where the relay is.
+struct short_code {
+  std::array<std::uint8_t, short_secret_bytes> secret{};
+  multiaddr relay;  // transport address of the relay, no /p2p
+  friend bool operator==(const short_code&, const short_code&) = default;
+};
+using rendezvous_handle = std::array<std::uint8_t, 8>;
+
+// The text form of a short code (groups of 5, as encode_code); fails with
+// errc::invalid_argument when the relay is not a TCP host:port.
+result<std::string> encode_short_code(const short_code& c, std::string* why = nullptr);
+// Parses a full code, a link or a short code; errc::invite_invalid as decode().
+result<std::variant<invite_data, short_code>> decode_any(std::string_view text,
+                                                         std::string* why = nullptr);
+// The handle the relay files the box under (not the key: see crypto/sealed).
+rendezvous_handle handle_of(const short_code& c);
+// The full invite sealed for the relay, and opened again by the device.
+// open_sealed fails with errc::invite_invalid (`why` says: the box does not
+// open with this code, or what is wrong inside it).
+bytes seal(const invite_data& inv, const short_code& c);
+result<invite_data> open_sealed(byte_span box, const short_code& c, std::string* why = nullptr);
+// A sealed box is at most this long (a full invite with relay rights and the
+// longest relay address, plus the AEAD tag).
+inline constexpr std::size_t max_sealed_bytes = 256;
 
 // The CPace password input (PRS) and the invite ID as bytes, as both sides
 // feed them to the PAKE.

@@ -1,7 +1,8 @@
 // Pairing with real processes: a relay, the home daemon, and a laptop that
 // runs `peerup join <code>`; then real OpenSSH through the relay with no
 // other command. Refusals: a wrong code (and the lock after N), an expired
-// invite, a replayed one.
+// invite, a replayed one. `invite()` takes the first code printed: the short
+// one the relay keeps (docs/pairing.md), so every test here goes through it.
 //
 // The relay runs --open: these invites carry no relay rights
 // (relay_rights_test.cpp has a closed relay). Open circuits carry 128 KiB /
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "e2e/e2e_support.hpp"
+#include "wire/invite.hpp"
 
 namespace peerup::e2e {
 namespace {
@@ -114,6 +116,38 @@ TEST_F(pairing_e2e, laptop_pairs_with_the_code_and_ssh_works_right_after_join) {
   EXPECT_NE(replay.code, 0);
   EXPECT_THAT(replay.err, HasSubstr("used already")) << replay.err;
   EXPECT_THAT(read_file(home->dir / "authorized_keys"), ::testing::Not(HasSubstr(other.id)));
+}
+
+TEST_F(pairing_e2e, the_short_code_comes_first_and_the_full_code_works_without_the_relays_box) {
+  start_home();
+  auto r = home->peerup({"invite", "--name", "laptop", "--no-wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::smatch m;
+  const std::string out = r.out;
+  ASSERT_TRUE(std::regex_search(
+      out, m, std::regex("peerup join ([a-z2-7-]+)\\s+or, if the relay lost it[^:]*:\\s+peerup "
+                         "join ([a-z2-7-]+)")))
+      << out;
+  const std::string short_code = m[1].str(), full_code = m[2].str();
+  EXPECT_EQ(short_code.size(), 43u);  // 36 characters for an IPv4 relay, and dashes
+  EXPECT_GT(full_code.size(), 2 * short_code.size());
+  // A well-formed short code for this relay whose box the relay never got:
+  // named as such, before any home node is dialed.
+  node lap = laptop("laptop");
+  invite::short_code stranger{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+                              multiaddr::parse(relay->addr).value().without_peer()};
+  auto missing = lap.peerup({"join", invite::encode_short_code(stranger).value()});
+  EXPECT_EQ(missing.code, 4) << missing.err;
+  EXPECT_THAT(missing.err, HasSubstr("holds no invite for this code")) << missing.err;
+  // The full code pairs on its own (the relay's box is not needed).
+  auto joined = lap.peerup({"join", full_code});
+  ASSERT_EQ(joined.code, 0) << joined.err << "\ndaemon:\n" << daemon->log_text();
+  EXPECT_THAT(read_file(home->dir / "authorized_keys"), HasSubstr(lap.id));
+  // The short code of the same invite is now used up at home.
+  node other = laptop("other");
+  auto replay = other.peerup({"join", short_code});
+  EXPECT_NE(replay.code, 0);
+  EXPECT_THAT(replay.err, HasSubstr("used already")) << replay.err;
 }
 
 TEST_F(pairing_e2e, wrong_code_is_refused_and_the_invite_locks_after_n_tries) {

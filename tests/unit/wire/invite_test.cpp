@@ -190,3 +190,74 @@ TEST(invite, a_version_2_invite_cut_short_or_with_a_wrong_length_is_refused) {
 
 }  // namespace
 }  // namespace peerup
+
+namespace peerup {
+namespace {
+
+invite::short_code short_sample(std::string_view relay = "/ip4/203.0.113.7/tcp/4001") {
+  return invite::short_code{{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, multiaddr::parse(relay).value()};
+}
+
+TEST(invite_short, a_short_code_round_trips_and_is_less_than_half_the_full_one) {
+  const auto code = short_sample();
+  auto text = invite::encode_short_code(code);
+  ASSERT_TRUE(text);
+  // 1 + 10 + 1 + 8 + 2 = 22 bytes -> 36 base32 characters, in groups of 5.
+  EXPECT_EQ(text->size(), 36u + 7u);
+  EXPECT_LT(text->size() * 2, invite::encode_code(sample())->size());
+  auto back = invite::decode_any(*text);
+  ASSERT_TRUE(back);
+  ASSERT_TRUE(std::holds_alternative<invite::short_code>(*back));
+  EXPECT_EQ(std::get<invite::short_code>(*back), code);
+  // A full code still decodes as one.
+  auto full = invite::decode_any(*invite::encode_code(sample()));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(std::get<invite::invite_data>(*full), sample());
+  // decode() (the full codes only) says what a short code is.
+  std::string why;
+  EXPECT_FALSE(invite::decode(*text, &why));
+  EXPECT_NE(why.find("short code"), std::string::npos) << why;
+}
+
+TEST(invite_short, a_typo_or_a_cut_in_a_short_code_is_named) {
+  std::string text = *invite::encode_short_code(short_sample());
+  std::string typo = text;
+  typo[3] = typo[3] == 'a' ? 'b' : 'a';
+  std::string why;
+  EXPECT_FALSE(invite::decode_any(typo, &why));
+  EXPECT_NE(why.find("typo"), std::string::npos) << why;
+  EXPECT_FALSE(invite::decode_any(text.substr(0, 10), &why));
+  EXPECT_FALSE(why.empty());
+  // The relay must be one TCP host:port, as in a full code.
+  EXPECT_FALSE(invite::encode_short_code(short_sample("/ip4/1.2.3.4/udp/1/quic-v1"), &why));
+}
+
+TEST(invite_short, the_sealed_invite_opens_only_with_its_code_and_its_relay) {
+  const auto code = short_sample();
+  auto inv = sample();
+  inv.pass = invite::relay_pass{{7, 7}, {1, 1, 1, 1, 1, 1}};
+  const auto box = invite::seal(inv, code);
+  ASSERT_FALSE(box.empty());
+  EXPECT_LE(box.size(), invite::max_sealed_bytes);
+  EXPECT_EQ(invite::open_sealed(box, code).value(), inv);
+  std::string why;
+  auto other = code;
+  other.secret[0] ^= 1;
+  EXPECT_FALSE(invite::open_sealed(box, other, &why));
+  EXPECT_NE(why.find("does not open"), std::string::npos) << why;
+  auto changed = box;
+  changed[5] ^= 0x80;
+  EXPECT_FALSE(invite::open_sealed(changed, code, &why));
+  // A box naming another relay than the code does (a relay swapping boxes).
+  auto elsewhere = sample("/ip4/198.51.100.1/tcp/4001");
+  EXPECT_FALSE(invite::open_sealed(invite::seal(elsewhere, code), code, &why));
+  EXPECT_NE(why.find("another relay"), std::string::npos) << why;
+  EXPECT_FALSE(invite::open_sealed(bytes(invite::max_sealed_bytes + 1, 0), code, &why));
+  // The relay files it under a handle that is not the secret and differs per code.
+  const auto h = invite::handle_of(code);
+  EXPECT_NE(h, invite::handle_of(other));
+  EXPECT_FALSE(std::equal(h.begin(), h.end(), code.secret.begin()));
+}
+
+}  // namespace
+}  // namespace peerup
