@@ -1,8 +1,10 @@
 // peerup doctor: one line per check, each ok, warn or fail with a fix
 // (issue 15). It reads the config and key files, dials every relay (from one
 // local port, so the relays' observations tell what our NAT does to TCP),
-// reads the daemon's status.json for reservations, AutoNAT and paths, and
-// says for each named peer whether a direct path is likely.
+// and again over QUIC from one local UDP port (what the NAT does to UDP, which
+// QUIC hole punching needs), reads the daemon's status for reservations,
+// AutoNAT and paths, and says for each named peer whether a direct path is
+// likely.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -18,6 +20,7 @@
 #include "config/file_write.hpp"
 #include "config/identity_file.hpp"
 #include "control/client.hpp"
+#include "net/quic_transport.hpp"
 #include "node/status.hpp"
 #include "protocols/identify.hpp"
 
@@ -86,21 +89,27 @@ struct nat_verdict {
   bool known = false;
 };
 
+// The IP and port of an observed TCP or QUIC address.
 std::optional<std::pair<std::string, std::uint16_t>> ip_port(const multiaddr& a) {
-  auto t = a.tcp_target();
-  if (!t) return std::nullopt;
-  return std::make_pair(t->host, t->port);
+  if (auto t = a.tcp_target()) return std::make_pair(t->host, t->port);
+  if (net::is_quic_addr(a))
+    if (auto ep = net::to_udp_endpoint(a.without_peer()))
+      return std::make_pair(ep->address().to_string(), ep->port());
+  return std::nullopt;
 }
 
-nat_verdict judge_tcp_mapping(const std::vector<observation>& seen, std::uint16_t local_port,
-                              const std::string& reachability) {
+// `proto` is "TCP" or "UDP"; AutoNAT's verdict speaks for TCP only (its
+// dial-backs are TCP).
+nat_verdict judge_mapping(std::string_view proto, const std::vector<observation>& seen,
+                          std::uint16_t local_port, const std::string& reachability) {
   nat_verdict v;
-  if (reachability == "public") {
-    v = {level::ok, "TCP: public (AutoNAT: peers dialed us back)", "", true, true};
+  const std::string p(proto);
+  if (proto == "TCP" && reachability == "public") {
+    v = {level::ok, p + ": public (AutoNAT: peers dialed us back)", "", true, true};
     return v;
   }
   if (seen.empty()) {
-    v.detail = "TCP: unknown (no relay reported the address it sees us at)";
+    v.detail = p + ": unknown (no relay reported the address it sees us at)";
     v.fix = "add a reachable relay (peerup relay add)";
     return v;
   }
@@ -108,7 +117,7 @@ nat_verdict judge_tcp_mapping(const std::vector<observation>& seen, std::uint16_
   for (const auto& o : seen)
     if (auto ip = ip_port(o.observed)) ports_by_ip[ip->first].insert(ip->second);
   if (ports_by_ip.empty()) {
-    v.detail = "TCP: unknown (the relays' observations are not IP addresses)";
+    v.detail = p + ": unknown (the relays' observations are not IP addresses)";
     return v;
   }
   std::size_t observers_same_ip = 0;
@@ -120,22 +129,22 @@ nat_verdict judge_tcp_mapping(const std::vector<observation>& seen, std::uint16_
   const std::string where = "seen as " + seen.front().observed.to_string();
   if (observers_same_ip >= 2 && ports.size() == 1) {
     v = {level::ok,
-         "TCP: endpoint-independent mapping (" + std::to_string(observers_same_ip) +
+         p + ": endpoint-independent mapping (" + std::to_string(observers_same_ip) +
              " relays saw the same port; " + where + ")",
          "", true, true};
   } else if (observers_same_ip >= 2) {
     v = {level::warn,
-         "TCP: endpoint-dependent mapping (" + std::to_string(ports.size()) +
+         p + ": endpoint-dependent mapping (" + std::to_string(ports.size()) +
              " relays saw different ports for one local port): hole punching will not work",
          "traffic stays on the relay; a port forward or IPv6 gives a direct path", false, true};
   } else if (*ports.begin() == local_port) {
     v = {level::ok,
-         "TCP: no port translation (" + where + ", our port " + std::to_string(local_port) +
+         p + ": no port translation (" + where + ", our port " + std::to_string(local_port) +
              "); mapping type needs a second relay to confirm",
          "", true, true};
   } else {
     v = {level::warn,
-         "TCP: translated (" + where + ", our port " + std::to_string(local_port) +
+         p + ": translated (" + where + ", our port " + std::to_string(local_port) +
              "); mapping type unknown with one relay",
          "add a second relay so doctor can tell endpoint-independent from dependent", false, false};
   }
@@ -273,8 +282,8 @@ net::awaitable<int> run_doctor(doctor_options o) {
 
   // 4. Each relay: reachable (dialed from our one listen port), its agent,
   //    the address it sees us at, and our reservation (from the daemon).
-  std::vector<observation> seen;
-  std::uint16_t local_port = 0;
+  std::vector<observation> seen, seen_udp;
+  std::uint16_t local_port = 0, local_udp_port = 0;
   const auto relays = cfg->all_relays();
   if (relays.empty())
     add("relays", level::warn, "none configured: peers behind NAT cannot reach this node",
@@ -282,11 +291,15 @@ net::awaitable<int> run_doctor(doctor_options o) {
   if (!relays.empty() && identity) {
     auto ex = co_await net::asio::this_coro::executor;
     net::host h(ex, net::host_config{.identity = *identity,
-                                     .listen = {*multiaddr::parse("/ip4/0.0.0.0/tcp/0")}});
+                                     .listen = {*multiaddr::parse("/ip4/0.0.0.0/tcp/0"),
+                                                *multiaddr::parse("/ip4/0.0.0.0/udp/0/quic-v1")}});
     protocols::identify_service identify(h);
     h.start();
-    if (auto addrs = h.listen_addrs(); !addrs.empty())
-      if (auto t = addrs.front().tcp_target()) local_port = t->port;
+    for (const auto& a : h.listen_addrs()) {
+      if (auto t = a.tcp_target()) local_port = t->port;
+      if (net::is_quic_addr(a))
+        if (auto ep = net::to_udp_endpoint(a)) local_udp_port = ep->port();
+    }
     for (const auto& r : relays) {
       const auto name = "relay " + r.to_string();
       const auto started = net::steady_clock::now();
@@ -313,6 +326,28 @@ net::awaitable<int> run_doctor(doctor_options o) {
         if (info->observed_addr) {
           detail += ", sees us at " + info->observed_addr->to_string();
           seen.push_back({r.to_string(), *info->observed_addr});
+        }
+        // The same relay over QUIC, from our one UDP port: its QUIC listen
+        // address on the host we reached it at, as identify lists it.
+        const auto reached = ip_port(r.without_peer());
+        for (const auto& a : info->listen_addrs) {
+          const auto there = ip_port(a);
+          if (!net::is_quic_addr(a) || !there || !reached || there->first != reached->first)
+            continue;
+          auto quic = co_await net::with_timeout(h.dial_reusing_port(a.without_peer(), *peer),
+                                                 std::chrono::seconds(o.timeout_s));
+          if (!quic) {
+            detail += ", QUIC " + a.to_string() + " unreachable (" + quic.error().message() + ")";
+            break;
+          }
+          auto over_udp = co_await net::with_timeout(identify.identify(*quic),
+                                                     std::chrono::seconds(o.timeout_s));
+          if (over_udp && over_udp->observed_addr && net::is_quic_addr(*over_udp->observed_addr)) {
+            detail += ", over QUIC at " + over_udp->observed_addr->to_string();
+            seen_udp.push_back({r.to_string(), *over_udp->observed_addr});
+          }
+          (*quic)->mux->close();
+          break;
         }
       }
       level lvl = level::ok;
@@ -341,11 +376,18 @@ net::awaitable<int> run_doctor(doctor_options o) {
 
   // 5. Our NAT, from AutoNAT (daemon) and the relays' observations.
   const std::string reach = daemon ? daemon->reachability : "unknown";
-  auto tcp = judge_tcp_mapping(seen, local_port, reach);
+  auto tcp = judge_mapping("TCP", seen, local_port, reach);
   add("nat", tcp.status,
       tcp.detail + (daemon ? "; AutoNAT says " + reach : "; AutoNAT: daemon not running"), tcp.fix);
-  add("nat", level::warn,
-      "UDP: unknown (doctor measures TCP; QUIC paths use the same relays' view)", "");
+  auto udp = judge_mapping("UDP", seen_udp, local_udp_port, reach);
+  if (seen_udp.empty() && !relays.empty())
+    udp.detail = "UDP: unknown (no relay answered over QUIC: it may not listen on UDP, or UDP is "
+                 "blocked here)";
+  add("nat", udp.status, udp.detail, udp.fix);
+  // A direct path needs one transport whose mapping holds: QUIC is tried
+  // first, TCP beside it.
+  nat_verdict best = udp.known && udp.direct_likely ? udp : tcp;
+  if (!best.known && udp.known) best = udp;
 
   // 6. Each named peer: a direct path now, or how likely one is.
   for (const auto& [name, target] : cfg->names) {
@@ -363,11 +405,11 @@ net::awaitable<int> run_doctor(doctor_options o) {
               std::to_string(cs->holepunch.attempts) +
               (cs->holepunch.last_error.empty() ? "" : " (" + cs->holepunch.last_error + ")"),
           "one side needs an endpoint-independent NAT, a port forward or IPv6");
-    } else if (tcp.known && tcp.direct_likely) {
+    } else if (best.known && best.direct_likely) {
       add(label, level::ok,
           "direct path likely (our side keeps its mapping; hole punching needs the "
           "peer's NAT to as well)");
-    } else if (tcp.known) {
+    } else if (best.known) {
       add(label, level::warn,
           "direct path unlikely: our NAT maps per destination; traffic goes through the relay",
           "a port forward or IPv6 on either side");

@@ -28,7 +28,9 @@ std::string line_of(const std::string& out, const std::string& prefix) {
 TEST(doctor, a_healthy_node_reports_its_relay_reservation_agent_and_nat) {
   temp_dir root;
   node home = init_node(root.path() / "home");
-  auto relay = start_relay(root.path() / "relay", {home.id});
+  // The relay listens on QUIC too (its second line), so doctor can ask over UDP.
+  auto relay = start_relay(root.path() / "relay", {home.id},
+                           {"--listen", "/ip4/127.0.0.1/udp/0/quic-v1"});
   write_file(home.config(),
              "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr +
                  "\nnames:\n  laptop: 12D3KooWAwhPAXA4eG8q1QSR9AmTebGSdGhnWT2skUNaQimmyUgY\n",
@@ -55,6 +57,10 @@ TEST(doctor, a_healthy_node_reports_its_relay_reservation_agent_and_nat) {
   EXPECT_THAT(relay_line, HasSubstr("sees us at /ip4/127.0.0.1/tcp/")) << r.out;
   EXPECT_THAT(relay_line, HasSubstr("reserved until")) << r.out;
   EXPECT_THAT(r.out, HasSubstr(" nat: TCP: ")) << r.out;
+  // The same relay over QUIC from one UDP port: on loopback nothing
+  // translates, so the port it sees is ours.
+  EXPECT_THAT(relay_line, HasSubstr("over QUIC at /ip4/127.0.0.1/udp/")) << r.out;
+  EXPECT_THAT(line_of(r.out, "ok   nat: UDP:"), HasSubstr("no port translation")) << r.out;
   EXPECT_THAT(r.out, HasSubstr(" peer laptop: direct path")) << r.out;
 
   auto j = home.peerup({"doctor", "--json"});

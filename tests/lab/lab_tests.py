@@ -265,6 +265,48 @@ def relayed_cgnat(ctx):
     _relayed(ctx, "cgnat", "symmetric")
 
 
+@scenario("pair_cgnat", budget=60)
+def pair_cgnat(ctx):
+    """Pairing with both sides behind NAT (issue 15): home behind CGNAT, phone
+    behind a symmetric NAT, the relay closed and phone known to nobody. Home
+    runs `peerup invite --relay-rights`, phone `peerup join <short code>`
+    (the relay keeps the sealed invite); phone then reaches home's page
+    through `peerup proxy` with no other command."""
+    with ctx.topology("cgnat", "symmetric") as t:
+        lab = labpeer.PeerupLab(ctx.peerup, t, ctx.path("pair-cgnat", "x")[:-2])
+        lab.start_relay()
+        lab.home = labpeer.Node(ctx.peerup, lab.p("home"))
+        lab.phone = labpeer.Node(ctx.peerup, lab.p("phone"))
+        labnet.run([ctx.peerup, "relay", "authorize", lab.home.id, "--comment", "home", "--dir",
+                    lab.p("relay")])
+        lab.start_http()
+        lab.start_home(authorize_phone=False)
+        cp = t.run("home", lab.home.cmd("invite", "--name", "phone", "--service", "web",
+                                        "--relay-rights", "--no-wait"), timeout=30)
+        m = re.search(r"peerup join ([a-z2-7-]+)", cp.stdout)
+        check(m, f"peerup invite printed no code: {cp.stdout}{cp.stderr}")
+        code = m.group(1)
+        check(len(code.replace("-", "")) == 36, f"expected the 36-character short code, got {code}")
+        lab.phone.write_config(listen=[], relays=[])
+        started = time.monotonic()
+        cp = t.run("phone", lab.phone.cmd("join", code), check=False, timeout=60)
+        check(cp.returncode == 0, f"peerup join failed ({cp.returncode}): {cp.stdout}{cp.stderr}")
+        log(f"joined in {time.monotonic() - started:.2f} s: {cp.stdout.strip().splitlines()[-1]}")
+        check(lab.phone.id in read(lab.p("home/authorized_keys")), "home did not authorize phone")
+        check(lab.phone.id in read(lab.p("relay/authorized_keys")), "the relay did not authorize phone")
+        conf = read(lab.phone.config)
+        check(lab.home.id in conf and lab.relay_id in conf, f"join saved no name or relay: {conf}")
+        # The proxy with the config join wrote (start_proxy would rewrite it).
+        proc = t.spawn("phone", lab.phone.cmd("proxy", "home", "web", 0),
+                       stdout=lab.p("proxy.out"), stderr=lab.p("proxy.log"))
+        port = labnet.wait_for(
+            lambda: (lambda mm: int(mm.group(1)) if mm else None)(
+                re.search(r"proxy 127\.0\.0\.1:(\d+)", read(lab.p("proxy.out")))),
+            20, "peerup proxy to listen")
+        lab.proxy_proc, lab.proxy_port, lab.proxy_started = proc, port, time.monotonic()
+        _first_page(lab)
+
+
 # -- 3. direct paths (need DCUtR: skipped until the build has hole punching) --
 
 DIRECT_WITHIN_S = 10     # relayed connection -> status shows a direct path

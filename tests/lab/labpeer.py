@@ -124,11 +124,12 @@ class PeerupLab:
         self.t.spawn("home", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                               "--directory", www, str(HTTP_PORT)], stderr=self.p("http.txt"))
 
-    def start_home(self, extra_services=None):
+    def start_home(self, extra_services=None, authorize_phone=True):
         services = {"web": f"127.0.0.1:{HTTP_PORT}", **(extra_services or {})}
         self.home.write_config(listen=self.listen_addrs(labnet.HOME_PORT),
                                relays=[self.relay_addr], services=services)
-        labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
+        if authorize_phone:
+            labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
         self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
                                       stderr=self.p("home.log"))
         wait_for(lambda: "reserved on relay" in _read(self.p("home.log")), 20,
