@@ -28,8 +28,11 @@ def _tun_section(allow=None):
 
 
 class TunLab:
-    def __init__(self, peerup, topo, work):
-        self.lab = labpeer.PeerupLab(peerup, topo, work)
+    def __init__(self, peerup, topo, work, quic=False):
+        """quic: home, phone and the relay also listen on QUIC and reach the
+        relay over it, so the hole punch yields a direct QUIC path (packets as
+        QUIC datagrams)."""
+        self.lab = labpeer.PeerupLab(peerup, topo, work, quic=quic)
         self.t, self.peerup, self.work = topo, peerup, work
         self.procs = {}
 
@@ -44,7 +47,7 @@ class TunLab:
         for n, comment in ((self.home, "home"), (self.phone, "phone")):
             labnet.run([self.peerup, "relay", "authorize", n.id, "--comment", comment, "--dir",
                         self.p("relay")])
-        listen = [f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"]
+        listen = lab.listen_addrs(labnet.HOME_PORT)
         self.home.write_config(listen, [lab.relay_addr], names={"phone": self.phone.id})
         self.phone.write_config(listen, [lab.relay_addr], names={"home": self.home.id})
         with open(self.home.config, "a") as f:
@@ -81,11 +84,20 @@ class TunLab:
         self.t.stop(self.procs[role], sig)
 
     def counters(self, role):
-        """The drop counters of the last "network mode: peerup0 removed" line."""
+        """The counters (datagram_out=, stream_in=, drops by reason) of the last
+        "network mode: peerup0 removed" line."""
         lines = [l for l in _read(self.p(f"{role}.log")).splitlines() if "peerup0 removed" in l]
         if not lines:
             return {}
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+    def network_status(self, role, node):
+        """The "network" section of `peerup status --json`, asked of role's
+        live daemon over its control socket."""
+        cp = self.t.run(role, node.cmd("status", "--json"), check=False, timeout=15)
+        if cp.returncode != 0:
+            raise LabError(f"peerup status --json on {role} failed: {cp.stderr[-500:]}")
+        return json.loads(cp.stdout).get("network")
 
     # -- tools ----------------------------------------------------------------
 
