@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ struct device_config {
   ip_address address;  // our IPv4 address
   unsigned prefix_length = 16;
   std::uint16_t mtu = 1152;
+  // Our IPv6 address and the length of the prefix routed to the interface;
+  // unset: IPv4 only. With it the interface MTU is at least 1280 (Linux
+  // turns IPv6 off below that).
+  std::optional<ip_address> address6;
+  unsigned prefix6_length = 48;
 };
 
 // What the network pump (tun/network.hpp) needs of a device: the Linux TUN

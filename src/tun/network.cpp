@@ -83,8 +83,13 @@ network::network(net::host& host, const app::config& cfg, std::vector<peer_id> m
       zone_(cfg.gateway.zone),
       sw_(app::network_address_book(cfg, host.id(), members), switch_config_of(cfg)) {
   std::string why;
-  const device_config dc{cfg.network.name, sw_.book().self_v4(), cfg.network.prefix.length,
-                        cfg.network.mtu};
+  device_config dc{cfg.network.name, sw_.book().self_v4(), cfg.network.prefix.length,
+                  cfg.network.mtu};
+  if (cfg.network.ipv6) {
+    ipv6_ = true;
+    dc.address6 = sw_.book().self_v6();
+    dc.prefix6_length = sw_.book().prefix6().length;
+  }
   auto dev = open_device ? open_device(dc, why)
                          : result<std::unique_ptr<packet_device>>(
                                device::open(host_.get_executor(), dc, why));
@@ -102,6 +107,20 @@ network::network(net::host& host, const app::config& cfg, std::vector<peer_id> m
   spdlog::info("network mode: {} is {}/{} (mtu {}), {} peers", dev_->name(),
                sw_.book().self_v4().to_string(), cfg.network.prefix.length, cfg.network.mtu,
                sw_.book().peers_v4().size());
+  if (dc.address6) {
+    spdlog::info("network mode: {} has IPv6 {}/{}", dev_->name(), dc.address6->to_string(),
+                 dc.prefix6_length);
+    // IPv6 made the interface MTU 1280; IPv4 keeps the configured one on its
+    // route, so TCP's MSS and PMTU fit a QUIC datagram. Without it IPv4 still
+    // works: the switch answers larger packets with "fragmentation needed".
+    if (cfg.network.mtu < ipv6_min_mtu && !open_device &&
+        !run_bounded({"ip", "-4", "route", "replace", cfg.network.prefix.to_string(), "dev",
+                      dev_->name(), "src", sw_.book().self_v4().to_string(), "mtu",
+                      std::to_string(cfg.network.mtu)}))
+      spdlog::warn("network mode: could not set mtu {} on the IPv4 route of {} (ip route "
+                   "replace failed); larger IPv4 packets get ICMP fragmentation needed",
+                   cfg.network.mtu, dev_->name());
+  }
   for (const auto& [p, a] : sw_.book().peers_v4())
     spdlog::info("network mode: peer {} is {}", p.to_string(), a.to_string());
   host_.set_handler(
@@ -205,6 +224,7 @@ app::network_status network::status(
   app::network_status s;
   s.interface = dev_ ? dev_->name() : "";
   s.address = sw_.book().self_v4().to_string();
+  if (ipv6_) s.address6 = sw_.book().self_v6().to_string();
   s.mtu = sw_.config().mtu;
   const auto& c = sw_.counters();
   s.packets_out = c.to_peer_packets;

@@ -141,6 +141,7 @@ class network {
   std::optional<std::string> dns_server_;  // gateway.dns
   std::string zone_;
   bool dns_registered_ = false;
+  bool ipv6_ = false;  // the interface has our IPv6 address
   packet_switch sw_;
   std::unique_ptr<packet_device> dev_;
   std::map<peer_id, peer_traffic, peer_less> traffic_;

@@ -519,6 +519,16 @@ def _tun_traffic(tl, t, path):
     # home -> phone works too (phone's default [icmp] lets pings in)
     got, _, out = tl.ping("home", tl.phone_addr, count=3)
     check(got >= 2, f"ping {tl.phone_addr} from home: {got}/3\n{out}")
+    # IPv6 on the interface: the derived ULA addresses reach each other too.
+    home6 = tl.addr6("home")
+    check(home6 and home6.startswith("fd70:6565:7275:"), f"home's log names no IPv6 address: {home6}")
+    got, rtt6, out = tl.ping("phone", home6, count=3)
+    check(got >= 2, f"ping -6 {home6} from phone ({path}): {got}/3\n{out}")
+    log(f"ping -6 {home6} ({path}): {got}/3, avg rtt {rtt6} ms")
+    # ssh (real OpenSSH) to home's 10.64 address, 1 MiB through it, checksummed.
+    ok, detail = tl.ssh_roundtrip("home", "phone", tl.home_addr)
+    check(ok, f"ssh to {tl.home_addr} over {path}: {detail}")
+    log(f"ssh root@{tl.home_addr} ({path}): {detail}")
     tcp, err = tl.iperf("home", "phone", tl.home_addr)
     check(tcp is not None, f"iperf3 TCP over {path} failed: {err}")
     mbps = tcp["end"]["sum_received"]["bits_per_second"] / 1e6
