@@ -160,7 +160,8 @@ network::~network() {
 void network::start() {
   net::asio::co_spawn(host_.get_executor(), tun_reader(), net::asio::detached);
   // Connections that came up before us (the host's observer sees only new
-  // ones).
+  // ones). Call start() right after the constructor, with no suspension in
+  // between: a connection added in that gap would get two readers.
   for (const auto& [p, a] : sw_.book().peers_v4())
     for (const auto& c : host_.connections(p)) watch_datagrams(c);
   register_dns();

@@ -87,8 +87,9 @@ class network {
   network(const network&) = delete;
   network& operator=(const network&) = delete;
 
-  // Spawns the TUN reader. The stream handler is installed by the
-  // constructor.
+  // Spawns the TUN reader and the datagram readers of connections that
+  // already exist. The stream handler is installed by the constructor; call
+  // start() right after it (no suspension between the two).
   void start();
   // Closes the device (the interface goes away) and every stream.
   void stop();
