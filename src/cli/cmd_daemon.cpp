@@ -68,6 +68,9 @@ int run_daemon(bool tun) {
         [&d](const peer_id& p) { return d.policy().may_use_network(p); });
     network->start();
     d.on_stop([&network] { network->stop(); });
+    d.set_network_status([&network, &d] {
+      return network->status([&d](const peer_id& p) { return d.name_of(p); });
+    });
   }
   const int rc = run_main([&d] { return d.run(); }, io);
   control.reset();  // before the daemon it reads

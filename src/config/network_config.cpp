@@ -104,7 +104,7 @@ bool network_config::is_default() const { return *this == network_config{}; }
 std::optional<network_config_error> read_network_config(const YAML::Node& node,
                                                         network_config& out) {
   if (node.IsNull()) return std::nullopt;
-  if (!node.IsMap()) return expect(node, "", "a map with tun, name, prefix, mtu, allow, peers");
+  if (!node.IsMap()) return expect(node, "", "a map with tun, name, prefix, mtu, ipv6, allow, peers");
   // prefix first: addresses are checked against it.
   if (auto p = node["prefix"]) {
     std::string text;
@@ -116,13 +116,17 @@ std::optional<network_config_error> read_network_config(const YAML::Node& node,
     out.prefix = *prefix;
   }
   return each_key(
-      node, "", {"tun", "name", "prefix", "mtu", "address", "allow", "peers"},
+      node, "", {"tun", "name", "prefix", "mtu", "ipv6", "address", "allow", "peers"},
       [&](const std::string& k, const std::string& path, const YAML::Node& v) -> error {
         std::string text;
         if (k == "tun") {
           if (auto e = read_scalar(v, path, "true or false", text)) return e;
           if (text != "true" && text != "false") return expect(v, path, "true or false");
           out.tun = text == "true";
+        } else if (k == "ipv6") {
+          if (auto e = read_scalar(v, path, "true or false", text)) return e;
+          if (text != "true" && text != "false") return expect(v, path, "true or false");
+          out.ipv6 = text == "true";
         } else if (k == "name") {
           if (auto e = read_scalar(v, path, "an interface name", text)) return e;
           if (!valid_interface_name(text))
@@ -189,6 +193,7 @@ std::string render_network_config(const network_config& n) {
   out += "  name: " + n.name + "\n";
   out += "  prefix: " + n.prefix.to_string() + "\n";
   out += "  mtu: " + std::to_string(n.mtu) + "\n";
+  if (!n.ipv6) out += "  ipv6: false\n";
   if (n.address) out += "  address: " + n.address->to_string() + "\n";
   out += "  allow: " + rules(n.allow) + "\n";
   if (!n.peers.empty()) {

@@ -7,6 +7,7 @@
 //     prefix: 10.64.0.0/16       # IPv4, /8 to /24; host bits zero
 //     mtu: 1152                  # 576-9000; see docs/network-mode.md "MTU"
 //     address: 10.64.0.1         # pin our own address (default: derived)
+//     ipv6: true                 # also the derived ULA address (fd70:6565:7275::/48)
 //     allow: [icmp, tcp/22]      # what every authorized peer may reach here
 //     peers:                     # per name of `names:`
 //       laptop: {address: 10.64.0.20, allow: [all]}
@@ -49,6 +50,10 @@ struct network_config {
   tun::ip_prefix prefix = *tun::ip_prefix::parse("10.64.0.0/16");
   std::uint16_t mtu = default_mtu;
   std::optional<tun::ip_address> address;
+  // IPv6 on the interface: our derived address in the ULA /48. Linux needs
+  // an interface MTU of at least 1280 for IPv6, so with it the interface
+  // MTU is max(mtu, 1280) and the IPv4 route keeps `mtu` (docs/network-mode.md).
+  bool ipv6 = true;
   tun::filter_rules allow = tun::filter_rules::default_rules();
   std::map<std::string, network_peer_config> peers;  // by name of `names:`
 

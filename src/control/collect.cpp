@@ -122,6 +122,7 @@ std::string control_server::render_metrics() {
   for (std::string_view s : {"public", "private", "unknown"})
     m.set("peerup_reachability", st.reachability == s ? 1 : 0, {std::string(s)});
   m.set("peerup_events_total", static_cast<double>(d_.events().size()));
+  if (st.network) add_network_metrics(m, *st.network);
   return m.render();
 }
 

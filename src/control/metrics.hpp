@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "node/status.hpp"
+
 namespace peerup::control {
 
 enum class metric_type { counter, gauge };
@@ -63,5 +65,12 @@ class metrics_registry {
 std::string escape_label_value(std::string_view v, std::size_t max = 128);
 // A double as Prometheus reads it: integers without a fraction, +Inf/-Inf/NaN.
 std::string format_value(double v);
+
+// The TUN network mode's families (docs/operations.md), from the status
+// document's "network" section: packets and bytes by direction and by how
+// they travelled (datagram, stream), drops by reason, ICMP errors sent, and
+// packets per peer (at most 64 peers, the rest as "other"), labelled with the
+// peer's name when it has one.
+void add_network_metrics(metrics_registry& m, const app::network_status& n);
 
 }  // namespace peerup::control

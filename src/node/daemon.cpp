@@ -271,6 +271,7 @@ daemon_status daemon::status() const {
     s.services.push_back({name, svc.local_address.to_string(), svc.enabled, n.streams, n.active,
                           n.denied, n.failed});
   }
+  if (network_status_) s.network = network_status_();
   return s;
 }
 

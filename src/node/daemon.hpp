@@ -98,6 +98,9 @@ class daemon {
   // reload) and a call made when run() stops, before the host does.
   const config& running_config() const { return cfg_; }
   void on_stop(std::function<void()> f) { stop_hooks_.push_back(std::move(f)); }
+  // The network mode's counters for status() (and so status.json, the
+  // control API, /metrics); unset: no "network" section.
+  void set_network_status(std::function<network_status()> f) { network_status_ = std::move(f); }
 
  private:
   bool gate(const peer_id& peer, const multiaddr& addr) const;
@@ -127,6 +130,7 @@ class daemon {
   std::unique_ptr<protocols::path_manager> paths_;
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
   std::vector<std::function<void()>> stop_hooks_;
+  std::function<network_status()> network_status_;
   std::uint64_t started_unix_ = 0;
   bool stopping_ = false;
   bool status_write_failed_ = false;

@@ -49,6 +49,87 @@ std::uint64_t num(const YAML::Node& n, const char* key) {
   }
 }
 
+std::string traffic_json(const network_traffic& t) {
+  return fmt::format(
+      R"({{"datagram_packets_out":{},"datagram_bytes_out":{},"stream_packets_out":{},)"
+      R"("stream_bytes_out":{},"datagram_packets_in":{},"datagram_bytes_in":{},)"
+      R"("stream_packets_in":{},"stream_bytes_in":{},"datagram_fallbacks":{},"dropped_in":{}}})",
+      t.datagram_packets_out, t.datagram_bytes_out, t.stream_packets_out, t.stream_bytes_out,
+      t.datagram_packets_in, t.datagram_bytes_in, t.stream_packets_in, t.stream_bytes_in,
+      t.datagram_fallbacks, t.dropped_in);
+}
+
+network_traffic traffic_of(const YAML::Node& n) {
+  network_traffic t;
+  if (!n || !n.IsMap()) return t;
+  t.datagram_packets_out = num(n, "datagram_packets_out");
+  t.datagram_bytes_out = num(n, "datagram_bytes_out");
+  t.stream_packets_out = num(n, "stream_packets_out");
+  t.stream_bytes_out = num(n, "stream_bytes_out");
+  t.datagram_packets_in = num(n, "datagram_packets_in");
+  t.datagram_bytes_in = num(n, "datagram_bytes_in");
+  t.stream_packets_in = num(n, "stream_packets_in");
+  t.stream_bytes_in = num(n, "stream_bytes_in");
+  t.datagram_fallbacks = num(n, "datagram_fallbacks");
+  t.dropped_in = num(n, "dropped_in");
+  return t;
+}
+
+std::string network_json(const network_status& n) {
+  std::string out = fmt::format(
+      R"({{"interface":{},"address":{},"address6":{},"mtu":{},"packets_out":{},"bytes_out":{},)"
+      R"("packets_in":{},"bytes_in":{},"icmp_sent":{},"total":{},"dropped":{{)",
+      quote(n.interface), quote(n.address), quote(n.address6), n.mtu, n.packets_out, n.bytes_out,
+      n.packets_in, n.bytes_in, n.icmp_sent, traffic_json(n.total));
+  for (std::size_t i = 0; i < n.dropped.size(); ++i)
+    out += fmt::format("{}{}:{}", i ? "," : "", quote(n.dropped[i].first), n.dropped[i].second);
+  out += R"(},"peers":)";
+  out += array(n.peers, [](const network_peer_status& p) {
+    return fmt::format(
+        R"({{"peer":{},"name":{},"address":{},"transport":{},"datagrams":{},"traffic":{}}})",
+        quote(p.peer), quote(p.name), quote(p.address), quote(p.transport),
+        p.datagrams ? "true" : "false", traffic_json(p.traffic));
+  });
+  return out + "}";
+}
+
+// SECURITY: a status file's network section is bounded like the file
+// (max_status_file); entries beyond these counts are ignored.
+constexpr std::size_t max_network_peers = 4096;
+constexpr std::size_t max_drop_reasons = 64;
+
+std::optional<network_status> network_of(const YAML::Node& n) {
+  if (!n || !n.IsMap()) return std::nullopt;
+  network_status s;
+  s.interface = str(n, "interface");
+  s.address = str(n, "address");
+  s.address6 = str(n, "address6");
+  s.mtu = num(n, "mtu");
+  s.packets_out = num(n, "packets_out");
+  s.bytes_out = num(n, "bytes_out");
+  s.packets_in = num(n, "packets_in");
+  s.bytes_in = num(n, "bytes_in");
+  s.icmp_sent = num(n, "icmp_sent");
+  s.total = traffic_of(n["total"]);
+  if (const auto d = n["dropped"]; d && d.IsMap())
+    for (const auto& kv : d) {
+      if (s.dropped.size() >= max_drop_reasons) break;
+      std::uint64_t v = 0;
+      try {
+        v = kv.second.as<std::uint64_t>();
+      } catch (const YAML::Exception&) {
+      }
+      s.dropped.emplace_back(kv.first.Scalar(), v);
+    }
+  if (const auto ps = n["peers"]; ps && ps.IsSequence())
+    for (const auto& p : ps) {
+      if (s.peers.size() >= max_network_peers) break;
+      s.peers.push_back({str(p, "peer"), str(p, "name"), str(p, "address"), str(p, "transport"),
+                         str(p, "datagrams") == "true", traffic_of(p["traffic"])});
+    }
+  return s;
+}
+
 }  // namespace
 
 std::filesystem::path status_file_path(const std::filesystem::path& config_dir) {
@@ -97,6 +178,7 @@ std::string to_json(const daemon_status& s) {
             quote(v.name), quote(v.local_address), v.enabled ? "true" : "false", v.streams,
             v.active, v.denied, v.failed);
       });
+  if (s.network) out += R"(,"network":)" + network_json(*s.network);
   return out + "}\n";
 }
 
@@ -133,6 +215,7 @@ std::optional<daemon_status> parse_status(std::string_view json) {
       s.services.push_back({str(v, "name"), str(v, "local_address"), str(v, "enabled") == "true",
                             num(v, "streams"), num(v, "active"), num(v, "denied"),
                             num(v, "failed")});
+    s.network = network_of(root["network"]);
     return s;
   } catch (const YAML::Exception&) {
     return std::nullopt;
@@ -181,6 +264,29 @@ std::string render_status(const daemon_status& s) {
     out += fmt::format("  {:<12} {:<22} {:<8}  streams {} (active {}), denied {}, failed {}\n",
                        v.name, v.local_address, v.enabled ? "enabled" : "disabled", v.streams,
                        v.active, v.denied, v.failed);
+  if (const auto& n = s.network) {
+    out += fmt::format("network: {} {}{} mtu {}\n", n->interface, n->address,
+                       n->address6.empty() ? "" : " " + n->address6, n->mtu);
+    out += fmt::format("  out {} packets ({} B), in {} packets ({} B); as QUIC datagrams: out {} "
+                       "in {}; on streams: out {} in {}; icmp sent {}\n",
+                       n->packets_out, n->bytes_out, n->packets_in, n->bytes_in,
+                       n->total.datagram_packets_out, n->total.datagram_packets_in,
+                       n->total.stream_packets_out, n->total.stream_packets_in, n->icmp_sent);
+    std::string drops;
+    for (const auto& [why, count] : n->dropped)
+      if (count > 0) drops += fmt::format(" {}={}", why, count);
+    out += "  dropped:" + (drops.empty() ? std::string(" none") : drops) + "\n";
+    for (const auto& p : n->peers) {
+      const auto& t = p.traffic;
+      out += fmt::format("  {}{} {}  {}  out {} (datagrams {}), in {} (datagrams {}), refused {}\n",
+                         p.peer, p.name.empty() ? "" : " (" + p.name + ")", p.address,
+                         p.transport.empty() ? "no path yet"
+                                             : p.transport + (p.datagrams ? " datagrams" : " stream"),
+                         t.datagram_packets_out + t.stream_packets_out, t.datagram_packets_out,
+                         t.datagram_packets_in + t.stream_packets_in, t.datagram_packets_in,
+                         t.dropped_in);
+    }
+  }
   return out;
 }
 

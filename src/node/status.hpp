@@ -47,6 +47,40 @@ struct service_status {
   std::uint64_t streams = 0, active = 0, denied = 0, failed = 0;
 };
 
+// The TUN network mode (src/tun, docs/network-mode.md): packets each way per
+// peer, split by how they travelled (QUIC datagrams or the /peerup/ip/1.0.0
+// stream). Counters since the daemon started.
+struct network_traffic {
+  std::uint64_t datagram_packets_out = 0, datagram_bytes_out = 0;
+  std::uint64_t stream_packets_out = 0, stream_bytes_out = 0;
+  std::uint64_t datagram_packets_in = 0, datagram_bytes_in = 0;
+  std::uint64_t stream_packets_in = 0, stream_bytes_in = 0;
+  std::uint64_t datagram_fallbacks = 0;  // fit no datagram: sent on the stream
+  std::uint64_t dropped_in = 0;          // from the peer, refused by the switch
+  friend bool operator==(const network_traffic&, const network_traffic&) = default;
+};
+
+struct network_peer_status {
+  std::string peer;
+  std::string name;       // from names:, if any
+  std::string address;    // its 10.64 address
+  std::string transport;  // of the stream we send on: "quic", "tcp", "relayed"; "" none yet
+  bool datagrams = false;  // we send to it as QUIC datagrams now
+  network_traffic traffic;
+};
+
+struct network_status {
+  std::string interface;  // e.g. peerup0
+  std::string address;    // our IPv4 address
+  std::string address6;   // our IPv6 address ("" when none)
+  std::uint64_t mtu = 0;
+  // The switch: packets that passed each way and the ICMP errors we made.
+  std::uint64_t packets_out = 0, bytes_out = 0, packets_in = 0, bytes_in = 0, icmp_sent = 0;
+  network_traffic total;  // the sum over peers
+  std::vector<std::pair<std::string, std::uint64_t>> dropped;  // by reason, every reason
+  std::vector<network_peer_status> peers;
+};
+
 struct daemon_status {
   long pid = 0;
   std::string peer_id;
@@ -60,6 +94,7 @@ struct daemon_status {
   std::vector<relay_status> relays;
   std::vector<connection_status> connections;
   std::vector<service_status> services;
+  std::optional<network_status> network;  // only with network mode on
 };
 
 inline constexpr std::uint64_t status_stale_after_s = 15;

@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/ipv6.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace peerup::tun {
@@ -96,11 +98,35 @@ result<std::unique_ptr<device>> device::open(net::asio::any_io_executor ex,
   const auto netmask = v4_sockaddr(mask);
   std::memcpy(&ifr.ifr_netmask, &netmask, sizeof netmask);
   if (!step(SIOCSIFNETMASK, "netmask")) return errc::tun_device;
-  ifr.ifr_mtu = cfg.mtu;
+  // SECURITY: the interface MTU is what the kernel hands us at most; the
+  // switch still checks every packet against the configured MTU.
+  ifr.ifr_mtu = cfg.address6 ? std::max<int>(cfg.mtu, 1280) : cfg.mtu;
   if (!step(SIOCSIFMTU, "MTU")) return errc::tun_device;
   if (!step(SIOCGIFFLAGS, "flags")) return errc::tun_device;
   ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
   if (!step(SIOCSIFFLAGS, "up")) return errc::tun_device;
+  // 4. IPv6: our address with the /48, so the kernel routes the prefix here
+  if (cfg.address6) {
+    if (!step(SIOCGIFINDEX, "interface index")) return errc::tun_device;
+    // No duplicate address detection: nobody else is on this link, and DAD
+    // would hold the address "tentative" (unusable) for a second or more.
+    // Best effort: without it the address works after DAD.
+    if (std::FILE* f = std::fopen(("/proc/sys/net/ipv6/conf/" + cfg.name + "/accept_dad").c_str(), "w")) {
+      std::fputs("0", f);
+      std::fclose(f);
+    }
+    fd_guard sock6{::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+    in6_ifreq r6{};
+    std::memcpy(&r6.ifr6_addr, cfg.address6->bytes.data(), 16);
+    r6.ifr6_prefixlen = cfg.prefix6_length;
+    r6.ifr6_ifindex = ifr.ifr_ifindex;
+    if (sock6.fd < 0 || ::ioctl(sock6.fd, SIOCSIFADDR, &r6) != 0) {
+      why = "cannot give " + cfg.name + " its IPv6 address " + cfg.address6->to_string() + ": " +
+            std::strerror(errno) +
+            " (is IPv6 disabled, e.g. net.ipv6.conf.all.disable_ipv6=1? set network.ipv6: false)";
+      return errc::tun_device;
+    }
+  }
   return std::unique_ptr<device>(new device(ex, fd.release(), cfg.name));
 }
 

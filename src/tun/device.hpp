@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,9 +29,25 @@ struct device_config {
   ip_address address;  // our IPv4 address
   unsigned prefix_length = 16;
   std::uint16_t mtu = 1152;
+  // Our IPv6 address and the length of the prefix routed to the interface;
+  // unset: IPv4 only. With it the interface MTU is at least 1280 (Linux
+  // turns IPv6 off below that).
+  std::optional<ip_address> address6;
+  unsigned prefix6_length = 48;
 };
 
-class device {
+// What the network pump (tun/network.hpp) needs of a device: the Linux TUN
+// device below, or an in-memory one in tests. Same contract as device.
+class packet_device {
+ public:
+  virtual ~packet_device() = default;
+  virtual net::awaitable<result<std::span<const byte_span>>> read_batch() = 0;
+  virtual bool write(byte_span packet) = 0;
+  virtual void close() = 0;
+  virtual const std::string& name() const = 0;
+};
+
+class device final : public packet_device {
  public:
   // SECURITY: a TUN read returns one packet; this is the largest we accept
   // (an IP packet cannot be longer).
@@ -42,19 +59,19 @@ class device {
   // message for the user that names the fix.
   static result<std::unique_ptr<device>> open(net::asio::any_io_executor ex,
                                               const device_config& cfg, std::string& why);
-  ~device();
+  ~device() override;
   device(const device&) = delete;
   device& operator=(const device&) = delete;
 
   // Waits until at least one packet can be read, then reads up to
   // max_batch packets. The spans point into the device's buffers and stay
   // valid until the next read_batch. errc::connection_closed after close().
-  net::awaitable<result<std::span<const byte_span>>> read_batch();
+  net::awaitable<result<std::span<const byte_span>>> read_batch() override;
   // Writes one packet into the kernel. A full kernel queue (EAGAIN) drops
   // it: false. Never blocks.
-  bool write(byte_span packet);
-  void close();
-  const std::string& name() const { return name_; }
+  bool write(byte_span packet) override;
+  void close() override;
+  const std::string& name() const override { return name_; }
 
  private:
   device(net::asio::any_io_executor ex, int fd, std::string name);

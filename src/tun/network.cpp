@@ -61,19 +61,39 @@ bool run_bounded(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+peer_traffic& peer_traffic::operator+=(const peer_traffic& o) {
+  datagram_packets_out += o.datagram_packets_out;
+  datagram_bytes_out += o.datagram_bytes_out;
+  stream_packets_out += o.stream_packets_out;
+  stream_bytes_out += o.stream_bytes_out;
+  datagram_packets_in += o.datagram_packets_in;
+  datagram_bytes_in += o.datagram_bytes_in;
+  stream_packets_in += o.stream_packets_in;
+  stream_bytes_in += o.stream_bytes_in;
+  datagram_fallbacks += o.datagram_fallbacks;
+  dropped_in += o.dropped_in;
+  return *this;
+}
+
 network::network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
-                 std::function<bool(const peer_id&)> authorized)
+                 std::function<bool(const peer_id&)> authorized, device_opener open_device)
     : host_(host),
       authorized_(std::move(authorized)),
       dns_server_(cfg.gateway.dns),
       zone_(cfg.gateway.zone),
       sw_(app::network_address_book(cfg, host.id(), members), switch_config_of(cfg)) {
   std::string why;
-  auto dev = device::open(host_.get_executor(),
-                          {cfg.network.name, sw_.book().self_v4(), cfg.network.prefix.length,
-                           cfg.network.mtu},
-                          why);
-  if (!dev) throw std::runtime_error(why);
+  device_config dc{cfg.network.name, sw_.book().self_v4(), cfg.network.prefix.length,
+                  cfg.network.mtu};
+  if (cfg.network.ipv6) {
+    ipv6_ = true;
+    dc.address6 = sw_.book().self_v6();
+    dc.prefix6_length = sw_.book().prefix6().length;
+  }
+  auto dev = open_device ? open_device(dc, why)
+                         : result<std::unique_ptr<packet_device>>(
+                               device::open(host_.get_executor(), dc, why));
+  if (!dev) throw std::runtime_error(why.empty() ? dev.error().message() : why);
   dev_ = std::move(*dev);
   // Where members can be dialed: the direct address of `names:` if any, and
   // a circuit through each of our relays (a hole punch then upgrades it).
@@ -87,6 +107,20 @@ network::network(net::host& host, const app::config& cfg, std::vector<peer_id> m
   spdlog::info("network mode: {} is {}/{} (mtu {}), {} peers", dev_->name(),
                sw_.book().self_v4().to_string(), cfg.network.prefix.length, cfg.network.mtu,
                sw_.book().peers_v4().size());
+  if (dc.address6) {
+    spdlog::info("network mode: {} has IPv6 {}/{}", dev_->name(), dc.address6->to_string(),
+                 dc.prefix6_length);
+    // IPv6 made the interface MTU 1280; IPv4 keeps the configured one on its
+    // route, so TCP's MSS and PMTU fit a QUIC datagram. Without it IPv4 still
+    // works: the switch answers larger packets with "fragmentation needed".
+    if (cfg.network.mtu < ipv6_min_mtu && !open_device &&
+        !run_bounded({"ip", "-4", "route", "replace", cfg.network.prefix.to_string(), "dev",
+                      dev_->name(), "src", sw_.book().self_v4().to_string(), "mtu",
+                      std::to_string(cfg.network.mtu)}))
+      spdlog::warn("network mode: could not set mtu {} on the IPv4 route of {} (ip route "
+                   "replace failed); larger IPv4 packets get ICMP fragmentation needed",
+                   cfg.network.mtu, dev_->name());
+  }
   for (const auto& [p, a] : sw_.book().peers_v4())
     spdlog::info("network mode: peer {} is {}", p.to_string(), a.to_string());
   host_.set_handler(
@@ -125,6 +159,11 @@ network::~network() {
 
 void network::start() {
   net::asio::co_spawn(host_.get_executor(), tun_reader(), net::asio::detached);
+  // Connections that came up before us (the host's observer sees only new
+  // ones). Call start() right after the constructor, with no suspension in
+  // between: a connection added in that gap would get two readers.
+  for (const auto& [p, a] : sw_.book().peers_v4())
+    for (const auto& c : host_.connections(p)) watch_datagrams(c);
   register_dns();
 }
 
@@ -167,19 +206,108 @@ void network::stop() {
   }
 }
 
+peer_traffic network::traffic_total() const {
+  peer_traffic t;
+  for (const auto& [p, x] : traffic_) t += x;
+  return t;
+}
+
+namespace {
+app::network_traffic to_status(const peer_traffic& t) {
+  return {t.datagram_packets_out, t.datagram_bytes_out, t.stream_packets_out, t.stream_bytes_out,
+          t.datagram_packets_in,  t.datagram_bytes_in,  t.stream_packets_in,  t.stream_bytes_in,
+          t.datagram_fallbacks,   t.dropped_in};
+}
+}  // namespace
+
+app::network_status network::status(
+    const std::function<std::string(const peer_id&)>& name_of) const {
+  app::network_status s;
+  s.interface = dev_ ? dev_->name() : "";
+  s.address = sw_.book().self_v4().to_string();
+  if (ipv6_) s.address6 = sw_.book().self_v6().to_string();
+  s.mtu = sw_.config().mtu;
+  const auto& c = sw_.counters();
+  s.packets_out = c.to_peer_packets;
+  s.bytes_out = c.to_peer_bytes;
+  s.packets_in = c.to_tun_packets;
+  s.bytes_in = c.to_tun_bytes;
+  s.icmp_sent = c.icmp_sent;
+  s.total = to_status(traffic_total());
+  for (std::size_t i = 0; i < c.dropped.size(); ++i)
+    s.dropped.emplace_back(std::string(to_string(static_cast<drop_reason>(i))), c.dropped[i]);
+  // Every member, with or without traffic, so the user sees who is reachable
+  // at which address.
+  for (const auto& [p, a] : sw_.book().peers_v4()) {
+    app::network_peer_status ps{p.to_string(), name_of ? name_of(p) : "", a.to_string()};
+    if (auto it = traffic_.find(p); it != traffic_.end()) {
+      ps.transport = it->second.transport;
+      ps.datagrams = it->second.datagrams;
+      ps.traffic = to_status(it->second);
+    }
+    s.peers.push_back(std::move(ps));
+  }
+  return s;
+}
+
 std::string network::counters_line() const {
   const auto& c = sw_.counters();
+  const auto t = traffic_total();
   std::string s = "out " + std::to_string(c.to_peer_packets) + " packets/" +
                   std::to_string(c.to_peer_bytes) + " bytes, in " +
                   std::to_string(c.to_tun_packets) + "/" + std::to_string(c.to_tun_bytes) +
-                  ", icmp sent " + std::to_string(c.icmp_sent) + ", dropped";
+                  ", icmp sent " + std::to_string(c.icmp_sent) +
+                  ", via datagram_out=" + std::to_string(t.datagram_packets_out) +
+                  " datagram_in=" + std::to_string(t.datagram_packets_in) +
+                  " stream_out=" + std::to_string(t.stream_packets_out) +
+                  " stream_in=" + std::to_string(t.stream_packets_in) +
+                  " datagram_fallbacks=" + std::to_string(t.datagram_fallbacks) + ", dropped";
   for (std::size_t i = 0; i < c.dropped.size(); ++i)
     s += std::string(" ") + std::string(to_string(static_cast<drop_reason>(i))) + "=" +
          std::to_string(c.dropped[i]);
   return s;
 }
 
+void network::watch_datagrams(const net::connection_ptr& c) {
+  // Only members' connections: nobody else may send us packets anyway, and
+  // a stranger's datagrams then just wait in (and fall out of) QUIC's
+  // bounded queue.
+  if (stopped_ || !c->mux || !c->mux->datagrams() || !sw_.book().v4_of(c->remote_peer)) return;
+  net::asio::co_spawn(host_.get_executor(), datagram_reader(c), net::asio::detached);
+}
+
+net::awaitable<void> network::datagram_reader(net::connection_ptr c) {
+  auto alive = alive_;
+  const peer_id peer = c->remote_peer;
+  for (;;) {
+    auto* dg = c->mux->datagrams();
+    if (!dg) co_return;  // closed
+    auto d = co_await dg->receive();
+    if (!*alive || stopped_ || !d) co_return;
+    auto& t = traffic_[peer];
+    ++t.datagram_packets_in;
+    t.datagram_bytes_in += d->size();
+    // SECURITY: asked per packet, like per stream: a key removed by a
+    // reload stops the flow at once.
+    if (!authorized_(peer)) {
+      sw_.count_drop(drop_reason::unknown_peer);
+      ++t.dropped_in;
+      continue;
+    }
+    deliver(peer, *d, std::chrono::steady_clock::now());
+  }
+}
+
+void network::deliver(const peer_id& peer, byte_span packet, steady_time now) {
+  if (sw_.from_peer(peer, packet, now)) {
+    ++traffic_[peer].dropped_in;
+    return;
+  }
+  if (!dev_->write(packet)) sw_.count_drop(drop_reason::queue_full);
+}
+
 void network::on_connection(const net::connection_ptr& c) {
+  watch_datagrams(c);
   auto it = links_.find(c->remote_peer);
   if (it == links_.end() || c->relayed) return;
   auto& l = *it->second;
@@ -258,7 +386,16 @@ net::awaitable<result<void>> network::open_stream(const peer_id& peer, link& l) 
   l.stream = std::move(s->stream);
   l.conn = *conn;
   l.better_path = false;
-  sw_.set_path_limit(peer, 0);  // a stream carries any packet up to the MTU
+  auto& t = traffic_[peer];
+  t.transport = std::string((*conn)->transport());
+  t.datagrams = (*conn)->mux->datagrams() != nullptr;
+  if (t.datagrams)
+    spdlog::info("network mode: packets to {} go as QUIC datagrams (up to {} bytes; larger ones "
+                 "on the stream)",
+                 peer.to_string(), (*conn)->mux->datagrams()->max_size());
+  // The stream carries any packet up to the MTU, so packets too large for a
+  // datagram still pass.
+  sw_.set_path_limit(peer, 0);
   co_return result<void>{};
 }
 
@@ -293,11 +430,29 @@ net::awaitable<void> network::writer(peer_id peer, std::shared_ptr<link> l) {
         continue;
       }
     }
-    // Everything queued goes out in one write (up to 1 MiB per write).
+    // Every queued packet that fits goes as a QUIC datagram when the path
+    // has them; the rest goes out in one stream write (up to 1 MiB).
     out.clear();
+    auto* dg = l->conn->mux->datagrams();
+    auto& t = traffic_[peer];
     while (!l->queue.empty() && out.size() < (1u << 20)) {
-      append_frame(out, l->queue.front());
-      l->queued_bytes -= l->queue.front().size();
+      const bytes& p = l->queue.front();
+      bool sent = false;
+      if (dg) {
+        sent = p.size() <= dg->max_size() && dg->send(p).has_value();
+        if (sent) {
+          ++t.datagram_packets_out;
+          t.datagram_bytes_out += p.size();
+        } else {
+          ++t.datagram_fallbacks;
+        }
+      }
+      if (!sent) {
+        append_frame(out, p);
+        ++t.stream_packets_out;
+        t.stream_bytes_out += p.size();
+      }
+      l->queued_bytes -= p.size();
       l->queue.pop_front();
     }
     if (out.empty()) continue;
@@ -362,8 +517,10 @@ net::awaitable<void> network::serve(net::stream_ptr s, net::stream_context ctx) 
         s->reset();
         co_return;
       }
-      if (!sw_.from_peer(peer, payload, now))
-        if (!dev_->write(payload)) sw_.count_drop(drop_reason::queue_full);
+      auto& t = traffic_[peer];
+      ++t.stream_packets_in;
+      t.stream_bytes_in += payload.size();
+      deliver(peer, payload, now);
     }
     // Keep the partial frame at the front.
     if (at > 0) {

@@ -5,13 +5,22 @@
 //   kernel -> TUN device -> read_batch (up to 64 packets per wake-up)
 //   -> packet_switch::from_tun (validate, no transit, route, MTU)
 //   -> P's bounded queue (drops when full; the TUN reader never waits)
-//   -> P's writer coroutine: frames every queued packet into one write on
-//      P's /peerup/ip/1.0.0 stream (over the best connection: direct before
-//      relayed, so a hole punch moves the flow to the direct path)
+//   -> P's writer coroutine: over the best connection (direct before
+//      relayed, so a hole punch moves the flow to the direct path) it keeps
+//      one /peerup/ip/1.0.0 stream open (our hello; the fallback). When that
+//      connection is QUIC with RFC 9221 datagrams, each packet that fits
+//      datagram_channel::max_size() leaves as one QUIC datagram (no
+//      retransmission, no head-of-line blocking, no TCP inside TCP); the
+//      others (TCP, relayed, a packet too large for a datagram) are framed
+//      into one write on the stream.
 // and peer P -> this machine:
-//   P's stream (inbound, one coroutine per stream) -> hello, then frames
+//   P's stream (inbound, one coroutine per stream) -> hello, then frames,
+//   and P's QUIC datagrams (one reader per connection with datagrams)
 //   -> packet_switch::from_peer (anti-spoofing, no transit, filter)
 //   -> TUN device write
+// A datagram holds one IP packet with no prefix (framing.hpp). It is taken
+// only from a member that authorized_ accepts, like a stream; since it
+// carries no hello, the address checks use the book as the hellos left it.
 //
 // Streams are one-way: each side sends on the stream it opened and reads the
 // streams the other side opened, so neither waits for the other to choose.
@@ -34,6 +43,7 @@
 #include "config/config.hpp"
 #include "net/host.hpp"
 #include "net/signal.hpp"
+#include "node/status.hpp"
 #include "tun/core/packet_switch.hpp"
 #include "tun/device.hpp"
 
@@ -44,6 +54,25 @@ namespace peerup::tun {
 inline constexpr std::size_t max_queued_packets = 1024;
 inline constexpr std::size_t max_queued_bytes = 2 << 20;
 
+// Per-peer packet counts of the pump, by the way the packets travelled.
+struct peer_traffic {
+  std::uint64_t datagram_packets_out = 0, datagram_bytes_out = 0;
+  std::uint64_t stream_packets_out = 0, stream_bytes_out = 0;
+  std::uint64_t datagram_packets_in = 0, datagram_bytes_in = 0;
+  std::uint64_t stream_packets_in = 0, stream_bytes_in = 0;
+  // A packet that went on the stream although the path has datagrams: larger
+  // than max_size(), or the datagram queue refused it.
+  std::uint64_t datagram_fallbacks = 0;
+  std::uint64_t dropped_in = 0;  // from this peer, refused by the switch
+  std::string transport;         // of the stream we send on: quic, tcp, relayed ("" none)
+  bool datagrams = false;        // we send on QUIC datagrams now
+  peer_traffic& operator+=(const peer_traffic& o);
+};
+
+// Opens the packet device for a network (tests pass an in-memory one).
+using device_opener = std::function<result<std::unique_ptr<packet_device>>(
+    const device_config&, std::string& why)>;
+
 class network {
  public:
   // `members`: peers of the main authorized_keys file (and only those: the
@@ -51,22 +80,31 @@ class network {
   // stream, so keys removed by a reload lose access at once.
   // Opens the device; throws std::runtime_error with the message of
   // device::open (naming the fix and the rootless alternatives).
+  // `open_device`: null opens the Linux TUN device (device::open).
   network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
-          std::function<bool(const peer_id&)> authorized);
+          std::function<bool(const peer_id&)> authorized, device_opener open_device = nullptr);
   ~network();
   network(const network&) = delete;
   network& operator=(const network&) = delete;
 
-  // Spawns the TUN reader. The stream handler is installed by the
-  // constructor.
+  // Spawns the TUN reader and the datagram readers of connections that
+  // already exist. The stream handler is installed by the constructor; call
+  // start() right after it (no suspension between the two).
   void start();
   // Closes the device (the interface goes away) and every stream.
   void stop();
 
   const packet_switch& switch_state() const { return sw_; }
   const std::string& interface_name() const { return dev_->name(); }
-  // One line: packets and bytes each way, drops by reason.
+  // One line: packets and bytes each way, by datagram and stream, drops by
+  // reason.
   std::string counters_line() const;
+  // Per peer that sent or received anything, and their sum.
+  const std::map<peer_id, peer_traffic, peer_less>& traffic() const { return traffic_; }
+  peer_traffic traffic_total() const;
+  // The status document's "network" section; `name_of` names a peer (from
+  // names:) or returns "".
+  app::network_status status(const std::function<std::string(const peer_id&)>& name_of) const;
 
  private:
   struct link {
@@ -85,6 +123,12 @@ class network {
   // Opens a stream on the best connection to `peer` and sends our hello.
   net::awaitable<result<void>> open_stream(const peer_id& peer, link& l);
   net::awaitable<void> serve(net::stream_ptr s, net::stream_context ctx);
+  // Reads c's QUIC datagrams until the connection closes.
+  net::awaitable<void> datagram_reader(net::connection_ptr c);
+  void watch_datagrams(const net::connection_ptr& c);
+  // One packet from `peer` (stream or datagram) through the switch to the
+  // device.
+  void deliver(const peer_id& peer, byte_span packet, steady_time now);
   void enqueue(const peer_id& peer, byte_span packet);
   void on_connection(const net::connection_ptr& c);
 
@@ -98,8 +142,10 @@ class network {
   std::optional<std::string> dns_server_;  // gateway.dns
   std::string zone_;
   bool dns_registered_ = false;
+  bool ipv6_ = false;  // the interface has our IPv6 address
   packet_switch sw_;
-  std::unique_ptr<device> dev_;
+  std::unique_ptr<packet_device> dev_;
+  std::map<peer_id, peer_traffic, peer_less> traffic_;
   std::map<peer_id, std::shared_ptr<link>, peer_less> links_;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -561,6 +561,16 @@ def _tun_traffic(tl, t, path):
     # home -> phone works too (phone's default [icmp] lets pings in)
     got, _, out = tl.ping("home", tl.phone_addr, count=3)
     check(got >= 2, f"ping {tl.phone_addr} from home: {got}/3\n{out}")
+    # IPv6 on the interface: the derived ULA addresses reach each other too.
+    home6 = tl.addr6("home")
+    check(home6 and home6.startswith("fd70:6565:7275:"), f"home's log names no IPv6 address: {home6}")
+    got, rtt6, out = tl.ping("phone", home6, count=3)
+    check(got >= 2, f"ping -6 {home6} from phone ({path}): {got}/3\n{out}")
+    log(f"ping -6 {home6} ({path}): {got}/3, avg rtt {rtt6} ms")
+    # ssh (real OpenSSH) to home's 10.64 address, 1 MiB through it, checksummed.
+    ok, detail = tl.ssh_roundtrip("home", "phone", tl.home_addr)
+    check(ok, f"ssh to {tl.home_addr} over {path}: {detail}")
+    log(f"ssh root@{tl.home_addr} ({path}): {detail}")
     tcp, err = tl.iperf("home", "phone", tl.home_addr)
     check(tcp is not None, f"iperf3 TCP over {path} failed: {err}")
     mbps = tcp["end"]["sum_received"]["bits_per_second"] / 1e6
@@ -653,11 +663,12 @@ def tun_relayed(ctx):
 
 @scenario("tun_direct", budget=120, direct=True)
 def tun_direct(ctx):
-    """cone/cone, network mode: an iperf3 TCP run started at once keeps going
-    while the path upgrades from relayed to direct; then ping and iperf3 over
-    the direct path, with (almost) no bytes through the relay."""
+    """cone/cone over QUIC, network mode: an iperf3 TCP run started at once
+    keeps going while the path upgrades from relayed to direct QUIC; then ping
+    and iperf3 over the direct path as QUIC datagrams (counted), with (almost)
+    no bytes through the relay."""
     with ctx.topology("cone", "cone") as t:
-        tl = labtun.TunLab(ctx.peerup, t, ctx.path("tun-direct", "x")[:-2]).start()
+        tl = labtun.TunLab(ctx.peerup, t, ctx.path("tun-direct", "x")[:-2], quic=True).start()
         # The first packet opens the (relayed) path; the hole punch follows
         # within seconds, during this 10 s run. The run is paced (50 Mbit/s) so
         # the punch's identify and DCUtR messages are not queued behind a
@@ -666,9 +677,10 @@ def tun_direct(ctx):
         check(tcp is not None, f"iperf3 TCP across the relayed -> direct upgrade failed: {err}")
         plog = read(tl.p("phone.log"))
         relayed_at = plog.find("over a relayed connection")
-        direct_at = max(plog.find("over a tcp connection"), plog.find("over a quic connection"))
+        direct_at = plog.find("over a quic connection")
         check(relayed_at >= 0 and direct_at > relayed_at,
-              "phone's log does not show the flow moving from relayed to direct")
+              "phone's log does not show the flow moving from relayed to direct QUIC")
+        check("go as QUIC datagrams" in plog, "phone's log does not show QUIC datagrams in use")
         mbps = tcp["end"]["sum_received"]["bits_per_second"] / 1e6
         log(f"iperf3 TCP across the upgrade: {mbps:.1f} Mbit/s, no error")
         before = t.relay_bytes()
@@ -676,7 +688,27 @@ def tun_direct(ctx):
         relayed = t.relay_bytes() - before
         log(f"relay carried {relayed} B during the direct-path traffic")
         check(relayed < 1 << 20, f"relay carried {relayed} B on the direct path")
-        _tun_stop_and_counters(tl)
+        # The live counters: status --json names the path and the datagrams.
+        ns = tl.network_status("phone", tl.phone)
+        check(ns and ns["address"] == tl.phone_addr, f"phone's status has no network section: {ns}")
+        peer = next((p for p in ns["peers"] if p["peer"] == tl.home.id), None)
+        check(peer and peer["transport"] == "quic" and peer["datagrams"],
+              f"phone's status does not show QUIC datagrams to home: {peer}")
+        check(peer["traffic"]["datagram_packets_out"] >= 1000 and
+              ns["total"]["datagram_packets_out"] >= peer["traffic"]["datagram_packets_out"],
+              f"phone's status counts few datagrams: {ns['total']}")
+        log(f"phone's status: home via {peer['transport']}, datagrams out "
+            f"{peer['traffic']['datagram_packets_out']}, stream out "
+            f"{peer['traffic']['stream_packets_out']}")
+        home, phone = _tun_stop_and_counters(tl)
+        # The direct QUIC path carried the packets as datagrams: iperf3 alone
+        # sends thousands each way; the stream keeps the relayed start and
+        # packets larger than a datagram (none at the default MTU).
+        for role, c in (("home", home), ("phone", phone)):
+            check(c.get("datagram_out", 0) >= 1000 and c.get("datagram_in", 0) >= 1000,
+                  f"{role} sent/received few QUIC datagrams: {c}")
+            check(c.get("datagram_out", 0) > c.get("stream_out", 0),
+                  f"{role} sent more packets on the stream than as datagrams: {c}")
 
 
 def main():

@@ -1,12 +1,14 @@
 """Network mode (TUN, issue 14) in the NAT lab: home and phone each run
 `peerup daemon --tun`; real ping, iperf3 and nc go to the 10.64 addresses.
 
-home allows [icmp, tcp/5201, udp/5201] (iperf3); phone keeps the default
+home allows [icmp, tcp/22, tcp/5201, udp/5201] (a real OpenSSH sshd, iperf3); phone keeps the default
 [icmp]. A stranger on the public segment (in the relay's namespace) has home
 in its own config but is not in home's authorized_keys."""
 
+import hashlib
 import json
 import os
+import secrets
 import re
 import signal
 import time
@@ -16,7 +18,7 @@ import labpeer
 from labnet import LabError, log, wait_for
 from labpeer import Node, _read
 
-HOME_ALLOW = "[icmp, tcp/5201, udp/5201]"
+HOME_ALLOW = "[icmp, tcp/22, tcp/5201, udp/5201]"
 IPERF_PORT = 5201
 
 
@@ -28,8 +30,11 @@ def _tun_section(allow=None):
 
 
 class TunLab:
-    def __init__(self, peerup, topo, work):
-        self.lab = labpeer.PeerupLab(peerup, topo, work)
+    def __init__(self, peerup, topo, work, quic=False):
+        """quic: home, phone and the relay also listen on QUIC and reach the
+        relay over it, so the hole punch yields a direct QUIC path (packets as
+        QUIC datagrams)."""
+        self.lab = labpeer.PeerupLab(peerup, topo, work, quic=quic)
         self.t, self.peerup, self.work = topo, peerup, work
         self.procs = {}
 
@@ -44,7 +49,7 @@ class TunLab:
         for n, comment in ((self.home, "home"), (self.phone, "phone")):
             labnet.run([self.peerup, "relay", "authorize", n.id, "--comment", comment, "--dir",
                         self.p("relay")])
-        listen = [f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"]
+        listen = lab.listen_addrs(labnet.HOME_PORT)
         self.home.write_config(listen, [lab.relay_addr], names={"phone": self.phone.id})
         self.phone.write_config(listen, [lab.relay_addr], names={"home": self.home.id})
         with open(self.home.config, "a") as f:
@@ -81,16 +86,73 @@ class TunLab:
         self.t.stop(self.procs[role], sig)
 
     def counters(self, role):
-        """The drop counters of the last "network mode: peerup0 removed" line."""
+        """The counters (datagram_out=, stream_in=, drops by reason) of the last
+        "network mode: peerup0 removed" line."""
         lines = [l for l in _read(self.p(f"{role}.log")).splitlines() if "peerup0 removed" in l]
         if not lines:
             return {}
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
+    def network_status(self, role, node):
+        """The "network" section of `peerup status --json`, asked of role's
+        live daemon over its control socket."""
+        cp = self.t.run(role, node.cmd("status", "--json"), check=False, timeout=15)
+        if cp.returncode != 0:
+            raise LabError(f"peerup status --json on {role} failed: {cp.stderr[-500:]}")
+        return json.loads(cp.stdout).get("network")
+
     # -- tools ----------------------------------------------------------------
+
+    def ssh_roundtrip(self, server_role, client_role, addr, size=1 << 20, timeout=30):
+        """Starts OpenSSH's sshd in server_role's namespace on addr:22 (its own
+        host key and authorized key, no PAM, no passwords), then pipes `size`
+        bytes through `ssh root@addr sha256sum` from client_role. Returns
+        (ok, detail)."""
+        d = self.p("sshd")
+        os.makedirs(d, exist_ok=True)
+        for k in ("host_key", "user_key"):
+            if not os.path.exists(os.path.join(d, k)):
+                labnet.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f",
+                            os.path.join(d, k)])
+        with open(os.path.join(d, "user_key.pub")) as f, \
+                open(os.path.join(d, "authorized_keys"), "w") as out:
+            out.write(f.read())
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
+        conf = os.path.join(d, "sshd_config")
+        with open(conf, "w") as f:
+            f.write(f"Port 22\nListenAddress {addr}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
+                    f"AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n"
+                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n")
+        os.chmod(conf, 0o600)
+        srv = self.t.spawn(server_role, ["/usr/sbin/sshd", "-D", "-e", "-f", conf, "-o",
+                                         "StrictModes=no"], stderr=self.p("sshd.log"))
+        try:
+            wait_for(lambda: self.t.run(server_role, ["ss", "-Htln", "src", f"{addr}:22"],
+                                        check=False).stdout.strip(), 10, "sshd to listen")
+            data = secrets.token_hex(size // 2)
+            want = hashlib.sha256(data.encode()).hexdigest()
+            cp = self.t.run(client_role, [
+                "ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                "-i", f"{d}/user_key", "-o", "StrictHostKeyChecking=no", "-o",
+                "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+                f"root@{addr}", "sha256sum"], check=False, timeout=timeout, input=data)
+            got = cp.stdout.split()[0] if cp.stdout.split() else ""
+            if cp.returncode != 0 or got != want:
+                return False, (f"ssh exit {cp.returncode}, sha256 {got!r} != {want!r}: "
+                               f"{cp.stderr[-800:]}\nsshd: {_read(self.p('sshd.log'))[-800:]}")
+            return True, f"{size} B through ssh, sha256 matches"
+        finally:
+            self.t.stop(srv)
+
+    def addr6(self, role):
+        """role's IPv6 address on peerup0, from its log."""
+        m = re.search(r"network mode: peerup0 has IPv6 ([0-9a-f:]+)/\d+", _read(self.p(f"{role}.log")))
+        return m.group(1) if m else None
 
     def ping(self, role, addr, count=5, deadline=20, source=None):
         argv = ["ping", "-n", "-c", str(count), "-i", "0.2", "-w", str(deadline), addr]
+        if ":" in addr:
+            argv.insert(1, "-6")
         if source:
             argv[1:1] = ["-I", source]
         cp = self.t.run(role, argv, check=False, timeout=deadline + 5)

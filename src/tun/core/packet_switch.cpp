@@ -67,7 +67,8 @@ packet_switch::tun_verdict packet_switch::from_tun(byte_span packet, steady_time
       }
     return dropped{drop_reason::no_route};
   }
-  std::size_t limit = cfg_.mtu;
+  std::size_t limit = info->version == 6 ? std::max<std::size_t>(cfg_.mtu, ipv6_min_mtu)
+                                          : cfg_.mtu;
   if (auto it = path_limits_.find(*peer); it != path_limits_.end())
     limit = std::min(limit, it->second);
   if (packet.size() > limit) {

@@ -9,7 +9,7 @@
 // 3. the destination is a peer's address in the prefix    else host unreachable
 //    (ICMP back into the TUN), drop: no_route
 // 4. it fits the path to that peer (the MTU, or less on a path with a
-//    smaller limit, e.g. a QUIC datagram)                  else packet too big
+//    smaller limit), at least 1280 for IPv6 (its minimum)  else packet too big
 //    (ICMP back), drop: too_big
 // 5. the flow is noted, so the replies pass our filter; send it to the peer.
 //
@@ -60,6 +60,11 @@ struct switch_counters {
   std::uint64_t dropped_total() const;
   std::uint64_t drops(drop_reason r) const { return dropped[static_cast<std::size_t>(r)]; }
 };
+
+// IPv6's minimum link MTU (RFC 8200 5): IPv6 packets up to this size always
+// pass, whatever the configured MTU, since an ICMPv6 "packet too big" below it
+// is ignored by hosts.
+inline constexpr std::size_t ipv6_min_mtu = 1280;
 
 struct switch_config {
   std::uint16_t mtu = 1152;

@@ -25,6 +25,7 @@ TEST(network_config, is_off_with_icmp_only_by_default) {
   EXPECT_EQ(r->network.name, "peerup0");
   EXPECT_EQ(r->network.prefix.to_string(), "10.64.0.0/16");
   EXPECT_EQ(r->network.mtu, 1152);
+  EXPECT_TRUE(r->network.ipv6);
   ASSERT_EQ(r->network.allow.allow.size(), 1u);
   EXPECT_EQ(r->network.allow.allow[0].to_string(), "icmp");
   EXPECT_EQ(render_network_config(r->network), "");
@@ -39,6 +40,7 @@ TEST(network_config, parses_every_key_and_renders_back) {
       "  name: pu1\n"
       "  prefix: 10.99.0.0/16\n"
       "  mtu: 1200\n"
+      "  ipv6: false\n"
       "  address: 10.99.0.1\n"
       "  allow: [icmp, tcp/22, udp/60000-61000]\n"
       "  peers:\n"
@@ -50,6 +52,7 @@ TEST(network_config, parses_every_key_and_renders_back) {
   EXPECT_EQ(n.name, "pu1");
   EXPECT_EQ(n.prefix.to_string(), "10.99.0.0/16");
   EXPECT_EQ(n.mtu, 1200);
+  EXPECT_FALSE(n.ipv6);
   EXPECT_EQ(n.address->to_string(), "10.99.0.1");
   ASSERT_EQ(n.allow.allow.size(), 3u);
   EXPECT_EQ(n.allow.allow[2].to_string(), "udp/60000-61000");
@@ -64,6 +67,7 @@ TEST(network_config, parses_every_key_and_renders_back) {
 
 TEST(network_config, names_the_key_and_the_fix_for_bad_values) {
   EXPECT_THAT(error_of("network:\n  tun: yes please\n"), HasSubstr("network.tun: expected true or false"));
+  EXPECT_THAT(error_of("network:\n  ipv6: maybe\n"), HasSubstr("network.ipv6: expected true or false"));
   EXPECT_THAT(error_of("network:\n  name: this-name-is-too-long\n"), HasSubstr("network.name"));
   EXPECT_THAT(error_of("network:\n  prefix: 10.64.1.0/16\n"), HasSubstr("network.prefix: expected"));
   EXPECT_THAT(error_of("network:\n  prefix: 10.0.0.0/4\n"), HasSubstr("/8 to /24"));

@@ -61,3 +61,28 @@ TEST(metrics, formats_values_as_prometheus_reads_them) {
   EXPECT_EQ(format_value(-std::numeric_limits<double>::infinity()), "-Inf");
   EXPECT_EQ(format_value(std::numeric_limits<double>::quiet_NaN()), "NaN");
 }
+
+TEST(metrics, network_families_split_packets_by_datagram_and_stream_and_bound_peers) {
+  peerup::app::network_status n;
+  n.total = {8, 800, 2, 200, 6, 600, 1, 100, 2, 3};
+  n.icmp_sent = 5;
+  n.dropped = {{"malformed", 4}, {"spoofed", 1}};
+  for (int i = 0; i < 70; ++i)
+    n.peers.push_back({"peer" + std::to_string(i), i == 0 ? "laptop" : "", "", "quic", true,
+                       {1, 0, 1, 0, 2, 0, 0, 0, 0, 0}});
+  metrics_registry m;
+  add_network_metrics(m, n);
+  EXPECT_EQ(m.value("peerup_network_packets_total", {"out", "datagram"}), 8);
+  EXPECT_EQ(m.value("peerup_network_packets_total", {"out", "stream"}), 2);
+  EXPECT_EQ(m.value("peerup_network_packets_total", {"in", "datagram"}), 6);
+  EXPECT_EQ(m.value("peerup_network_bytes_total", {"in", "stream"}), 100);
+  EXPECT_EQ(m.value("peerup_network_datagram_fallbacks_total"), 2);
+  EXPECT_EQ(m.value("peerup_network_dropped_total", {"malformed"}), 4);
+  EXPECT_EQ(m.value("peerup_network_icmp_sent_total"), 5);
+  EXPECT_EQ(m.value("peerup_network_peer_packets_total", {"laptop", "out"}), 2);
+  EXPECT_EQ(m.value("peerup_network_peer_packets_total", {"laptop", "in"}), 2);
+  // 70 peers x 2 directions: bounded at 128 series (64 peers), the rest in "other".
+  EXPECT_LE(m.series_count("peerup_network_peer_packets_total"), 129u);
+  EXPECT_GT(m.value("peerup_network_peer_packets_total", {"other", "other"}), 0);
+  EXPECT_NE(m.render().find("# TYPE peerup_network_packets_total counter\n"), std::string::npos);
+}

@@ -118,7 +118,19 @@ TEST_F(fixture, answers_oversized_ipv6_with_packet_too_big) {
   const auto info = icmp_ok(icmp);
   EXPECT_EQ(*info.icmp_type, 2);
   EXPECT_EQ(icmp.size(), 1280u);
-  EXPECT_EQ(icmp[46] << 8 | icmp[47], 1152);
+  // IPv6's minimum MTU, not the configured 1152: hosts ignore a smaller one.
+  EXPECT_EQ(icmp[46] << 8 | icmp[47], 1280);
+}
+
+TEST_F(fixture, passes_ipv6_up_to_1280_bytes_whatever_the_mtu) {
+  ASSERT_EQ(sw.config().mtu, 1152);
+  const bytes full = v6_packet(sw.book().self_v6(), *sw.book().v6_of(phone), ip_proto::udp,
+                               transport(ip_proto::udp, 1, 2, 0, 1280 - 48));
+  ASSERT_EQ(full.size(), 1280u);
+  EXPECT_TRUE(std::holds_alternative<packet_switch::send_to_peer>(sw.from_tun(full, t0)));
+  // IPv4 keeps the configured MTU.
+  EXPECT_TRUE(std::holds_alternative<packet_switch::reply_to_tun>(
+      sw.from_tun(tcp(me, lap, 40000, 22, 1153 - 40), t0)));
 }
 
 TEST_F(fixture, never_answers_an_icmp_error_with_one) {

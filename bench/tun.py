@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Network mode (TUN, issue 14) against Nebula and wireguard-go, in one run.
+
+Two network namespaces (pubench-tun-<pid>-a and -b) joined by one veth pair
+(10.251.0.1 <-> 10.251.0.2, kernel speed, no delay). Over that same link, one
+after the other:
+  raw        iperf3/ping straight over the veth (the path itself)
+  peerup     `peerup daemon --tun` in each namespace, direct over QUIC (packets
+             as QUIC datagrams) or, with --peerup-transport tcp, over TCP
+             (the /peerup/ip/1.0.0 stream): 10.64.x.y addresses
+  nebula     nebula 1.6 (Debian package), a as the lighthouse: 10.252.0.1/2
+  wireguard  wireguard-go + wg (Debian packages wireguard-go, wireguard-tools):
+             10.253.0.1/2
+For each: iperf3 TCP b -> a (best of --runs, --seconds each), ping RTT (avg of
+--pings at 50 ms intervals; overhead = tunnel avg - raw avg), and the UDP
+packet rate (iperf3 -u, 100-byte datagrams offered at --udp-rate, packets that
+arrived per second). A tool that is not installed is skipped with a line that
+says so. Ratios are against Nebula (the issue's target: peerup >= 4x Nebula).
+
+Usage: sudo python3 bench/tun.py [--build build] [--runs 3] [--seconds 5] [--json out.json]
+Needs root (namespaces, TUN). Bench-only dependencies (not in CI):
+  apt-get install --no-install-recommends iperf3 nebula wireguard-go wireguard-tools
+(without --no-install-recommends, wireguard-tools pulls in a kernel image and initramfs-tools)
+Everything it starts is stopped and both namespaces are deleted on every exit
+path; nothing on the host is touched. Run it on a quiet machine: the figures
+of a shared CI box are not benchmarks.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+from labpeer import _read as read  # noqa: E402  (a file's text, "" when missing)
+A_IP, B_IP = "10.251.0.1", "10.251.0.2"
+NEBULA_NET = ("10.252.0.1", "10.252.0.2")
+WG_NET = ("10.253.0.1", "10.253.0.2")
+IPERF_PORT = 5201
+
+
+def log(msg):
+    print(f"[tun-bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Lab:
+    """Two namespaces and a veth; run/spawn inside them; removes all on exit."""
+
+    def __init__(self, work):
+        tag = f"pubench-tun-{os.getpid()}"
+        self.ns = {"a": f"{tag}-a", "b": f"{tag}-b"}
+        self.work = work
+        self.procs = []
+
+    def __enter__(self):
+        for n in self.ns.values():
+            subprocess.run(["ip", "netns", "add", n], check=True, timeout=10)
+        va, vb = f"pbt{os.getpid() % 100000}a", f"pbt{os.getpid() % 100000}b"
+        subprocess.run(["ip", "link", "add", va, "netns", self.ns["a"], "type", "veth", "peer",
+                        "name", vb, "netns", self.ns["b"]], check=True, timeout=10)
+        for side, dev, ip in (("a", va, A_IP), ("b", vb, B_IP)):
+            self.run(side, ["ip", "addr", "add", f"{ip}/24", "dev", dev])
+            self.run(side, ["ip", "link", "set", dev, "up"])
+            self.run(side, ["ip", "link", "set", "lo", "up"])
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            self.stop(p)
+        for n in self.ns.values():
+            subprocess.run(["ip", "netns", "del", n], timeout=10, stderr=subprocess.DEVNULL)
+
+    def argv(self, side, argv):
+        return ["ip", "netns", "exec", self.ns[side], *argv]
+
+    def run(self, side, argv, check=True, timeout=30):
+        cp = subprocess.run(self.argv(side, argv), capture_output=True, text=True, timeout=timeout)
+        if check and cp.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} in {side} failed: {cp.stderr[-800:]}")
+        return cp
+
+    def spawn(self, side, argv, name):
+        log_path = os.path.join(self.work, f"{name}.log")
+        with open(log_path, "wb") as f:
+            p = subprocess.Popen(self.argv(side, argv), stdout=f, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        p.log_path = log_path
+        self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+# -- measurements (client in b, server in a) ----------------------------------
+
+def measure(lab, addr, args):
+    out = {}
+    got = wait_for(lambda: lab.run("b", ["ping", "-n", "-c", "1", "-W", "1", addr],
+                                   check=False).returncode == 0, 30, f"{addr} to answer ping")
+    cp = lab.run("b", ["ping", "-n", "-q", "-c", str(args.pings), "-i", "0.05", addr],
+                 timeout=args.pings + 30)
+    m = re.search(r"= [\d.]+/([\d.]+)/", cp.stdout)
+    out["rtt_ms"] = float(m.group(1)) if m else None
+    best = 0.0
+    for _ in range(args.runs):
+        srv = lab.spawn("a", ["iperf3", "-s", "-1", "-B", addr, "-p", str(IPERF_PORT)], "iperf3-s")
+        time.sleep(0.4)
+        cp = lab.run("b", ["iperf3", "-c", addr, "-p", str(IPERF_PORT), "-t", str(args.seconds),
+                           "-J"], check=False, timeout=args.seconds + 30)
+        lab.stop(srv)
+        if cp.returncode == 0:
+            best = max(best, json.loads(cp.stdout)["end"]["sum_received"]["bits_per_second"] / 1e6)
+    out["tcp_mbps"] = best
+    srv = lab.spawn("a", ["iperf3", "-s", "-1", "-B", addr, "-p", str(IPERF_PORT)], "iperf3-s")
+    time.sleep(0.4)
+    cp = lab.run("b", ["iperf3", "-c", addr, "-p", str(IPERF_PORT), "-u", "-b", args.udp_rate,
+                       "-l", "100", "-t", str(args.seconds), "-J"], check=False,
+                 timeout=args.seconds + 30)
+    lab.stop(srv)
+    if cp.returncode == 0:
+        s = json.loads(cp.stdout)["end"]["sum"]
+        arrived = s.get("packets", 0) - s.get("lost_packets", 0)
+        out["udp_pps"] = arrived / max(s.get("seconds", args.seconds), 1e-9)
+    else:
+        out["udp_pps"] = None
+    return out
+
+
+# -- the systems ---------------------------------------------------------------
+
+def start_peerup(lab, args):
+    peerup = os.path.join(args.build, "src", "cli", "peerup")
+    if not os.access(peerup, os.X_OK):
+        return None, f"no peerup binary at {peerup} (build it: cmake --build {args.build} --target peerup)"
+    ids, dirs = {}, {}
+    for side in ("a", "b"):
+        d = dirs[side] = os.path.join(lab.work, f"peerup-{side}")
+        os.makedirs(d)
+        ids[side] = subprocess.run([peerup, "keygen", "--key", os.path.join(d, "identity.key")],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+    port = 4301
+    proto = (lambda ip: f"/ip4/{ip}/udp/{port}/quic-v1") if args.peerup_transport == "quic" \
+        else (lambda ip: f"/ip4/{ip}/tcp/{port}")
+    for side, other, other_ip in (("a", "b", B_IP), ("b", "a", A_IP)):
+        with open(os.path.join(dirs[side], "config.yaml"), "w") as f:
+            f.write("identity_key: identity.key\nauthorized_keys: authorized_keys\n"
+                    f"listen:\n  - {proto('0.0.0.0')}\nrelays: []\nservices: {{}}\n"
+                    f"names:\n  peer: {proto(other_ip)}/p2p/{ids[other]}\n"
+                    "network:\n  tun: true\n  name: pubench0\n  allow: [all]\n")
+        subprocess.run([peerup, "--config", os.path.join(dirs[side], "config.yaml"), "auth",
+                        "add", ids[other], "--comment", "bench"], check=True, capture_output=True)
+    procs = {s: lab.spawn(s, [peerup, "--config", os.path.join(dirs[s], "config.yaml"), "daemon",
+                              "--tun"], f"peerup-{s}") for s in ("a", "b")}
+
+    def addr_of(side):
+        if procs[side].poll() is not None:
+            raise RuntimeError(f"peerup in {side} exited: {read(procs[side].log_path)[-1500:]}")
+        m = re.search(r"network mode: pubench0 is (\S+)/", read(procs[side].log_path))
+        return m and m.group(1)
+    a_addr = wait_for(lambda: addr_of("a"), 20, "peerup's interface in a")
+    wait_for(lambda: addr_of("b"), 20, "peerup's interface in b")
+    return a_addr, procs
+
+
+def start_nebula(lab, args):
+    if not shutil.which("nebula") or not shutil.which("nebula-cert"):
+        return None, "nebula not installed (apt-get install nebula)"
+    d = os.path.join(lab.work, "nebula")
+    os.makedirs(d)
+    subprocess.run(["nebula-cert", "ca", "-name", "bench", "-out-crt", f"{d}/ca.crt", "-out-key",
+                    f"{d}/ca.key"], check=True, capture_output=True)
+    procs = {}
+    for side, ip, lh in (("a", NEBULA_NET[0], True), ("b", NEBULA_NET[1], False)):
+        subprocess.run(["nebula-cert", "sign", "-ca-crt", f"{d}/ca.crt", "-ca-key", f"{d}/ca.key",
+                        "-name", side, "-ip", f"{ip}/24", "-out-crt", f"{d}/{side}.crt",
+                        "-out-key", f"{d}/{side}.key"], check=True, capture_output=True)
+        hosts = "    []\n" if lh else f"    - \"{NEBULA_NET[0]}\"\n"
+        with open(f"{d}/{side}.yml", "w") as f:
+            f.write(f"pki:\n  ca: {d}/ca.crt\n  cert: {d}/{side}.crt\n  key: {d}/{side}.key\n"
+                    f"static_host_map:\n  \"{NEBULA_NET[0]}\": [\"{A_IP}:4242\"]\n"
+                    f"lighthouse:\n  am_lighthouse: {'true' if lh else 'false'}\n"
+                    f"  hosts:\n{hosts}"
+                    "listen:\n  host: 0.0.0.0\n  port: 4242\n"
+                    "tun:\n  dev: nebula1\n  mtu: 1300\n"
+                    "logging:\n  level: warning\n"
+                    "firewall:\n  outbound:\n    - port: any\n      proto: any\n      host: any\n"
+                    "  inbound:\n    - port: any\n      proto: any\n      host: any\n")
+        procs[side] = lab.spawn(side, ["nebula", "-config", f"{d}/{side}.yml"], f"nebula-{side}")
+    wait_for(lambda: lab.run("a", ["ip", "link", "show", "nebula1"], check=False).returncode == 0,
+             15, "nebula1 in a")
+    return NEBULA_NET[0], procs
+
+
+def start_wireguard(lab, args):
+    if not shutil.which("wireguard-go") or not shutil.which("wg"):
+        return None, "wireguard-go or wg not installed (apt-get install wireguard-go wireguard-tools)"
+    keys = {}
+    for side in ("a", "b"):
+        priv = subprocess.run(["wg", "genkey"], check=True, capture_output=True, text=True).stdout.strip()
+        pub = subprocess.run(["wg", "pubkey"], input=priv, check=True, capture_output=True,
+                             text=True).stdout.strip()
+        keys[side] = (priv, pub)
+    procs = {}
+    for side, other, ip, other_ip, other_wg in (("a", "b", WG_NET[0], B_IP, WG_NET[1]),
+                                                ("b", "a", WG_NET[1], A_IP, WG_NET[0])):
+        # -f: foreground, so stopping the process removes the interface.
+        # One name per side: wireguard-go's control socket lives in
+        # /var/run/wireguard/<name>.sock, which both namespaces share.
+        dev = f"pbwg{side}"
+        # wireguard-go refuses to run on Linux (where the kernel module exists)
+        # unless told that userspace is what we want: here it is the subject.
+        env_argv = ["env", "WG_PROCESS_FOREGROUND=1",
+                    "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", "-f", dev]
+        procs[side] = lab.spawn(side, env_argv, f"wireguard-{side}")
+        wait_for(lambda: lab.run(side, ["ip", "link", "show", dev], check=False).returncode == 0,
+                 10, f"{dev} in {side}")
+        kf = os.path.join(lab.work, f"wg-{side}.key")
+        with open(kf, "w") as f:
+            f.write(keys[side][0])
+        os.chmod(kf, 0o600)
+        lab.run(side, ["wg", "set", dev, "private-key", kf, "listen-port", "51820", "peer",
+                       keys[other][1], "endpoint", f"{other_ip}:51820", "allowed-ips",
+                       f"{other_wg}/32"])
+        lab.run(side, ["ip", "addr", "add", f"{ip}/24", "dev", dev])
+        lab.run(side, ["ip", "link", "set", dev, "up"])
+    return WG_NET[0], procs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--pings", type=int, default=50)
+    ap.add_argument("--udp-rate", default="200M")
+    ap.add_argument("--peerup-transport", choices=("quic", "tcp"), default="quic")
+    ap.add_argument("--only", default="raw,peerup,nebula,wireguard")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/tun.py needs root (network namespaces and TUN devices)")
+    if not shutil.which("iperf3"):
+        sys.exit("iperf3 not found (apt-get install iperf3)")
+    results = {}
+    systems = {"peerup": start_peerup, "nebula": start_nebula, "wireguard": start_wireguard}
+    with tempfile.TemporaryDirectory(prefix="pubench-tun-") as work:
+        for name in args.only.split(","):
+            os.makedirs(os.path.join(work, name))
+            with Lab(os.path.join(work, name)) as lab:
+                try:
+                    if name == "raw":
+                        addr = A_IP
+                    else:
+                        addr, procs = systems[name](lab, args)
+                        if addr is None:
+                            log(f"{name}: skipped: {procs}")
+                            continue
+                    log(f"{name}: measuring to {addr}")
+                    results[name] = measure(lab, addr, args)
+                    log(f"{name}: {results[name]}")
+                except Exception as e:  # one system failing must not hide the others
+                    results[name] = {"error": str(e)[-1500:]}
+                    log(f"{name}: FAILED: {e}")
+    raw_rtt = results.get("raw", {}).get("rtt_ms")
+    neb = results.get("nebula", {})
+    print(f"\n{'system':<10} {'TCP Mbit/s':>11} {'vs nebula':>10} {'RTT ms':>8} {'+RTT ms':>8} "
+          f"{'UDP pkt/s':>10}")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{name:<10} error: {r['error'].splitlines()[-1] if r['error'] else ''}")
+            continue
+        ratio = (f"{r['tcp_mbps'] / neb['tcp_mbps']:.2f}x"
+                 if neb.get("tcp_mbps") else "-")
+        over = (f"{r['rtt_ms'] - raw_rtt:.3f}" if r.get("rtt_ms") is not None and raw_rtt else "-")
+        pps = f"{r['udp_pps']:.0f}" if r.get("udp_pps") else "-"
+        rtt = f"{r['rtt_ms']:.3f}" if r.get("rtt_ms") is not None else "-"
+        print(f"{name:<10} {r['tcp_mbps']:>11.1f} {ratio:>10} {rtt:>8} {over:>8} {pps:>10}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0 if all("error" not in r for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
