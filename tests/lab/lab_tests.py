@@ -506,6 +506,74 @@ def _direct_cut(ctx, quic):
         log(f"paths after the cut: {paths}")
 
 
+
+EXPIRE_TIMEOUT_S = 3      # NAT A's lowered UDP conntrack timeout (both unreplied and stream)
+REPUNCH_WITHIN_S = 20     # mapping expired -> a direct QUIC path again
+
+
+@scenario("quic_mapping_expired", budget=80, direct=True)
+def quic_mapping_expired(ctx):
+    """cone/cone over QUIC: once the path is a direct QUIC one, NAT A's UDP
+    conntrack timeout is lowered to 3 s and the quiet direct flow expires
+    there; the service works again within seconds (the dead path is noticed)
+    and a new hole punch brings a direct QUIC path back."""
+    with ctx.topology("cone", "cone") as t:
+        lab = _start_direct(ctx, t, quic=True)
+        _wait_direct(lab, t, "udp")
+        nat, relay = t.router("a"), labnet.RELAY_IP
+        punches_before = (lab.holepunch(lab.status()) or {}).get("successes", 0)
+        defaults = {k: t.run(nat, ["sysctl", "-n", f"net.netfilter.nf_conntrack_{k}"]).stdout.strip()
+                    for k in ("udp_timeout", "udp_timeout_stream")}
+        # 1. a NAT with a UDP timeout shorter than the QUIC keep-alive (15 s):
+        #    the conntrack sysctls are per network namespace
+        for k in defaults:
+            t.run(nat, ["sysctl", "-qw", f"net.netfilter.nf_conntrack_{k}={EXPIRE_TIMEOUT_S}"])
+        lowered = time.monotonic()
+
+        # 2. wait for the direct flow to expire in NAT A. Only that one: the
+        #    relay's flow is kept fresh meanwhile (a NAT that expired every
+        #    mapping would also cut the relayed fallback this test relies on).
+        def expired():
+            t.conntrack(nat, "-U", "-p", "udp", "--orig-dst", relay, "--timeout", "60")
+            return not _direct_flows(t, "udp") and not [
+                line for line in t.conntrack(nat, "-L", "-p", "udp").stdout.splitlines()
+                if f"dst={labnet.SIDES['b'][3]}" in line]
+        labnet.wait_for(expired, 30, "the direct UDP flow to expire in NAT A", interval=0.25)
+        gone = time.monotonic()
+        log(f"direct UDP flow expired in {nat} {gone - lowered:.1f} s after the timeout "
+            f"was lowered to {EXPIRE_TIMEOUT_S} s")
+        # 3. new mappings get ordinary timeouts again
+        for k, v in defaults.items():
+            t.run(nat, ["sysctl", "-qw", f"net.netfilter.nf_conntrack_{k}={v}"])
+
+        # 4. the service: phone's next stream meets the dead mapping
+        resumed = None
+        while time.monotonic() - gone < 2 * RESUME_WITHIN_S:
+            ok, body, _ = lab.fetch("index.html", timeout=3)
+            if ok:
+                resumed = time.monotonic() - gone
+                break
+            time.sleep(0.2)
+        check(resumed is not None, f"service did not come back within {2 * RESUME_WITHIN_S} s")
+        log(f"service answered {resumed:.1f} s after the mapping expired; paths {lab.transports()}")
+        check(resumed <= RESUME_WITHIN_S, f"service came back after {resumed:.1f} s, "
+              f"more than {RESUME_WITHIN_S} s")
+
+        # 5. punched again: a direct QUIC path, a flow both ways in NAT A, and
+        #    (when the old path did not heal by itself) one more counted punch
+        def direct_again():
+            tr = lab.transports()
+            return tr.get("direct") == "quic" and _direct_flows(t, "udp") and tr
+        tr = labnet.wait_for(direct_again, REPUNCH_WITHIN_S,
+                             "a direct QUIC path to phone again", interval=0.5)
+        again = time.monotonic() - gone
+        hp = lab.holepunch(lab.status()) or {}
+        log(f"direct QUIC path again {again:.1f} s after the expiry; paths {tr}; holepunch {hp}; "
+            f"{nat} conntrack: {_direct_flows(t, 'udp')[0]}")
+        log(f"hole punches counted: {punches_before} before, {hp.get('successes', 0)} now")
+        _no_relay_bytes(lab)
+
+
 # -- runner -------------------------------------------------------------------
 
 # -- 4. network mode (TUN, issue 14) ------------------------------------------
