@@ -38,6 +38,7 @@ struct path_record {
   std::uint32_t attempts = 0;      // DCUtR runs (each up to 3 rounds), either role
   std::uint32_t successes = 0;
   std::string last_error;  // of the last failed run; cleared by a success
+  std::string method;      // how the last punch that worked found the path
   steady::time_point next_attempt{};
   bool punching = false;  // a DCUtR run is in progress
   retry_backoff backoff;

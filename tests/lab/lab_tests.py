@@ -507,6 +507,43 @@ def _direct_cut(ctx, quic):
 
 
 
+BIRTHDAY_WITHIN_S = 40   # relayed -> direct: three failed DCUtR rounds (15 s), then the birthday punch
+
+
+@scenario("quic_birthday_symmetric_cone", budget=80, direct=True)
+def quic_birthday_symmetric_cone(ctx):
+    """symmetric/cone over QUIC: DCUtR fails (home's NAT maps each destination
+    to a new port), then the birthday punch finds a path: home opens 256
+    mappings towards phone, phone probes random ports of home's NAT; a direct
+    QUIC path, status says "birthday", and a 2 MiB fetch then moves (almost)
+    no bytes through the relay."""
+    with ctx.topology("symmetric", "cone") as t:
+        lab = _start_direct(ctx, t, quic=True)
+
+        def direct():
+            tr = lab.transports()
+            return tr.get("direct") == "quic" and tr
+        tr = labnet.wait_for(direct, BIRTHDAY_WITHIN_S, "a direct QUIC path to phone", interval=0.5)
+        took = time.monotonic() - lab.proxy_started
+        home_log, proxy_log = lab.logs()["home.log"], lab.logs()["proxy.log"]
+        birthday = [line for line in (home_log + proxy_log).splitlines() if "birthday" in line]
+        log(f"direct QUIC path {took:.1f} s after the proxy started; paths {tr}")
+        for line in birthday:
+            log(f"  {line}")
+        check(re.search(r"direct connection to \S+ via \S+ after \d+ ms \(birthday hole punch",
+                        home_log), "home's log shows no direct connection from the birthday punch")
+        hp = labnet.wait_for(lambda: (lambda h: h if h.get("method") else None)(
+            lab.holepunch(lab.status()) or {}), 10, "status to say how the path was found")
+        log(f"holepunch status: {hp}")
+        check(hp.get("method") == "birthday", f"status should say the path came from the birthday "
+              f"punch: {hp}")
+        flows = _direct_flows(t, "udp")
+        check(flows, f"no UDP flow seen both ways between home and phone's public address in "
+              f"{t.router('a')}'s conntrack table")
+        log(f"{t.router('a')} conntrack: {flows[0]}")
+        _no_relay_bytes(lab)
+
+
 EXPIRE_TIMEOUT_S = 3      # NAT A's lowered UDP conntrack timeout (both unreplied and stream)
 REPUNCH_WITHIN_S = 20     # mapping expired -> a direct QUIC path again
 
