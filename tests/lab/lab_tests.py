@@ -221,6 +221,12 @@ def punch_raw(ctx):
 
 def _start(ctx, t, quic=False):
     tag = f"{t.kinds['a']}-{t.kinds['b']}" + ("-quic" if quic else "")
+    # Two scenarios of one pairing in one run get their own directories
+    # (a second relay would find the first one's key and no relay_id).
+    n = 1
+    while os.path.exists(os.path.join(ctx.work, tag + (f"-{n}" if n > 1 else ""))):
+        n += 1
+    tag += f"-{n}" if n > 1 else ""
     lab = labpeer.PeerupLab(ctx.peerup, t, ctx.path(tag, "x")[:-2], quic=quic)
     lab.start_all()
     return lab
