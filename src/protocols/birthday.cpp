@@ -39,6 +39,27 @@ struct hard_state {
   explicit hard_state(net::asio::any_io_executor ex) : done(ex) {}
 };
 
+// Gives back one of the service's run slots (unless the service is gone).
+struct run_slot {
+  std::size_t& n;
+  std::shared_ptr<bool> alive;
+  ~run_slot() {
+    if (*alive) --n;
+  }
+};
+
+// Step 2 on either side: the roles from both hints, logged once.
+wire::birthday_role roles(const peer_id& peer, const char* with_or_from, wire::nat_hint ours,
+                          wire::nat_hint theirs) {
+  const auto role = wire::birthday_role_for(ours, theirs);
+  spdlog::info("birthday hole punch {} {}: our NAT {}, its NAT {}: {}", with_or_from,
+               peer.to_string(), wire::to_string(ours), wire::to_string(theirs),
+               role == wire::birthday_role::hard   ? "we open the mappings"
+               : role == wire::birthday_role::easy ? "we probe"
+                                                   : "not tried");
+  return role;
+}
+
 }  // namespace
 
 birthday_service::birthday_service(net::host& h, self_source self, birthday_config cfg)
@@ -77,6 +98,12 @@ result<udp::endpoint> birthday_service::usable(const wire::birthday_hello& h,
 net::awaitable<result<net::connection_ptr>> birthday_service::run(net::connection_ptr relayed) {
   auto alive = alive_;
   const auto peer = relayed->remote_peer;
+  // SECURITY: our own runs count against the same bound as the peers'
+  // (each may hold `sockets` descriptors): many relayed peers at once must
+  // not exhaust them.
+  if (serving_ >= cfg_.max_inbound) co_return make_error_code(errc::resource_limit);
+  ++serving_;
+  const run_slot slot{serving_, alive};
   // 1. our hello with a fresh token; the peer's hello
   wire::birthday_token token;
   {
@@ -101,12 +128,7 @@ net::awaitable<result<net::connection_ptr>> birthday_service::run(net::connectio
     co_return theirs.error();
   }
   // 2. roles
-  const auto role = wire::birthday_role_for(mine.hint, theirs->hint);
-  spdlog::info("birthday hole punch with {}: our NAT {}, its NAT {}: {}", peer.to_string(),
-               wire::to_string(mine.hint), wire::to_string(theirs->hint),
-               role == wire::birthday_role::hard   ? "we open the mappings"
-               : role == wire::birthday_role::easy ? "we probe"
-                                                   : "not tried");
+  const auto role = roles(peer, "with", mine.hint, theirs->hint);
   if (role == wire::birthday_role::none) {
     (void)co_await s->close_write();
     co_return make_error_code(errc::birthday_unsuitable);
@@ -126,13 +148,7 @@ net::awaitable<void> birthday_service::serve(net::stream_ptr s, net::stream_cont
   if (serving_ >= cfg_.max_inbound) co_return s->reset();
   auto alive = alive_;
   ++serving_;
-  struct release {
-    std::size_t& n;
-    std::shared_ptr<bool> alive;
-    ~release() {
-      if (*alive) --n;
-    }
-  } on_exit{serving_, alive};
+  const run_slot slot{serving_, alive};
   const auto peer = ctx.conn->remote_peer;
   auto raw = co_await net::with_timeout(
       net::read_length_prefixed(*s, wire::birthday_hello::size), cfg_.message_timeout);
@@ -148,12 +164,7 @@ net::awaitable<void> birthday_service::serve(net::stream_ptr s, net::stream_cont
   const auto mine = hello_of(me, theirs->token);
   const bytes out = mine.encode();
   if (auto w = co_await net::write_length_prefixed(*s, out); !w || !*alive) co_return;
-  const auto role = wire::birthday_role_for(mine.hint, theirs->hint);
-  spdlog::info("birthday hole punch from {}: our NAT {}, its NAT {}: {}", peer.to_string(),
-               wire::to_string(mine.hint), wire::to_string(theirs->hint),
-               role == wire::birthday_role::hard   ? "we open the mappings"
-               : role == wire::birthday_role::easy ? "we probe"
-                                                   : "not tried");
+  const auto role = roles(peer, "from", mine.hint, theirs->hint);
   if (role == wire::birthday_role::none) {
     (void)co_await s->close_write();
     co_return;

@@ -41,8 +41,8 @@ struct birthday_config {
   dcutr::addr_policy policy;
   net::steady_clock::duration message_timeout = std::chrono::seconds(10);
   net::steady_clock::duration dial_timeout = std::chrono::seconds(5);
-  // SECURITY: runs served at once (each may open `sockets` sockets or send
-  // `max_probes` probes).
+  // SECURITY: runs at once, ours and the peers' together (each may open
+  // `sockets` sockets or send `max_probes` probes).
   std::size_t max_inbound = 2;
 };
 
