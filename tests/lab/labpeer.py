@@ -129,9 +129,7 @@ class PeerupLab:
         self.home.write_config(listen=self.listen_addrs(labnet.HOME_PORT),
                                relays=[self.relay_addr], services=services)
         labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
-        # LAB_DEBUG=1: home logs at debug level (a failed scenario prints its log).
-        debug = ["--log-level", "debug"] if os.environ.get("LAB_DEBUG") else []
-        self.home_proc = self.t.spawn("home", self.home.cmd("daemon", *debug), stdout=self.p("home.out"),
+        self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
                                       stderr=self.p("home.log"))
         wait_for(lambda: "reserved on relay" in _read(self.p("home.log")), 20,
                  "home to reserve a slot on the relay")
