@@ -67,6 +67,9 @@ std::string explain(const boost::system::error_code& ec, const client_setup& s) 
            "\" refused the stream (not authorized for it, or the service is down)";
   if (net::closed_by_peer(ec))
     return "connection closed by the peer (is this node's peer ID in its authorized_keys?)";
+  if (ec == make_error_code(errc::timeout))
+    return "the path to the peer stopped answering (a NAT mapping that expired, or the peer "
+           "went away); the next connection takes the relay or a new direct path";
   return ec.message();
 }
 

@@ -81,6 +81,11 @@ class category final : public boost::system::error_category {
       case errc::quic_datagrams_unsupported:
         return "QUIC datagrams not negotiated (the peer offers none)";
       case errc::quic_datagram_too_large: return "QUIC datagram larger than the path allows";
+      case errc::birthday_malformed: return "malformed birthday hole punch message";
+      case errc::birthday_unsuitable:
+        return "birthday hole punch not tried: it needs one hard (symmetric) and one easy NAT";
+      case errc::birthday_no_hit:
+        return "birthday hole punch: no probe got through within its bounds";
       case errc::tun_packet_too_short: return "IP packet too short";
       case errc::tun_packet_version: return "IP version is neither 4 nor 6";
       case errc::tun_packet_header_length: return "bad IPv4 header length";

@@ -127,6 +127,9 @@ enum class errc {
   quic_internal,                 // ngtcp2 or GnuTLS failed locally (allocation, setup)
   quic_datagrams_unsupported = 1004,  // RFC 9221 datagrams not negotiated (a side offers none)
   quic_datagram_too_large,            // datagram larger than max_datagram_size() allows now
+  birthday_malformed = 1006,  // a /peerup/birthday message was malformed (size, version, hint)
+  birthday_unsuitable,        // NAT kinds do not call for a birthday punch (needs one hard, one easy)
+  birthday_no_hit,            // no birthday probe got through within its packet and time bounds
 
   // --- TUN network mode 1100-1199 (src/tun) ---
   tun_packet_too_short = 1100,  // IP packet shorter than its fixed header (20 or 40 bytes)

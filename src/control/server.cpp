@@ -350,6 +350,7 @@ std::string control_server::peers_json() {
     if (auto p = d_.paths().status(c->remote_peer)) {
       o["holepunch_attempts"] = p->attempts;
       o["holepunch_successes"] = p->successes;
+      o["holepunch_method"] = p->method;
     }
     out.push_back(std::move(o));
   }

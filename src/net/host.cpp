@@ -589,7 +589,8 @@ awaitable<result<connection_ptr>> host::dial_addr(const multiaddr& addr,
   // too: a cone NAT lets our listener's peers in, so a dial-back from the
   // listener would pass where a stranger's dial would not.
   if (is_quic_addr(addr))
-    co_return co_await dial_quic(addr, std::move(expected), !opts.reuse_port);
+    co_return co_await dial_quic(addr, std::move(expected), !opts.reuse_port,
+                                 opts.reuse_port ? std::uint16_t{0} : opts.quic_local_port);
   // Outbound TCP leaves from the listen port (SO_REUSEPORT) whenever we
   // listen: what peers observe is then the NAT mapping of the listen port,
   // which is what hole punching needs them to report.
@@ -783,7 +784,8 @@ result<connection_ptr> host::admit_quic(const std::shared_ptr<quic_connection>& 
 
 awaitable<result<connection_ptr>> host::dial_quic(const multiaddr& addr,
                                                   std::optional<peer_id> expected,
-                                                  bool fresh_socket) {
+                                                  bool fresh_socket,
+                                                  std::uint16_t local_port) {
   auto alive = alive_;
   auto target = to_udp_endpoint(addr);
   if (!target) co_return target.error();
@@ -794,7 +796,7 @@ awaitable<result<connection_ptr>> host::dial_quic(const multiaddr& addr,
     const udp::endpoint any(
         target->address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
                                   : asio::ip::address(asio::ip::address_v4::any()),
-        0);
+        local_port);
     try {
       ep = quic_endpoint::open(ex_, any, *tls, cfg_.quic_cfg, std::nullopt);
     } catch (const std::system_error& e) {

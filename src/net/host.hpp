@@ -57,6 +57,10 @@ struct dial_options {
   // Off for hole punching: there it means the peer's SYN got in first.
   bool ephemeral_fallback = true;
   dial_role role = dial_role::initiator;
+  // QUIC only, with reuse_port false: bind the fresh UDP socket to this port
+  // (0: any). The birthday hole punch dials from the port whose NAT mapping
+  // a probe proved open.
+  std::uint16_t quic_local_port = 0;
 };
 
 struct opened_stream {
@@ -185,6 +189,23 @@ class host {
     for (const auto& l : quic_listeners_) n += l->retries_sent();
     return n;
   }
+  // UDP offload across our QUIC sockets (listeners and dial sockets): on
+  // when any socket has it; sends and receives that used it.
+  struct quic_offload_stats {
+    bool gso = false, gro = false;
+    std::uint64_t gso_sends = 0, gro_receives = 0;
+  };
+  quic_offload_stats quic_offload() const {
+    quic_offload_stats s;
+    for (const auto* v : {&quic_listeners_, &quic_dialers_})
+      for (const auto& e : *v) {
+        s.gso = s.gso || e->gso_enabled();
+        s.gro = s.gro || e->gro_enabled();
+        s.gso_sends += e->gso_sends();
+        s.gro_receives += e->gro_receives();
+      }
+    return s;
+  }
   // UDP datagrams our QUIC listeners dropped unread: malformed, truncated,
   // for no connection of ours and no client Initial (logged once).
   std::uint64_t quic_dropped_datagrams() const {
@@ -224,7 +245,8 @@ class host {
   // make the test pass).
   awaitable<result<connection_ptr>> dial_quic(const multiaddr& addr,
                                               std::optional<peer_id> expected,
-                                              bool fresh_socket = false);
+                                              bool fresh_socket = false,
+                                              std::uint16_t local_port = 0);
   awaitable<void> handle_inbound_quic(std::shared_ptr<quic_connection> c);
   // Dials `addrs` in order until one connects.
   awaitable<result<connection_ptr>> dial_each(peer_id peer, std::vector<multiaddr> addrs);

@@ -1,10 +1,14 @@
 #include "net/quic_transport.hpp"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "multiformats/multiaddr_protocols.hpp"
 
@@ -19,6 +23,80 @@ constexpr std::size_t batch = 32;
 // SECURITY: a receive slot; longer datagrams are truncated by the kernel
 // and dropped (we advertise a smaller max_udp_payload_size anyway).
 constexpr std::size_t slot_size = 2048;
+// With GRO a receive holds a run of datagrams: fewer, larger slots.
+constexpr std::size_t gro_batch = 8;
+constexpr std::size_t gro_slot_size = 65535;
+// SECURITY: a coalesced receive is split into at most this many datagrams
+// (the kernel's own UDP_MAX_SEGMENTS); GSO sends no more per sendmsg.
+constexpr std::size_t max_segments = 64;
+constexpr std::size_t max_gso_bytes = 65000;
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+// Fits one connection into the host's memory budget before it exists:
+// reserves on `res` what the peer may make us hold, and lowers the config's
+// maxima to what was granted.
+// 1. the receive window: the connection window's maximum (ngtcp2 grows the
+//    window with the RTT up to it), halved until it fits a share of the
+//    budget left, down to the initial window, which is forced (a connection
+//    needs one to work); streams' windows never exceed it
+// 2. RFC 9221 datagrams: both queues at their full frame size, halved until
+//    they fit the share, down to min_datagram_queue; below that none are
+//    offered (peers without datagrams are unaffected)
+// The share (1/16 of the headroom) leaves room for later connections,
+// streams and Yamux windows: reserving the full maximum for every
+// connection would let eight busy QUIC peers refuse everything else.
+// What is reserved is a bound, not an allocation: ngtcp2 holds at most the
+// window of unread data.
+constexpr std::size_t min_datagram_queue = 16;
+constexpr std::size_t budget_share = 16;
+
+quic::config fit_to_budget(quic::config cfg, connection_resources* res) {
+  if (!res) return cfg;
+  const std::size_t min_window =
+      std::min<std::size_t>(cfg.connection_window, cfg.max_connection_window);
+  const std::size_t share = res->memory_headroom() / budget_share;
+  std::size_t window = cfg.max_connection_window;
+  while (window > min_window && (window > share || !res->reserve_memory(window))) window /= 2;
+  if (window <= min_window) {
+    window = min_window;
+    res->force_memory(window);
+  }
+  cfg.max_connection_window = window;
+  cfg.connection_window = std::min<std::uint64_t>(cfg.connection_window, window);
+  cfg.max_stream_window = std::min<std::uint64_t>(cfg.max_stream_window, window);
+  cfg.stream_window = std::min<std::uint64_t>(cfg.stream_window, window);
+  if (cfg.max_datagram_frame_size > 0) {
+    const auto per_entry = 2 * static_cast<std::size_t>(cfg.max_datagram_frame_size);
+    std::size_t queue = cfg.datagram_queue;
+    while (queue >= min_datagram_queue &&
+           (queue * per_entry > share || !res->reserve_memory(queue * per_entry)))
+      queue /= 2;
+    if (queue >= min_datagram_queue) {
+      cfg.datagram_queue = queue;
+    } else {
+      cfg.datagram_queue = 0;
+      cfg.max_datagram_frame_size = 0;
+    }
+  }
+  return cfg;
+}
+
+// Room for one control message carrying a T, aligned as the kernel wants.
+template <class T>
+struct cmsg_buffer {
+  alignas(cmsghdr) std::uint8_t bytes[CMSG_SPACE(sizeof(T))] = {};
+};
+
+bool offload_wanted(const char* env) {
+  const char* v = std::getenv(env);
+  return !(v && std::string_view(v) == "off");
+}
+
 // The most datagrams one connection writes per flush (pacing allows less).
 constexpr std::size_t max_flush = 64;
 // Liveness (as for Yamux): a connection that heard nothing for this long is
@@ -105,7 +183,7 @@ class quic_stream final : public byte_stream {
       }
       if (r.reset) co_return make_error_code(errc::stream_reset);
       if (r.fin) co_return std::size_t{0};
-      if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+      if (conn_->closed_) co_return conn_->stream_error();
       co_await st_->readable.wait();
     }
   }
@@ -113,7 +191,7 @@ class quic_stream final : public byte_stream {
   awaitable<result<void>> write(byte_span data) override {
     std::size_t off = 0;
     while (off < data.size()) {
-      if (conn_->closed_) co_return make_error_code(errc::connection_closed);
+      if (conn_->closed_) co_return conn_->stream_error();
       auto n = conn_->core_->write(id_, data.subspan(off));
       if (!n) co_return n.error();
       off += *n;
@@ -396,7 +474,12 @@ void quic_connection::on_closed(error_code why) {
   timer_.cancel();
   state_changed_.notify();
   datagram_arrived_.notify();
-  if (res_) res_->close();
+  if (res_) {
+    // What fit_to_budget reserved (the only memory a QUIC connection
+    // charges) goes back with the slot.
+    res_->release_memory(res_->memory());
+    res_->close();
+  }
   // The CONNECTION_CLOSE the core queued (a refused certificate, our
   // close()) leaves now: flush_soon() does nothing once closed.
   std::vector<quic::datagram> out;
@@ -431,6 +514,18 @@ quic_endpoint::quic_endpoint(asio::any_io_executor ex, const udp::endpoint& bind
   socket_.set_option(asio::socket_base::send_buffer_size(4 * 1024 * 1024), ignored);
   local_ = socket_.local_endpoint();
   local_addr_ = to_address(local_);
+  // UDP offload where the kernel has it (GSO: 4.18, GRO: 5.0). A failed
+  // setsockopt leaves the plain path.
+  const int fd = socket_.native_handle();
+  if (offload_wanted("PEERUP_QUIC_GSO")) {
+    int size = 0;
+    socklen_t len = sizeof(size);
+    gso_ = ::getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
+  }
+  if (offload_wanted("PEERUP_QUIC_GRO")) {
+    const int on = 1;
+    gro_ = ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+  }
 }
 
 quic_endpoint::~quic_endpoint() { close(); }
@@ -454,10 +549,14 @@ void quic_endpoint::add_route(const bytes& cid, const std::shared_ptr<quic_conne
 void quic_endpoint::remove_route(const bytes& cid) { routes_.erase(key_of(cid)); }
 
 awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self) {
-  std::vector<std::array<std::uint8_t, slot_size>> slots(batch);
-  std::array<mmsghdr, batch> msgs{};
-  std::array<iovec, batch> iov{};
-  std::array<sockaddr_storage, batch> from{};
+  const std::size_t n_slots = gro_ ? gro_batch : batch;
+  const std::size_t size = gro_ ? gro_slot_size : slot_size;
+  std::vector<std::uint8_t> buffer(n_slots * size);
+  std::vector<mmsghdr> msgs(n_slots);
+  std::vector<iovec> iov(n_slots);
+  std::vector<sockaddr_storage> from(n_slots);
+  // Room for the UDP_GRO control message (an int: the segment size).
+  std::vector<cmsg_buffer<int>> control(n_slots);
   while (!closed_) {
     auto [ec] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
     if (closed_ || ec == asio::error::operation_aborted) co_return;
@@ -469,15 +568,20 @@ awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self)
     // Drain what the kernel holds, one batch per recvmmsg; bounded so one
     // busy socket cannot starve the executor's other work.
     for (int round = 0; round < 16 && !closed_; ++round) {
-      for (std::size_t i = 0; i < batch; ++i) {
-        iov[i] = {slots[i].data(), slots[i].size()};
+      for (std::size_t i = 0; i < n_slots; ++i) {
+        iov[i] = {buffer.data() + i * size, size};
         msgs[i] = {};
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &from[i];
         msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+        if (gro_) {
+          msgs[i].msg_hdr.msg_control = control[i].bytes;
+          msgs[i].msg_hdr.msg_controllen = sizeof(control[i].bytes);
+        }
       }
-      const int n = ::recvmmsg(socket_.native_handle(), msgs.data(), batch, MSG_DONTWAIT, nullptr);
+      const int n = ::recvmmsg(socket_.native_handle(), msgs.data(),
+                               static_cast<unsigned>(n_slots), MSG_DONTWAIT, nullptr);
       if (n <= 0) break;
       for (int i = 0; i < n; ++i) {
         // SECURITY: a truncated datagram is not what the peer sent.
@@ -488,9 +592,29 @@ awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self)
         udp::endpoint sender;
         std::memcpy(sender.data(), &from[i], msgs[i].msg_hdr.msg_namelen);
         sender.resize(msgs[i].msg_hdr.msg_namelen);
-        route(std::span<const std::uint8_t>(slots[i].data(), msgs[i].msg_len), sender);
+        const std::span<const std::uint8_t> got(buffer.data() + i * size, msgs[i].msg_len);
+        std::size_t segment = 0;
+        if (gro_) {
+          for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
+               c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+              int v = 0;
+              std::memcpy(&v, CMSG_DATA(c), sizeof(v));
+              segment = v > 0 ? static_cast<std::size_t>(v) : 0;
+            }
+        }
+        // SECURITY: a segment size the kernel gave must split the run into
+        // at most max_segments datagrams; anything else is taken whole.
+        if (segment == 0 || segment >= got.size() ||
+            (got.size() + segment - 1) / segment > max_segments) {
+          route(got, sender);
+          continue;
+        }
+        ++gro_receives_;
+        for (std::size_t off = 0; off < got.size() && !closed_; off += segment)
+          route(got.subspan(off, std::min(segment, got.size() - off)), sender);
       }
-      if (static_cast<std::size_t>(n) < batch) break;
+      if (static_cast<std::size_t>(n) < n_slots) break;
     }
   }
 }
@@ -545,8 +669,9 @@ void quic_endpoint::accept(std::span<const std::uint8_t> data, const udp::endpoi
   // pending handshakes before any TLS work is done for this datagram.
   auto res = policy_->admit(from);
   if (!res) return;
-  auto core = quic::connection::accept(cfg_, tls_, policy_->gate ? policy_->gate(from) : nullptr,
-                                       local_addr_, to_address(from), data, now, &retry_secret_);
+  auto core = quic::connection::accept(fit_to_budget(cfg_, res.get()), tls_,
+                                       policy_->gate ? policy_->gate(from) : nullptr, local_addr_,
+                                       to_address(from), data, now, &retry_secret_);
   if (!core) {
     note_dropped(from, "an Initial we could not accept (bad token or packet)");
     return;
@@ -565,9 +690,84 @@ void quic_endpoint::send_unconnected(const udp::endpoint& to, byte_span data) {
 
 void quic_endpoint::send(std::vector<quic::datagram>& out) {
   if (closed_ || out.empty()) return;
+  std::size_t failed_at = 0;
+  if (gso_ && out.size() > 1) {
+    if (send_gso(out, failed_at)) return;
+    // The kernel refused a segmented send (a device without checksum
+    // offload, an old kernel): plain sends from now on, starting with it.
+    gso_ = false;
+    spdlog::info("quic: UDP GSO refused on {}; sending datagram by datagram",
+                 to_quic_multiaddr(local_).to_string());
+  }
+  send_plain(out, failed_at);
+}
+
+bool quic_endpoint::send_gso(std::vector<quic::datagram>& out, std::size_t& failed_at) {
+  // 1. runs: consecutive datagrams to one address, all of the first one's
+  //    size except a shorter last one, at most max_segments and
+  //    max_gso_bytes; each run is one message
+  struct run {
+    std::size_t first, count;
+    std::uint16_t segment;
+  };
+  std::vector<run> runs;
+  for (std::size_t i = 0; i < out.size();) {
+    const auto seg = out[i].data.size();
+    std::size_t n = 1, bytes_in = seg;
+    while (i + n < out.size() && n < max_segments && out[i + n].to == out[i].to &&
+           out[i + n].data.size() <= seg && bytes_in + out[i + n].data.size() <= max_gso_bytes) {
+      bytes_in += out[i + n].data.size();
+      ++n;
+      if (out[i + n - 1].data.size() < seg) break;  // a shorter one ends the run
+    }
+    runs.push_back({i, n, static_cast<std::uint16_t>(seg)});
+    i += n;
+  }
+  std::vector<iovec> iov(out.size());
+  for (std::size_t i = 0; i < out.size(); ++i) iov[i] = {out[i].data.data(), out[i].data.size()};
+  std::vector<cmsg_buffer<std::uint16_t>> control(runs.size());
+  std::vector<mmsghdr> msgs(runs.size());
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& run = runs[r];
+    auto& h = msgs[r].msg_hdr;
+    h = {};
+    h.msg_iov = &iov[run.first];
+    h.msg_iovlen = run.count;
+    h.msg_name = const_cast<sockaddr*>(out[run.first].to.sa());
+    h.msg_namelen = out[run.first].to.len;
+    if (run.count > 1) {
+      h.msg_control = control[r].bytes;
+      h.msg_controllen = sizeof(control[r].bytes);
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      std::memcpy(CMSG_DATA(c), &run.segment, sizeof(run.segment));
+    }
+  }
+  // 2. sendmmsg in batches; a full socket buffer drops the rest (QUIC
+  //    counts it as loss), a refusal hands the rest to the plain path
+  std::size_t sent = 0;
+  for (int tries = 0; sent < msgs.size() && tries < 8; ++tries) {
+    const auto n = std::min(batch, msgs.size() - sent);
+    const int r = ::sendmmsg(socket_.native_handle(), msgs.data() + sent,
+                             static_cast<unsigned>(n), MSG_DONTWAIT);
+    if (r < 0 && (errno == EIO || errno == EINVAL) && runs[sent].count > 1) {
+      failed_at = runs[sent].first;
+      return false;
+    }
+    if (r <= 0) break;
+    for (std::size_t k = sent; k < sent + static_cast<std::size_t>(r); ++k)
+      if (runs[k].count > 1) ++gso_sends_;
+    sent += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+void quic_endpoint::send_plain(std::vector<quic::datagram>& out, std::size_t first) {
   std::array<mmsghdr, batch> msgs{};
   std::array<iovec, batch> iov{};
-  for (std::size_t start = 0; start < out.size(); start += batch) {
+  for (std::size_t start = first; start < out.size(); start += batch) {
     const std::size_t n = std::min(batch, out.size() - start);
     for (std::size_t i = 0; i < n; ++i) {
       auto& d = out[start + i];
@@ -594,8 +794,9 @@ awaitable<result<std::shared_ptr<quic_connection>>> quic_endpoint::dial(
     const udp::endpoint& remote, std::optional<peer_id> expected, quic::connection::gate gate,
     connection_resources_ptr res) {
   if (closed_) co_return make_error_code(errc::connection_closed);
-  auto core = quic::connection::dial(cfg_, tls_, std::move(expected), std::move(gate), local_addr_,
-                                     to_address(remote), steady_clock::now());
+  auto core = quic::connection::dial(fit_to_budget(cfg_, res.get()), tls_, std::move(expected),
+                                     std::move(gate), local_addr_, to_address(remote),
+                                     steady_clock::now());
   if (!core) co_return core.error();
   auto c = std::make_shared<quic_connection>(shared_from_this(), std::move(*core), std::move(res));
   c->process();

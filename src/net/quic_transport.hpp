@@ -49,6 +49,14 @@ class quic_connection final : public muxed_connection,
   void abort(error_code why) override;
   bool is_closed() const override { return closed_; }
   error_code close_reason() const override { return close_reason_; }
+  // What a stream of a closed connection reports: errc::timeout when the
+  // path died (a failed liveness probe, the idle timeout), so a user sees
+  // "the peer stopped answering" rather than "closed by the peer"; else
+  // errc::connection_closed.
+  error_code stream_error() const {
+    return close_reason_ == make_error_code(errc::timeout) ? close_reason_
+                                                           : make_error_code(errc::connection_closed);
+  }
   awaitable<void> wait_closed() override;
   std::size_t stream_count() const override { return streams_.size(); }
   std::optional<std::chrono::milliseconds> rtt() const override;
@@ -147,6 +155,17 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   asio::any_io_executor get_executor() { return socket_.get_executor(); }
   std::uint64_t dropped_datagrams() const { return dropped_; }
   std::uint64_t retries_sent() const { return retries_; }
+  // UDP segmentation offload (Linux): GSO sends runs of equal-sized
+  // datagrams to one address as one sendmsg with UDP_SEGMENT; GRO takes
+  // coalesced runs in one receive (UDP_GRO) and splits them. Each is on when
+  // the kernel accepts the socket option and not turned off by
+  // PEERUP_QUIC_GSO=off / PEERUP_QUIC_GRO=off; GSO turns itself off at the
+  // first send the kernel refuses (EIO, EINVAL), and that send goes out
+  // datagram by datagram.
+  bool gso_enabled() const { return gso_; }
+  bool gro_enabled() const { return gro_; }
+  std::uint64_t gso_sends() const { return gso_sends_; }        // sendmsgs carrying >1 datagram
+  std::uint64_t gro_receives() const { return gro_receives_; }  // receives that held >1 datagram
 
  private:
   friend class quic_connection;
@@ -157,6 +176,11 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   void note_dropped(const udp::endpoint& from, const char* why);
   void accept(std::span<const std::uint8_t> data, const udp::endpoint& from);
   void send(std::vector<quic::datagram>& out);
+  // send() without GSO, from out[first] on.
+  void send_plain(std::vector<quic::datagram>& out, std::size_t first);
+  // send() with GSO: false (nothing sent from out[*failed_at] on) when the
+  // kernel refused a segmented send.
+  bool send_gso(std::vector<quic::datagram>& out, std::size_t& failed_at);
   void add_route(const bytes& cid, const std::shared_ptr<quic_connection>& c);
   void remove_route(const bytes& cid);
 
@@ -170,6 +194,10 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   std::unordered_map<std::string, std::weak_ptr<quic_connection>> routes_;
   bool closed_ = false;
   std::uint64_t dropped_ = 0;
+  bool gso_ = false;
+  bool gro_ = false;
+  std::uint64_t gso_sends_ = 0;
+  std::uint64_t gro_receives_ = 0;
   quic::retry_secret retry_secret_ = quic::retry_secret::random();
   std::uint64_t retries_ = 0;
 };

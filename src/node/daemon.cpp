@@ -263,7 +263,7 @@ daemon_status daemon::status() const {
     s.connections.back().transport = path_transport(host_, *c);
     if (auto p = paths_->status(c->remote_peer)) {
       s.connections.back().path_changed_unix = p->changed_unix;
-      s.connections.back().holepunch = {p->attempts, p->successes, p->last_error};
+      s.connections.back().holepunch = {p->attempts, p->successes, p->last_error, p->method};
     }
   }
   for (const auto& [name, svc] : services_.services()) {

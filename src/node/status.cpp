@@ -165,10 +165,11 @@ std::string to_json(const daemon_status& s) {
                  return fmt::format(
                      R"({{"peer":{},"name":{},"path":{},"transport":{},"addr":{},"direction":{},)"
                      R"("path_changed_unix":{},"holepunch":{{"attempts":{},"successes":{},)"
-                     R"("last_error":{}}}}})",
+                     R"("last_error":{},"method":{}}}}})",
                      quote(c.peer), quote(c.name), quote(c.path), quote(c.transport), quote(c.addr),
                      quote(c.direction), c.path_changed_unix, c.holepunch.attempts,
-                     c.holepunch.successes, quote(c.holepunch.last_error));
+                     c.holepunch.successes, quote(c.holepunch.last_error),
+                     quote(c.holepunch.method));
                }) +
          ",";
   out +=
@@ -208,7 +209,8 @@ std::optional<daemon_status> parse_status(std::string_view json) {
       cs.transport = str(c, "transport");
       if (const auto h = c["holepunch"]; h && h.IsMap())
         cs.holepunch = {static_cast<std::uint32_t>(num(h, "attempts")),
-                        static_cast<std::uint32_t>(num(h, "successes")), str(h, "last_error")};
+                        static_cast<std::uint32_t>(num(h, "successes")), str(h, "last_error"),
+                        str(h, "method")};
       s.connections.push_back(std::move(cs));
     }
     for (const auto& v : root["services"])
@@ -254,7 +256,8 @@ std::string render_status(const daemon_status& s) {
     if (c.path_changed_unix > 0 && s.updated_unix >= c.path_changed_unix)
       out += fmt::format(" ({} for {} s)", c.path, s.updated_unix - c.path_changed_unix);
     if (c.holepunch.attempts > 0)
-      out += fmt::format(" hole punch {}/{} ok{}", c.holepunch.successes, c.holepunch.attempts,
+      out += fmt::format(" hole punch {}/{} ok{}{}", c.holepunch.successes, c.holepunch.attempts,
+                         c.holepunch.method.empty() ? "" : " (" + c.holepunch.method + ")",
                          c.holepunch.last_error.empty() ? "" : ", last: " + c.holepunch.last_error);
     out += "\n";
   }

@@ -25,6 +25,7 @@ struct holepunch_status {
   std::uint32_t attempts = 0;
   std::uint32_t successes = 0;
   std::string last_error;  // of the last failed attempt; empty after a success
+  std::string method;      // how the last direct path was found: "dcutr", "birthday", or empty
 };
 
 struct connection_status {

@@ -39,6 +39,8 @@ path_manager_config path_config_from_env(path_manager_config base) {
     const long s = std::strtol(std::string(retry).c_str(), nullptr, 10);
     if (s > 0 && s <= 86400) base.retry_initial = std::chrono::seconds(s);
   }
+  if (const char* v = std::getenv("PEERUP_BIRTHDAY"); v && std::string_view(v) == "off")
+    base.birthday.enabled = false;
   return base;
 }
 
@@ -47,6 +49,9 @@ path_manager::path_manager(net::host& h, identify_service& id, const path_manage
   dcutr_ = std::make_unique<dcutr_service>(
       h, [this] { return hole_punch_addrs(); }, cfg_.dcutr);
   dcutr_->on_outcome([this](const punch_outcome& o) { on_outcome(o); });
+  if (cfg_.birthday.enabled)
+    birthday_ = std::make_unique<birthday_service>(
+        h, [this] { return birthday_self_info(); }, cfg_.birthday);
   auto alive = alive_;
   host_.on_connection([this, alive](const net::connection_ptr& c) {
     if (*alive) on_connection(c);
@@ -103,7 +108,8 @@ std::optional<peer_path_status> path_manager::status(const peer_id& p) const {
   auto it = peers_.find(p);
   if (it == peers_.end()) return std::nullopt;
   const auto& r = it->second.rec;
-  return peer_path_status{p, r.path, r.changed_unix, r.attempts, r.successes, r.last_error};
+  return peer_path_status{p,           r.path,     r.changed_unix, r.attempts,
+                          r.successes, r.last_error, r.method};
 }
 
 std::vector<peer_path_status> path_manager::statuses() const {
@@ -128,6 +134,25 @@ std::vector<multiaddr> path_manager::hole_punch_addrs() const {
     if (!a.is_relayed() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   out.insert(out.end(), cfg_.extra_punch_addrs.begin(), cfg_.extra_punch_addrs.end());
   return out;
+}
+
+birthday_self path_manager::birthday_self_info() const {
+  birthday_self me;
+  std::uint16_t local = 0;
+  for (const auto& a : host_.listen_addrs())
+    if (net::is_quic_addr(a))
+      if (auto ep = net::to_udp_endpoint(a); ep && ep->address().is_v4()) local = ep->port();
+  if (local == 0) return me;  // no QUIC listener: the peer's dial has nowhere to land
+  std::vector<std::uint16_t> ports;
+  for (const auto& a : observed_.candidates(steady_clock::now())) {
+    if (!net::is_quic_addr(a)) continue;
+    auto ep = net::to_udp_endpoint(a);
+    if (!ep || !ep->address().is_v4()) continue;
+    if (!me.observed) me.observed = *ep;
+    ports.push_back(ep->port());
+  }
+  me.hint = wire::classify_nat(local, ports);
+  return me;
 }
 
 bool path_manager::supports(const peer_id& p, const protocol_id& proto) const {
@@ -261,10 +286,33 @@ void path_manager::start_upgrade(const net::connection_ptr& relayed) {
   net::asio::co_spawn(
       host_.get_executor(),
       [this, relayed, peer, alive]() -> net::awaitable<void> {
+        const auto started = steady_clock::now();
         auto r = co_await dcutr_->upgrade(relayed);
         if (!*alive) co_return;
+        std::string method = "dcutr";
+        // DCUtR cannot cross a hard (symmetric) NAT facing an easy one; two
+        // peerup nodes then try the birthday punch (it says itself when
+        // the NAT kinds do not call for it).
+        if (!r && birthday_ && relayed->is_open() && supports(peer, birthday_protocol)) {
+          auto b = co_await birthday_->run(relayed);
+          if (!*alive) co_return;
+          if (b) {
+            spdlog::info("direct connection to {} via {} after {} ms (birthday hole punch, "
+                         "initiator)",
+                         peer.to_string(), (*b)->remote_addr.to_string(),
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             steady_clock::now() - started)
+                             .count());
+            r = std::move(b);
+            method = "birthday";
+          } else if (b.error() != make_error_code(errc::birthday_unsuitable)) {
+            spdlog::info("birthday hole punch to {} failed: {}", peer.to_string(),
+                         b.error().message());
+          }
+        }
         auto& rec = state(peer).rec;
         if (r) {
+          rec.method = method;
           rec.punch_succeeded();
           ++totals_.successes;
         } else {

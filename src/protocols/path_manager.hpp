@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "protocols/autonat.hpp"
+#include "protocols/birthday.hpp"
 #include "protocols/dcutr.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/observed_addrs.hpp"
@@ -32,6 +33,10 @@ struct path_manager_config {
   // addresses but never private or loopback IPs.)
   std::vector<multiaddr> extra_punch_addrs;
   dcutr_config dcutr;
+  // After DCUtR failed between two peerup nodes, one behind a hard
+  // (symmetric) NAT and one behind an easy one: the birthday punch.
+  // PEERUP_BIRTHDAY=off turns it off.
+  birthday_config birthday{.policy = {.allow_private = false, .allow_loopback = false}};
   observed_addrs_config observed;
   net::steady_clock::duration retry_initial = std::chrono::seconds(30);
   net::steady_clock::duration retry_max = std::chrono::minutes(10);
@@ -65,6 +70,7 @@ struct peer_path_status {
   std::uint64_t changed_unix = 0;
   std::uint32_t attempts = 0, successes = 0;
   std::string last_error;
+  std::string method;  // how the last direct path was found: "dcutr", "birthday"
 };
 
 class path_manager {
@@ -91,6 +97,8 @@ class path_manager {
   // direct addresses. Empty without a TCP listener (nobody could reach us).
   std::vector<multiaddr> hole_punch_addrs() const;
   dcutr_service& dcutr() { return *dcutr_; }
+  // Our NAT hint and observed UDP (QUIC) address, for the birthday punch.
+  birthday_self birthday_self_info() const;
 
   void on_path_change(std::function<void(const peer_id&, path_kind)> f) {
     path_listeners_.push_back(std::move(f));
@@ -131,6 +139,7 @@ class path_manager {
   std::unordered_map<peer_id, peer_state> peers_;
   std::vector<multiaddr> announced_;
   std::unique_ptr<dcutr_service> dcutr_;
+  std::unique_ptr<birthday_service> birthday_;
   std::vector<std::function<void(const peer_id&, path_kind)>> path_listeners_;
   punch_totals totals_;
   std::size_t autonat_next_ = 0;  // round robin over AutoNAT servers

@@ -24,7 +24,11 @@ steady::duration retry_backoff::on_failure() {
 
 bool path_record::set_path(path_kind p, steady::time_point now, std::uint64_t unix_now) {
   if (p == path) return false;
-  if (path == path_kind::direct) next_attempt = std::max(next_attempt, now + backoff.initial());
+  if (path == path_kind::direct) {
+    const bool lasted = now - direct_since >= stable_direct;
+    next_attempt = std::max(next_attempt, now + (lasted ? repunch_delay : backoff.initial()));
+  }
+  if (p == path_kind::direct) direct_since = now;
   path = p;
   changed_unix = unix_now;
   return true;

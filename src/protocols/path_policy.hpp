@@ -38,14 +38,22 @@ struct path_record {
   std::uint32_t attempts = 0;      // DCUtR runs (each up to 3 rounds), either role
   std::uint32_t successes = 0;
   std::string last_error;  // of the last failed run; cleared by a success
+  std::string method;      // how the last punch that worked found the path
   steady::time_point next_attempt{};
   bool punching = false;  // a DCUtR run is in progress
   retry_backoff backoff;
+  steady::time_point direct_since{};  // when `path` last became direct
+  static constexpr steady::duration stable_direct = std::chrono::seconds(10);
+  static constexpr steady::duration repunch_delay = std::chrono::seconds(1);
 
   explicit path_record(retry_backoff b = retry_backoff()) : backoff(b) {}
 
-  // Records the path now in use. Losing a direct path schedules the next
-  // upgrade one initial backoff later (the old mapping may need to expire).
+  // Records the path now in use. Losing a direct path that had lasted at
+  // least `stable_direct` schedules the next upgrade `repunch_delay` later:
+  // the usual cause is a NAT mapping that expired while the path was quiet,
+  // and a fresh punch then works at once. A direct path that died young
+  // (the mapping or the peer flaps) waits one initial backoff instead, so a
+  // peer costs at most one DCUtR run per `stable_direct`.
   // Returns true when the path changed.
   bool set_path(path_kind p, steady::time_point now, std::uint64_t unix_now);
   void punch_started();

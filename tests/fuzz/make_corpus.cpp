@@ -25,6 +25,7 @@
 #include "noise_fixtures.hpp"
 #include "tls_fixtures.hpp"
 #include "wire/autonat_message.hpp"
+#include "wire/birthday.hpp"
 #include "wire/dcutr_message.hpp"
 #include "wire/dns_message.hpp"
 #include "wire/identify_message.hpp"
@@ -219,6 +220,16 @@ void messages() {
   write("dcutr", "connect",
         hole_punch_message::connect(std::vector{sample_addrs()[0], sample_addrs()[2]}).encode());
   write("dcutr", "sync", hole_punch_message::sync().encode());
+  {
+    const birthday_token token{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+    write("birthday", "hello_hard",
+          birthday_hello{.hint = nat_hint::hard, .token = token, .ip = {203, 0, 113, 21},
+                         .port = 51234}
+              .encode());
+    write("birthday", "hello_unknown", birthday_hello{}.encode());
+    write("birthday", "probe", encode_probe({.kind = probe_kind::probe, .index = 3}, token));
+    write("birthday", "open", encode_probe({.kind = probe_kind::open, .index = 255}, token));
+  }
   write("autonat", "dial",
         autonat_message::dial_request(alice, {sample_addrs()[0], sample_addrs()[1]}).encode());
   write("autonat", "ok",

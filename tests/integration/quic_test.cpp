@@ -145,6 +145,127 @@ TEST_F(quic_hosts, stream_reset_reaches_the_peer_and_the_connection_lives_on) {
   });
 }
 
+// GSO and GRO on (where the kernel has them) and off (PEERUP_QUIC_GSO=off,
+// PEERUP_QUIC_GRO=off, read when a socket opens): 8 MiB echoed over one
+// stream arrive intact either way, and the counters show which path ran.
+struct offload_run {
+  bool intact = false;
+  net::host::quic_offload_stats client, server;
+};
+
+offload_run echo_with_offload(bool on) {
+  ::setenv("PEERUP_QUIC_GSO", on ? "on" : "off", 1);
+  ::setenv("PEERUP_QUIC_GRO", on ? "on" : "off", 1);
+  asio::io_context io;
+  net::host server{io.get_executor(), listening_config("/ip4/127.0.0.1/udp/0/quic-v1")};
+  net::host client{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  client.start();
+  // Kept until the end: the client opens its dial socket at connect().
+  struct unset_at_exit {
+    ~unset_at_exit() {
+      ::unsetenv("PEERUP_QUIC_GSO");
+      ::unsetenv("PEERUP_QUIC_GRO");
+    }
+  } unset;
+  const std::vector<bytes> sent{random_bytes(8 * 1024 * 1024)};
+  std::vector<bytes> received;
+  offload_run out;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    auto echoing = echo_on_streams(client, *conn, sent);
+    received = co_await std::move(echoing);
+    out.client = client.quic_offload();
+    out.server = server.quic_offload();
+  });
+  out.intact = received.size() == 1 && received[0].size() == sent[0].size() &&
+               sha256(received[0]) == sha256(sent[0]);
+  return out;
+}
+
+TEST(quic_offload, gso_and_gro_move_the_same_bytes_as_plain_sends) {
+  const auto off = echo_with_offload(false);
+  EXPECT_TRUE(off.intact) << "8 MiB echo with GSO and GRO off";
+  EXPECT_FALSE(off.client.gso || off.client.gro || off.server.gso || off.server.gro);
+  EXPECT_EQ(off.client.gso_sends + off.server.gso_sends, 0u);
+  EXPECT_EQ(off.client.gro_receives + off.server.gro_receives, 0u);
+
+  const auto on = echo_with_offload(true);
+  EXPECT_TRUE(on.intact) << "8 MiB echo with GSO and GRO on";
+  if (!on.client.gso || !on.server.gso)
+    GTEST_SKIP() << "this kernel has no UDP GSO (UDP_SEGMENT): only the plain path was tested";
+  // Both ends sent runs of full-size packets (8 MiB each way).
+  EXPECT_GT(on.client.gso_sends, 0u);
+  EXPECT_GT(on.server.gso_sends, 0u);
+  if (!on.client.gro || !on.server.gro)
+    GTEST_SKIP() << "this kernel has no UDP GRO (UDP_GRO): GSO tested, GRO not";
+  // On loopback a GSO send reaches a GRO socket whole: the split path ran.
+  EXPECT_GT(on.client.gro_receives + on.server.gro_receives, 0u);
+}
+
+// The memory budget (host_limits::max_memory) bounds what a QUIC peer may
+// make us hold: the receive window and the datagram queues are reserved
+// when the connection opens, shrunk to a share of what is left, and given
+// back when it closes.
+struct budget_run {
+  std::size_t while_open = 0, after_close = 0;
+  bool intact = false;
+  bool server_datagrams = false, client_datagrams = false;
+};
+
+budget_run echo_within_budget(std::size_t max_memory, std::size_t size) {
+  asio::io_context io;
+  auto cfg = listening_config("/ip4/127.0.0.1/udp/0/quic-v1");
+  cfg.limits.max_memory = max_memory;
+  net::host server{io.get_executor(), cfg};
+  net::host client{io.get_executor(), net::host_config{.identity = private_key::generate()}};
+  server.set_handler(echo_protocol, serve_echo);
+  server.start();
+  client.start();
+  const std::vector<bytes> sent{random_bytes(size)};
+  budget_run out;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto conn = co_await client.connect(server.full_addrs().front());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) co_return;
+    EXPECT_TRUE(co_await eventually([&] { return !server.connections(client.id()).empty(); }));
+    if (server.connections(client.id()).empty()) co_return;
+    out.server_datagrams = server.connections(client.id()).front()->mux->datagrams() != nullptr;
+    out.client_datagrams = (*conn)->mux->datagrams() != nullptr;
+    out.while_open = server.resources().usage().memory;
+    auto echoing = echo_on_streams(client, *conn, sent);
+    auto received = co_await std::move(echoing);
+    out.intact = received.size() == 1 && sha256(received[0]) == sha256(sent[0]);
+    (*conn)->mux->close();
+    EXPECT_TRUE(co_await eventually([&] { return server.connections(client.id()).empty(); },
+                                    5000ms));
+    out.after_close = server.resources().usage().memory;
+  });
+  return out;
+}
+
+TEST(quic_budget, the_receive_window_and_datagram_queues_are_reserved_and_given_back) {
+  // 32 MiB: a share of 2 MiB, so a 2 MiB window (not 64) and full queues.
+  const auto r = echo_within_budget(32u << 20, 8u << 20);
+  EXPECT_TRUE(r.intact) << "8 MiB echo through a 2 MiB window";
+  EXPECT_GE(r.while_open, 2u << 20) << "window and datagram queues reserved";
+  EXPECT_LE(r.while_open, (2u << 20) + 256 * 2 * 1452) << "more than the share reserved";
+  EXPECT_TRUE(r.server_datagrams && r.client_datagrams);
+  EXPECT_EQ(r.after_close, 0u) << "the reservation outlived the connection";
+}
+
+TEST(quic_budget, a_tight_budget_still_serves_streams_and_offers_no_datagrams) {
+  // 512 KiB: the initial window is forced, and no datagram queue fits.
+  const auto r = echo_within_budget(512u << 10, 1u << 20);
+  EXPECT_TRUE(r.intact) << "1 MiB echo on the forced initial window";
+  EXPECT_FALSE(r.server_datagrams) << "datagrams offered beyond the budget";
+  EXPECT_FALSE(r.client_datagrams) << "datagrams negotiated though the server offered none";
+  EXPECT_EQ(r.after_close, 0u);
+}
+
 TEST(quic_idle, an_idle_connection_closes_after_the_idle_timeout) {
   asio::io_context io;
   auto server_cfg = listening_config("/ip4/127.0.0.1/udp/0/quic-v1");

@@ -221,6 +221,12 @@ def punch_raw(ctx):
 
 def _start(ctx, t, quic=False):
     tag = f"{t.kinds['a']}-{t.kinds['b']}" + ("-quic" if quic else "")
+    # Two scenarios of one pairing in one run get their own directories
+    # (a second relay would find the first one's key and no relay_id).
+    n = 1
+    while os.path.exists(os.path.join(ctx.work, tag + (f"-{n}" if n > 1 else ""))):
+        n += 1
+    tag += f"-{n}" if n > 1 else ""
     lab = labpeer.PeerupLab(ctx.peerup, t, ctx.path(tag, "x")[:-2], quic=quic)
     lab.start_all()
     return lab
@@ -507,6 +513,22 @@ def quic_direct_cut(ctx):
     _direct_cut(ctx, quic=True)
 
 
+def _service_back(lab, since):
+    """Fetches the page until it arrives (bounded); seconds from `since`,
+    checked against RESUME_WITHIN_S."""
+    resumed = None
+    while time.monotonic() - since < 2 * RESUME_WITHIN_S:
+        ok, _, _ = lab.fetch("index.html", timeout=3)
+        if ok:
+            resumed = time.monotonic() - since
+            break
+        time.sleep(0.2)
+    check(resumed is not None, f"service did not come back within {2 * RESUME_WITHIN_S} s")
+    check(resumed <= RESUME_WITHIN_S, f"service came back after {resumed:.1f} s, "
+          f"more than {RESUME_WITHIN_S} s")
+    return resumed
+
+
 def _direct_cut(ctx, quic):
     proto = "udp" if quic else "tcp"
     with ctx.topology("cone", "cone") as t:
@@ -522,17 +544,8 @@ def _direct_cut(ctx, quic):
         cut = time.monotonic()
         log(f"direct path cut in {nat}; conntrack now: "
             f"{_direct_flows(t, proto) or 'no flow to phone'}")
-        resumed = None
-        while time.monotonic() - cut < 2 * RESUME_WITHIN_S:
-            ok, body, _ = lab.fetch("index.html", timeout=3)
-            if ok:
-                resumed = time.monotonic() - cut
-                break
-            time.sleep(0.2)
-        check(resumed is not None, f"service did not come back within {2 * RESUME_WITHIN_S} s")
+        resumed = _service_back(lab, cut)
         log(f"service back {resumed:.1f} s after the cut")
-        check(resumed <= RESUME_WITHIN_S, f"service came back after {resumed:.1f} s, "
-              f"more than {RESUME_WITHIN_S} s")
         ok, relayed, _ = lab.fetch_blob()
         if quic:
             # QUIC may survive the new mapping itself (NAT rebinding: the peer
@@ -546,6 +559,102 @@ def _direct_cut(ctx, quic):
         paths = labnet.wait_for(lambda: lab.paths() == ["relayed"] and lab.paths(), 6,
                                 "status to show phone relayed again")
         log(f"paths after the cut: {paths}")
+
+
+
+BIRTHDAY_WITHIN_S = 40   # relayed -> direct: three failed DCUtR rounds (15 s), then the birthday punch
+
+
+@scenario("quic_birthday_symmetric_cone", budget=80, direct=True)
+def quic_birthday_symmetric_cone(ctx):
+    """symmetric/cone over QUIC: DCUtR fails (home's NAT maps each destination
+    to a new port), then the birthday punch finds a path: home opens 256
+    mappings towards phone, phone probes random ports of home's NAT; a direct
+    QUIC path, status says "birthday", and a 2 MiB fetch then moves (almost)
+    no bytes through the relay."""
+    with ctx.topology("symmetric", "cone") as t:
+        lab = _start_direct(ctx, t, quic=True)
+
+        def direct():
+            tr = lab.transports()
+            return tr.get("direct") == "quic" and tr
+        tr = labnet.wait_for(direct, BIRTHDAY_WITHIN_S, "a direct QUIC path to phone", interval=0.5)
+        took = time.monotonic() - lab.proxy_started
+        home_log, proxy_log = lab.logs()["home.log"], lab.logs()["proxy.log"]
+        birthday = [line for line in (home_log + proxy_log).splitlines() if "birthday" in line]
+        log(f"direct QUIC path {took:.1f} s after the proxy started; paths {tr}")
+        for line in birthday:
+            log(f"  {line}")
+        check(re.search(r"direct connection to \S+ via \S+ after \d+ ms \(birthday hole punch",
+                        home_log), "home's log shows no direct connection from the birthday punch")
+        hp = labnet.wait_for(lambda: (lambda h: h if h.get("method") else None)(
+            lab.holepunch(lab.status()) or {}), 10, "status to say how the path was found")
+        log(f"holepunch status: {hp}")
+        check(hp.get("method") == "birthday", f"status should say the path came from the birthday "
+              f"punch: {hp}")
+        flows = _direct_flows(t, "udp")
+        check(flows, f"no UDP flow seen both ways between home and phone's public address in "
+              f"{t.router('a')}'s conntrack table")
+        log(f"{t.router('a')} conntrack: {flows[0]}")
+        _no_relay_bytes(lab)
+
+
+EXPIRE_TIMEOUT_S = 3      # NAT A's lowered UDP conntrack timeout (both unreplied and stream)
+REPUNCH_WITHIN_S = 20     # mapping expired -> a direct QUIC path again
+
+
+@scenario("quic_mapping_expired", budget=80, direct=True)
+def quic_mapping_expired(ctx):
+    """cone/cone over QUIC: once the path is a direct QUIC one, NAT A's UDP
+    conntrack timeout is lowered to 3 s and the quiet direct flow expires
+    there; the service works again within seconds (the dead path is noticed)
+    and a new hole punch brings a direct QUIC path back."""
+    with ctx.topology("cone", "cone") as t:
+        lab = _start_direct(ctx, t, quic=True)
+        _wait_direct(lab, t, "udp")
+        nat, relay = t.router("a"), labnet.RELAY_IP
+        punches_before = (lab.holepunch(lab.status()) or {}).get("successes", 0)
+        defaults = {k: t.run(nat, ["sysctl", "-n", f"net.netfilter.nf_conntrack_{k}"]).stdout.strip()
+                    for k in ("udp_timeout", "udp_timeout_stream")}
+        # 1. a NAT with a UDP timeout shorter than the QUIC keep-alive (15 s):
+        #    the conntrack sysctls are per network namespace
+        for k in defaults:
+            t.run(nat, ["sysctl", "-qw", f"net.netfilter.nf_conntrack_{k}={EXPIRE_TIMEOUT_S}"])
+        lowered = time.monotonic()
+
+        # 2. wait for the direct flow to expire in NAT A. Only that one: the
+        #    relay's flow is kept fresh meanwhile (a NAT that expired every
+        #    mapping would also cut the relayed fallback this test relies on).
+        def expired():
+            t.conntrack(nat, "-U", "-p", "udp", "--orig-dst", relay, "--timeout", "60")
+            return not _direct_flows(t, "udp") and not [
+                line for line in t.conntrack(nat, "-L", "-p", "udp").stdout.splitlines()
+                if f"dst={labnet.SIDES['b'][3]}" in line]
+        labnet.wait_for(expired, 30, "the direct UDP flow to expire in NAT A", interval=0.25)
+        gone = time.monotonic()
+        log(f"direct UDP flow expired in {nat} {gone - lowered:.1f} s after the timeout "
+            f"was lowered to {EXPIRE_TIMEOUT_S} s")
+        # 3. new mappings get ordinary timeouts again
+        for k, v in defaults.items():
+            t.run(nat, ["sysctl", "-qw", f"net.netfilter.nf_conntrack_{k}={v}"])
+
+        # 4. the service: phone's next stream meets the dead mapping
+        resumed = _service_back(lab, gone)
+        log(f"service answered {resumed:.1f} s after the mapping expired; paths {lab.transports()}")
+
+        # 5. punched again: a direct QUIC path, a flow both ways in NAT A, and
+        #    (when the old path did not heal by itself) one more counted punch
+        def direct_again():
+            tr = lab.transports()
+            return tr.get("direct") == "quic" and _direct_flows(t, "udp") and tr
+        tr = labnet.wait_for(direct_again, REPUNCH_WITHIN_S,
+                             "a direct QUIC path to phone again", interval=0.5)
+        again = time.monotonic() - gone
+        hp = lab.holepunch(lab.status()) or {}
+        log(f"direct QUIC path again {again:.1f} s after the expiry; paths {tr}; holepunch {hp}; "
+            f"{nat} conntrack: {_direct_flows(t, 'udp')[0]}")
+        log(f"hole punches counted: {punches_before} before, {hp.get('successes', 0)} now")
+        _no_relay_bytes(lab)
 
 
 # -- runner -------------------------------------------------------------------

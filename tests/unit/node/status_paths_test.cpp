@@ -27,7 +27,7 @@ TEST(status_paths, json_carries_path_change_time_holepunch_counters_and_reachabi
   EXPECT_THAT(json, ::testing::HasSubstr(R"("path_changed_unix":940)"));
   EXPECT_THAT(
       json, ::testing::HasSubstr(
-                R"("holepunch":{"attempts":3,"successes":2,"last_error":"hole punching failed"})"));
+                R"("holepunch":{"attempts":3,"successes":2,"last_error":"hole punching failed","method":""})"));
   EXPECT_THAT(json, ::testing::HasSubstr(R"("reachability":"private")"));
   auto back = parse_status(json);
   ASSERT_TRUE(back) << json;

@@ -74,16 +74,32 @@ TEST(path_record, a_success_clears_the_error_and_resets_the_backoff) {
   EXPECT_EQ(r.backoff.current(), 30s);
 }
 
-TEST(path_record, losing_the_direct_path_waits_one_initial_backoff_before_punching_again) {
+TEST(path_record, losing_a_young_direct_path_waits_one_initial_backoff_before_punching_again) {
   path_record r(retry_backoff(30s, 10min));
   (void)r.set_path(path_kind::relayed, t0, 1);
   r.punch_started();
   r.punch_succeeded();
   (void)r.set_path(path_kind::direct, t0 + 1s, 2);
-  EXPECT_TRUE(r.set_path(path_kind::relayed, t0 + 100s, 3));
+  EXPECT_TRUE(r.set_path(path_kind::relayed, t0 + 5s, 3));
   EXPECT_EQ(r.changed_unix, 3u);
-  EXPECT_FALSE(r.upgrade_due(t0 + 101s));
-  EXPECT_TRUE(r.upgrade_due(t0 + 130s));
+  EXPECT_FALSE(r.upgrade_due(t0 + 6s));
+  EXPECT_FALSE(r.upgrade_due(t0 + 34s));
+  EXPECT_TRUE(r.upgrade_due(t0 + 35s));
+}
+
+TEST(path_record, losing_a_direct_path_that_lasted_punches_again_within_a_second) {
+  // A NAT mapping that expired on a quiet path: punch again at once.
+  path_record r(retry_backoff(30s, 10min));
+  (void)r.set_path(path_kind::relayed, t0, 1);
+  (void)r.set_path(path_kind::direct, t0 + 1s, 2);
+  EXPECT_TRUE(r.set_path(path_kind::relayed, t0 + 100s, 3));
+  EXPECT_FALSE(r.upgrade_due(t0 + 100s));
+  EXPECT_TRUE(r.upgrade_due(t0 + 101s));
+  // Lost again soon after the new punch: now it backs off.
+  (void)r.set_path(path_kind::direct, t0 + 102s, 4);
+  (void)r.set_path(path_kind::relayed, t0 + 105s, 5);
+  EXPECT_FALSE(r.upgrade_due(t0 + 106s));
+  EXPECT_TRUE(r.upgrade_due(t0 + 135s));
 }
 
 TEST(path_record, setting_the_same_path_is_not_a_change) {
