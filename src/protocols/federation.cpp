@@ -2,7 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/printable.hpp"
+#include <algorithm>
+
 #include "net/length_prefixed_io.hpp"
 
 namespace peerup::protocols {

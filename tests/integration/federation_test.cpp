@@ -95,7 +95,7 @@ struct federation_setup : ::testing::Test {
   // A member of `s`: a client host and a resolver whose config lists only s.
   struct member {
     std::unique_ptr<net::host> host;
-    app::config cfg;
+    std::unique_ptr<app::config> cfg;  // the resolver keeps a reference
     std::unique_ptr<app::name_resolver> resolver;
   };
   member make_member(network_site& s) {
@@ -105,10 +105,10 @@ struct federation_setup : ::testing::Test {
                                      "\n",
                                  "/tmp/peerup-federation-test.yaml");
     EXPECT_TRUE(cfg);
-    m.cfg = std::move(*cfg);
+    m.cfg = std::make_unique<app::config>(std::move(*cfg));
     app::resolver_options o;
     o.lookup_timeout = 5s;
-    m.resolver = std::make_unique<app::name_resolver>(*m.host, m.cfg, o);
+    m.resolver = std::make_unique<app::name_resolver>(*m.host, *m.cfg, o);
     return m;
   }
   net::awaitable<bool> registered(network_site& s) {
