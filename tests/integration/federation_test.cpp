@@ -153,7 +153,9 @@ TEST_F(federation_setup, full_trust_resolves_both_ways_through_the_own_relay) {
     // names of another network that nobody registered are "not found"
     auto ghost = co_await laptop.resolver->resolve("ghost.bob");
     EXPECT_FALSE(ghost);
-    if (!ghost) EXPECT_EQ(ghost.error().code, make_error_code(errc::name_not_found));
+    if (!ghost) {
+      EXPECT_EQ(ghost.error().code, make_error_code(errc::name_not_found));
+    }
   });
 }
 
