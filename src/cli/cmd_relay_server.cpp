@@ -21,6 +21,7 @@
 #include "node/status.hpp"
 #include "protocols/autonat.hpp"
 #include "protocols/identify.hpp"
+#include "protocols/federation.hpp"
 #include "protocols/names.hpp"
 #include "protocols/pairing.hpp"
 #include "protocols/ping.hpp"
@@ -199,6 +200,34 @@ std::string relay_metrics(net::host& h, const protocols::relay_server& server,
   return m.render();
 }
 
+// Re-reads relay.yaml within 2 s of a change and applies its federation:
+// section, so `peerup relay federation add|remove` (or an edit) takes effect
+// with no restart. A broken edit keeps the running peerings and logs why.
+// `alive` turns false before the service goes away.
+net::awaitable<void> watch_federation(fs::path file, protocols::federation_service& fed,
+                                      std::shared_ptr<bool> alive) {
+  auto ex = co_await net::asio::this_coro::executor;
+  net::asio::steady_timer timer(ex);
+  std::error_code ec;
+  auto seen = fs::last_write_time(file, ec);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(2));
+    auto [wait_ec] = co_await timer.async_wait(net::use_nothrow);
+    if (wait_ec || !*alive) co_return;
+    const auto mtime = fs::last_write_time(file, ec);
+    if (ec || mtime == seen) continue;
+    seen = mtime;
+    try {
+      const auto cfg = app::load_relay_config(file);
+      std::string why;
+      if (!fed.set_peerings(cfg.federation_peers, &why))
+        spdlog::error("relay: keeping the previous federation peerings: {}", why);
+    } catch (const std::exception& e) {
+      spdlog::error("relay: keeping the previous federation peerings: {}", e.what());
+    }
+  }
+}
+
 net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
   auto ex = co_await net::asio::this_coro::executor;
   auto key = app::load_identity(cfg.identity_key);
@@ -240,6 +269,30 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
     spdlog::info("relay: serving names <host>.{} to authorized peers (TTL {}-{} s)",
                  *cfg.names_network, cfg.names_limits.min_ttl.count(),
                  cfg.names_limits.max_ttl.count());
+  }
+  // Federation (docs/federation.md): peer relays ask our names, our members
+  // ask theirs. Started with the names service, also without peerings, so a
+  // reload of relay.yaml can add the first one with no restart.
+  std::optional<protocols::federation_service> federation;
+  auto federation_alive = std::make_shared<bool>(true);
+  if (names) {
+    wire::federation_state fstate(wire::dns_label::parse(*cfg.names_network).value(),
+                                  cfg.federation_limits);
+    std::string why;
+    if (!fstate.set_peerings(cfg.federation_peers, &why))
+      throw std::runtime_error(cfg.file.string() + ": federation.peers: " + why);
+    auto* registry_owner = &*names;
+    federation.emplace(h, key, std::move(fstate),
+                       [registry_owner](const wire::dns_label& host, net::steady_clock::time_point t) {
+                         return registry_owner->lookup_local(host, t);
+                       });
+    names->set_federation(&*federation);
+    for (const auto& p : cfg.federation_peers)
+      spdlog::info("relay: federated with network {} at {} ({})", p.network.str(),
+                   p.relay.to_string(), wire::to_string(p.trust));
+    if (!cfg.file.empty())
+      net::asio::co_spawn(ex, watch_federation(cfg.file, *federation, federation_alive),
+                            net::asio::detached);
   }
   // Pairing (`peerup relay invite`, and sponsors' invites with relay rights):
   // the relay is the CPace responder over <dir>/invites, and a paired peer
@@ -354,6 +407,7 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
   const auto st = server.stats();
   spdlog::info("relay: stopping; {} circuits bridged, {} bytes relayed", st.circuits_total,
                st.bytes_relayed);
+  *federation_alive = false;
   h.stop();
   co_return 0;
 }

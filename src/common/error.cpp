@@ -78,6 +78,16 @@ class category final : public boost::system::error_category {
       case errc::kad_malformed_message: return "malformed kad-dht message";
       case errc::kad_record_invalid: return "invalid DHT record";
       case errc::kad_store_full: return "DHT store full";
+      case errc::federation_malformed_message: return "malformed federation message or name record";
+      case errc::federation_not_peered: return "no federation peering for that network or relay";
+      case errc::federation_not_trusted: return "the federation trust level forbids this direction";
+      case errc::federation_record_signer:
+        return "name record not signed by the relay of its network";
+      case errc::federation_wrong_network: return "name record claims another network";
+      case errc::federation_record_expired: return "name record expired or issued in the future";
+      case errc::federation_rate_limited: return "federation lookups rate-limited";
+      case errc::federation_loop: return "federation request forwarded or looped back";
+      case errc::federation_unreachable: return "federated network unreachable";
       case errc::quic_datagrams_unsupported:
         return "QUIC datagrams not negotiated (the peer offers none)";
       case errc::quic_datagram_too_large: return "QUIC datagram larger than the path allows";

@@ -149,6 +149,17 @@ enum class errc {
   kad_malformed_message = 1300,  // a kad-dht message breaks the schema or a bound (empty peer ID)
   kad_record_invalid,            // a DHT record fails its validator (signature, key, expiry)
   kad_store_full,                // the record or provider store is at its bound for this peer
+
+  // --- relay federation 1400-1499 (docs/federation.md) ---
+  federation_malformed_message = 1400,  // federation message or name record breaks schema or bound
+  federation_not_peered,          // no peering for that network, or the relay is not a peer
+  federation_not_trusted,         // the peering's trust level forbids this direction (one_way)
+  federation_record_signer,       // name record not signed by the relay configured for its network
+  federation_wrong_network,       // a name record claims another network than the peering's
+  federation_record_expired,      // name record's issued + ttl is past, or issued in the future
+  federation_rate_limited,        // the per-peer-relay lookup bucket is empty
+  federation_loop,                // a forwarded request (hops > 0) or one from our own network
+  federation_unreachable,         // the peer relay could not be asked, and no cached answer left
 };
 
 const boost::system::error_category& peerup_category() noexcept;

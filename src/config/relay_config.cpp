@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::size_t max_file_size = 64 * 1024;
 constexpr std::size_t max_listen = 32;
+constexpr std::size_t max_federation_peers = 64;
 
 struct reader {
   std::string file;
@@ -124,6 +125,95 @@ void read_names(const reader& r, const YAML::Node& node, relay_config& c) {
   if (l.max_ttl < l.min_ttl) r.fail(node, "names.max_ttl", "must not be below names.min_ttl");
 }
 
+void read_federation_peer(const reader& r, const YAML::Node& item, std::size_t index,
+                          relay_config& c) {
+  const std::string at = "federation.peers[" + std::to_string(index) + "]";
+  if (!item.IsMap())
+    r.fail(item, at, "expected a map with network_name, relay and trust_level");
+  std::optional<wire::dns_label> network;
+  std::optional<multiaddr> relay;
+  std::optional<wire::federation_trust> trust;
+  for (const auto& kv : item) {
+    const auto key = r.key_name(kv.first, at);
+    const auto& v = kv.second;
+    const std::string path = at + "." + key;
+    if (key == "network_name") {
+      const auto text = r.scalar(v, path, "a DNS label");
+      auto label = wire::dns_label::parse(text);
+      if (!label)
+        r.fail(v, path,
+               "expected a DNS label (1-63 letters, digits or inner '-'), got \"" + text + "\"");
+      network = *label;
+    } else if (key == "relay") {
+      const auto text = r.scalar(v, path, "a multiaddr ending in /p2p/<peer-id>");
+      auto a = multiaddr::parse(text);
+      if (!a || !a->peer() || a->is_relayed())
+        r.fail(v, path,
+               "expected the peer relay's multiaddr ending in /p2p/<peer-id>, such as "
+               "/ip4/198.51.100.9/tcp/4001/p2p/12D3KooW..., got \"" +
+                   text + "\"");
+      relay = *a;
+    } else if (key == "trust_level") {
+      const auto text = r.scalar(v, path, "full or one_way");
+      auto t = wire::parse_federation_trust(text);
+      if (!t) r.fail(v, path, "expected full or one_way, got \"" + text + "\"");
+      trust = *t;
+    } else {
+      r.fail(kv.first, path, "unknown key (expected network_name, relay, trust_level)");
+    }
+  }
+  if (!network) r.fail(item, at + ".network_name", "missing (the peer relay's network)");
+  if (!relay) r.fail(item, at + ".relay", "missing (the peer relay's multiaddr with /p2p/)");
+  if (!trust) r.fail(item, at + ".trust_level", "missing (full or one_way)");
+  for (const auto& p : c.federation_peers) {
+    if (p.network == *network)
+      r.fail(item, at + ".network_name", "network " + network->str() + " is listed twice");
+    if (p.relay_peer == *relay->peer())
+      r.fail(item, at + ".relay",
+             "relay " + relay->peer()->to_string() + " is already the relay of network " +
+                 p.network.str() + " (one relay serves one network)");
+  }
+  c.federation_peers.push_back(
+      wire::federation_peering::make(std::move(*network), std::move(*relay), *trust).value());
+}
+
+void read_federation(const reader& r, const YAML::Node& node, relay_config& c) {
+  if (!node.IsMap())
+    r.fail(node, "federation",
+           "expected a map with peers, cache_ttl, stale_ttl, max_cache, lookups_per_second");
+  auto& l = c.federation_limits;
+  for (const auto& kv : node) {
+    const auto key = r.key_name(kv.first, "federation");
+    const auto& v = kv.second;
+    const std::string path = "federation." + key;
+    if (key == "peers") {
+      if (!v.IsSequence()) r.fail(v, path, "expected a list of peer relays");
+      // SECURITY: bounded, like every list in the file.
+      if (v.size() > max_federation_peers)
+        r.fail(v, path, "more than " + std::to_string(max_federation_peers) + " peer relays");
+      std::size_t i = 0;
+      for (const auto& item : v) read_federation_peer(r, item, i++, c);
+    } else if (key == "cache_ttl") {
+      l.cache_ttl = std::chrono::seconds(r.number(v, path));
+      if (l.cache_ttl.count() == 0 || l.cache_ttl.count() > 3600)
+        r.fail(v, path, "must be 1 to 3600 seconds");
+    } else if (key == "stale_ttl") {
+      l.stale_ttl = std::chrono::seconds(r.number(v, path));
+      if (l.stale_ttl.count() > 7 * 86400) r.fail(v, path, "must be at most 604800 seconds");
+    } else if (key == "max_cache") {
+      l.max_cache = r.number(v, path);
+      if (l.max_cache == 0 || l.max_cache > 1000000) r.fail(v, path, "must be 1 to 1000000");
+    } else if (key == "lookups_per_second") {
+      const auto n = r.number(v, path);
+      if (n == 0 || n > 10000) r.fail(v, path, "must be 1 to 10000");
+      l.lookups_per_second = static_cast<std::uint32_t>(n);
+    } else {
+      r.fail(kv.first, path,
+             "unknown key (expected peers, cache_ttl, stale_ttl, max_cache, lookups_per_second)");
+    }
+  }
+}
+
 }  // namespace
 
 relay_config default_relay_config(const fs::path& dir) {
@@ -190,6 +280,7 @@ relay_config parse_relay_config(std::string_view text, const fs::path& file) {
   c.file = fs::absolute(file);
   if (root.IsNull()) return c;
   if (!root.IsMap()) r.fail(root, "(top level)", "expected a map of settings");
+  YAML::Node federation_node;
   for (const auto& kv : root) {
     const auto key = r.key_name(kv.first, "(top level)");
     const auto& v = kv.second;
@@ -217,10 +308,24 @@ relay_config parse_relay_config(std::string_view text, const fs::path& file) {
       read_names(r, v, c);
     } else if (key == "limits") {
       read_limits(r, v, c.limits, c.host_limits);
+    } else if (key == "federation") {
+      read_federation(r, v, c);
+      federation_node = v;
     } else {
       r.fail(kv.first, key,
-             "unknown key (expected identity_key, authorized_keys, listen, open, limits, names)");
+             "unknown key (expected identity_key, authorized_keys, listen, open, limits, names, "
+             "federation)");
     }
+  }
+  // Checked after the loop: names: may come after federation: in the file.
+  if (!c.federation_peers.empty()) {
+    if (!c.names_network)
+      r.fail(federation_node, "federation",
+             "needs names.network (a relay without a network has no names to share)");
+    for (const auto& p : c.federation_peers)
+      if (p.network.str() == *c.names_network)
+        r.fail(federation_node, "federation.peers",
+               "network " + p.network.str() + " is this relay's own names.network");
   }
   return c;
 }

@@ -10,6 +10,7 @@
 
 #include "multiformats/multiaddr.hpp"
 #include "net/resource_manager.hpp"
+#include "wire/federation_state.hpp"
 #include "wire/name_registry.hpp"
 #include "wire/relay_server_state.hpp"
 
@@ -29,6 +30,11 @@ struct relay_config {
   // (a DNS label) when it is set, to authorized peers only.
   std::optional<std::string> names_network;
   wire::name_registry_limits names_limits;
+  // `federation:` (docs/federation.md): the relays of other networks that
+  // may ask ours for names, and that we ask (trust `full`). Needs
+  // names_network; no two peerings share a network or a relay peer ID.
+  std::vector<wire::federation_peering> federation_peers;
+  wire::federation_limits federation_limits;
 };
 
 // Loads and validates `file`. Throws std::runtime_error("<file>:<line>: <key>:

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/printable.hpp"
 #include "net/signal.hpp"
 #include "config/authorized_keys.hpp"
 #include "config/names_file.hpp"
@@ -252,7 +253,18 @@ net::awaitable<void> name_resolver::impl::query(std::shared_ptr<bool> alive, std
       said.push_back(relay.to_string() + " says not registered");
       continue;
     }
+    // SECURITY: the relay's text reaches logs and terminals; printable only.
+    const std::string text = printable(r->text);
+    if (r->status == wire::names_status::not_federated) {
+      // A relay's configuration, not an outage: as final as "not registered".
+      said.push_back(relay.to_string() + " says: " + text);
+      continue;
+    }
     all_not_found = false;
+    if (r->status == wire::names_status::network_unreachable) {
+      said.push_back(relay.to_string() + " says: " + text);
+      continue;
+    }
     std::string why(wire::to_string(r->status));
     if (r->status == wire::names_status::permission_denied)
       why += " (is this node's peer ID in the relay's authorized_keys?)";
@@ -305,9 +317,17 @@ net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_vi
     tried.emplace_back("relay: no networks: in the config");
   } else if (!host_label || !network) {
     tried.emplace_back("relay: not of the form <host>.<network>");
-  } else if (!networks.count(network->str())) {
-    tried.push_back("relay: no network \"" + network->str() + "\" in networks:");
   } else {
+    // A network we are not in (`server.bob` for a grewal member): our own
+    // networks' relays ask it through federation (docs/federation.md).
+    std::vector<multiaddr> relays;
+    if (auto own = networks.find(network->str()); own != networks.end()) {
+      relays = own->second;
+    } else {
+      for (const auto& [name, list] : networks)
+        for (const auto& r : list)
+          if (std::find(relays.begin(), relays.end(), r) == relays.end()) relays.push_back(r);
+    }
     const std::string key = host_label->str() + "." + network->str();
     auto it = impl_->cache.find(key);
     if (it != impl_->cache.end() && it->second.expires > impl_->now()) {
@@ -324,8 +344,7 @@ net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_vi
       auto p = slot;
       if (!p) {
         p = slot = std::make_shared<impl::pending>(impl_->host.get_executor());
-        auto q =
-            impl_->query(impl_->alive, key, *host_label, *network, networks.at(network->str()), p);
+        auto q = impl_->query(impl_->alive, key, *host_label, *network, relays, p);
         net::asio::co_spawn(impl_->host.get_executor(), std::move(q), net::asio::detached);
       }
       while (!p->finished) co_await p->done.wait();

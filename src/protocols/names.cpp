@@ -4,6 +4,7 @@
 
 #include "common/printable.hpp"
 #include "net/length_prefixed_io.hpp"
+#include "protocols/federation.hpp"
 
 namespace peerup::protocols {
 
@@ -120,6 +121,13 @@ net::awaitable<void> names_server::serve(net::stream_ptr s, net::stream_context 
     ++stats_.refused;
     reply = wire::names_response::status_only(wire::names_status::malformed_message,
                                               req.error().message());
+  } else if (federation_ && req->type == wire::names_request_type::lookup &&
+             req->network != cfg_.network) {
+    // Another network's name, for one of our members: through federation.
+    ++stats_.lookups;
+    auto op = federation_->lookup(req->network, req->host);
+    reply = co_await std::move(op);
+    if (!*alive) co_return;
   } else {
     reply = answer(*req, from);
   }

@@ -17,6 +17,8 @@
 
 namespace peerup::protocols {
 
+class federation_service;  // protocols/federation.hpp
+
 inline const protocol_id names_protocol{std::string(wire::names_protocol_id)};
 
 struct names_server_config {
@@ -40,6 +42,14 @@ class names_server {
   names_server& operator=(const names_server&) = delete;
 
   names_server_stats stats() const;
+  // Lookups of other networks go to `f` (docs/federation.md); nullptr: they
+  // get wrong_network. `f` must outlive this server or be unset first.
+  void set_federation(federation_service* f) { federation_ = f; }
+  // The live record of `host` in our network (for federation answers).
+  const wire::name_record* lookup_local(const wire::dns_label& host,
+                                        net::steady_clock::time_point now) const {
+    return registry_.lookup(host, now);
+  }
   void set_authorizer(std::function<bool(const peer_id&)> f) { cfg_.is_authorized = std::move(f); }
 
  private:
@@ -51,6 +61,7 @@ class names_server {
   names_server_config cfg_;
   wire::name_registry registry_;
   names_server_stats stats_;
+  federation_service* federation_ = nullptr;
   net::asio::steady_timer expiry_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

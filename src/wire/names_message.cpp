@@ -53,6 +53,8 @@ std::string_view to_string(names_status s) {
     case names_status::not_found: return "not registered";
     case names_status::resource_limit: return "resource limit";
     case names_status::wrong_network: return "wrong network";
+    case names_status::not_federated: return "network not federated";
+    case names_status::network_unreachable: return "network unreachable";
     case names_status::malformed_message: return "malformed message";
   }
   return "unknown status";

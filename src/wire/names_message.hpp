@@ -68,6 +68,8 @@ enum class names_status : std::uint32_t {
   not_found = 202,          // LOOKUP: no live registration
   resource_limit = 203,     // REGISTER: a per-peer or total cap is reached
   wrong_network = 204,      // the relay does not serve that network
+  not_federated = 205,      // LOOKUP of another network: no peering, or one_way (docs/federation.md)
+  network_unreachable = 206,  // LOOKUP of another network: its relay could not be asked
   malformed_message = 400,
 };
 std::string_view to_string(names_status s);

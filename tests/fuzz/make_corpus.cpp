@@ -34,6 +34,7 @@
 #include "wire/length_prefixed.hpp"
 #include "wire/multistream.hpp"
 #include "wire/names_message.hpp"
+#include "wire/federation_message.hpp"
 #include "wire/pairing.hpp"
 #include "wire/kad_message.hpp"
 #include "wire/relay_message.hpp"
@@ -530,6 +531,37 @@ void tls_seeds() {
   }
 }
 
+// fuzz_federation: byte 0 = 0 request, 1 response, 2 record body, 3 signed
+// record ([u8 host: 0 server][u16 now offset] envelope), 4 state ops
+// ([u8 limits] then [u8 op][u8 arg]...).
+void federation_seeds() {
+  using namespace wire;
+  const auto grewal = dns_label::parse("grewal").value();
+  const auto bob = dns_label::parse("bob").value();
+  const auto server = dns_label::parse("server").value();
+  const federation_request look{federation_request_type::lookup, grewal, bob, server, 0};
+  const federation_request ping{federation_request_type::ping, grewal, std::nullopt, std::nullopt, 0};
+  write("federation", "lookup", cat({u8(0), look.encode()}));
+  write("federation", "ping", cat({u8(0), ping.encode()}));
+  const name_record_body body{bob, server, alice,
+                              {multiaddr::parse("/ip4/192.0.2.1/tcp/4001").value()}, 1700000000,
+                              600};
+  // Signed by the key the fuzz target configures for bob (fixed identity 2).
+  const bytes sealed = seal_name_record(fuzz::responder_identity(), body);
+  federation_response found;
+  found.record = sealed;
+  found.network = bob;
+  write("federation", "found", cat({u8(1), found.encode()}));
+  write("federation", "not_found",
+        cat({u8(1), federation_response::status_only(federation_status::not_found, "no").encode()}));
+  write("federation", "record", cat({u8(2), body.encode()}));
+  write("federation", "signed_record", cat({u8(3), u8(0), u16(100), sealed}));
+  // store a, b; look them up; a lookup from bob; time; expire; remove bob
+  write("federation", "state",
+        bytes{4, 0x2a, 0, 0x40, 0, 0x44, 2, 0x40, 2, 0x44, 3, 0x04, 3, 0x05, 5, 20, 6, 0, 2, 0x40,
+              7, 0x00, 7, 0x01, 2, 0x40});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -546,6 +578,7 @@ int main(int argc, char** argv) {
   yamux_seeds();
   gateway_seeds();
   naming_seeds();
+  federation_seeds();
   pairing_seeds();
   tls_seeds();
   return 0;
