@@ -95,9 +95,9 @@ std::optional<gateway::slot> gateway::try_acquire() {
 }
 
 net::awaitable<gateway_result<std::optional<gateway_target>>> gateway::try_name(
-    const std::string& name, const std::string& shown) {
+    const std::string& name, const std::string& shown, bool in_zone) {
   auto alive = alive_;
-  auto r = co_await dir_->resolve(name);
+  auto r = co_await dir_->resolve(name, in_zone);
   if (!*alive) co_return gateway_error{gateway_failure::busy, "gateway stopped"};
   if (!r) {
     if (r.error() == make_error_code(errc::name_not_found) ||
@@ -129,7 +129,7 @@ net::awaitable<gateway_result<gateway_target>> gateway::lookup(const std::string
                                        "only reaches peers)"};
   };
   if (!parts) co_return unknown();
-  auto named = co_await try_name(parts->name, host);
+  auto named = co_await try_name(parts->name, host, in_zone);
   if (named && *named) co_return std::move(**named);
   // "<service>.<name>": a service of the peer `name`, whatever the port.
   // Tried even when the whole name could not be looked up: "ssh.home" may be
@@ -139,7 +139,7 @@ net::awaitable<gateway_result<gateway_target>> gateway::lookup(const std::string
     const std::string service = parts->name.substr(0, dot);
     const std::string rest = parts->name.substr(dot + 1);
     if (service_name::parse(service)) {
-      auto via = co_await try_name(rest, host);
+      auto via = co_await try_name(rest, host, in_zone);
       if (via && *via) {
         (*via)->service = service;
         co_return std::move(**via);

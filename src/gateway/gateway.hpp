@@ -39,8 +39,10 @@ struct directory_entry {
 class peer_directory {
  public:
   virtual ~peer_directory() = default;
-  // errc::name_not_found when no tier knows the name.
-  virtual net::awaitable<result<directory_entry>> resolve(const std::string& name) = 0;
+  // errc::name_not_found when no tier knows the name. `in_zone`: the name
+  // came in the gateway's zone (".p2p"), so it may be of a federated network.
+  virtual net::awaitable<result<directory_entry>> resolve(const std::string& name,
+                                                          bool in_zone) = 0;
   virtual net::awaitable<result<std::vector<gateway_service>>> services(const peer_id& peer) = 0;
 };
 
@@ -122,7 +124,8 @@ class gateway {
   net::awaitable<gateway_result<std::vector<gateway_service>>> catalog(const peer_id& peer,
                                                                        bool refresh);
   net::awaitable<gateway_result<std::optional<gateway_target>>> try_name(const std::string& name,
-                                                                         const std::string& shown);
+                                                                         const std::string& shown,
+                                                                         bool in_zone);
   void listen_on(std::uint32_t ip, std::uint16_t port);
   net::awaitable<void> accept_loop(net::tcp::acceptor& acceptor, std::uint32_t ip,
                                    std::uint16_t port);

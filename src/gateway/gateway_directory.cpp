@@ -6,9 +6,10 @@
 
 namespace peerup::app {
 
-net::awaitable<result<directory_entry>> resolver_directory::resolve(const std::string& name) {
+net::awaitable<result<directory_entry>> resolver_directory::resolve(const std::string& name,
+                                                                   bool in_zone) {
   const std::string_view text = name;
-  auto r = co_await resolver_.resolve(text);
+  auto r = co_await resolver_.resolve(text, in_zone);
   if (!r) {
     spdlog::debug("gateway: {}", r.error().message);
     co_return r.error().code;

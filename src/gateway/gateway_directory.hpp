@@ -13,7 +13,7 @@ class resolver_directory final : public peer_directory {
   resolver_directory(net::host& h, const config& cfg, resolver_options opts = {})
       : host_(h), resolver_(h, cfg, std::move(opts)) {}
 
-  net::awaitable<result<directory_entry>> resolve(const std::string& name) override;
+  net::awaitable<result<directory_entry>> resolve(const std::string& name, bool in_zone) override;
   net::awaitable<result<std::vector<gateway_service>>> services(const peer_id& peer) override;
 
  private:

@@ -295,7 +295,8 @@ name_resolver::~name_resolver() { *impl_->alive = false; }
 // 1. local names (names:, then the names file)
 // 2. relay names "<host>.<network>": the cache, else one shared relay query
 // 3. a literal peer ID
-net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_view name) {
+net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_view name,
+                                                                  bool foreign_networks) {
   const std::string text(name);  // before any suspension: the caller's view may go
   auto stripped = strip_name_suffix(text);
   if (!stripped)
@@ -317,6 +318,9 @@ net::awaitable<resolve_result<resolution>> name_resolver::resolve(std::string_vi
     tried.emplace_back("relay: no networks: in the config");
   } else if (!host_label || !network) {
     tried.emplace_back("relay: not of the form <host>.<network>");
+  } else if (!foreign_networks && !networks.count(network->str())) {
+    tried.push_back("relay: no network \"" + network->str() +
+                    "\" in networks: (other networks only for names in the peer-up zone)");
   } else {
     // A network we are not in (`server.bob` for a grewal member): our own
     // networks' relays ask it through federation (docs/federation.md).

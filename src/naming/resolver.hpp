@@ -94,7 +94,13 @@ class name_resolver {
   // share one relay query. `name` is copied before the first suspension.
   // Cancellation (e.g. with_timeout) abandons the wait; a shared relay
   // query still completes and fills the cache.
-  net::awaitable<resolve_result<resolution>> resolve(std::string_view name);
+  // `foreign_networks`: a "<host>.<network>" of a network not in networks:
+  // is asked at our relays, which ask it through federation. True for names
+  // the user typed as peer-up names (CLI, the gateway's .p2p zone); false
+  // for what a SOCKS client sends unqualified ("example.com" must not reach
+  // a relay: a lookup of every web name would leak to it).
+  net::awaitable<resolve_result<resolution>> resolve(std::string_view name,
+                                                     bool foreign_networks = true);
 
   void clear_cache();
   struct stats {

@@ -21,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 
 struct no_names : peer_directory {
-  net::awaitable<result<directory_entry>> resolve(const std::string&) override {
+  net::awaitable<result<directory_entry>> resolve(const std::string&, bool) override {
     co_return make_error_code(errc::name_not_found);
   }
   net::awaitable<result<std::vector<gateway_service>>> services(const peer_id&) override {
@@ -99,7 +99,7 @@ TEST_F(dns_server_flood, answers_again_once_the_budget_refills) {
 struct failing_names : peer_directory {
   boost::system::error_code error;
   explicit failing_names(errc e) : error(make_error_code(e)) {}
-  net::awaitable<result<directory_entry>> resolve(const std::string&) override { co_return error; }
+  net::awaitable<result<directory_entry>> resolve(const std::string&, bool) override { co_return error; }
   net::awaitable<result<std::vector<gateway_service>>> services(const peer_id&) override {
     co_return std::vector<gateway_service>{};
   }

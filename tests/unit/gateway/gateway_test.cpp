@@ -22,9 +22,11 @@ struct fake_directory : peer_directory {
   boost::system::error_code catalog_error;
   int catalog_fetches = 0;
   std::vector<std::string> asked;
+  std::vector<bool> asked_in_zone;
 
-  net::awaitable<result<directory_entry>> resolve(const std::string& name) override {
+  net::awaitable<result<directory_entry>> resolve(const std::string& name, bool in_zone) override {
     asked.push_back(name);
+    asked_in_zone.push_back(in_zone);
     if (auto it = names.find(name); it != names.end())
       co_return directory_entry{it->second, {}, "fake"};
     co_return resolve_error;
@@ -71,6 +73,9 @@ TEST_F(gateway_core, resolves_names_with_and_without_the_zone_suffix) {
     EXPECT_FALSE(t->service) << name;
   }
   EXPECT_EQ(dir->asked.back(), "home");  // the suffix never reaches the resolver
+  // Only a name in the zone may be asked of other (federated) networks: what
+  // a SOCKS client sends unqualified ("example.com") must not reach a relay.
+  EXPECT_EQ(dir->asked_in_zone, (std::vector<bool>{false, true, true, false}));
 }
 
 TEST_F(gateway_core, a_service_label_in_front_of_a_name_picks_that_service) {
