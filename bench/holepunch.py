@@ -2,7 +2,14 @@
 """Hole-punch figures from the NAT lab (tests/lab, docs/lab.md); needs root.
 
   python3 bench/holepunch.py --peerup build/src/cli/peerup [--attempts 20]
-      [--pairings cone/cone,cgnat/cone,...] [--mib 64] [--skip-throughput]
+      [--pairings cone/cone,cgnat/cone,...] [--transports tcp,quic] [--mib 64]
+      [--skip-throughput]
+
+--transports: tcp = every node listens on TCP only (DCUtR punches TCP
+simultaneous open); quic = TCP and QUIC, the relay reached over QUIC, so
+DCUtR punches over UDP and, for one symmetric side, the birthday punch
+follows (docs/nat-traversal.md). The QUIC attempts get --quic-timeout, since a
+birthday punch starts only after DCUtR gave up.
 
 Per NAT pairing (home/phone): one relay, one home daemon, then N attempts,
 each a fresh `peerup proxy` process (a new relayed connection). An attempt
@@ -52,13 +59,21 @@ def phone_connected(lab):
     return bool(lab.phone_conns(st)) if st else False
 
 
-def attempt(lab, i, timeout):
-    """One fresh proxy (relayed connection) -> (ok, logged ms, outside ms, why)."""
+BIRTHDAY_END = re.compile(r"birthday hole punch \S+ \S+: .*(not tried|none got through|no probe reached)")
+
+
+def attempt(lab, i, timeout, transport="tcp"):
+    """One fresh proxy (relayed connection) -> (ok, logged ms, outside ms, why, birthday?).
+
+    Over QUIC a failed DCUtR is not the end: when one side is symmetric the
+    birthday punch follows, so the attempt ends on its outcome (or 3 s after
+    the DCUtR failure when no birthday punch starts)."""
     home_log_start = len(read(lab.p("home.log")))
     name = f"attempt{i}"
     proc, port, started = lab.start_proxy(name=name)
     deadline = started + timeout
-    result = (False, None, None, "timeout")
+    result = (False, None, None, "timeout", False)
+    dcutr_failed_at = None
     try:
         # Traffic on the relayed connection, as a user would make it.
         lab.t.run("phone", ["curl", "-sS", "--max-time", "5", "-o", "/dev/null",
@@ -67,11 +82,22 @@ def attempt(lab, i, timeout):
             texts = (read(lab.p("home.log"))[home_log_start:], read(lab.p(f"{name}.log")))
             direct = lab.log_direct(texts)
             if direct:
-                result = (True, direct[1], (time.monotonic() - started) * 1000, direct[0])
+                birthday = any("birthday hole punch" in t and "direct connection" in t for t in texts)
+                result = (True, direct[1], (time.monotonic() - started) * 1000, direct[0], birthday)
                 break
             failed = lab.log_holepunch_failed(texts)
-            if failed:
-                result = (False, None, None, failed)
+            if failed and transport == "quic":
+                ended = next((m.group(0) for t in texts for m in [BIRTHDAY_END.search(t)] if m), None)
+                dcutr_failed_at = dcutr_failed_at or time.monotonic()
+                started_birthday = any("birthday hole punch" in t for t in texts)
+                if ended:
+                    result = (False, None, None, f"{failed}; {ended}", False)
+                    break
+                if not started_birthday and time.monotonic() - dcutr_failed_at > 3:
+                    result = (False, None, None, failed, False)
+                    break
+            elif failed:
+                result = (False, None, None, failed, False)
                 break
             time.sleep(0.05)
     finally:
@@ -84,16 +110,21 @@ def attempt(lab, i, timeout):
     return result
 
 
-def run_pairing(peerup, work, home_nat, phone_nat, attempts, timeout):
+def run_pairing(peerup, work, home_nat, phone_nat, attempts, timeout, transport="tcp"):
     with Topology(home_nat, phone_nat) as t:
-        lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"{home_nat}-{phone_nat}"))
+        lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"{transport}-{home_nat}-{phone_nat}"),
+                                quic=(transport == "quic"))
         os.makedirs(lab.work, exist_ok=True)
         lab.start_all(proxy=False)
-        results = [attempt(lab, i, timeout) for i in range(attempts)]
+        results = [attempt(lab, i, timeout, transport) for i in range(attempts)]
     ok = [r for r in results if r[0]]
     why = sorted({r[3] for r in results if not r[0]})
     row = {
         "pairing": f"{home_nat}/{phone_nat}",
+        "transport": transport,
+        # What the direct paths ran on: "quic-v1" in the address, or TCP.
+        "direct_over": sorted({"QUIC" if "quic-v1" in r[3] else "TCP" for r in ok}),
+        "by_birthday": sum(1 for r in ok if r[4]),
         "attempts": attempts,
         "successes": len(ok),
         "median_logged_ms": statistics.median([r[1] for r in ok]) if ok else None,
@@ -115,12 +146,14 @@ def iperf_mib_s(t, role, host, port, mib):
         return None
 
 
-def throughput(peerup, work, mib):
+def throughput(peerup, work, mib, transports=("tcp",)):
     rows = []
-    for home_nat, phone_nat, want in (("cone", "cone", "direct"),
-                                      ("symmetric", "symmetric", "relayed")):
+    cases = [("cone", "cone", "direct", tr) for tr in transports]
+    cases.append(("symmetric", "symmetric", "relayed", "tcp"))
+    for home_nat, phone_nat, want, transport in cases:
         with Topology(home_nat, phone_nat) as t:
-            lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"tp-{home_nat}-{phone_nat}"))
+            lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"tp-{transport}-{home_nat}-{phone_nat}"),
+                                    quic=(transport == "quic"))
             os.makedirs(lab.work, exist_ok=True)
             t.spawn("home", ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(IPERF_PORT)])
             lab.start_all(extra_services={"iperf": f"127.0.0.1:{IPERF_PORT}"}, proxy=False)
@@ -133,7 +166,7 @@ def throughput(peerup, work, mib):
                                     interval=0.5)
                 except labnet.LabError:
                     log("no direct path: the direct row is not measured")
-                    rows.append(("peerup proxy, direct (cone/cone)", None, lab.paths()))
+                    rows.append((f"peerup proxy, direct over {transport} (cone/cone)", None, lab.paths()))
                     continue
             else:
                 # Raw TCP through NAT B to the relay's namespace, the lab's baseline.
@@ -146,7 +179,9 @@ def throughput(peerup, work, mib):
             relayed = t.relay_bytes() - before
             paths = lab.paths()
             log(f"{want}: {rate} MiB/s, paths {paths}, relay carried {relayed} B")
-            rows.append((f"peerup proxy, {want} ({home_nat}/{phone_nat})", rate, paths))
+            label = f"{want} over {transport}" if want == "direct" else want
+            rows.append((f"peerup proxy, {label} ({home_nat}/{phone_nat})", rate,
+                         [paths, lab.transports()]))
     return rows
 
 
@@ -156,6 +191,9 @@ def main():
     ap.add_argument("--attempts", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
     ap.add_argument("--pairings", default=",".join(DEFAULT_PAIRINGS))
+    ap.add_argument("--transports", default="tcp,quic", help="tcp, quic or both")
+    ap.add_argument("--quic-timeout", type=float, default=30.0,
+                    help="seconds per QUIC attempt (DCUtR gives up after ~15 s, then the birthday punch)")
     ap.add_argument("--mib", type=int, default=64, help="MiB per throughput run")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-holepunch", action="store_true")
@@ -170,22 +208,28 @@ def main():
     work = tempfile.mkdtemp(prefix="peerup-holepunch.")
     try:
         rows = []
+        transports = [x for x in a.transports.split(",") if x]
         if not a.skip_holepunch:
             for pairing in a.pairings.split(","):
                 home_nat, phone_nat = pairing.split("/")
-                rows.append(run_pairing(a.peerup, work, home_nat, phone_nat, a.attempts,
-                                        a.timeout))
-        tp = [] if a.skip_throughput else throughput(a.peerup, work, a.mib)
+                for transport in transports:
+                    timeout = a.quic_timeout if transport == "quic" else a.timeout
+                    rows.append(run_pairing(a.peerup, work, home_nat, phone_nat, a.attempts,
+                                            timeout, transport))
+        tp = [] if a.skip_throughput else throughput(a.peerup, work, a.mib, transports)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
     print(f"\nHole punching, {a.attempts} attempts per pairing ({time.strftime('%Y-%m-%d %H:%M %Z')})\n")
-    print("| home / phone | direct | median relayed -> direct (logged) | median proxy start -> direct"
-          " | failures |")
-    print("| --- | ---: | ---: | ---: | --- |")
+    print("| home / phone | listens on | direct | direct path over | median relayed -> direct (logged)"
+          " | median proxy start -> direct | failures |")
+    print("| --- | --- | ---: | --- | ---: | ---: | --- |")
     for r in rows:
-        print(f"| {r['pairing']} | {r['successes']}/{r['attempts']} | {fmt(r['median_logged_ms'])} ms"
+        print(f"| {r['pairing']} | {r['transport']} | {r['successes']}/{r['attempts']}"
+              f" | {', '.join(r['direct_over']) or '-'}"
+              + (f" ({r['by_birthday']} by birthday)" if r["by_birthday"] else "")
+              + f" | {fmt(r['median_logged_ms'])} ms"
               f" | {fmt(r['median_outside_ms'])} ms | {'; '.join(r['failures'])[:120]} |")
     if tp:
         print(f"\nThroughput inside the lab, iperf3 {a.mib} MiB\n")

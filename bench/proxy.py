@@ -255,6 +255,9 @@ def setup_peerup(peerup, procs, work, services, topo):
         ip = topo.home_ip if node == "home" else "127.0.0.1"
         text = open(cfg).read().replace("/ip4/0.0.0.0/tcp/4001", f"/ip4/{ip}/tcp/{port}")
         text = text.replace("/ip6/::/tcp/4001", f"/ip6/::1/tcp/{port}")
+        if node == "home":  # QUIC on the same port number (UDP): the cold-connect row over QUIC
+            text = text.replace("/ip4/0.0.0.0/udp/4001/quic-v1", f"/ip4/{ip}/udp/{port}/quic-v1")
+            text = text.replace("/ip6/::/udp/4001/quic-v1", f"/ip6/::1/udp/{port}/quic-v1")
         open(cfg, "w").write(text)
         ids[node + "_port"] = port
         run([peerup, "--config", cfg, "relay", "add", relay])
@@ -272,6 +275,7 @@ def setup_peerup(peerup, procs, work, services, topo):
     return {
         "direct": f"/ip4/{topo.home_ip}/tcp/{ids['home_port']}/p2p/{ids['home']}",
         "via relay": f"{relay}/p2p-circuit/p2p/{ids['home']}",
+        "direct over QUIC": f"/ip4/{topo.home_ip}/udp/{ids['home_port']}/quic-v1/p2p/{ids['home']}",
         "laptop_cfg": f"{work}/laptop/config.yaml",
         "pids": {"direct": [daemon.pid], "via relay": [daemon.pid, relay_proc.pid]},
     }
@@ -348,7 +352,7 @@ def proxy_bench(peerup, nbytes, runs, work, ttfb_count=200, topo=None):
             if ports[1]:
                 ttfb[name] = first_byte_ms(ports[1], ttfb_count)
         cold_count = max(5, ttfb_count // 10)
-        for path in ("direct", "via relay"):
+        for path in ("direct", "direct over QUIC", "via relay"):
             argv = [peerup, "--config", t["laptop_cfg"], "connect", t[path], "banner"]
             ttfb[f"{COLD}peerup connect, {path}"] = cold_first_byte_ms(argv, cold_count)
         if ssh:
