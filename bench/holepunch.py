@@ -66,18 +66,23 @@ def attempt(lab, i, timeout, transport="tcp"):
     """One fresh proxy (relayed connection) -> (ok, logged ms, outside ms, why, birthday?).
 
     Over QUIC a failed DCUtR is not the end: when one side is symmetric the
-    birthday punch follows, so the attempt ends on its outcome (or 3 s after
-    the DCUtR failure when no birthday punch starts)."""
+    birthday punch follows, so the attempt ends on its outcome."""
     home_log_start = len(read(lab.p("home.log")))
     name = f"attempt{i}"
     proc, port, started = lab.start_proxy(name=name)
     deadline = started + timeout
     result = (False, None, None, "timeout", False)
-    dcutr_failed_at = None
+    hold = None
     try:
         # Traffic on the relayed connection, as a user would make it.
         lab.t.run("phone", ["curl", "-sS", "--max-time", "5", "-o", "/dev/null",
                             f"http://127.0.0.1:{port}/index.html"], check=False, timeout=10)
+        # And a connection that stays open (an ssh session, say): a proxy with
+        # no stream left closes its relayed connection after a short grace
+        # (path_manager relayed_idle_grace), which would end a punch that
+        # takes longer, such as DCUtR's 3 rounds followed by a birthday punch.
+        hold = lab.t.spawn("phone", ["socat", "-u", f"EXEC:sleep {int(timeout) + 5}",
+                                     f"TCP:127.0.0.1:{port}"])
         while time.monotonic() < deadline:
             texts = (read(lab.p("home.log"))[home_log_start:], read(lab.p(f"{name}.log")))
             direct = lab.log_direct(texts)
@@ -87,20 +92,20 @@ def attempt(lab, i, timeout, transport="tcp"):
                 break
             failed = lab.log_holepunch_failed(texts)
             if failed and transport == "quic":
+                # The phone (DCUtR responder) may log a failed round early; the
+                # attempt ends on the birthday punch's outcome ("not tried"
+                # when the NAT kinds do not call for it) or the timeout.
                 ended = next((m.group(0) for t in texts for m in [BIRTHDAY_END.search(t)] if m), None)
-                dcutr_failed_at = dcutr_failed_at or time.monotonic()
-                started_birthday = any("birthday hole punch" in t for t in texts)
                 if ended:
                     result = (False, None, None, f"{failed}; {ended}", False)
-                    break
-                if not started_birthday and time.monotonic() - dcutr_failed_at > 3:
-                    result = (False, None, None, failed, False)
                     break
             elif failed:
                 result = (False, None, None, failed, False)
                 break
             time.sleep(0.05)
     finally:
+        if hold:
+            lab.t.stop(hold)
         lab.t.stop(proc)
     # The next attempt must start without a connection to phone at home.
     try:
@@ -115,8 +120,24 @@ def run_pairing(peerup, work, home_nat, phone_nat, attempts, timeout, transport=
         lab = labpeer.PeerupLab(peerup, t, os.path.join(work, f"{transport}-{home_nat}-{phone_nat}"),
                                 quic=(transport == "quic"))
         os.makedirs(lab.work, exist_ok=True)
-        lab.start_all(proxy=False)
-        results = [attempt(lab, i, timeout, transport) for i in range(attempts)]
+        # A new phone (identity) per attempt, as if each were a new device: the
+        # daemon backs off punching to one peer whose direct path just died
+        # (path_policy: one run per 10 s), so one identity reused every few
+        # seconds would measure that backoff, not hole punching.
+        lab.start_relay()
+        lab.home = labpeer.Node(peerup, lab.p("home"))
+        phones = [labpeer.Node(peerup, lab.p(f"phone{i}")) for i in range(attempts)]
+        for n, comment in [(lab.home, "home")] + [(ph, f"phone{i}") for i, ph in enumerate(phones)]:
+            labnet.run([peerup, "relay", "authorize", n.id, "--comment", comment, "--dir", lab.p("relay")])
+        for i, ph in enumerate(phones):
+            labnet.run(lab.home.cmd("auth", "add", ph.id, "--comment", f"phone{i}"))
+        lab.phone = phones[0]
+        lab.start_http()
+        lab.start_home(authorize_phone=False)
+        results = []
+        for i in range(attempts):
+            lab.phone = phones[i]
+            results.append(attempt(lab, i, timeout, transport))
     ok = [r for r in results if r[0]]
     why = sorted({r[3] for r in results if not r[0]})
     row = {

@@ -19,6 +19,40 @@ echo "package: $deb ($(du -h "$deb" | cut -f1))"
 dpkg-deb --field "$deb" Package Version Architecture Depends
 dpkg-deb --contents "$deb" | awk '{print $1, $6}'
 
+echo "== Depends against the libraries the binary needs"
+# What `apt install ./peerup_*.deb` pulls on a clean Debian 12 is Depends: it
+# must name the package of every library the binary loads directly (else a
+# clean machine would miss it), and every library package it names must serve
+# one of them (else the package drags in something unused). Checked here
+# without a clean root: the binary's DT_NEEDED entries, each resolved to its
+# file by ldd and to its package by dpkg -S.
+dep_check=$(mktemp -d)
+dpkg-deb -x "$deb" "$dep_check"
+depends=$(dpkg-deb --field "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ //g' | grep -v '^$' | sort -u)
+needed_pkgs=""
+for lib in $(readelf -d "$dep_check/usr/bin/peerup" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+  path=$(ldd "$dep_check/usr/bin/peerup" | awk -v l="$lib" '$1 == l {print $3}')
+  [ -n "$path" ] || { echo "FAIL: $lib does not resolve" >&2; exit 1; }
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) ||
+    pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1)
+  [ -n "$pkg" ] || { echo "FAIL: no package owns $path ($lib)" >&2; exit 1; }
+  # A library package's shlibs may name a virtual package it Provides
+  # (Debian 12's libspdlog1.10 says libspdlog1.10-fmt9): either name counts.
+  names="$pkg $(dpkg-query -W -f='${Provides}' "$pkg" | tr ',' '\n' | sed 's/(.*)//; s/ //g')"
+  printf '  %-28s %s\n' "$lib" "$names"
+  needed_pkgs="$needed_pkgs $names"
+  found=0
+  for n in $names; do echo "$depends" | grep -qx "$n" && found=1; done
+  [ "$found" = 1 ] || { echo "FAIL: Depends lacks $pkg (for $lib)" >&2; exit 1; }
+done
+for pkg in $depends; do
+  case "$pkg" in adduser) continue ;; esac  # the postinst's, not a library
+  echo "$needed_pkgs" | tr ' ' '\n' | grep -qx "$pkg" ||
+    { echo "FAIL: Depends names $pkg, which serves no library the binary needs" >&2; exit 1; }
+done
+rm -rf "$dep_check"
+echo "Depends: $(echo $depends | wc -w) packages, each needed; every needed library's package named"
+
 echo "== lintian"
 lintian_out=$(lintian --display-info --fail-on error "$deb" 2>&1) || {
   printf '%s\n' "$lintian_out"

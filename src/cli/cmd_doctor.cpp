@@ -5,7 +5,7 @@
 // QUIC hole punching needs), reads the daemon's status for reservations,
 // AutoNAT and paths, and says for each named peer whether a direct path is
 // likely.
-#include <signal.h>
+#include <csignal>
 #include <sys/stat.h>
 
 #include <chrono>

@@ -150,6 +150,7 @@ double metrics_registry::value(std::string_view name, const std::vector<std::str
   for (const auto& f : families_) {
     if (f.name != name) continue;
     std::vector<std::string> key;
+    key.reserve(labels.size());
     for (const auto& l : labels) key.push_back(escape_label_value(l, max_label_value));
     auto it = f.series.find(key);
     return it == f.series.end() ? 0 : it->second;

@@ -236,8 +236,9 @@ net::awaitable<void> control_server::accept_unix() {
     }
     const auto uid = peer_uid(s);
     const bool trusted = uid && *uid == self;
+    auto ex = s.get_executor();  // before the move below: argument order is unspecified
     net::asio::co_spawn(
-        s.get_executor(),
+        ex,
         http_session(std::move(s),
                      [this, alive, trusted, uid](http_request_view req)
                          -> net::awaitable<http_answer> {
@@ -268,8 +269,9 @@ net::awaitable<void> control_server::accept_page(std::shared_ptr<net::tcp::accep
       if (ec == net::asio::error::operation_aborted) co_return;
       continue;
     }
+    auto ex = s.get_executor();  // before the move below: argument order is unspecified
     net::asio::co_spawn(
-        s.get_executor(),
+        ex,
         http_session(std::move(s),
                      [this, alive, port](http_request_view req) -> net::awaitable<http_answer> {
                        if (!*alive) co_return error_answer({503, "daemon stopping", {}});
@@ -617,7 +619,7 @@ net::awaitable<http_answer> control_server::execute(const command& cmd) {
   co_return error_answer({500, "unhandled route", {}});
 }
 
-metrics_listener::metrics_listener(net::asio::any_io_executor ex, net::tcp::endpoint ep,
+metrics_listener::metrics_listener(net::asio::any_io_executor ex, const net::tcp::endpoint& ep,
                                    std::function<std::string()> render)
     : acceptor_(bind_tcp(ex, ep, "metrics")), render_(std::move(render)) {
   auto alive = alive_;
@@ -629,8 +631,9 @@ metrics_listener::metrics_listener(net::asio::any_io_executor ex, net::tcp::endp
           auto [ec, s] = co_await a->async_accept(net::use_nothrow);
           if (!*alive || ec == net::asio::error::operation_aborted) co_return;
           if (ec) continue;
+          auto sex = s.get_executor();  // before the move below: argument order is unspecified
           net::asio::co_spawn(
-              s.get_executor(),
+              sex,
               http_session(std::move(s),
                            [this, alive](http_request_view req) -> net::awaitable<http_answer> {
                              if (!*alive) co_return error_answer({503, "stopping", {}});

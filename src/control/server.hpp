@@ -48,7 +48,7 @@ class metrics_listener {
  public:
   // Binds `ep`; throws std::runtime_error naming it on failure. `render` runs
   // on the executor for each scrape.
-  metrics_listener(net::asio::any_io_executor ex, net::tcp::endpoint ep,
+  metrics_listener(net::asio::any_io_executor ex, const net::tcp::endpoint& ep,
                    std::function<std::string()> render);
   ~metrics_listener();
   net::tcp::endpoint local_endpoint() const { return acceptor_->local_endpoint(); }

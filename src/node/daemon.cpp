@@ -74,7 +74,7 @@ file_version version_of(const fs::path& p) {
 
 daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
     : ex_(ex),
-      opts_(opts),
+      opts_(std::move(opts)),
       cfg_(std::move(cfg)),
       policy_(load_policy_or_throw(cfg_)),
       host_(ex, host_config_for(cfg_)),

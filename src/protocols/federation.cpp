@@ -40,11 +40,11 @@ net::awaitable<result<wire::federation_response>> connect_and_ask(net::host& h,
 
 }  // namespace
 
-federation_service::federation_service(net::host& h, private_key relay_key,
+federation_service::federation_service(net::host& h, const private_key& relay_key,
                                        wire::federation_state state, local_name_lookup local,
                                        federation_options opts)
     : host_(h),
-      key_(std::move(relay_key)),
+      key_(relay_key),
       state_(std::move(state)),
       local_(std::move(local)),
       opts_(std::move(opts)),

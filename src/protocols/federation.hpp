@@ -53,7 +53,7 @@ class federation_service {
  public:
   // Installs the handler on `h` (which must outlive this object) and starts
   // the background loop. `state` holds our network and peerings.
-  federation_service(net::host& h, private_key relay_key, wire::federation_state state,
+  federation_service(net::host& h, const private_key& relay_key, wire::federation_state state,
                      local_name_lookup local, federation_options opts = {});
   ~federation_service();
   federation_service(const federation_service&) = delete;
