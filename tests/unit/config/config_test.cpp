@@ -214,25 +214,6 @@ TEST(config, rate_limits_parse_render_back_and_refuse_bad_values_with_their_line
             "config.yaml:1: peer_rate_limit: expected " + bounds + ", got a list");
 }
 
-TEST(config, relay_reservation_rate_is_bounded) {
-  auto c = parse_relay_config("limits:\n  reservation_rate: 500000\n", "/etc/relay/relay.yaml");
-  EXPECT_EQ(c.limits.reservation_rate, 500'000u);
-  EXPECT_EQ(parse_relay_config("", "/etc/relay/relay.yaml").limits.reservation_rate, 0u);
-  auto message_of = [](const std::string& text) -> std::string {
-    try {
-      parse_relay_config(text, "/etc/relay/relay.yaml");
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "";
-  };
-  EXPECT_EQ(message_of("limits:\n  reservation_rate: 100\n"),
-            "/etc/relay/relay.yaml:2: limits.reservation_rate: expected 0 (unlimited) or bytes "
-            "per second from 1024 to 10000000000, got \"100\"");
-  EXPECT_THAT(message_of("limits:\n  reservation_rate: fast\n"),
-              HasSubstr("relay.yaml:2: limits.reservation_rate: expected a non-negative integer"));
-}
-
 TEST(config, new_configs_listen_on_tcp_and_quic_on_port_4001) {
   const auto cfg = default_config("/srv/p");
   std::vector<std::string> listen;
