@@ -56,11 +56,13 @@ void add_service_commands(CLI::App& app) {
     if (cfg.services.size() >= app::config_limits::max_services && !cfg.services.count(a->name))
       throw std::runtime_error("too many services");
     std::optional<app::file_ref> keys;
+    std::uint64_t rate = 0;
     if (auto old = cfg.services.find(a->name); old != cfg.services.end()) {
       keys = old->second.authorized_keys;  // a per-service key file stays attached
+      rate = old->second.rate_limit;       // and so does its bandwidth limit
       std::cerr << "replacing service " << a->name << "\n";
     }
-    cfg.services.insert_or_assign(a->name, app::service_config{*name, *addr, true, keys});
+    cfg.services.insert_or_assign(a->name, app::service_config{*name, *addr, true, keys, rate});
     save_checked(cfg);
     std::cout << "service " << a->name << " -> " << addr->to_string() << " (enabled)\n";
   });

@@ -11,6 +11,8 @@
 #include "gateway/gateway_directory.hpp"
 #include "config/authorized_keys.hpp"
 #include "config/identity_file.hpp"
+#include "control/metrics.hpp"
+#include "control/server.hpp"
 #include "control/systemd_notify.hpp"
 #include "gateway/socks_server.hpp"
 
@@ -20,6 +22,7 @@ namespace {
 
 struct gateway_options {
   std::string socks, dns, zone;
+  std::string metrics;  // IP:port for /metrics, empty: none
 };
 
 // host:port with an IP literal (the gateway binds it; no name lookups).
@@ -69,6 +72,38 @@ app::gateway_config settings(const app::config& cfg, const gateway_options& o) {
   return g;
 }
 
+// The gateway's counters as Prometheus families (docs/operations.md).
+std::string gateway_metrics(const app::resolver_directory& dir, const app::gateway& gw,
+                            const app::dns_server* dns) {
+  control::metrics_registry m;
+  using mt = control::metric_type;
+  m.declare("peerup_gateway_up", mt::gauge, "1 while the gateway runs");
+  m.declare("peerup_gateway_name_lookups_total", mt::counter,
+            "Name lookups of the gateway's resolver (SOCKS and DNS names)", {"result"});
+  m.declare("peerup_gateway_name_relay_queries_total", mt::counter,
+            "Names queries the gateway's resolver sent to relays");
+  m.declare("peerup_gateway_names_cached", mt::gauge, "Names in the resolver's cache");
+  m.declare("peerup_gateway_connections", mt::gauge, "SOCKS connections being served");
+  m.declare("peerup_gateway_dns_queries_total", mt::counter, "DNS queries, by outcome",
+            {"outcome"});
+  m.set("peerup_gateway_up", 1);
+  const auto rs = dir.statistics();
+  m.set("peerup_gateway_name_lookups_total", static_cast<double>(rs.hits), {"cache_hit"});
+  m.set("peerup_gateway_name_lookups_total", static_cast<double>(rs.misses), {"cache_miss"});
+  m.set("peerup_gateway_name_relay_queries_total", static_cast<double>(rs.relay_queries));
+  m.set("peerup_gateway_names_cached", static_cast<double>(rs.cached));
+  m.set("peerup_gateway_connections", static_cast<double>(gw.active_connections()));
+  if (dns) {
+    const auto& d = dns->stats();
+    m.set("peerup_gateway_dns_queries_total", static_cast<double>(d.answered), {"answered"});
+    m.set("peerup_gateway_dns_queries_total", static_cast<double>(d.malformed), {"malformed"});
+    m.set("peerup_gateway_dns_queries_total", static_cast<double>(d.rate_limited),
+          {"rate_limited"});
+    m.set("peerup_gateway_dns_queries_total", static_cast<double>(d.overloaded), {"overloaded"});
+  }
+  return m.render();
+}
+
 net::awaitable<int> run_gateway(gateway_options o) {
   auto ex = co_await net::asio::this_coro::executor;
   const auto cfg = load_cli_config();
@@ -109,11 +144,18 @@ net::awaitable<int> run_gateway(gateway_options o) {
     std::cout << "dns " << show(bound) << " zone " << g.zone << " virtual IPs "
               << g.virtual_network.to_string() << std::endl;
   }
+  std::optional<control::metrics_listener> metrics;
+  if (!o.metrics.empty()) {
+    const auto ep = endpoint_of(o.metrics, "--metrics");
+    metrics.emplace(ex, ep, [&] { return gateway_metrics(*dir, gw, dns ? &*dns : nullptr); });
+    std::cout << "metrics " << show(metrics->local_endpoint()) << std::endl;
+  }
   control::systemd_notifier notify(ex);
   notify.ready(std::string(socks ? "socks5 " + show(socks->local_endpoint()) : "") +
                (dns ? (socks ? ", dns" : "dns") : ""));
   co_await wait_for_signal();
   notify.stopping();
+  metrics.reset();
   if (socks) socks->stop();
   if (dns) dns->stop();
   gw.stop();
@@ -130,6 +172,8 @@ void add_gateway_command(CLI::App& app) {
   gw->add_option("--socks", o->socks, "SOCKS5 listen address, e.g. 127.0.0.1:1080");
   gw->add_option("--dns", o->dns, "DNS listen address (UDP and TCP), e.g. 127.0.0.1:5353");
   gw->add_option("--zone", o->zone, "DNS zone and name suffix (default: gateway.zone, p2p)");
+  gw->add_option("--metrics", o->metrics,
+                 "serve Prometheus /metrics on this IP:port, e.g. 127.0.0.1:9466");
   gw->callback([gw, o] {
     default_log_level_info(*gw);
     std::signal(SIGPIPE, SIG_IGN);

@@ -178,6 +178,10 @@ std::string relay_metrics(net::host& h, const protocols::relay_server& server,
   m.declare("peerup_relay_circuits_total", mt::counter, "Circuits bridged since start");
   m.declare("peerup_relay_bytes_total", mt::counter,
             "Bytes relayed, both directions, finished circuits included");
+  m.declare("peerup_relay_reservation_rate_limit_bytes", mt::gauge,
+            "limits.reservation_rate: bytes/s each way per reservation (0: unlimited)");
+  m.declare("peerup_relay_throttled_seconds_total", mt::counter,
+            "Time circuits waited on reservation rate limits, summed over circuits");
   m.declare("peerup_relay_connections", mt::gauge, "Open connections", {"transport"});
   m.declare("peerup_relay_authorized_peers", mt::gauge, "Peers in the relay's authorized_keys");
   m.declare("peerup_resource_refusals_total", mt::counter,
@@ -188,6 +192,8 @@ std::string relay_metrics(net::host& h, const protocols::relay_server& server,
   m.set("peerup_relay_circuits", static_cast<double>(st.circuits));
   m.set("peerup_relay_circuits_total", static_cast<double>(st.circuits_total));
   m.set("peerup_relay_bytes_total", static_cast<double>(st.bytes_relayed));
+  m.set("peerup_relay_reservation_rate_limit_bytes", static_cast<double>(st.rate_limit));
+  m.set("peerup_relay_throttled_seconds_total", st.throttled_seconds);
   for (std::string_view t : {"tcp", "quic"}) m.set("peerup_relay_connections", 0, {std::string(t)});
   for (const auto& c : h.all_connections())
     m.add("peerup_relay_connections", 1, {std::string(c->transport())});

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -131,11 +132,30 @@ bool read_bool(checker& c, const YAML::Node& n, const std::string& path, bool& o
   return c.expect(n, path, "true or false");
 }
 
+// A bandwidth limit in bytes per second: 0 (unlimited) or within
+// [min_rate, max_rate].
+bool read_rate(checker& c, const YAML::Node& n, const std::string& path, std::uint64_t& out) {
+  const std::string expected = "0 (unlimited) or bytes per second from " +
+                               std::to_string(config_limits::min_rate) + " to " +
+                               std::to_string(config_limits::max_rate);
+  if (!n.IsScalar()) return c.expect(n, path, expected);
+  const std::string& text = n.Scalar();
+  std::uint64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  // SECURITY: bounded, so the bucket's time arithmetic cannot overflow.
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() ||
+      (v != 0 && (v < config_limits::min_rate || v > config_limits::max_rate)))
+    return c.expect(n, path, expected);
+  out = v;
+  return true;
+}
+
 bool read_service(checker& c, const config& cfg, const std::string& path, const service_name& name,
                   const YAML::Node& n, service_config& out) {
-  if (!n.IsMap()) return c.expect(n, path, "a map with local_address, enabled, authorized_keys");
+  if (!n.IsMap())
+    return c.expect(n, path, "a map with local_address, enabled, authorized_keys, rate_limit");
   bool have_addr = false;
-  const std::set<std::string> keys{"local_address", "enabled", "authorized_keys"};
+  const std::set<std::string> keys{"local_address", "enabled", "authorized_keys", "rate_limit"};
   bool ok =
       each_key(c, n, path, keys, [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
         const std::string p = path + "." + k;
@@ -151,6 +171,8 @@ bool read_service(checker& c, const config& cfg, const std::string& path, const 
         } else if (k == "authorized_keys") {
           if (!read_string(c, v, p, "a file path", text)) return false;
           out.authorized_keys = cfg.ref(text);
+        } else if (k == "rate_limit") {
+          return read_rate(c, v, p, out.rate_limit);
         }
         return true;
       });
@@ -171,7 +193,7 @@ bool read_services(checker& c, config& cfg, const YAML::Node& n) {
         if (!name)
           return c.fail(key, "services." + k,
                         "expected a service name of 1-64 letters, digits, '.', '_' or '-'");
-        service_config svc{*name, {}, true, std::nullopt};
+        service_config svc{*name, {}, true, std::nullopt, 0};
         if (!read_service(c, cfg, "services." + k, *name, v, svc)) return false;
         cfg.services.emplace(k, std::move(svc));
         return true;
@@ -239,7 +261,8 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
     return c.expect(root, "config", "a map with identity_key, listen, relays, services, ...");
   const std::set<std::string> keys{"identity_key", "listen", "relays",  "authorized_keys",
                                    "services",     "names",  "gateway", "limits",
-                                   "metrics",      "status_page", "network"};
+                                   "metrics",      "status_page", "network",
+                                   "peer_rate_limit"};
   std::set<std::string> all_keys = keys;
   all_keys.insert(std::begin(naming_keys), std::end(naming_keys));
   return each_key(
@@ -270,6 +293,8 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
                                       k == "metrics" ? cfg.metrics : cfg.status_page);
         } else if (k == "network") {
           if (auto e = read_network_config(v, cfg.network)) return c.fail_line(e->line, e->message);
+        } else if (k == "peer_rate_limit") {
+          return read_rate(c, v, k, cfg.peer_rate_limit);
         }
         return true;
       });

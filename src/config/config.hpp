@@ -33,6 +33,9 @@ struct config_limits {
   static constexpr std::size_t max_relays = 32;
   static constexpr std::size_t max_listen = 32;
   static constexpr std::size_t max_string = 4096;
+  // Bandwidth limits (bytes/s): 0 (unlimited) or from 1 KiB/s to 10 GB/s.
+  static constexpr std::uint64_t min_rate = 1024;
+  static constexpr std::uint64_t max_rate = 10'000'000'000;
 };
 
 // A service name: 1-64 of [A-Za-z0-9._-], starting with a letter or digit.
@@ -72,6 +75,9 @@ struct service_config {
   bool enabled = true;
   // Extra peers allowed to use this service only (besides authorized_keys).
   std::optional<file_ref> authorized_keys;
+  // `rate_limit:` bytes per second in each direction, all streams of the
+  // service together (a token bucket in the splice loop). 0: unlimited.
+  std::uint64_t rate_limit = 0;
 };
 
 // What a name in `names:` stands for: a peer, optionally with a direct
@@ -100,6 +106,9 @@ struct config {
   // the control cookie. Loopback only (127.0.0.0/8 or ::1), checked here.
   std::optional<host_port> status_page;
   network_config network;   // `network:`: the TUN network mode (docs/network-mode.md)
+  // `peer_rate_limit:` bytes per second in each direction for each peer's
+  // service traffic, all its services together. 0: unlimited.
+  std::uint64_t peer_rate_limit = 0;
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.

@@ -52,6 +52,7 @@ std::string render_config(const config& cfg) {
     out += std::string("    enabled: ") + (s.enabled ? "true" : "false") + "\n";
     if (s.authorized_keys)
       out += "    authorized_keys: " + yaml_scalar(s.authorized_keys->written) + "\n";
+    if (s.rate_limit) out += "    rate_limit: " + std::to_string(s.rate_limit) + "\n";
   }
   out += "\n# Short names for peers, usable wherever a <target> is expected.\n";
   out += "names:" + std::string(cfg.names.empty() ? " {}\n" : "\n");
@@ -60,6 +61,9 @@ std::string render_config(const config& cfg) {
   out += render_naming_config(cfg.naming);
   out += render_limits_config(cfg.limits);
   out += render_network_config(cfg.network);
+  if (cfg.peer_rate_limit)
+    out += "\n# Bytes per second each way for each peer's service traffic (0: unlimited).\n"
+           "peer_rate_limit: " + std::to_string(cfg.peer_rate_limit) + "\n";
   if (cfg.metrics || cfg.status_page)
     out += "\n# Operations (docs/operations.md): Prometheus /metrics and the local status page.\n";
   if (cfg.metrics) out += "metrics: " + yaml_scalar(cfg.metrics->to_string(), true) + "\n";

@@ -80,6 +80,15 @@ void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l,
       l.open_circuit_duration = std::chrono::seconds(r.number(v, path));
     else if (key == "open_circuit_data")
       l.open_circuit_data = r.number(v, path);
+    else if (key == "reservation_rate") {
+      l.reservation_rate = r.number(v, path);
+      // SECURITY: bounded, so the bucket's time arithmetic cannot overflow.
+      if (l.reservation_rate != 0 &&
+          (l.reservation_rate < 1024 || l.reservation_rate > 10'000'000'000ull))
+        r.fail(v, path,
+               "expected 0 (unlimited) or bytes per second from 1024 to 10000000000, got \"" +
+                   v.Scalar() + "\"");
+    }
     else if (is_host_limit(key)) {
       std::string error;
       if (set_host_limit(host, key, r.scalar(v, path, "an integer"), error) == limit_key::invalid)

@@ -23,6 +23,8 @@ std::string peer_label(app::daemon& d, const peer_id& p) {
   return n.empty() ? p.to_string() : n;
 }
 
+double seconds(rate_limiter::clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
 }  // namespace
 
 std::string control_server::render_metrics() {
@@ -47,6 +49,17 @@ std::string control_server::render_metrics() {
             "Bytes proxied per service (in: from peers to the service)", {"service", "direction"});
   m.declare("peerup_peer_bytes_total", mt::counter,
             "Service bytes per peer (in: from the peer); at most 64 peers, the rest as other",
+            {"peer", "direction"}, max_peer_series * 2);
+  m.declare("peerup_service_rate_limit_bytes", mt::gauge,
+            "services.<name>.rate_limit: bytes/s each way, all streams together (0: unlimited)",
+            {"service"});
+  m.declare("peerup_service_throttled_seconds_total", mt::counter,
+            "Time streams of the service waited on its rate limit, summed over streams",
+            {"service", "direction"});
+  m.declare("peerup_peer_rate_limit_bytes", mt::gauge,
+            "peer_rate_limit: bytes/s each way for each peer's service traffic (0: unlimited)");
+  m.declare("peerup_peer_throttled_seconds_total", mt::counter,
+            "Time service streams of the peer waited on peer_rate_limit; at most 64 peers",
             {"peer", "direction"}, max_peer_series * 2);
   m.declare("peerup_relay_reservations", mt::gauge, "Our reservations on relays, by state",
             {"state"});
@@ -95,11 +108,21 @@ std::string control_server::render_metrics() {
     m.set("peerup_service_failed_total", static_cast<double>(n.failed), {name});
     m.set("peerup_service_bytes_total", static_cast<double>(n.bytes_in), {name, "in"});
     m.set("peerup_service_bytes_total", static_cast<double>(n.bytes_out), {name, "out"});
+    m.set("peerup_service_rate_limit_bytes", static_cast<double>(svc.rate_limit), {name});
+    const auto waited = d_.services().service_throttled(name);
+    m.set("peerup_service_throttled_seconds_total", seconds(waited.in), {name, "in"});
+    m.set("peerup_service_throttled_seconds_total", seconds(waited.out), {name, "out"});
   }
+  m.set("peerup_peer_rate_limit_bytes", static_cast<double>(d_.services().peer_rate_limit()));
   for (const auto& [peer, t] : d_.services().traffic_by_peer()) {
     const auto label = peer_label(d_, peer);
     m.set("peerup_peer_bytes_total", static_cast<double>(t.bytes_in), {label, "in"});
     m.set("peerup_peer_bytes_total", static_cast<double>(t.bytes_out), {label, "out"});
+    if (d_.services().peer_rate_limit()) {
+      const auto waited = d_.services().peer_throttled(peer);
+      m.set("peerup_peer_throttled_seconds_total", seconds(waited.in), {label, "in"});
+      m.set("peerup_peer_throttled_seconds_total", seconds(waited.out), {label, "out"});
+    }
   }
   for (auto s : {protocols::relay_slot::state::connecting, protocols::relay_slot::state::reserved,
                  protocols::relay_slot::state::backoff})

@@ -15,6 +15,8 @@ class resolver_directory final : public peer_directory {
 
   net::awaitable<result<directory_entry>> resolve(const std::string& name, bool in_zone) override;
   net::awaitable<result<std::vector<gateway_service>>> services(const peer_id& peer) override;
+  // The resolver's lookups, cache hits and relay queries (the gateway's /metrics).
+  name_resolver::stats statistics() const { return resolver_.statistics(); }
 
  private:
   net::host& host_;

@@ -2,17 +2,38 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 namespace peerup::net {
 
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
                                     std::uint64_t max_bytes, std::size_t max_buffer,
-                                    const std::function<void(std::size_t)>* on_copied) {
+                                    const std::function<void(std::size_t)>* on_copied,
+                                    std::span<const std::shared_ptr<rate_limiter>> rates) {
   std::size_t size = std::min(initial_copy_buffer, max_buffer);
   // Not a vector: growth must not zero-fill or copy, the contents are dead.
   auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+  std::optional<asio::steady_timer> pause;  // only for a limited copy
   for (;;) {
-    auto n = co_await from.read_some({buf.get(), size});
+    std::size_t want = size;
+    if (!rates.empty()) {
+      // Each round sleeps until the longest debt is paid; other copies on the
+      // same bucket can add debt meanwhile, so it may take a few rounds, each
+      // a real sleep (the loop ends when every bucket is out of debt).
+      for (;;) {
+        const auto now = steady_clock::now();
+        steady_clock::duration wait{};
+        for (const auto& r : rates) wait = std::max(wait, r->wait(now));
+        if (wait <= steady_clock::duration::zero()) break;
+        if (!pause) pause.emplace(co_await asio::this_coro::executor);
+        pause->expires_after(wait);
+        co_await pause->async_wait(use_nothrow);
+        const auto slept = steady_clock::now() - now;
+        for (const auto& r : rates) r->add_throttled(slept);
+      }
+      for (const auto& r : rates) want = std::min(want, r->chunk());
+    }
+    auto n = co_await from.read_some({buf.get(), want});
     if (!n) co_return n.error();
     if (*n == 0) co_return co_await to.close_write();
     std::size_t len = *n;
@@ -21,6 +42,10 @@ awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uin
     if (len > 0) {
       if (auto w = co_await to.write({buf.get(), len}); !w) co_return w.error();
       copied += len;
+      if (!rates.empty()) {
+        const auto now = steady_clock::now();
+        for (const auto& r : rates) r->charge(now, len);
+      }
       if (on_copied && *on_copied) (*on_copied)(len);
     }
     if (over) co_return make_error_code(errc::resource_limit);
@@ -39,8 +64,9 @@ awaitable<void> copy_one_way(byte_stream& from, byte_stream& to, const splice_li
   const bool a_to_b = &from == &a;
   std::function<void(std::size_t)> meter;
   if (limits.on_copied) meter = [&limits, a_to_b](std::size_t n) { limits.on_copied(a_to_b, n); };
+  const auto& rates = a_to_b ? limits.rate_a_to_b : limits.rate_b_to_a;
   auto r = co_await copy_stream(from, to, copied, limits.max_bytes_per_direction,
-                                limits.buffer_size, &meter);
+                                limits.buffer_size, &meter, rates);
   if (r) co_return;
   if (!first_error) first_error = r.error();
   // Resetting both wakes the other direction, which is blocked in a read.

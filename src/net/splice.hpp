@@ -5,7 +5,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
+#include <vector>
 
+#include "common/rate_limiter.hpp"
 #include "net/byte_stream.hpp"
 
 namespace peerup::net {
@@ -24,6 +28,12 @@ struct splice_limits {
   // (true: a to b), so traffic shows while a long transfer runs (status,
   // /metrics). Runs on the streams' executor; empty: not called.
   std::function<void(bool a_to_b, std::size_t n)> on_copied;
+  // Bandwidth limits of each direction (bytes/s): before each read the copy
+  // waits until every bucket of its direction has paid its debt, reads at
+  // most the smallest chunk(), and charges what it wrote to each. Buckets are
+  // shared by every splice they bound (one per service, peer or relay
+  // reservation), so together those hold the rate. Empty: unlimited.
+  std::vector<std::shared_ptr<rate_limiter>> rate_a_to_b, rate_b_to_a;
 };
 
 struct splice_result {
@@ -41,10 +51,14 @@ struct splice_result {
 // until it returns and runs no other read on `from` or write on `to`
 // meanwhile. On error it leaves both streams as they are.
 // `on_copied`, if not null, is called after each write with its size.
+// `rates` (see splice_limits): waited on before each read, charged after
+// each write; the time slept is added to each bucket's throttled(). No byte is
+// copied twice for it: the read is only made smaller.
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
                                     std::uint64_t max_bytes = 0,
                                     std::size_t max_buffer = default_max_copy_buffer,
-                                    const std::function<void(std::size_t)>* on_copied = nullptr);
+                                    const std::function<void(std::size_t)>* on_copied = nullptr,
+                                    std::span<const std::shared_ptr<rate_limiter>> rates = {});
 
 // 1. copy a->b and b->a concurrently (two copy_stream joined with &&)
 // 2. EOF on one side becomes close_write on the other (half-close)

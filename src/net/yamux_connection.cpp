@@ -27,6 +27,15 @@ constexpr int max_unanswered_pings = 3;
 // A connection that has received nothing for this long gets a liveness probe
 // when we next send something that needs an answer (expect_reply).
 constexpr auto probe_after_quiet = std::chrono::seconds(1);
+// A connection that received something and then nothing for this long is
+// probed once even if we send nothing (the keepalive loop checks every
+// quiet_check_interval). The probe is what heals a path whose NAT mapping
+// was flushed on our side: the peer's packets are dropped at our NAT until
+// we send, and a side that only answers would otherwise stay black-holed
+// until the next keepalive (up to 15 s; the soak's conntrack -F showed it).
+// It also fails a dead path in quiet_probe_after + the probe timeout.
+constexpr auto quiet_probe_after = std::chrono::seconds(2);
+constexpr auto quiet_check_interval = std::chrono::seconds(1);
 // The probe's answer may queue behind up to output_high_water of the peer's
 // output: allow a few RTTs on top of a floor that slow links need.
 constexpr auto min_probe_timeout = std::chrono::seconds(3);
@@ -399,16 +408,30 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
 }
 
 awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connection> self) {
+  auto next_ping = steady_clock::now() + keepalive_interval;
+  // last_activity_ (stream traffic, not pings) when the last quiet probe
+  // went out: one probe per spell of use, so an idle connection costs one
+  // extra ping, not one every quiet_probe_after (the pong is no activity).
+  auto quiet_probed = steady_clock::time_point{};
   while (!closed_) {
-    keepalive_timer_.expires_after(keepalive_interval);
+    keepalive_timer_.expires_after(std::min<steady_clock::duration>(
+        quiet_check_interval, std::max<steady_clock::duration>(
+                                  next_ping - steady_clock::now(), steady_clock::duration(1))));
     co_await keepalive_timer_.async_wait(use_nothrow);
     if (closed_ || closing_) break;
-    if (++unanswered_pings_ > max_unanswered_pings) {
-      fail(make_error_code(errc::timeout));
-      break;
+    const auto now = steady_clock::now();
+    if (now >= next_ping) {
+      next_ping = now + keepalive_interval;
+      if (++unanswered_pings_ > max_unanswered_pings) {
+        fail(make_error_code(errc::timeout));
+        break;
+      }
+      session_.ping(now_ms());
+      flush_soon();
+    } else if (now - last_received_ >= quiet_probe_after && last_activity_ != quiet_probed) {
+      quiet_probed = last_activity_;
+      check_alive();
     }
-    session_.ping(now_ms());
-    flush_soon();
   }
 }
 

@@ -105,7 +105,7 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
   });
   host_.on_disconnect(
       [this](const peer_id& p) { note_event(fmt::format("peer {} disconnected", label(p))); });
-  services_.apply(cfg_.services, policy_);
+  services_.apply(cfg_.services, policy_, cfg_.peer_rate_limit);
   install_pairing_handler();
   // Read at each request, so reloads of services and keys show at once.
   serve_service_catalog(
@@ -227,7 +227,7 @@ bool daemon::reload(const std::string& why) {
   cfg_ = std::move(*next);
   host_.set_limits(cfg_.limits);  // for new connections and streams; none are cut
   policy_ = std::make_shared<const access_policy>(std::move(*policy));
-  services_.apply(cfg_.services, policy_);
+  services_.apply(cfg_.services, policy_, cfg_.peer_rate_limit);
   disconnect_unauthorized();
   spdlog::info("reloaded: {} authorized peers, {} services", policy_->peer_count(),
                cfg_.services.size());

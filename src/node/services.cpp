@@ -29,9 +29,35 @@ net::awaitable<result<net::tcp::socket>> dial_local(const host_port& addr) {
   co_return co_await net::tcp_dial(target);
 }
 
+namespace {
+void add_waits(throttled_time& to, const rate_pair& p) {
+  to.in += p.in->throttled();
+  to.out += p.out->throttled();
+}
+}  // namespace
+
 void service_registry::apply(const std::map<std::string, service_config>& services,
-                             std::shared_ptr<const access_policy> policy) {
+                             std::shared_ptr<const access_policy> policy,
+                             std::uint64_t peer_rate) {
   policy_ = std::move(policy);
+  // New buckets only where a limit changed: streams already open keep theirs.
+  for (auto it = service_rates_.begin(); it != service_rates_.end();) {
+    auto svc = services.find(it->first);
+    if (svc == services.end() || svc->second.rate_limit != it->second.in->rate()) {
+      add_waits(service_throttled_before_[it->first], it->second);
+      it = service_rates_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, svc] : services)
+    if (svc.rate_limit && !service_rates_.count(name))
+      service_rates_.emplace(name, rate_pair(svc.rate_limit));
+  if (peer_rate != peer_rate_) {
+    for (const auto& [peer, p] : peer_rates_) add_waits(peer_throttled_before_[peer], p);
+    peer_rates_.clear();
+    peer_rate_ = peer_rate;
+  }
   for (const auto& [name, svc] : services_) {
     auto it = services.find(name);
     if (svc.enabled && (it == services.end() || !it->second.enabled)) {
@@ -66,6 +92,22 @@ void service_registry::apply(const std::map<std::string, service_config>& servic
     }
   }
   services_ = services;
+}
+
+throttled_time service_registry::service_throttled(const std::string& name) const {
+  throttled_time t;
+  if (auto it = service_throttled_before_.find(name); it != service_throttled_before_.end())
+    t = it->second;
+  if (auto it = service_rates_.find(name); it != service_rates_.end()) add_waits(t, it->second);
+  return t;
+}
+
+throttled_time service_registry::peer_throttled(const peer_id& peer) const {
+  throttled_time t;
+  if (auto it = peer_throttled_before_.find(peer); it != peer_throttled_before_.end())
+    t = it->second;
+  if (auto it = peer_rates_.find(peer); it != peer_rates_.end()) add_waits(t, it->second);
+  return t;
 }
 
 service_counters service_registry::counters(const std::string& name) const {
@@ -123,6 +165,16 @@ net::awaitable<void> service_registry::serve(std::string name, net::stream_ptr s
   ++peers_[ctx.conn->remote_peer].streams;
   net::tcp_stream local(std::move(*sock));
   net::splice_limits limits;
+  // a = the peer's stream, b = the local service: a_to_b is "in".
+  if (auto r = service_rates_.find(name); r != service_rates_.end()) {
+    limits.rate_a_to_b.push_back(r->second.in);
+    limits.rate_b_to_a.push_back(r->second.out);
+  }
+  if (peer_rate_) {
+    auto r = peer_rates_.try_emplace(ctx.conn->remote_peer, peer_rate_).first;
+    limits.rate_a_to_b.push_back(r->second.in);
+    limits.rate_b_to_a.push_back(r->second.out);
+  }
   // Live counts: status and /metrics show a long transfer while it runs.
   limits.on_copied = [this, alive, name, peer = ctx.conn->remote_peer](bool in, std::size_t n) {
     if (!*alive) return;

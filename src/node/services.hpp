@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "common/rate_limiter.hpp"
 #include "net/host.hpp"
 #include "config/authorized_keys.hpp"
 #include "config/config.hpp"
@@ -27,6 +28,20 @@ struct peer_traffic {
   std::uint64_t streams = 0, bytes_in = 0, bytes_out = 0;
 };
 
+// A bandwidth limit's two buckets (in: from peers to the local service).
+// Shared by every stream it bounds; a stream keeps the buckets it started
+// with when a reload changes the limit.
+struct rate_pair {
+  std::shared_ptr<rate_limiter> in, out;
+  explicit rate_pair(std::uint64_t rate)
+      : in(std::make_shared<rate_limiter>(rate)), out(std::make_shared<rate_limiter>(rate)) {}
+};
+
+// How long streams waited on a limit, per direction (metrics).
+struct throttled_time {
+  rate_limiter::clock::duration in{}, out{};
+};
+
 class service_registry {
  public:
   explicit service_registry(net::host& h) : host_(h) {}
@@ -36,14 +51,20 @@ class service_registry {
 
   // Serves the enabled services of `services` under `policy`, drops handlers
   // of services gone or disabled. Streams already open keep running.
+  // `peer_rate`: config.peer_rate_limit (0: unlimited).
   void apply(const std::map<std::string, service_config>& services,
-             std::shared_ptr<const access_policy> policy);
+             std::shared_ptr<const access_policy> policy, std::uint64_t peer_rate = 0);
 
   const std::map<std::string, service_config>& services() const { return services_; }
   service_counters counters(const std::string& name) const;
   // Every peer that opened a service stream since start (only authorized
   // peers get that far, so authorized_keys bounds the map).
   const std::map<peer_id, peer_traffic>& traffic_by_peer() const { return peers_; }
+  // Bandwidth limits in force (bytes/s, 0: none) and the time streams
+  // waited on them since start (limits replaced by a reload included).
+  std::uint64_t peer_rate_limit() const { return peer_rate_; }
+  throttled_time service_throttled(const std::string& name) const;
+  throttled_time peer_throttled(const peer_id& peer) const;
 
  private:
   // Before the protocol is echoed: refuses ("na") peers not authorized for
@@ -59,6 +80,14 @@ class service_registry {
   std::map<std::string, service_counters> counters_;
   std::map<peer_id, peer_traffic> peers_;
   std::shared_ptr<const access_policy> policy_;
+  // Buckets by service (only for services with a rate_limit) and by peer
+  // (only with a peer_rate_limit; authorized peers bound the map).
+  std::map<std::string, rate_pair> service_rates_;
+  std::map<peer_id, rate_pair> peer_rates_;
+  std::uint64_t peer_rate_ = 0;
+  // Waits of buckets a reload replaced, so the counters never go back.
+  std::map<std::string, throttled_time> service_throttled_before_;
+  std::map<peer_id, throttled_time> peer_throttled_before_;
   // Lets handlers still running after our destruction see that we are gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -40,7 +40,9 @@ relay_server::relay_server(net::host& h, relay_server_config cfg)
   });
   // The spec ties a reservation to the reserving connection.
   host_.on_disconnect([this, alive = std::weak_ptr<bool>(alive_)](const peer_id& p) {
-    if (alive.lock()) state_.peer_disconnected(p);
+    if (!alive.lock()) return;
+    state_.peer_disconnected(p);
+    drop_rate(p);  // circuits still running keep their buckets
   });
   // A reserving home node may stay silent for its whole reservation: its
   // connection is what carries circuits to it, so it is never idle.
@@ -57,7 +59,34 @@ relay_server::~relay_server() {
 }
 
 relay_stats relay_server::stats() const {
-  return {state_.reservation_count(), state_.circuit_count(), circuits_total_, bytes_relayed_};
+  auto throttled = throttled_before_;
+  for (const auto& [peer, r] : rates_)
+    throttled += r.to_target->throttled() + r.from_target->throttled();
+  return {.reservations = state_.reservation_count(),
+          .circuits = state_.circuit_count(),
+          .circuits_total = circuits_total_,
+          .bytes_relayed = bytes_relayed_,
+          .rate_limit = cfg_.limits.reservation_rate,
+          .throttled_seconds = std::chrono::duration<double>(throttled).count()};
+}
+
+relay_server::reservation_rate& relay_server::rate_of(const peer_id& target) {
+  auto it = rates_.find(target);
+  if (it == rates_.end()) {
+    const auto rate = cfg_.limits.reservation_rate;
+    it = rates_
+             .emplace(target, reservation_rate{std::make_shared<rate_limiter>(rate),
+                                               std::make_shared<rate_limiter>(rate)})
+             .first;
+  }
+  return it->second;
+}
+
+void relay_server::drop_rate(const peer_id& target) {
+  auto it = rates_.find(target);
+  if (it == rates_.end()) return;
+  throttled_before_ += it->second.to_target->throttled() + it->second.from_target->throttled();
+  rates_.erase(it);
 }
 
 wire::relay_requester relay_server::requester(const net::stream_context& ctx) const {
@@ -216,6 +245,12 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   if (decision.limit) {
     limits.max_bytes_per_direction = decision.limit->data.value_or(0);
     limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
+  }
+  if (cfg_.limits.reservation_rate) {
+    // a = the source's stream, b = the STOP stream to the reserving target.
+    const auto& r = rate_of(*target);
+    limits.rate_a_to_b.push_back(r.to_target);
+    limits.rate_b_to_a.push_back(r.from_target);
   }
   spdlog::info("relay: circuit {} -> {} open", who.peer.to_string(), target->to_string());
   const auto started = net::steady_clock::now();

@@ -3,6 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
+
+#include "common/rate_limiter.hpp"
 
 #include "net/host.hpp"
 #include "wire/relay_server_state.hpp"
@@ -21,6 +25,9 @@ struct relay_stats {
   std::size_t circuits = 0;          // live
   std::uint64_t circuits_total = 0;  // ever bridged
   std::uint64_t bytes_relayed = 0;   // both directions, finished circuits included
+  std::uint64_t rate_limit = 0;      // limits.reservation_rate (bytes/s each way, 0: none)
+  // Time circuits waited on reservation rate limits, summed over circuits.
+  double throttled_seconds = 0;
 };
 
 class relay_server {
@@ -38,12 +45,22 @@ class relay_server {
                                const wire::hop_message& msg);
   net::awaitable<void> expiry_loop();
   wire::relay_requester requester(const net::stream_context& ctx) const;
+  // The buckets of `target`'s reservation (made on its first circuit).
+  struct reservation_rate {
+    std::shared_ptr<rate_limiter> to_target, from_target;
+  };
+  reservation_rate& rate_of(const peer_id& target);
+  void drop_rate(const peer_id& target);
 
   net::host& host_;
   relay_server_config cfg_;
   wire::relay_server_state state_;
   std::uint64_t circuits_total_ = 0;
   std::uint64_t bytes_relayed_ = 0;
+  // Only with limits.reservation_rate; an entry goes when its peer
+  // disconnects (its reservation ends), so reservations bound the map.
+  std::map<peer_id, reservation_rate> rates_;
+  rate_limiter::clock::duration throttled_before_{};  // of entries dropped
   net::asio::steady_timer expiry_timer_;
   // Checked by spawned coroutines after each suspension (see net::host).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

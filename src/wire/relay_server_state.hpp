@@ -38,6 +38,10 @@ struct relay_limits {
   // For unauthorized peers in open mode (go-libp2p's defaults); 0 = unlimited.
   std::chrono::seconds open_circuit_duration{120};
   std::uint64_t open_circuit_data{128 * 1024};
+  // Bytes per second in each direction for each reservation: all circuits
+  // to the reserving peer share it (a token bucket in the relay's splice).
+  // 0 = unlimited; else 1024 to 10^10 (relay.yaml checks).
+  std::uint64_t reservation_rate{0};
 };
 
 enum class relay_access { closed, open };

@@ -116,6 +116,37 @@ TEST_F(liveness, a_path_that_dies_silently_fails_the_connection_when_a_stream_op
   EXPECT_TRUE(closed);
 }
 
+// The soak's conntrack -F: a side that only answers sends nothing after the
+// path dies, so only a probe of its own can find out (or, behind a flushed
+// NAT, heal the mapping). Keepalive alone would take 45-60 s; the guard is 15 s.
+TEST_F(liveness, a_connection_that_goes_silent_after_use_is_probed_without_any_send) {
+  freezable_forwarder fwd(io, server_endpoint());
+  bool closed = false;
+  net::steady_clock::duration took{};
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto conn = co_await client.connect(via(fwd.port()));
+        EXPECT_TRUE(conn) << conn.error().message();
+        if (!conn) co_return;
+        auto opened = co_await client.new_stream(*conn, echo_protocol);
+        EXPECT_TRUE(opened);
+        if (!opened) co_return;
+        const auto data = random_bytes(1024);
+        auto echoed = co_await echo_roundtrip(*opened->stream, data);
+        EXPECT_TRUE(echoed && *echoed == data);
+        fwd.freeze();  // from now on nothing arrives, and we send nothing
+        const auto frozen = net::steady_clock::now();
+        co_await (*conn)->mux->wait_closed();
+        took = net::steady_clock::now() - frozen;
+        closed = (*conn)->mux->is_closed();
+      },
+      15s);
+  EXPECT_TRUE(closed);
+  // 2 s of quiet, checked every 1 s, then the 3 s probe timeout.
+  EXPECT_LE(took, 8s);
+}
+
 TEST_F(liveness, a_quiet_but_healthy_connection_survives_the_probe) {
   freezable_forwarder fwd(io, server_endpoint());
   run_async(io, [&]() -> net::awaitable<void> {

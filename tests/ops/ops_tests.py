@@ -676,16 +676,18 @@ def status_page(ctx):
     print(f"ok: chromium shows {laptop.id[:16]}... path {mine[0]['data-path']}, service web, events")
 
 
-@scenario("relayed")
-def relayed(ctx):
-    """Over a relay: traceroute shows the relay hop and the target with RTTs,
-    peers show path relayed, and the relay's and home's /metrics count it."""
+def relayed_nodes(ctx, relay_yaml_extra="", home_extra="", laptop_extra=""):
+    """A relay (with /metrics), home serving `web` and the laptop, both on the
+    relay only (no direct address, no hole punching), authorized both ways;
+    returns once home holds its reservation."""
     import subprocess
     from opsnode import Proc, free_port
     rdir = ctx.path("relay")
     r = subprocess.run([ctx.peerup, "relay", "init", "--dir", rdir], capture_output=True,
                        text=True, timeout=30)
     check(r.returncode == 0, f"relay init: {r.stderr}")
+    with open(os.path.join(rdir, "relay.yaml"), "a") as f:
+        f.write(relay_yaml_extra)
     web = web_server(ctx)
     home = ctx.home("home")
     laptop = ctx.home("laptop")
@@ -694,24 +696,34 @@ def relayed(ctx):
                            capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, f"relay authorize: {r.stderr}")
     rport = free_port()
-    relay = Proc([ctx.peerup, "relay", "serve", "--dir", rdir, "--listen", "/ip4/127.0.0.1/tcp/0",
-                  "--metrics", f"127.0.0.1:{rport}"])
+    relay = Proc([ctx.peerup, "relay", "serve", "--config", os.path.join(rdir, "relay.yaml"),
+                  "--listen", "/ip4/127.0.0.1/tcp/0", "--metrics", f"127.0.0.1:{rport}"])
     ctx.procs.append(relay)
     raddr = relay.wait_line(r"^(/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$").group(1)
     relay.wait_line(rf"^metrics 127\.0\.0\.1:{rport}$")
     hport = free_port()
     # No direct address and no hole punching: the relay is the only path.
     home.write_config(listen=(), relays=(raddr,), services={"web": f"127.0.0.1:{web}"},
-                      extra=f"metrics: 127.0.0.1:{hport}\n")
+                      extra=f"metrics: 127.0.0.1:{hport}\n" + home_extra.format(relay=raddr))
     home.start(env={"PEERUP_HOLEPUNCH": "off"})
     laptop.write_config(listen=(), relays=(raddr,),
-                        names={"home": f"{raddr}/p2p-circuit/p2p/{home.id}"})
+                        names={"home": f"{raddr}/p2p-circuit/p2p/{home.id}"},
+                        extra=laptop_extra.format(relay=raddr))
     laptop.start(env={"PEERUP_HOLEPUNCH": "off"})
     for a, b in ((home, laptop), (laptop, home)):
         st, _, body = api(a, "POST", "/v1/auth", {"peer": b.id})
         check(st == 200, f"auth add: {body}")
     wait_for(lambda: metric(scrape(hport), "peerup_relay_reservations", state="reserved") == 1,
              20, "home's reservation on the relay")
+    return raddr, rport, hport, home, laptop
+
+
+@scenario("relayed")
+def relayed(ctx):
+    """Over a relay: traceroute shows the relay hop and the target with RTTs,
+    peers show path relayed, and the relay's and home's /metrics count it."""
+    from opsnode import Proc
+    raddr, rport, hport, home, laptop = relayed_nodes(ctx)
     st, _, tr = api(laptop, "POST", "/v1/traceroute", {"peer": "home"}, timeout=60)
     check(st == 200 and tr["path"] == "relayed" and len(tr["hops"]) == 2, f"traceroute: {st} {tr}")
     h1, h2 = tr["hops"]
@@ -747,6 +759,160 @@ def relayed(ctx):
     print(f"ok: traceroute relay {h1['rtt_ms']:.2f} ms, target {h2['rtt_ms']:.2f} ms; relay "
           f"{metric(after, 'peerup_relay_bytes_total')/1048576:.1f} MiB, "
           f"{metric(after, 'peerup_relay_circuits_total'):.0f} circuits")
+
+# --- bandwidth limits ----------------------------------------------------------
+
+def iperf3_rate(port, seconds, reverse=False):
+    """Runs iperf3 -c 127.0.0.1:port (through a proxy) and returns the bytes
+    per second the receiving end counted."""
+    import json
+    import subprocess
+    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J"]
+    if reverse:
+        argv.append("-R")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    check(r.returncode == 0, f"iperf3 {' '.join(argv[5:])}: rc {r.returncode}: "
+                             f"{r.stdout[-600:]} {r.stderr[-600:]}")
+    return json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"] / 8
+
+
+def within(measured, limit, what, tolerance=0.10):
+    ratio = measured / limit
+    check(abs(ratio - 1) <= tolerance,
+          f"{what}: {measured / 1e6:.3f} MB/s against a limit of {limit / 1e6:.3f} MB/s "
+          f"({(ratio - 1) * 100:+.1f}%, allowed +-{tolerance * 100:.0f}%)")
+    return f"{what} {measured / 1e6:.3f} MB/s ({(ratio - 1) * 100:+.1f}%)"
+
+
+@scenario("rate_limit")
+def rate_limit(ctx):
+    """Service and peer rate limits hold within 10% under iperf3 through `peerup proxy`."""
+    import shutil as sh
+    from opsnode import Proc, free_port
+    if not sh.which("iperf3"):
+        raise Skip("iperf3 is not installed (scripts/install-deps.sh installs it)")
+    service_rate, peer_rate = 2_000_000, 1_000_000
+    iport, mport = free_port(), free_port()
+    server = Proc(["iperf3", "-s", "-p", str(iport), "-B", "127.0.0.1"])
+    ctx.procs.append(server)
+    wait_for(lambda: _port_open(iport), 10, "iperf3 -s")
+    home = ctx.home("home")
+    metrics_line = f"metrics: 127.0.0.1:{mport}\n"
+    home.write_config(services={"iperf": f"127.0.0.1:{iport}"}, extra=metrics_line)
+    with open(home.config) as f:
+        text = f.read()
+    limited = text.replace(f"    local_address: 127.0.0.1:{iport}\n",
+                           f"    local_address: 127.0.0.1:{iport}\n"
+                           f"    rate_limit: {service_rate}\n")
+    with open(home.config, "w") as f:
+        f.write(limited)
+    home.start()
+    laptop = ctx.home("laptop")
+    laptop.write_config(names={"home": home.addrs[0]})
+    st, _, body = api(home, "POST", "/v1/auth", {"peer": laptop.id})
+    check(st == 200, f"auth add: {body}")
+    proxy = Proc([ctx.peerup, "--config", laptop.config, "proxy", "home", "iperf", "0"])
+    ctx.procs.append(proxy)
+    port = int(proxy.wait_line(r"^proxy 127\.0\.0\.1:(\d+)").group(1))
+    m = scrape(mport)
+    check(metric(m, "peerup_service_rate_limit_bytes", service="iperf") == service_rate,
+          "the service's limit gauge is not its rate_limit")
+    check(metric(m, "peerup_peer_rate_limit_bytes") == 0, "peer limit gauge is not 0 (none)")
+    results = [within(iperf3_rate(port, 8), service_rate, "service limit, upload")]
+    results.append(within(iperf3_rate(port, 8, reverse=True), service_rate,
+                          "service limit, download"))
+    m = scrape(mport)
+    for d in ("in", "out"):
+        waited = metric(m, "peerup_service_throttled_seconds_total", service="iperf", direction=d)
+        check(waited > 1, f"throttled seconds of the service ({d}): {waited}")
+    # Reload: the service limit goes, a lower per-peer limit comes.
+    with open(home.config, "w") as f:
+        f.write(text + f"peer_rate_limit: {peer_rate}\n")
+    st, _, body = api(home, "POST", "/v1/reload")
+    check(st == 200, f"reload: {st} {body}")
+    m = scrape(mport)
+    check(metric(m, "peerup_service_rate_limit_bytes", service="iperf") == 0,
+          "the service's limit gauge did not go to 0")
+    check(metric(m, "peerup_peer_rate_limit_bytes") == peer_rate, "peer limit gauge")
+    results.append(within(iperf3_rate(port, 8), peer_rate, "peer limit, upload"))
+    m = scrape(mport)
+    waited = metric(m, "peerup_peer_throttled_seconds_total", peer=laptop.id, direction="in")
+    check(waited > 1, f"throttled seconds of the peer: {waited}")
+    # The service's counter keeps what the replaced bucket had counted.
+    check(metric(m, "peerup_service_throttled_seconds_total", service="iperf", direction="in") > 1,
+          "the service's throttled seconds went back after the reload")
+    print("ok: " + "; ".join(results))
+
+
+@scenario("relay_rate_limit")
+def relay_rate_limit(ctx):
+    """limits.reservation_rate on the relay holds within 10% for a download over a circuit."""
+    from opsnode import Proc
+    rate = 400_000
+    raddr, rport, hport, home, laptop = relayed_nodes(
+        ctx, f"limits:\n  reservation_rate: {rate}\n")
+    m = scrape(rport)
+    check(metric(m, "peerup_relay_reservation_rate_limit_bytes") == rate, "relay's limit gauge")
+    proxy = Proc([ctx.peerup, "--config", laptop.config, "proxy", "home", "web", "0"],
+                 env=dict(os.environ, PEERUP_HOLEPUNCH="off"))
+    ctx.procs.append(proxy)
+    port = int(proxy.wait_line(r"^proxy 127\.0\.0\.1:(\d+)").group(1))
+    import subprocess
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download} %{time_total}",
+                        f"http://127.0.0.1:{port}/blob"], capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0, f"curl over the relay: {r.stderr}")
+    size, took = r.stdout.split()
+    size, took = int(size), float(took)
+    check(size == 2 << 20, f"downloaded {size} bytes")
+    result = within(size / took, rate, "relay reservation limit, download")
+    m = scrape(rport)
+    waited = metric(m, "peerup_relay_throttled_seconds_total")
+    check(waited > 2, f"relay throttled seconds: {waited}")
+    print(f"ok: {result}, {size} bytes in {took:.2f} s; relay throttled {waited:.1f} s")
+
+
+@scenario("gateway_metrics")
+def gateway_metrics(ctx):
+    """`peerup gateway --metrics`: its resolver's lookups (a miss, then a cache hit) and SOCKS."""
+    import subprocess
+    from opsnode import Proc, free_port
+    networks = "networks:\n  grewal:\n    - {relay}\n"
+    raddr, rport, hport, home, laptop = relayed_nodes(
+        ctx, "names:\n  network: grewal\n", home_extra="host_name: home\n" + networks,
+        laptop_extra=networks)
+    relay = next(p for p in ctx.procs if getattr(p, "argv", [])[1:3] == ["relay", "serve"])
+    # A lookup before home registers would be cached as "not registered".
+    wait_for(lambda: any("registered by" in line for line in relay.err), 30,
+             "home to register its name on the relay")
+    gport = free_port()
+    gw = Proc([ctx.peerup, "--config", laptop.config, "gateway", "--socks", "127.0.0.1:0",
+               "--metrics", f"127.0.0.1:{gport}"], env=dict(os.environ, PEERUP_HOLEPUNCH="off"))
+    ctx.procs.append(gw)
+    sport = int(gw.wait_line(r"^socks5 127\.0\.0\.1:(\d+)").group(1))
+    gw.wait_line(rf"^metrics 127\.0\.0\.1:{gport}$")
+    m = scrape(gport)
+    check(metric(m, "peerup_gateway_up") == 1, "peerup_gateway_up is not 1")
+    check(metric(m, "peerup_gateway_name_lookups_total", result="cache_miss") == 0,
+          "lookups before any client")
+
+    def fetch():
+        r = subprocess.run(["curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w",
+                            "%{http_code} %{size_download}", "--socks5-hostname",
+                            f"127.0.0.1:{sport}", "http://web.home.grewal.p2p/blob"],
+                           capture_output=True, text=True, timeout=40)
+        return r.returncode == 0 and r.stdout.split() == ["200", str(2 << 20)]
+    check(fetch(), "SOCKS fetch of web.home.grewal.p2p failed")
+    check(fetch(), "second SOCKS fetch failed")
+    m = scrape(gport)
+    miss = metric(m, "peerup_gateway_name_lookups_total", result="cache_miss")
+    hit = metric(m, "peerup_gateway_name_lookups_total", result="cache_hit")
+    queries = metric(m, "peerup_gateway_name_relay_queries_total")
+    check(miss >= 1 and hit >= 1, f"lookups: {miss} misses, {hit} hits (want >= 1 each)")
+    check(queries >= 1, f"relay queries: {queries}")
+    check(metric(m, "peerup_gateway_names_cached") >= 1, "no name cached")
+    check(any(k[0] == "peerup_gateway_connections" for k in m), "connections gauge missing")
+    print(f"ok: gateway lookups {miss:.0f} miss, {hit:.0f} hit, {queries:.0f} relay queries")
 
 
 def main():

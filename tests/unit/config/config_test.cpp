@@ -188,6 +188,32 @@ TEST(config, rendered_config_parses_back_to_the_same_settings) {
   EXPECT_EQ(back->names.at("home").peer.to_string(), home_id);
 }
 
+TEST(config, rate_limits_parse_render_back_and_refuse_bad_values_with_their_line) {
+  auto cfg = parse_config(
+      "services:\n  web:\n    local_address: 127.0.0.1:80\n    rate_limit: 1250000\n"
+      "  ssh:\n    local_address: 127.0.0.1:22\n    rate_limit: 0\npeer_rate_limit: 65536\n",
+      "/srv/p/config.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().to_string();
+  EXPECT_EQ(cfg->services.at("web").rate_limit, 1'250'000u);
+  EXPECT_EQ(cfg->services.at("ssh").rate_limit, 0u);  // 0: unlimited
+  EXPECT_EQ(cfg->peer_rate_limit, 65'536u);
+  auto back = parse_config(render_config(*cfg), cfg->file);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->services.at("web").rate_limit, 1'250'000u);
+  EXPECT_EQ(back->peer_rate_limit, 65'536u);
+  const std::string bounds = "0 (unlimited) or bytes per second from 1024 to 10000000000";
+  EXPECT_EQ(error_of("services:\n  web:\n    local_address: 127.0.0.1:80\n    rate_limit: 10M\n"),
+            "config.yaml:4: services.web.rate_limit: expected " + bounds + ", got \"10M\"");
+  EXPECT_EQ(error_of("peer_rate_limit: 1000\n"),
+            "config.yaml:1: peer_rate_limit: expected " + bounds + ", got \"1000\"");
+  EXPECT_EQ(error_of("\npeer_rate_limit: 10000000001\n"),
+            "config.yaml:2: peer_rate_limit: expected " + bounds + ", got \"10000000001\"");
+  EXPECT_EQ(error_of("peer_rate_limit: -5\n"),
+            "config.yaml:1: peer_rate_limit: expected " + bounds + ", got \"-5\"");
+  EXPECT_EQ(error_of("peer_rate_limit: [1]\n"),
+            "config.yaml:1: peer_rate_limit: expected " + bounds + ", got a list");
+}
+
 TEST(config, new_configs_listen_on_tcp_and_quic_on_port_4001) {
   const auto cfg = default_config("/srv/p");
   std::vector<std::string> listen;

@@ -101,15 +101,17 @@ TEST(limits_config, relay_yaml_takes_relay_and_host_limits_in_one_map) {
   EXPECT_EQ(c.host_limits.idle_timeout, 60s);
 }
 
+// The message parse_relay_config throws for `text`, or "" when it loads.
+std::string message_of(const std::string& text) {
+  try {
+    parse_relay_config(text, "/etc/relay/relay.yaml");
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 TEST(limits_config, relay_yaml_errors_name_the_file_line_and_key) {
-  auto message_of = [](const std::string& text) -> std::string {
-    try {
-      parse_relay_config(text, "/etc/relay/relay.yaml");
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "";
-  };
   EXPECT_EQ(message_of("limits:\n  max_streams_per_peer: 0\n"),
             "/etc/relay/relay.yaml:2: limits.max_streams_per_peer: expected an integer from 1 to "
             "1000000, got \"0\"");
@@ -125,6 +127,18 @@ TEST(limits_config, relay_yaml_errors_name_the_file_line_and_key) {
             "/etc/relay/relay.yaml:2: limits: expected a setting name as key, got a list or map");
   EXPECT_EQ(message_of("names:\n  ? - n\n  : 1\n"),
             "/etc/relay/relay.yaml:2: names: expected a setting name as key, got a list or map");
+}
+
+TEST(limits_config, relay_reservation_rate_is_bounded) {
+  auto c = parse_relay_config("limits:\n  reservation_rate: 500000\n", "/etc/relay/relay.yaml");
+  EXPECT_EQ(c.limits.reservation_rate, 500'000u);
+  EXPECT_EQ(parse_relay_config("", "/etc/relay/relay.yaml").limits.reservation_rate, 0u);
+  EXPECT_EQ(message_of("limits:\n  reservation_rate: 100\n"),
+            "/etc/relay/relay.yaml:2: limits.reservation_rate: expected 0 (unlimited) or bytes "
+            "per second from 1024 to 10000000000, got \"100\"");
+  EXPECT_NE(message_of("limits:\n  reservation_rate: fast\n")
+                .find("relay.yaml:2: limits.reservation_rate: expected a non-negative integer"),
+            std::string::npos);
 }
 
 TEST(limits_config, knows_each_host_limit_key_once) {
