@@ -324,7 +324,7 @@ void coalesce(std::span<const byte_span> packets, bytes& out, std::vector<coales
       const byte_span p = packets[g.first];
       out.resize(at + vnet_header::size + p.size());
       vnet_header{}.encode(out.data() + at);
-      std::memcpy(out.data() + at + vnet_header::size, p.data(), p.size());
+      if (!p.empty()) std::memcpy(out.data() + at + vnet_header::size, p.data(), p.size());
       writes.push_back({at, vnet_header::size + p.size(), 1});
       continue;
     }
