@@ -131,12 +131,20 @@ net::awaitable<int> run_gateway(gateway_options o) {
       if (!policy) throw std::runtime_error(policy.error().to_string());
       auto book = std::make_shared<tun::address_book>(
           app::network_address_book(cfg, h->id(), policy->network_peers()));
-      dns->use_network_addresses([book](const peer_id& p) -> std::optional<std::uint32_t> {
-        if (auto a = book->v4_of(p)) return a->v4_value();
-        return std::nullopt;
-      });
+      dns->use_network_addresses(
+          [book, ipv6 = cfg.network.ipv6](
+              const peer_id& p) -> std::optional<app::dns_server::network_address> {
+            auto a = book->v4_of(p);
+            if (!a) return std::nullopt;
+            app::dns_server::network_address r{a->v4_value(), std::nullopt};
+            // AAAA: the member's ULA address, as the daemon put it on the
+            // interface (network.ipv6).
+            if (auto a6 = book->v6_of(p); ipv6 && a6) r.v6 = a6->bytes;
+            return r;
+          });
       std::cout << "dns answers network members with their " << cfg.network.prefix.to_string()
-                << " address" << std::endl;
+                << " address" << (cfg.network.ipv6 ? " (and AAAA with their IPv6 address)" : "")
+                << std::endl;
     }
     dns->start();
     const net::tcp::endpoint bound(ep.address(), dns->port());

@@ -20,6 +20,10 @@ void add_network_metrics(metrics_registry& m, const app::network_status& n) {
             "TUN network IP bytes to and from peers, by how they travelled", {"direction", "via"});
   m.declare("peerup_network_datagram_fallbacks_total", mt::counter,
             "Packets sent on the stream although the path has QUIC datagrams (too large)");
+  m.declare("peerup_network_quic_datagrams_total", mt::counter,
+            "RFC 9221 datagrams of the network's QUIC connections (sent, received, and dropped "
+            "by a full send or receive queue)",
+            {"event"});
   m.declare("peerup_network_dropped_total", mt::counter, "TUN network packets dropped, by reason",
             {"reason"});
   m.declare("peerup_network_icmp_sent_total", mt::counter,
@@ -38,6 +42,10 @@ void add_network_metrics(metrics_registry& m, const app::network_status& n) {
   m.set("peerup_network_bytes_total", d(t.datagram_bytes_in), {"in", "datagram"});
   m.set("peerup_network_bytes_total", d(t.stream_bytes_in), {"in", "stream"});
   m.set("peerup_network_datagram_fallbacks_total", d(t.datagram_fallbacks));
+  m.set("peerup_network_quic_datagrams_total", d(t.quic_datagrams_sent), {"sent"});
+  m.set("peerup_network_quic_datagrams_total", d(t.quic_datagrams_received), {"received"});
+  m.set("peerup_network_quic_datagrams_total", d(t.quic_send_dropped), {"send_dropped"});
+  m.set("peerup_network_quic_datagrams_total", d(t.quic_receive_dropped), {"receive_dropped"});
   for (const auto& [why, count] : n.dropped) m.set("peerup_network_dropped_total", d(count), {why});
   m.set("peerup_network_icmp_sent_total", d(n.icmp_sent));
   for (const auto& p : n.peers) {

@@ -92,8 +92,8 @@ net::awaitable<dns::answer> dns_server::look_up(const dns::query& q, const std::
   }
   if (network_address_ && !target->service) {
     if (auto a = network_address_(target->peer)) {
-      spdlog::debug("dns: {} -> {} (network mode)", host, ipv4_to_string(*a));
-      co_return answer_found(q, zone_, *a);
+      spdlog::debug("dns: {} -> {} (network mode)", host, ipv4_to_string(a->v4));
+      co_return answer_found(q, zone_, a->v4, a->v6);
     }
   }
   auto ip = co_await gw_.virtual_ip(*target);

@@ -6,6 +6,7 @@
 // configured rate are dropped.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 
@@ -35,11 +36,15 @@ class dns_server {
 
   std::uint16_t port() const { return udp_.local_endpoint().port(); }
   // Network mode (docs/network-mode.md): a peer with an address on the TUN
-  // network is answered with that address (host order) instead of a virtual
-  // IP; `of` returns nullopt for peers that have none.
-  void use_network_addresses(std::function<std::optional<std::uint32_t>(const peer_id&)> of) {
-    network_address_ = std::move(of);
-  }
+  // network is answered with that address (A, host order) and, when the
+  // network has IPv6, its IPv6 address (AAAA) instead of a virtual IP; `of`
+  // returns nullopt for peers that have none.
+  struct network_address {
+    std::uint32_t v4 = 0;
+    std::optional<std::array<std::uint8_t, 16>> v6;
+  };
+  using network_address_fn = std::function<std::optional<network_address>(const peer_id&)>;
+  void use_network_addresses(network_address_fn of) { network_address_ = std::move(of); }
   void start();
   void stop();
 
@@ -64,7 +69,7 @@ class dns_server {
 
   gateway& gw_;
   dns_zone_settings zone_;
-  std::function<std::optional<std::uint32_t>(const peer_id&)> network_address_;
+  network_address_fn network_address_;
   net::asio::ip::udp::socket udp_;
   net::tcp::acceptor tcp_;
   token_bucket bucket_;

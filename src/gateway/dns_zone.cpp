@@ -83,18 +83,24 @@ dns_decision decide(const dns::query& q, const dns_zone_settings& s) {
   return d;
 }
 
-dns::answer answer_found(const dns::query& q, const dns_zone_settings& s, std::uint32_t ip) {
+dns::answer answer_found(const dns::query& q, const dns_zone_settings& s, std::uint32_t ip,
+                         const std::optional<std::array<std::uint8_t, 16>>& own_v6) {
   const bytes v4{static_cast<std::uint8_t>(ip >> 24), static_cast<std::uint8_t>(ip >> 16),
                  static_cast<std::uint8_t>(ip >> 8), static_cast<std::uint8_t>(ip)};
-  bytes v6(10, 0);
-  v6.push_back(0xff);
-  v6.push_back(0xff);
-  append(v6, v4);  // ::ffff:a.b.c.d reaches the same IPv4 listeners
+  bytes v6;
+  if (own_v6) {
+    v6.assign(own_v6->begin(), own_v6->end());
+  } else {
+    v6.assign(10, 0);
+    v6.push_back(0xff);
+    v6.push_back(0xff);
+    append(v6, v4);  // ::ffff:a.b.c.d reaches the same IPv4 listeners
+  }
   const std::uint16_t t = q.q ? q.q->qtype : 0;
   dns::answer a{dns::rcode::noerror, true, {}, {}};
   if (t == dns::rr_type::a || t == dns::rr_type::any)
     a.answers.push_back(dns::record{std::nullopt, dns::rr_type::a, s.ttl, v4});
-  if (s.aaaa && (t == dns::rr_type::aaaa || t == dns::rr_type::any))
+  if ((s.aaaa || own_v6) && (t == dns::rr_type::aaaa || t == dns::rr_type::any))
     a.answers.push_back(dns::record{std::nullopt, dns::rr_type::aaaa, s.ttl, v6});
   if (a.answers.empty()) return no_data(s);
   return a;

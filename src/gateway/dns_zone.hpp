@@ -5,7 +5,9 @@
 // the reply.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "wire/dns_message.hpp"
@@ -29,9 +31,13 @@ struct dns_decision {
 
 dns_decision decide(const wire::dns::query& q, const dns_zone_settings& s);
 
-// `ip` is the virtual IPv4 address of the name (host order).
+// `ip` is the virtual IPv4 address of the name (host order). `v6`, when set,
+// is the name's own IPv6 address (network mode: its fd70:6565:7275::/48
+// address on the TUN interface); AAAA then answers with it, whatever
+// s.aaaa says, instead of an IPv4-mapped address.
 wire::dns::answer answer_found(const wire::dns::query& q, const dns_zone_settings& s,
-                               std::uint32_t ip);
+                               std::uint32_t ip,
+                               const std::optional<std::array<std::uint8_t, 16>>& v6 = std::nullopt);
 // NXDOMAIN with the zone's SOA, so resolvers cache the miss for `ttl`.
 wire::dns::answer answer_missing(const dns_zone_settings& s);
 // SERVFAIL: the lookup itself failed (timeout, relay down); try again later.

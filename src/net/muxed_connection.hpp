@@ -44,6 +44,14 @@ class datagram_channel {
   // packets. Errors: errc::quic_datagram_too_large (above max_size()),
   // errc::connection_closed. Success means queued, not delivered.
   virtual result<void> send(byte_span data) = 0;
+  // Datagrams send() queues before the queue is full (0: the next send
+  // drops one). A sender with its own bounded queue waits instead of
+  // losing packets to a burst (tun/network).
+  virtual std::size_t send_room() const = 0;
+  // Completes when packets left (so the queue may have room) or the
+  // connection closed; check send_room() again. Notifications while nobody
+  // waits are not kept.
+  virtual awaitable<void> wait_send_room() = 0;
   // The next received datagram, waiting for one. errc::connection_closed
   // once the connection ended and nothing is left. One reader at a time;
   // cancelling the wait loses no datagram.

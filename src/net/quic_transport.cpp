@@ -234,6 +234,7 @@ quic_connection::quic_connection(std::shared_ptr<quic_endpoint> ep,
       res_(std::move(res)),
       state_changed_(ep_->get_executor()),
       datagram_arrived_(ep_->get_executor()),
+      datagram_room_(ep_->get_executor()),
       timer_(ep_->get_executor()) {}
 
 quic_connection::~quic_connection() {
@@ -284,6 +285,12 @@ result<void> quic_connection::send(byte_span data) {
   last_activity_ = steady_clock::now();
   flush_soon();
   return r;
+}
+
+awaitable<void> quic_connection::wait_send_room() {
+  auto self = shared_from_this();
+  if (closed_ || core_->datagram_send_room() > 0) co_return;
+  co_await datagram_room_.wait();
 }
 
 awaitable<result<bytes>> quic_connection::receive() {
@@ -385,6 +392,7 @@ void quic_connection::process() {
   std::vector<quic::datagram> out;
   core_->write_datagrams(out, steady_clock::now(), max_flush);
   ep_->send(out);
+  if (!out.empty() && core_->datagram_send_room() > 0) datagram_room_.notify();
   dispatch();
   if (closed_) return;
   const auto next = core_->expiry();
@@ -474,6 +482,7 @@ void quic_connection::on_closed(error_code why) {
   timer_.cancel();
   state_changed_.notify();
   datagram_arrived_.notify();
+  datagram_room_.notify();
   if (res_) {
     // What fit_to_budget reserved (the only memory a QUIC connection
     // charges) goes back with the slot.
@@ -615,6 +624,11 @@ awaitable<void> quic_endpoint::receive_loop(std::shared_ptr<quic_endpoint> self)
           route(got.subspan(off, std::min(segment, got.size() - off)), sender);
       }
       if (static_cast<std::size_t>(n) < n_slots) break;
+      // More is waiting: let the coroutines that read what this round
+      // delivered (QUIC datagram readers, stream readers) run first, so a
+      // burst does not overflow a connection's bounded datagram queue
+      // while we keep receiving.
+      co_await asio::post(socket_.get_executor(), use_awaitable);
     }
   }
 }

@@ -93,6 +93,8 @@ class quic_connection final : public muxed_connection,
   // datagram_channel
   std::size_t max_size() const override { return closed_ ? 0 : core_->max_datagram_size(); }
   result<void> send(byte_span data) override;
+  std::size_t send_room() const override { return closed_ ? 0 : core_->datagram_send_room(); }
+  awaitable<void> wait_send_room() override;
   awaitable<result<bytes>> receive() override;
   std::optional<bytes> try_receive() override { return core_->take_datagram(); }
   datagram_stats stats() const override;
@@ -110,6 +112,7 @@ class quic_connection final : public muxed_connection,
   error_code close_reason_;
   signal state_changed_;  // handshake done, closed
   signal datagram_arrived_;  // a datagram waits in the core, or closed
+  signal datagram_room_;     // datagrams left (the send queue may have room), or closed
   asio::steady_timer timer_;
   steady_clock::time_point armed_ = steady_clock::time_point::max();
   steady_clock::time_point last_activity_ = steady_clock::now();

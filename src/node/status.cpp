@@ -53,10 +53,13 @@ std::string traffic_json(const network_traffic& t) {
   return fmt::format(
       R"({{"datagram_packets_out":{},"datagram_bytes_out":{},"stream_packets_out":{},)"
       R"("stream_bytes_out":{},"datagram_packets_in":{},"datagram_bytes_in":{},)"
-      R"("stream_packets_in":{},"stream_bytes_in":{},"datagram_fallbacks":{},"dropped_in":{}}})",
+      R"("stream_packets_in":{},"stream_bytes_in":{},"datagram_fallbacks":{},"dropped_in":{},)"
+      R"("quic_datagrams_sent":{},"quic_datagrams_received":{},"quic_send_dropped":{},)"
+      R"("quic_receive_dropped":{}}})",
       t.datagram_packets_out, t.datagram_bytes_out, t.stream_packets_out, t.stream_bytes_out,
       t.datagram_packets_in, t.datagram_bytes_in, t.stream_packets_in, t.stream_bytes_in,
-      t.datagram_fallbacks, t.dropped_in);
+      t.datagram_fallbacks, t.dropped_in, t.quic_datagrams_sent, t.quic_datagrams_received,
+      t.quic_send_dropped, t.quic_receive_dropped);
 }
 
 network_traffic traffic_of(const YAML::Node& n) {
@@ -72,6 +75,10 @@ network_traffic traffic_of(const YAML::Node& n) {
   t.stream_bytes_in = num(n, "stream_bytes_in");
   t.datagram_fallbacks = num(n, "datagram_fallbacks");
   t.dropped_in = num(n, "dropped_in");
+  t.quic_datagrams_sent = num(n, "quic_datagrams_sent");
+  t.quic_datagrams_received = num(n, "quic_datagrams_received");
+  t.quic_send_dropped = num(n, "quic_send_dropped");
+  t.quic_receive_dropped = num(n, "quic_receive_dropped");
   return t;
 }
 
@@ -279,6 +286,11 @@ std::string render_status(const daemon_status& s) {
     for (const auto& [why, count] : n->dropped)
       if (count > 0) drops += fmt::format(" {}={}", why, count);
     out += "  dropped:" + (drops.empty() ? std::string(" none") : drops) + "\n";
+    if (n->total.quic_datagrams_sent + n->total.quic_datagrams_received > 0)
+      out += fmt::format("  QUIC datagrams: sent {}, received {}, dropped: send queue {}, "
+                         "receive queue {}\n",
+                         n->total.quic_datagrams_sent, n->total.quic_datagrams_received,
+                         n->total.quic_send_dropped, n->total.quic_receive_dropped);
     for (const auto& p : n->peers) {
       const auto& t = p.traffic;
       out += fmt::format("  {}{} {}  {}  out {} (datagrams {}), in {} (datagrams {}), refused {}\n",

@@ -58,6 +58,12 @@ struct network_traffic {
   std::uint64_t stream_packets_in = 0, stream_bytes_in = 0;
   std::uint64_t datagram_fallbacks = 0;  // fit no datagram: sent on the stream
   std::uint64_t dropped_in = 0;          // from the peer, refused by the switch
+  // The QUIC layer's RFC 9221 counters on this peer's connections (open and
+  // closed since start): where datagrams are lost inside this process.
+  std::uint64_t quic_datagrams_sent = 0;      // put on the wire
+  std::uint64_t quic_datagrams_received = 0;  // arrived from the peer
+  std::uint64_t quic_send_dropped = 0;        // the send queue was full (or the path shrank)
+  std::uint64_t quic_receive_dropped = 0;     // the receive queue was full (we read too slowly)
   friend bool operator==(const network_traffic&, const network_traffic&) = default;
 };
 

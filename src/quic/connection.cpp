@@ -1048,6 +1048,12 @@ result<void> connection::send_datagram(byte_span data) {
   return {};
 }
 
+std::size_t connection::datagram_send_room() const {
+  const auto& p = *impl_;
+  const std::size_t cap = std::max<std::size_t>(p.cfg.datagram_queue, 1);
+  return p.dgram_out.size() >= cap ? 0 : cap - p.dgram_out.size();
+}
+
 std::optional<bytes> connection::take_datagram() {
   auto& p = *impl_;
   if (p.dgram_in.empty()) return std::nullopt;

@@ -252,6 +252,9 @@ class connection {
   // done), quic_datagram_too_large (above max_datagram_size()),
   // connection_closed. A full queue drops per config (counted).
   result<void> send_datagram(byte_span data);
+  // How many more datagrams send_datagram() queues before a full queue
+  // starts dropping: for senders that would rather wait than lose one.
+  std::size_t datagram_send_room() const;
   // The next received datagram in arrival order; nullopt when none waits.
   std::optional<bytes> take_datagram();
   datagram_stats datagram_counters() const;

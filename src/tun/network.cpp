@@ -72,7 +72,29 @@ peer_traffic& peer_traffic::operator+=(const peer_traffic& o) {
   stream_bytes_in += o.stream_bytes_in;
   datagram_fallbacks += o.datagram_fallbacks;
   dropped_in += o.dropped_in;
+  quic.sent += o.quic.sent;
+  quic.received += o.quic.received;
+  quic.send_dropped += o.quic.send_dropped;
+  quic.receive_dropped += o.quic.receive_dropped;
   return *this;
+}
+
+namespace {
+void add(net::datagram_stats& to, const net::datagram_stats& s) {
+  to.sent += s.sent;
+  to.received += s.received;
+  to.send_dropped += s.send_dropped;
+  to.receive_dropped += s.receive_dropped;
+}
+}  // namespace
+
+net::datagram_stats network::quic_stats(const peer_id& peer) const {
+  net::datagram_stats s;
+  if (auto it = quic_closed_.find(peer); it != quic_closed_.end()) s = it->second;
+  for (const auto& c : host_.connections(peer))
+    if (c->mux)
+      if (auto* dg = c->mux->datagrams()) add(s, dg->stats());
+  return s;
 }
 
 network::network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
@@ -209,6 +231,7 @@ void network::stop() {
 peer_traffic network::traffic_total() const {
   peer_traffic t;
   for (const auto& [p, x] : traffic_) t += x;
+  for (const auto& [p, a] : sw_.book().peers_v4()) add(t.quic, quic_stats(p));
   return t;
 }
 
@@ -216,7 +239,8 @@ namespace {
 app::network_traffic to_status(const peer_traffic& t) {
   return {t.datagram_packets_out, t.datagram_bytes_out, t.stream_packets_out, t.stream_bytes_out,
           t.datagram_packets_in,  t.datagram_bytes_in,  t.stream_packets_in,  t.stream_bytes_in,
-          t.datagram_fallbacks,   t.dropped_in};
+          t.datagram_fallbacks,   t.dropped_in,         t.quic.sent,         t.quic.received,
+          t.quic.send_dropped,    t.quic.receive_dropped};
 }
 }  // namespace
 
@@ -240,11 +264,14 @@ app::network_status network::status(
   // at which address.
   for (const auto& [p, a] : sw_.book().peers_v4()) {
     app::network_peer_status ps{p.to_string(), name_of ? name_of(p) : "", a.to_string()};
+    peer_traffic t;
     if (auto it = traffic_.find(p); it != traffic_.end()) {
       ps.transport = it->second.transport;
       ps.datagrams = it->second.datagrams;
-      ps.traffic = to_status(it->second);
+      t = it->second;
     }
+    t.quic = quic_stats(p);
+    ps.traffic = to_status(t);
     s.peers.push_back(std::move(ps));
   }
   return s;
@@ -261,7 +288,19 @@ std::string network::counters_line() const {
                   " datagram_in=" + std::to_string(t.datagram_packets_in) +
                   " stream_out=" + std::to_string(t.stream_packets_out) +
                   " stream_in=" + std::to_string(t.stream_packets_in) +
-                  " datagram_fallbacks=" + std::to_string(t.datagram_fallbacks) + ", dropped";
+                  " datagram_fallbacks=" + std::to_string(t.datagram_fallbacks) +
+                  ", quic datagrams quic_sent=" + std::to_string(t.quic.sent) +
+                  " quic_received=" + std::to_string(t.quic.received) +
+                  " quic_send_dropped=" + std::to_string(t.quic.send_dropped) +
+                  " quic_receive_dropped=" + std::to_string(t.quic.receive_dropped);
+  if (dev_) {
+    const auto d = dev_->stats();
+    s += ", offload split_reads=" + std::to_string(d.split_reads) +
+         " merged_writes=" + std::to_string(d.merged_writes) +
+         " merged_packets=" + std::to_string(d.merged_packets) +
+         " bad_offload_reads=" + std::to_string(d.bad_offload_reads);
+  }
+  s += ", dropped";
   for (std::size_t i = 0; i < c.dropped.size(); ++i)
     s += std::string(" ") + std::string(to_string(static_cast<drop_reason>(i))) + "=" +
          std::to_string(c.dropped[i]);
@@ -279,31 +318,65 @@ void network::watch_datagrams(const net::connection_ptr& c) {
 net::awaitable<void> network::datagram_reader(net::connection_ptr c) {
   auto alive = alive_;
   const peer_id peer = c->remote_peer;
+  std::vector<bytes> got;
+  std::vector<byte_span> pass;
+  net::datagram_channel* last = nullptr;  // lives as long as c
   for (;;) {
     auto* dg = c->mux->datagrams();
-    if (!dg) co_return;  // closed
-    auto d = co_await dg->receive();
-    if (!*alive || stopped_ || !d) co_return;
-    auto& t = traffic_[peer];
-    ++t.datagram_packets_in;
-    t.datagram_bytes_in += d->size();
-    // SECURITY: asked per packet, like per stream: a key removed by a
-    // reload stops the flow at once.
-    if (!authorized_(peer)) {
-      sw_.count_drop(drop_reason::unknown_peer);
-      ++t.dropped_in;
-      continue;
+    // Once closed, the connection's counters join the peer's history.
+    if (!dg) {
+      if (last && *alive) add(quic_closed_[peer], last->stats());
+      co_return;  // closed
     }
-    deliver(peer, *d, std::chrono::steady_clock::now());
+    last = dg;
+    auto d = co_await dg->receive();
+    if (!*alive || stopped_) co_return;
+    if (!d) {
+      add(quic_closed_[peer], dg->stats());
+      co_return;
+    }
+    // Everything that waits now goes to the device as one batch, so a run
+    // of TCP segments of one flow can be merged into one write.
+    got.clear();
+    got.push_back(std::move(*d));
+    while (got.size() < max_datagram_batch) {
+      auto more = dg->try_receive();
+      if (!more) break;
+      got.push_back(std::move(*more));
+    }
+    auto& t = traffic_[peer];
+    // SECURITY: asked per batch, like per stream: a key removed by a
+    // reload stops the flow at once.
+    const bool ok = authorized_(peer);
+    const auto now = std::chrono::steady_clock::now();
+    pass.clear();
+    for (const auto& g : got) {
+      ++t.datagram_packets_in;
+      t.datagram_bytes_in += g.size();
+      if (!ok) {
+        sw_.count_drop(drop_reason::unknown_peer);
+        ++t.dropped_in;
+        continue;
+      }
+      accept(peer, g, now, pass);
+    }
+    to_tun(pass);
   }
 }
 
-void network::deliver(const peer_id& peer, byte_span packet, steady_time now) {
+void network::accept(const peer_id& peer, byte_span packet, steady_time now,
+                     std::vector<byte_span>& pass) {
   if (sw_.from_peer(peer, packet, now)) {
     ++traffic_[peer].dropped_in;
     return;
   }
-  if (!dev_->write(packet)) sw_.count_drop(drop_reason::queue_full);
+  pass.push_back(packet);
+}
+
+void network::to_tun(std::span<const byte_span> packets) {
+  if (packets.empty()) return;
+  const std::size_t written = dev_->write_batch(packets);
+  for (std::size_t i = written; i < packets.size(); ++i) sw_.count_drop(drop_reason::queue_full);
 }
 
 void network::on_connection(const net::connection_ptr& c) {
@@ -432,14 +505,24 @@ net::awaitable<void> network::writer(peer_id peer, std::shared_ptr<link> l) {
     }
     // Every queued packet that fits goes as a QUIC datagram when the path
     // has them; the rest goes out in one stream write (up to 1 MiB).
+    // When QUIC's datagram queue is full the packets wait in ours (bounded,
+    // drops counted as queue_full) until packets leave: a burst from the
+    // TUN (a TSO read is ~50 packets) must not push older datagrams out of
+    // QUIC's queue, where their loss is silent to everyone but TCP.
     out.clear();
     auto* dg = l->conn->mux->datagrams();
     auto& t = traffic_[peer];
+    bool wait_room = false;
     while (!l->queue.empty() && out.size() < (1u << 20)) {
       const bytes& p = l->queue.front();
       bool sent = false;
       if (dg) {
-        sent = p.size() <= dg->max_size() && dg->send(p).has_value();
+        const bool fits = p.size() <= dg->max_size();
+        if (fits && dg->send_room() == 0) {
+          wait_room = true;
+          break;
+        }
+        sent = fits && dg->send(p).has_value();
         if (sent) {
           ++t.datagram_packets_out;
           t.datagram_bytes_out += p.size();
@@ -455,7 +538,14 @@ net::awaitable<void> network::writer(peer_id peer, std::shared_ptr<link> l) {
       l->queued_bytes -= p.size();
       l->queue.pop_front();
     }
-    if (out.empty()) continue;
+    if (out.empty()) {
+      if (wait_room) {
+        // The wait holds the connection alive; l->conn may change meanwhile.
+        co_await dg->wait_send_room();
+        if (!*alive || stopped_) co_return;
+      }
+      continue;
+    }
     auto w = co_await l->stream->write(out);
     if (!*alive || stopped_) co_return;
     if (!w) {
@@ -474,6 +564,7 @@ net::awaitable<void> network::serve(net::stream_ptr s, net::stream_context ctx) 
   bytes buf(read_buffer);
   std::size_t have = 0;
   bool greeted = false;
+  std::vector<byte_span> pass;  // accepted packets of one read, written as a batch
   for (;;) {
     auto n = co_await s->read_some(mutable_byte_span(buf).subspan(have));
     if (!*alive || stopped_) co_return;
@@ -481,6 +572,7 @@ net::awaitable<void> network::serve(net::stream_ptr s, net::stream_context ctx) 
     have += *n;
     std::size_t at = 0;
     const auto now = std::chrono::steady_clock::now();
+    pass.clear();
     for (;;) {
       auto f = next_frame(byte_span(buf).subspan(at, have - at));
       if (!f) {
@@ -520,8 +612,10 @@ net::awaitable<void> network::serve(net::stream_ptr s, net::stream_context ctx) 
       auto& t = traffic_[peer];
       ++t.stream_packets_in;
       t.stream_bytes_in += payload.size();
-      deliver(peer, payload, now);
+      accept(peer, payload, now, pass);
     }
+    // Before the buffer moves: the spans point into it.
+    to_tun(pass);
     // Keep the partial frame at the front.
     if (at > 0) {
       std::memmove(buf.data(), buf.data() + at, have - at);

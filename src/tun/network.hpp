@@ -53,6 +53,9 @@ namespace peerup::tun {
 // (counted as queue_full), never buffered.
 inline constexpr std::size_t max_queued_packets = 1024;
 inline constexpr std::size_t max_queued_bytes = 2 << 20;
+// Datagrams taken from a connection's queue per wake-up and written to the
+// device as one batch.
+inline constexpr std::size_t max_datagram_batch = 128;
 
 // Per-peer packet counts of the pump, by the way the packets travelled.
 struct peer_traffic {
@@ -64,6 +67,9 @@ struct peer_traffic {
   // than max_size(), or the datagram queue refused it.
   std::uint64_t datagram_fallbacks = 0;
   std::uint64_t dropped_in = 0;  // from this peer, refused by the switch
+  // The QUIC layer's datagram counters of this peer's connections (filled
+  // by network::status and traffic_total, not by the pump).
+  net::datagram_stats quic;
   std::string transport;         // of the stream we send on: quic, tcp, relayed ("" none)
   bool datagrams = false;        // we send on QUIC datagrams now
   peer_traffic& operator+=(const peer_traffic& o);
@@ -126,9 +132,13 @@ class network {
   // Reads c's QUIC datagrams until the connection closes.
   net::awaitable<void> datagram_reader(net::connection_ptr c);
   void watch_datagrams(const net::connection_ptr& c);
-  // One packet from `peer` (stream or datagram) through the switch to the
-  // device.
-  void deliver(const peer_id& peer, byte_span packet, steady_time now);
+  // One packet from `peer` (stream or datagram) through the switch; what
+  // passes is appended to `pass` for to_tun.
+  void accept(const peer_id& peer, byte_span packet, steady_time now,
+              std::vector<byte_span>& pass);
+  // Writes one batch of accepted packets (the device may merge TCP
+  // segments); what the device refused is counted as queue_full.
+  void to_tun(std::span<const byte_span> packets);
   void enqueue(const peer_id& peer, byte_span packet);
   void on_connection(const net::connection_ptr& c);
 
@@ -146,6 +156,10 @@ class network {
   packet_switch sw_;
   std::unique_ptr<packet_device> dev_;
   std::map<peer_id, peer_traffic, peer_less> traffic_;
+  // Datagram counters of members' QUIC connections that have closed (the
+  // open ones are asked when status is built).
+  std::map<peer_id, net::datagram_stats, peer_less> quic_closed_;
+  net::datagram_stats quic_stats(const peer_id& peer) const;
   std::map<peer_id, std::shared_ptr<link>, peer_less> links_;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

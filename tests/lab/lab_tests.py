@@ -778,6 +778,19 @@ def _tun_stop_and_counters(tl):
     return home, phone
 
 
+def _tun_offload_check(tl, home, phone):
+    """TCP offload on the interface: phone's kernel handed it TCP super-segments
+    (iperf3 phone -> home) and home merged runs of segments into GSO writes."""
+    if any(m in read(tl.p(f"{r}.log")) for r in ("home", "phone")
+           for m in ("the kernel refused IFF_VNET_HDR", "the kernel refused TCP offload")):
+        log("TUN offload refused by this kernel: split/merge counters not checked")
+        return
+    check(phone.get("split_reads", 0) >= 1, f"phone split no TSO read: {phone}")
+    check(home.get("merged_writes", 0) >= 1, f"home merged no GRO write: {home}")
+    log(f"offload: phone split {phone.get('split_reads')} TSO reads; home wrote "
+        f"{home.get('merged_packets')} packets in {home.get('merged_writes')} merged writes")
+
+
 @scenario("tun_relayed", budget=120)
 def tun_relayed(ctx):
     """symmetric/symmetric, network mode over the relay: ping, iperf3 TCP and
@@ -796,6 +809,13 @@ def tun_relayed(ctx):
         check(dig.stdout.strip() == tl.home_addr,
               f"dig home.p2p answered {dig.stdout.strip()!r}, not {tl.home_addr}")
         log(f"dig @phone's gateway home.p2p -> {dig.stdout.strip()}")
+        # AAAA: home's own IPv6 (ULA) address on peerup0, as home's log names it.
+        home6 = tl.addr6("home")
+        dig6 = t.run("phone", ["dig", "@127.0.0.1", "-p", "5353", "+short", "+time=5", "+tries=1",
+                               "AAAA", "home.p2p"], check=False, timeout=15)
+        check(home6 and dig6.stdout.strip() == home6,
+              f"dig AAAA home.p2p answered {dig6.stdout.strip()!r}, not {home6}")
+        log(f"dig AAAA @phone's gateway home.p2p -> {dig6.stdout.strip()}")
         t.stop(gw)
         check("sending to " in read(tl.p("phone.log")) and "over a relayed connection"
               in read(tl.p("phone.log")), "phone's log shows no stream over a relayed connection")
@@ -875,6 +895,7 @@ def tun_direct(ctx):
             f"{peer['traffic']['datagram_packets_out']}, stream out "
             f"{peer['traffic']['stream_packets_out']}")
         home, phone = _tun_stop_and_counters(tl)
+        _tun_offload_check(tl, home, phone)
         # The direct QUIC path carried the packets as datagrams: iperf3 alone
         # sends thousands each way; the stream keeps the relayed start and
         # packets larger than a datagram (none at the default MTU).

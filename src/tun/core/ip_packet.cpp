@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <bit>
 #include <charconv>
+#include <cstring>
 
 namespace peerup::tun {
 
@@ -204,10 +206,37 @@ result<packet_info> parse_packet(byte_span packet) {
 }
 
 std::uint32_t checksum_add(std::uint32_t sum, byte_span data) {
+  // One's-complement sums do not depend on byte order (RFC 1071 2(B)): add
+  // native 32-bit words into 64 bits (no carry is lost below 2^32 words),
+  // fold to 16 bits, then swap into network order. 64 KiB segments pass
+  // through here once per TSO split and GRO merge.
+  const std::uint8_t* d = data.data();
+  const std::size_t n = data.size();
+  std::uint64_t acc = 0;
   std::size_t i = 0;
-  for (; i + 1 < data.size(); i += 2) sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
-  if (i < data.size()) sum += static_cast<std::uint32_t>(data[i] << 8);
-  // Fold as we go so a 64 KiB packet cannot overflow 32 bits.
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, d + i, 8);
+    acc += (w & 0xffffffffu) + (w >> 32);
+  }
+  for (; i + 2 <= n; i += 2) {
+    std::uint16_t w = 0;
+    std::memcpy(&w, d + i, 2);
+    acc += w;
+  }
+  if (i < n) {
+    // A last odd byte is the high (first) byte of a big-endian word.
+    if constexpr (std::endian::native == std::endian::little)
+      acc += d[i];
+    else
+      acc += static_cast<std::uint64_t>(d[i]) << 8;
+  }
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  std::uint32_t folded = static_cast<std::uint32_t>(acc);
+  if constexpr (std::endian::native == std::endian::little)
+    folded = ((folded & 0xff) << 8) | (folded >> 8);
+  sum += folded;
+  // Fold as we go so a caller adding many chunks cannot overflow 32 bits.
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return sum;
 }

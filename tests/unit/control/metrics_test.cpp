@@ -64,7 +64,7 @@ TEST(metrics, formats_values_as_prometheus_reads_them) {
 
 TEST(metrics, network_families_split_packets_by_datagram_and_stream_and_bound_peers) {
   peerup::app::network_status n;
-  n.total = {8, 800, 2, 200, 6, 600, 1, 100, 2, 3};
+  n.total = {8, 800, 2, 200, 6, 600, 1, 100, 2, 3, 9, 7, 5, 4};
   n.icmp_sent = 5;
   n.dropped = {{"malformed", 4}, {"spoofed", 1}};
   for (int i = 0; i < 70; ++i)
@@ -79,6 +79,9 @@ TEST(metrics, network_families_split_packets_by_datagram_and_stream_and_bound_pe
   EXPECT_EQ(m.value("peerup_network_datagram_fallbacks_total"), 2);
   EXPECT_EQ(m.value("peerup_network_dropped_total", {"malformed"}), 4);
   EXPECT_EQ(m.value("peerup_network_icmp_sent_total"), 5);
+  EXPECT_EQ(m.value("peerup_network_quic_datagrams_total", {"sent"}), 9);
+  EXPECT_EQ(m.value("peerup_network_quic_datagrams_total", {"send_dropped"}), 5);
+  EXPECT_EQ(m.value("peerup_network_quic_datagrams_total", {"receive_dropped"}), 4);
   EXPECT_EQ(m.value("peerup_network_peer_packets_total", {"laptop", "out"}), 2);
   EXPECT_EQ(m.value("peerup_network_peer_packets_total", {"laptop", "in"}), 2);
   // 70 peers x 2 directions: bounded at 128 series (64 peers), the rest in "other".

@@ -93,6 +93,23 @@ TEST(dns_zone, aaaa_is_nodata_unless_configured_then_ipv4_mapped) {
   EXPECT_EQ(mx.authority.size(), 1u);
 }
 
+TEST(dns_zone, network_mode_answers_aaaa_with_the_members_own_ipv6_address) {
+  dns_zone_settings s;  // aaaa (IPv4-mapped) off: the real address is answered anyway
+  const std::array<std::uint8_t, 16> ula{0xfd, 0x70, 0x65, 0x65, 0x72, 0x75, 0, 0,
+                                         0,    0,    0,    0,    0,    0,    0x12, 0x34};
+  auto aaaa = answer_found(query_for("home.p2p", dns::rr_type::aaaa), s, 0x0a400102u, ula);
+  ASSERT_EQ(aaaa.answers.size(), 1u);
+  EXPECT_EQ(aaaa.answers[0].type, dns::rr_type::aaaa);
+  EXPECT_EQ(aaaa.answers[0].rdata, bytes(ula.begin(), ula.end()));
+  auto a = answer_found(query_for("home.p2p"), s, 0x0a400102u, ula);
+  ASSERT_EQ(a.answers.size(), 1u);
+  EXPECT_EQ(a.answers[0].rdata, (bytes{10, 64, 1, 2}));
+  s.aaaa = true;  // still the real address, not ::ffff:10.64.1.2
+  auto any = answer_found(query_for("home.p2p", dns::rr_type::any), s, 0x0a400102u, ula);
+  ASSERT_EQ(any.answers.size(), 2u);
+  EXPECT_EQ(any.answers[1].rdata, bytes(ula.begin(), ula.end()));
+}
+
 TEST(dns_zone, missing_names_are_nxdomain_with_the_soa_for_negative_caching) {
   dns_zone_settings s;
   s.ttl = 7;

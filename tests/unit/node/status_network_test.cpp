@@ -21,7 +21,7 @@ daemon_status with_network() {
   n.packets_in = 7;
   n.bytes_in = 700;
   n.icmp_sent = 1;
-  n.total = {8, 800, 2, 200, 6, 600, 1, 100, 2, 3};
+  n.total = {8, 800, 2, 200, 6, 600, 1, 100, 2, 3, 9, 7, 5, 4};
   n.dropped = {{"malformed", 4}, {"spoofed", 0}};
   n.peers.push_back({"12D3KooWother", "laptop", "10.64.3.4", "quic", true, n.total});
   n.peers.push_back({"12D3KooWidle", "", "10.64.5.6", "", false, {}});
@@ -53,6 +53,8 @@ TEST(status_network, json_round_trips_totals_per_peer_counts_and_drops) {
   EXPECT_TRUE(n.peers[0].datagrams);
   EXPECT_EQ(n.peers[0].traffic.datagram_packets_in, 6u);
   EXPECT_EQ(n.peers[0].traffic.dropped_in, 3u);
+  EXPECT_EQ(n.peers[0].traffic.quic_datagrams_sent, 9u);
+  EXPECT_EQ(n.peers[0].traffic.quic_receive_dropped, 4u);
   EXPECT_FALSE(n.peers[1].datagrams);
   EXPECT_EQ(n.peers[1].traffic, network_traffic{});
 }
@@ -73,6 +75,8 @@ TEST(status_network, text_shows_the_interface_counts_drops_and_each_peer) {
   EXPECT_THAT(text, ::testing::HasSubstr("network: peerup0 10.64.1.2 mtu 1152"));
   EXPECT_THAT(text, ::testing::HasSubstr("as QUIC datagrams: out 8 in 6; on streams: out 2 in 1"));
   EXPECT_THAT(text, ::testing::HasSubstr("dropped: malformed=4\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("QUIC datagrams: sent 9, received 7, dropped: send queue 5, "
+                                         "receive queue 4"));
   EXPECT_THAT(text, ::testing::HasSubstr(
                         "12D3KooWother (laptop) 10.64.3.4  quic datagrams  out 10 (datagrams 8), "
                         "in 7 (datagrams 6), refused 3"));

@@ -617,7 +617,12 @@ TEST(QuicConnection, a_full_send_queue_drops_the_oldest_and_counts) {
   l.client_cfg.datagram_queue = 3;
   l.dial();
   ASSERT_TRUE(l.handshake());
-  for (std::uint8_t i = 0; i < 5; ++i) ASSERT_TRUE(l.client.conn->send_datagram(numbered(i, 40)));
+  EXPECT_EQ(l.client.conn->datagram_send_room(), 3u);
+  for (std::uint8_t i = 0; i < 5; ++i) {
+    // The room a careful sender checks first says when the next one drops.
+    EXPECT_EQ(l.client.conn->datagram_send_room(), i < 3 ? 3u - i : 0u);
+    ASSERT_TRUE(l.client.conn->send_datagram(numbered(i, 40)));
+  }
   EXPECT_EQ(l.client.conn->datagram_counters().send_dropped, 2u);
   std::vector<bytes> got;
   ASSERT_TRUE(l.run_until([&] {
