@@ -494,6 +494,15 @@ std::string read_relay_yaml(const fs::path& file) {
   return app::read_small_file(file, 64 * 1024);
 }
 
+wire::dns_label network_arg(const std::string& text) {
+  auto label = wire::dns_label::parse(text);
+  if (!label)
+    throw std::invalid_argument(
+        "network: expected a DNS label (1-63 letters, digits or inner '-'), got \"" + text +
+        "\"");
+  return *label;
+}
+
 // A status file older than this is from a relay that stopped without
 // removing it (the relay rewrites it every 2 s).
 constexpr std::uint64_t federation_status_max_age = 10;
@@ -567,11 +576,7 @@ void add_relay_federation_command(CLI::App& relay) {
                   "reverse); default full");
   add->callback([o] {
     const auto yaml = federation_yaml(o->flags);
-    auto network = wire::dns_label::parse(o->network);
-    if (!network)
-      throw std::invalid_argument(
-          "network: expected a DNS label (1-63 letters, digits or inner '-'), got \"" +
-          o->network + "\"");
+    const auto network = network_arg(o->network);
     auto addr = multiaddr::parse(o->relay_addr);
     if (!addr || !addr->peer() || addr->is_relayed())
       throw std::invalid_argument(
@@ -580,10 +585,10 @@ void add_relay_federation_command(CLI::App& relay) {
     auto trust = wire::parse_federation_trust(o->trust);
     if (!trust)
       throw std::invalid_argument("--trust: expected full or one_way, got \"" + o->trust + "\"");
-    auto peering = wire::federation_peering::make(*network, *addr, *trust).value();
+    auto peering = wire::federation_peering::make(network, *addr, *trust).value();
     const auto text = app::add_federation_peer(read_relay_yaml(yaml), yaml.string(), peering);
     app::replace_file(yaml, text);
-    std::cout << "federated with network " << network->str() << " at " << addr->to_string()
+    std::cout << "federated with network " << network.str() << " at " << addr->to_string()
               << " (" << wire::to_string(*trust) << ") in " << yaml.string() << "\n";
   });
   auto* remove = fed->add_subcommand(
@@ -592,14 +597,10 @@ void add_relay_federation_command(CLI::App& relay) {
   remove->add_option("network", o->network, "the peer relay's network")->required();
   remove->callback([o] {
     const auto yaml = federation_yaml(o->flags);
-    auto network = wire::dns_label::parse(o->network);
-    if (!network)
-      throw std::invalid_argument(
-          "network: expected a DNS label (1-63 letters, digits or inner '-'), got \"" +
-          o->network + "\"");
-    const auto text = app::remove_federation_peer(read_relay_yaml(yaml), yaml.string(), *network);
+    const auto network = network_arg(o->network);
+    const auto text = app::remove_federation_peer(read_relay_yaml(yaml), yaml.string(), network);
     app::replace_file(yaml, text);
-    std::cout << "removed the peering with network " << network->str() << " from "
+    std::cout << "removed the peering with network " << network.str() << " from "
               << yaml.string() << "\n";
   });
   auto* list = fed->add_subcommand(

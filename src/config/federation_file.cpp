@@ -50,36 +50,46 @@ std::string render_block(const std::vector<wire::federation_peering>& peers,
   return out;
 }
 
-// 1. validate the file as it is (so we never build on a broken file)
-// 2. cut the top-level federation: block (trailing comments and blank lines
-//    stay, they belong to what follows)
-// 3. append the rendered block where it was (or at the end)
-// 4. validate the result
+// 1. cut every top-level federation: block (trailing comments and blank
+//    lines stay, they belong to what follows)
+// 2. put the rendered block where the first one was (or at the end)
+// 3. validate the result, and check it holds exactly the peerings meant (a
+//    federation: written some other way, e.g. as a quoted or flow-style key,
+//    is refused rather than edited wrongly)
 std::string replace_block(std::string_view yaml, const std::string& file,
                           const std::vector<wire::federation_peering>& peers,
                           const wire::federation_limits& limits) {
-  std::vector<std::string_view> lines = split_lines(yaml);
-  std::size_t begin = lines.size(), end = lines.size();
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (!starts_block(lines[i])) continue;
-    begin = i;
-    end = i + 1;
+  const std::vector<std::string_view> lines = split_lines(yaml);
+  std::string out;
+  bool placed = false;
+  for (std::size_t i = 0; i < lines.size();) {
+    if (!starts_block(lines[i])) {
+      out.append(lines[i]).append("\n");
+      ++i;
+      continue;
+    }
+    std::size_t end = i + 1;
     while (end < lines.size() && !top_level(lines[end])) ++end;
-    while (end > begin + 1) {
+    while (end > i + 1) {
       const auto last = lines[end - 1];
       const bool comment_or_blank =
           last.find_first_not_of(" \t\r") == std::string_view::npos || last[0] == '#';
       if (!comment_or_blank) break;
       --end;
     }
-    break;
+    if (!placed) out += render_block(peers, limits);
+    placed = true;
+    i = end;
   }
-  std::string out;
-  for (std::size_t i = 0; i < begin; ++i) out.append(lines[i]).append("\n");
-  if (begin == lines.size() && !out.empty()) out += "\n";  // a new block: a blank line before
-  out += render_block(peers, limits);
-  for (std::size_t i = end; i < lines.size(); ++i) out.append(lines[i]).append("\n");
-  (void)parse_relay_config(out, file);
+  if (!placed) {
+    if (!out.empty()) out += "\n";  // a new block: a blank line before
+    out += render_block(peers, limits);
+  }
+  const auto cfg = parse_relay_config(out, file);
+  if (cfg.federation_peers != peers)
+    throw std::runtime_error(file +
+                             ": federation: is not a plain block at the start of a line; edit "
+                             "the file by hand");
   return out;
 }
 

@@ -125,7 +125,8 @@ std::vector<federation_peering> federation_state::member_ask_order() const {
   std::vector<federation_peering> up, down;
   for (const auto& [net, e] : peers_) (e.up ? up : down).push_back(e.peering);
   up.insert(up.end(), down.begin(), down.end());
-  if (up.size() > limits_.max_member_asks) up.resize(limits_.max_member_asks);
+  if (up.size() > limits_.max_member_asks)
+    up.erase(up.begin() + static_cast<std::ptrdiff_t>(limits_.max_member_asks), up.end());
   return up;
 }
 

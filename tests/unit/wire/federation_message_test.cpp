@@ -148,7 +148,7 @@ TEST(federation_message, member_request_round_trips_and_needs_a_valid_peer) {
   pb::writer huge_peer;
   huge_peer.add_varint(1, 2);
   huge_peer.add_string(2, "bob");
-  huge_peer.add_bytes(6, bytes(200, std::byte{0x00}));
+  huge_peer.add_bytes(6, bytes(200, 0));
   EXPECT_EQ(federation_request::decode(huge_peer.take()).error(),
             errc::federation_malformed_message);
 }
