@@ -241,22 +241,24 @@ net::awaitable<void> watch_federation(fs::path file, protocols::federation_servi
     timer.expires_after(std::chrono::seconds(2));
     auto [wait_ec] = co_await timer.async_wait(net::use_nothrow);
     if (wait_ec || !*alive) co_return;
+    const auto mtime = fs::last_write_time(file, ec);
+    if (!ec && mtime != seen) {
+      seen = mtime;
+      try {
+        const auto cfg = app::load_relay_config(file);
+        std::string why;
+        if (!fed.set_peerings(cfg.federation_peers, &why))
+          spdlog::error("relay: keeping the previous federation peerings: {}", why);
+      } catch (const std::exception& e) {
+        spdlog::error("relay: keeping the previous federation peerings: {}", e.what());
+      }
+    }
+    // After the reload, so `federation list` shows an edit 2 s later.
     try {
       app::replace_file(status_file, app::render_federation_status(federation_status_of(fed)),
                         {.new_mode = 0644, .durable = false});
     } catch (const std::exception& e) {
       spdlog::warn("relay: cannot write {}: {}", status_file.string(), e.what());
-    }
-    const auto mtime = fs::last_write_time(file, ec);
-    if (ec || mtime == seen) continue;
-    seen = mtime;
-    try {
-      const auto cfg = app::load_relay_config(file);
-      std::string why;
-      if (!fed.set_peerings(cfg.federation_peers, &why))
-        spdlog::error("relay: keeping the previous federation peerings: {}", why);
-    } catch (const std::exception& e) {
-      spdlog::error("relay: keeping the previous federation peerings: {}", e.what());
     }
   }
 }

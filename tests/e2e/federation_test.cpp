@@ -86,7 +86,11 @@ TEST_F(federation, member_of_another_network_reaches_a_host_that_authorizes_it) 
   EXPECT_EQ(got.out, "hello across networks\n") << got.err << proxy.log_text();
 
   // `federation list` reads the running relay's state.
-  auto list = run({peerup_binary, "relay", "federation", "list", "--dir", dir("grewal").string()});
+  run_result list;
+  EXPECT_TRUE(eventually([&] {
+    list = run({peerup_binary, "relay", "federation", "list", "--dir", dir("grewal").string()});
+    return list.out.find("names known 1") != std::string::npos;
+  })) << list.out << list.err;
   EXPECT_EQ(list.code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("relay running; federation of network grewal: 1 peerings"));
   EXPECT_THAT(list.out, HasSubstr("bob  full  up  last refresh "));
@@ -132,6 +136,7 @@ TEST_F(federation, wrong_way_absent_peering_and_strangers_are_refused_by_the_rel
   EXPECT_THAT(by_name.err, HasSubstr("one_way"));
   auto wrong_way = dial(laptop, circuit());
   EXPECT_NE(wrong_way.code, 0) << wrong_way.out;
+  EXPECT_THAT(wrong_way.err, HasSubstr("permission")) << wrong_way.err;
   EXPECT_THAT(grewal.log_text(), HasSubstr("not trusted in this direction"));
   EXPECT_THAT(bob.log_text(),
               HasSubstr("circuit " + laptop.id + " -> " + server.id + " refused: status 202"));
