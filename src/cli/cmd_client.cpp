@@ -102,7 +102,11 @@ struct client_node {
     auto plan = co_await app::resolve_target(*resolver, target);
     if (plan) {
       allowed->push_back(plan->peer);
-      for (const auto& a : plan->addrs)
+      // A literal circuit multiaddr (`connect /ip4/.../p2p/<relay>/p2p-circuit/p2p/<peer>`)
+      // names its relay too, e.g. a federated relay that is none of ours.
+      auto all = plan->addrs;
+      if (plan->exact) all.push_back(*plan->exact);
+      for (const auto& a : all)
         if (auto relay = a.relay_addr(); relay && relay->peer()) allowed->push_back(*relay->peer());
     }
     co_return plan;

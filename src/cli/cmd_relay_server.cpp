@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
 #include "config/authorized_keys.hpp"
+#include "config/federation_file.hpp"
 #include "config/file_write.hpp"
 #include "config/identity_file.hpp"
 #include "config/listen_addr.hpp"
@@ -210,28 +211,71 @@ std::string relay_metrics(net::host& h, const protocols::relay_server& server,
 // section, so `peerup relay federation add|remove` (or an edit) takes effect
 // with no restart. A broken edit keeps the running peerings and logs why.
 // `alive` turns false before the service goes away.
+// Each peering's state, for `peerup relay federation list`.
+app::federation_status_file federation_status_of(const protocols::federation_service& fed) {
+  app::federation_status_file out;
+  const auto unix_now = static_cast<std::uint64_t>(unix_seconds());
+  const auto steady_now = net::steady_clock::now();
+  out.written_unix = unix_now;
+  for (const auto& p : fed.state().peerings()) {
+    app::federation_peer_status line{.network = p.network, .trust = p.trust};
+    line.relay = p.relay.to_string();
+    if (auto st = fed.state().status(p.network)) {
+      using state = app::federation_peer_status::state;
+      line.st = st->up ? state::up : (st->last_ok || !st->last_error.empty()) ? state::down
+                                                                               : state::unknown;
+      if (st->last_ok) {
+        const auto ago = std::chrono::duration_cast<std::chrono::seconds>(steady_now - *st->last_ok);
+        line.last_ok_unix = unix_now - std::min<std::uint64_t>(unix_now, ago.count());
+      }
+      line.names_known = st->names_known;
+      if (!st->up) line.last_error = st->last_error;
+    }
+    out.peers.push_back(std::move(line));
+  }
+  return out;
+}
+
 net::awaitable<void> watch_federation(fs::path file, protocols::federation_service& fed,
                                       std::shared_ptr<bool> alive) {
   auto ex = co_await net::asio::this_coro::executor;
   net::asio::steady_timer timer(ex);
   std::error_code ec;
   auto seen = fs::last_write_time(file, ec);
+  const auto status_file = file.parent_path() / app::federation_status_name;
   for (;;) {
     timer.expires_after(std::chrono::seconds(2));
     auto [wait_ec] = co_await timer.async_wait(net::use_nothrow);
     if (wait_ec || !*alive) co_return;
     const auto mtime = fs::last_write_time(file, ec);
-    if (ec || mtime == seen) continue;
-    seen = mtime;
+    if (!ec && mtime != seen) {
+      seen = mtime;
+      try {
+        const auto cfg = app::load_relay_config(file);
+        std::string why;
+        if (!fed.set_peerings(cfg.federation_peers, &why))
+          spdlog::error("relay: keeping the previous federation peerings: {}", why);
+      } catch (const std::exception& e) {
+        spdlog::error("relay: keeping the previous federation peerings: {}", e.what());
+      }
+    }
+    // After the reload, so `federation list` shows an edit 2 s later.
     try {
-      const auto cfg = app::load_relay_config(file);
-      std::string why;
-      if (!fed.set_peerings(cfg.federation_peers, &why))
-        spdlog::error("relay: keeping the previous federation peerings: {}", why);
+      app::replace_file(status_file, app::render_federation_status(federation_status_of(fed)),
+                        {.new_mode = 0644, .durable = false});
     } catch (const std::exception& e) {
-      spdlog::error("relay: keeping the previous federation peerings: {}", e.what());
+      spdlog::warn("relay: cannot write {}: {}", status_file.string(), e.what());
     }
   }
+}
+
+// The relay server's is_federated hook. By value: the hook's coroutine is
+// not awaited in the expression that creates it.
+net::awaitable<bool> federated_member(protocols::federation_service* fed,
+                                      std::shared_ptr<bool> alive, peer_id p) {
+  if (!*alive) co_return false;
+  auto network = co_await fed->foreign_member(std::move(p));
+  co_return *alive && network.has_value();
 }
 
 net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
@@ -293,6 +337,12 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
                          return registry_owner->lookup_local(host, t);
                        });
     names->set_federation(&*federation);
+    // Connections across networks: peer relays ask whether a peer is ours
+    // (authorized_keys), and we ask them about peers that CONNECT here.
+    federation->set_member_check([&authorized](const peer_id& p) { return authorized.contains(p); });
+    server.set_federated([fed = &*federation, alive = federation_alive](peer_id p) {
+      return federated_member(fed, alive, std::move(p));
+    });
     for (const auto& p : cfg.federation_peers)
       spdlog::info("relay: federated with network {} at {} ({})", p.network.str(),
                    p.relay.to_string(), wire::to_string(p.trust));
@@ -414,6 +464,10 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
   spdlog::info("relay: stopping; {} circuits bridged, {} bytes relayed", st.circuits_total,
                st.bytes_relayed);
   *federation_alive = false;
+  if (federation && !cfg.file.empty()) {
+    std::error_code rm_ec;
+    fs::remove(cfg.file.parent_path() / app::federation_status_name, rm_ec);
+  }
   h.stop();
   co_return 0;
 }
@@ -428,6 +482,141 @@ void add_location_flags(CLI::App* cmd, relay_flags& f) {
 }
 
 // peerup relay init --dir DIR: the relay's own files, with a relay.yaml that
+// peerup relay federation add|remove|list (docs/federation.md): edits
+// relay.yaml's federation.peers (a running relay applies it within 2 s) and
+// shows each peering's state from the status file the running relay writes
+// next to relay.yaml, or the configured peerings when it is not running.
+fs::path federation_yaml(const relay_flags& f) {
+  if (!f.config.empty()) return f.config;
+  if (f.dir.empty())
+    throw std::invalid_argument(
+        "give the relay's files: --dir <folder> (with relay.yaml) or --config <relay.yaml>");
+  return fs::path(f.dir) / "relay.yaml";
+}
+
+std::string read_relay_yaml(const fs::path& file) {
+  if (!fs::exists(file))
+    throw std::runtime_error(file.string() +
+                             ": no relay.yaml (create one with: peerup relay init --dir <folder> "
+                             "--network <name>)");
+  return app::read_small_file(file, 64 * 1024);
+}
+
+wire::dns_label network_arg(const std::string& text) {
+  auto label = wire::dns_label::parse(text);
+  if (!label)
+    throw std::invalid_argument(
+        "network: expected a DNS label (1-63 letters, digits or inner '-'), got \"" + text +
+        "\"");
+  return *label;
+}
+
+// A status file older than this is from a relay that stopped without
+// removing it (the relay rewrites it every 2 s).
+constexpr std::uint64_t federation_status_max_age = 10;
+
+void print_federation_list(const fs::path& yaml) {
+  const auto cfg = app::load_relay_config(yaml);
+  const auto status_path = yaml.parent_path() / app::federation_status_name;
+  std::optional<app::federation_status_file> live;
+  std::string why_not;
+  if (fs::exists(status_path)) {
+    try {
+      live = app::parse_federation_status(
+          app::read_small_file(status_path, app::federation_status_max_size),
+          status_path.string());
+      const auto now = static_cast<std::uint64_t>(unix_seconds());
+      if (live->written_unix + federation_status_max_age < now) {
+        why_not = status_path.string() + " is " + std::to_string(now - live->written_unix) +
+                  " s old";
+        live.reset();
+      }
+    } catch (const std::exception& e) {
+      why_not = e.what();
+    }
+  } else {
+    why_not = "no " + status_path.string();
+  }
+  if (live) {
+    std::cout << "relay running; federation of network " << cfg.names_network.value_or("-")
+              << ": " << live->peers.size() << " peerings\n";
+    for (const auto& p : live->peers) {
+      std::cout << p.network.str() << "  " << wire::to_string(p.trust) << "  "
+                << app::to_string(p.st) << "  last refresh "
+                << (p.last_ok_unix ? std::to_string(live->written_unix - std::min(live->written_unix,
+                                                                                  *p.last_ok_unix)) +
+                                         " s ago"
+                                   : std::string("never"))
+                << "  names known " << p.names_known << "  " << p.relay;
+      if (!p.last_error.empty()) std::cout << "  (" << p.last_error << ")";
+      std::cout << "\n";
+    }
+    return;
+  }
+  std::cout << "relay not running (" << why_not << "); configured in " << yaml.string() << ": "
+            << cfg.federation_peers.size() << " peerings\n";
+  for (const auto& p : cfg.federation_peers)
+    std::cout << p.network.str() << "  " << wire::to_string(p.trust) << "  "
+              << p.relay.to_string() << "\n";
+}
+
+void add_relay_federation_command(CLI::App& relay) {
+  auto* fed = relay.add_subcommand(
+      "federation", "peer this relay's network with other networks' relays (docs/federation.md)");
+  fed->require_subcommand(1);
+  struct options {
+    relay_flags flags;
+    std::string network, relay_addr, trust = "full";
+  };
+  auto o = std::make_shared<options>();
+  auto locate = [o](CLI::App* c) {
+    c->add_option("--dir", o->flags.dir, "the relay's folder (with relay.yaml)");
+    c->add_option("--config", o->flags.config, "the relay's relay.yaml");
+  };
+  auto* add = fed->add_subcommand(
+      "add", "add a peering to relay.yaml (a running relay applies it within 2 s)");
+  locate(add);
+  add->add_option("network", o->network, "the peer relay's network, e.g. bob")->required();
+  add->add_option("relay", o->relay_addr,
+                  "the peer relay's multiaddr ending in /p2p/<peer-id>")->required();
+  add->add_option("--trust", o->trust,
+                  "full (both ways) or one_way (their members reach our hosts, never the "
+                  "reverse); default full");
+  add->callback([o] {
+    const auto yaml = federation_yaml(o->flags);
+    const auto network = network_arg(o->network);
+    auto addr = multiaddr::parse(o->relay_addr);
+    if (!addr || !addr->peer() || addr->is_relayed())
+      throw std::invalid_argument(
+          "relay: expected the peer relay's multiaddr ending in /p2p/<peer-id>, such as "
+          "/ip4/198.51.100.9/tcp/4001/p2p/12D3KooW..., got \"" + o->relay_addr + "\"");
+    auto trust = wire::parse_federation_trust(o->trust);
+    if (!trust)
+      throw std::invalid_argument("--trust: expected full or one_way, got \"" + o->trust + "\"");
+    auto peering = wire::federation_peering::make(network, *addr, *trust).value();
+    const auto text = app::add_federation_peer(read_relay_yaml(yaml), yaml.string(), peering);
+    app::replace_file(yaml, text);
+    std::cout << "federated with network " << network.str() << " at " << addr->to_string()
+              << " (" << wire::to_string(*trust) << ") in " << yaml.string() << "\n";
+  });
+  auto* remove = fed->add_subcommand(
+      "remove", "remove a peering from relay.yaml (a running relay applies it within 2 s)");
+  locate(remove);
+  remove->add_option("network", o->network, "the peer relay's network")->required();
+  remove->callback([o] {
+    const auto yaml = federation_yaml(o->flags);
+    const auto network = network_arg(o->network);
+    const auto text = app::remove_federation_peer(read_relay_yaml(yaml), yaml.string(), network);
+    app::replace_file(yaml, text);
+    std::cout << "removed the peering with network " << network.str() << " from "
+              << yaml.string() << "\n";
+  });
+  auto* list = fed->add_subcommand(
+      "list", "each peering's state (up/down, last refresh, names known) from the running relay");
+  locate(list);
+  list->callback([o] { print_federation_list(federation_yaml(o->flags)); });
+}
+
 // `relay serve --config` accepts (`peerup init` makes a home node instead).
 void add_relay_init_command(CLI::App& relay) {
   struct options {
@@ -573,6 +762,7 @@ void add_relay_server_commands(CLI::App& app) {
   });
 
   add_relay_invite_command(relay, flags);
+  add_relay_federation_command(relay);
 
   auto* deauthorize =
       relay.add_subcommand("deauthorize", "remove a peer from the relay's authorized_keys");

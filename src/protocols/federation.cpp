@@ -87,7 +87,9 @@ wire::federation_response federation_service::answer(const wire::federation_requ
   if (st != federation_status::ok) {
     ++stats_.refused;
     spdlog::warn("federation: refused {} from {}: {}",
-                 req.host ? full_name(*req.host, req.network.value_or(req.origin)) : "ping",
+                 req.host   ? full_name(*req.host, req.network.value_or(req.origin))
+                 : req.peer ? "member " + req.peer->to_string()
+                            : std::string("ping"),
                  from.to_string(), wire::to_string(st));
     auto r = wire::federation_response::status_only(st, std::string(wire::to_string(st)));
     if (st != federation_status::not_peered) r.network = state_.own_network();
@@ -96,6 +98,19 @@ wire::federation_response federation_service::answer(const wire::federation_requ
   wire::federation_response r;
   r.network = state_.own_network();
   if (req.type == wire::federation_request_type::ping) return r;
+  if (req.type == wire::federation_request_type::member) {
+    // Our authorized_keys is the member list; the asking relay learns only
+    // yes or no about the one peer ID that dialed it.
+    const bool member = is_member_ && is_member_(*req.peer);
+    if (!member) {
+      r.status = federation_status::not_found;
+      r.text = "not a member of " + state_.own_network().str();
+    }
+    spdlog::info("federation: network {} asked whether {} is our member: {}", req.origin.str(),
+                 req.peer->to_string(), member ? "yes" : "no");
+    ++stats_.served;
+    return r;
+  }
   // Our own registry only: a federation answer never comes from another
   // relay, so requests cannot loop.
   const auto* rec = local_ ? local_(*req.host, t) : nullptr;
@@ -239,6 +254,43 @@ net::awaitable<wire::names_response> federation_service::lookup_impl(wire::dns_l
   }
   co_return wire::names_response::status_only(names_status::network_unreachable,
                                               state_.unreachable_message(network, why));
+}
+
+// 1. the cache: a member of a peering for member_ttl, a stranger for
+//    negative_ttl (so a stranger's CONNECT flood costs one round of asks)
+// 2. ask the peerings (those up first, at most max_member_asks), each
+//    bounded by our outbound bucket for it and request_timeout
+// 3. the first "yes" whose responder is that peering's network wins
+net::awaitable<std::optional<wire::dns_label>> federation_service::foreign_member(peer_id p) {
+  auto alive = alive_;
+  if (auto c = state_.cached_member(p, now())) co_return c->network;
+  for (const auto& peer : state_.member_ask_order()) {
+    if (!state_.take_outbound_token(peer.network, now())) {
+      spdlog::warn("federation: not asking network {} about {}: rate limited", peer.network.str(),
+                   p.to_string());
+      continue;
+    }
+    wire::federation_request req{wire::federation_request_type::member, state_.own_network(),
+                                 std::nullopt, std::nullopt, 0, p};
+    auto r = co_await ask(peer, std::move(req));
+    if (!*alive) co_return std::nullopt;
+    // The peering may have gone while we waited: its answer no longer counts.
+    const auto* still = state_.peering(peer.network);
+    if (!still || !(*still == peer)) continue;
+    if (!r) {
+      state_.mark_down(peer.network, r.error().message());
+      continue;
+    }
+    state_.mark_up(peer.network, now());
+    if (r->status == wire::federation_status::ok && r->network == peer.network) {
+      spdlog::info("federation: {} is a member of network {} (its relay says so)", p.to_string(),
+                   peer.network.str());
+      state_.store_member(p, peer.network, now());
+      co_return peer.network;
+    }
+  }
+  state_.store_member(p, std::nullopt, now());
+  co_return std::nullopt;
 }
 
 net::awaitable<void> federation_service::ping(wire::federation_peering peer) {

@@ -65,6 +65,18 @@ class federation_service {
   // Contract: on the host's executor; bounded by request_timeout; never throws.
   net::awaitable<wire::names_response> lookup(wire::dns_label network, wire::dns_label host);
 
+  // Connections across networks (docs/federation.md): the bob relay got a
+  // CONNECT from `p`, a peer not in its authorized_keys. Answers the network
+  // of a peer relay that says `p` is its member (cached member_ttl), or
+  // nullopt (cached negative_ttl). Asks at most max_member_asks peerings in
+  // turn, each bounded by request_timeout and our outbound bucket for it.
+  // Contract: on the host's executor; never throws; the caller re-checks
+  // its own liveness after the co_await.
+  net::awaitable<std::optional<wire::dns_label>> foreign_member(peer_id p);
+  // Who our members are (authorized_keys), for peer relays' MEMBER requests.
+  // Without it every MEMBER request is answered not_found.
+  void set_member_check(std::function<bool(const peer_id&)> f) { is_member_ = std::move(f); }
+
   // A config reload: see federation_state::set_peerings. On error nothing
   // changes and `why` says what was wrong.
   result<void> set_peerings(std::vector<wire::federation_peering> all, std::string* why);
@@ -89,6 +101,7 @@ class federation_service {
   private_key key_;
   wire::federation_state state_;
   local_name_lookup local_;
+  std::function<bool(const peer_id&)> is_member_;
   federation_options opts_;
   federation_stats stats_;
   std::map<wire::dns_label, net::steady_clock::time_point> last_ping_;

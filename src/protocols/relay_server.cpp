@@ -184,6 +184,16 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   const std::string ip = ip_of(*ctx.conn);
   who.ip = ip;
   auto alive = alive_;
+  // A peer we do not know may be a member of a network we federate with:
+  // its relay vouches for it (cached), and then it may open circuits to our
+  // hosts only. The home node's authorized_keys still decides access.
+  if (!who.authorized && !who.over_relayed && cfg_.access == wire::relay_access::closed &&
+      cfg_.is_federated) {
+    auto check = cfg_.is_federated(who.peer);
+    const bool member = co_await std::move(check);
+    if (!*alive) co_return s->reset();
+    who.authorized = member;
+  }
   const auto decision = state_.connect(who, *target, wall_now());
   if (decision.status != wire::relay_status::ok) {
     spdlog::info("relay: circuit {} -> {} refused: status {}", who.peer.to_string(),

@@ -18,6 +18,12 @@ struct relay_server_config {
   wire::relay_access access = wire::relay_access::closed;
   // Who may reserve and open circuits in closed mode (authorized_keys).
   std::function<bool(const peer_id&)> is_authorized;
+  // Connections across networks (docs/federation.md): asked on a CONNECT
+  // from a peer that is_authorized refuses in closed mode; true lets it open
+  // that circuit (to a host holding a reservation here, within the usual
+  // limits). Reservations never consult it. Runs on the host's executor and
+  // may suspend (it may ask peer relays).
+  std::function<net::awaitable<bool>(peer_id)> is_federated;
 };
 
 struct relay_stats {
@@ -37,6 +43,9 @@ class relay_server {
   ~relay_server();
   relay_stats stats() const;
   void set_authorizer(std::function<bool(const peer_id&)> f) { cfg_.is_authorized = std::move(f); }
+  void set_federated(std::function<net::awaitable<bool>(peer_id)> f) {
+    cfg_.is_federated = std::move(f);
+  }
 
  private:
   net::awaitable<void> serve_hop(net::stream_ptr s, net::stream_context ctx);

@@ -56,6 +56,7 @@ bytes federation_request::encode() const {
   if (network) w.add_string(3, network->str());
   if (host) w.add_string(4, host->str());
   if (hops) w.add_varint(5, hops);
+  if (peer) w.add_bytes(6, peer->to_bytes());
   return w.take();
 }
 
@@ -66,10 +67,11 @@ result<federation_request> federation_request::decode(byte_span msg) {
   std::optional<federation_request_type> type;
   std::optional<dns_label> origin, network, host;
   std::uint32_t hops = 0;
+  std::optional<peer_id> peer;
   auto ok = pb::for_each_field(msg, [&](const field& f) -> result<void> {
     switch (f.number) {
       case 1: {
-        auto v = read_varint(f, 1);
+        auto v = read_varint(f, 2);
         if (!v) return v.error();
         type = static_cast<federation_request_type>(*v);
         return {};
@@ -83,13 +85,24 @@ result<federation_request> federation_request::decode(byte_span msg) {
         hops = static_cast<std::uint32_t>(*v);
         return {};
       }
+      case 6: {
+        // SECURITY: a peer ID is a multihash of at most a few dozen bytes;
+        // from_bytes checks its shape before anything is kept.
+        if (!pb::is_len(f) || f.bytes.size() > 128) return malformed;
+        auto id = peer_id::from_bytes(f.bytes);
+        if (!id) return malformed;
+        peer = std::move(*id);
+        return {};
+      }
       default: return {};
     }
   });
   if (!ok) return ok.error() == errc::too_large ? errc::too_large : malformed;
   if (!type || !origin) return malformed;
   if (*type == federation_request_type::lookup && (!network || !host)) return malformed;
-  return federation_request{*type, std::move(*origin), std::move(network), std::move(host), hops};
+  if (*type == federation_request_type::member && !peer) return malformed;
+  return federation_request{*type,          std::move(*origin), std::move(network),
+                            std::move(host), hops,              std::move(peer)};
 }
 
 bytes federation_response::encode() const {

@@ -3,12 +3,13 @@
 // hosts of its own network.
 //
 //   message FederationRequest {
-//     enum Type { LOOKUP = 0; PING = 1; }
+//     enum Type { LOOKUP = 0; PING = 1; MEMBER = 2; }
 //     Type   type    = 1;
 //     string origin  = 2;   // the asking relay's network
 //     string network = 3;   // LOOKUP: the responder's network
 //     string host    = 4;   // LOOKUP: the host label
 //     uint32 hops    = 5;   // always 0: requests are never forwarded
+//     bytes  peer    = 6;   // MEMBER: "is this peer ID your member?"
 //   }
 //   message FederationResponse {
 //     uint32 status  = 1;   // federation_status
@@ -53,7 +54,10 @@ inline constexpr std::size_t federation_max_message_size = 8192;
 inline constexpr std::size_t federation_max_text = 256;
 inline constexpr std::uint32_t federation_max_record_ttl = 3600;
 
-enum class federation_request_type : std::uint32_t { lookup = 0, ping = 1 };
+// member: the asking relay got a CONNECT from a peer it does not know and
+// asks whether that peer is one of our members (docs/federation.md,
+// "Connections across networks"). ok = yes, not_found = no.
+enum class federation_request_type : std::uint32_t { lookup = 0, ping = 1, member = 2 };
 
 // Open enum: unknown values are kept for logging.
 enum class federation_status : std::uint32_t {
@@ -74,6 +78,7 @@ struct federation_request {
   std::optional<dns_label> network;  // required for LOOKUP
   std::optional<dns_label> host;     // required for LOOKUP
   std::uint32_t hops = 0;
+  std::optional<peer_id> peer;  // required for MEMBER
 
   bytes encode() const;
   // errc::federation_malformed_message for broken protobuf, a missing or

@@ -59,6 +59,7 @@ result<void> federation_state::add_peering(federation_peering p, std::string* wh
   if (auto ok = check_new(p, peers_, why); !ok) return ok;
   const auto net = p.network;
   peers_.emplace(net, peer_entry{std::move(p), {}, {}, false, std::nullopt, {}});
+  std::erase_if(members_, [](const auto& kv) { return !kv.second.network; });
   return {};
 }
 
@@ -86,11 +87,47 @@ result<void> federation_state::set_peerings(std::vector<federation_peering> all,
       drop_network(net);
   }
   peers_ = std::move(next);
+  std::erase_if(members_, [](const auto& kv) { return !kv.second.network; });
   return {};
 }
 
 void federation_state::drop_network(const dns_label& network) {
   std::erase_if(cache_, [&](const auto& kv) { return kv.first.first == network; });
+  // SECURITY: a removed or changed peering's members lose their circuits
+  // rights at once, and strangers are asked again.
+  std::erase_if(members_, [&](const auto& kv) {
+    return !kv.second.network || *kv.second.network == network;
+  });
+}
+
+std::optional<federation_state::member_answer> federation_state::cached_member(
+    const peer_id& p, time_point now) const {
+  auto it = members_.find(p);
+  if (it == members_.end() || it->second.until <= now) return std::nullopt;
+  return member_answer{it->second.network};
+}
+
+void federation_state::store_member(const peer_id& p, std::optional<dns_label> network,
+                                    time_point now) {
+  if (network && !peering(*network)) return;
+  const auto until = now + (network ? limits_.member_ttl : limits_.negative_ttl);
+  members_.insert_or_assign(p, member_entry{std::move(network), until});
+  // SECURITY: bounded; evict the entry that expires first.
+  while (members_.size() > limits_.max_cache) {
+    auto victim = std::min_element(members_.begin(), members_.end(), [](const auto& a, const auto& b) {
+      return a.second.until < b.second.until;
+    });
+    members_.erase(victim);
+  }
+}
+
+std::vector<federation_peering> federation_state::member_ask_order() const {
+  std::vector<federation_peering> up, down;
+  for (const auto& [net, e] : peers_) (e.up ? up : down).push_back(e.peering);
+  up.insert(up.end(), down.begin(), down.end());
+  if (up.size() > limits_.max_member_asks)
+    up.erase(up.begin() + static_cast<std::ptrdiff_t>(limits_.max_member_asks), up.end());
+  return up;
 }
 
 const federation_peering* federation_state::peering(const dns_label& network) const {
@@ -147,6 +184,13 @@ federation_status federation_state::check_request(const peer_id& from,
   // origin can only be a loop or a confused peer.
   if (req.hops != 0 || req.origin == own_) return federation_status::loop;
   if (req.type == federation_request_type::ping) return federation_status::ok;
+  if (req.type == federation_request_type::member) {
+    // "Is X your member?" lets our members open circuits at the asking
+    // relay: only a full peering lets our members reach their hosts.
+    if (e->peering.trust != federation_trust::full) return federation_status::not_trusted;
+    if (!take(e->inbound, now)) return federation_status::rate_limited;
+    return federation_status::ok;
+  }
   if (!req.network || *req.network != own_) return federation_status::wrong_network;
   // SECURITY: bounded lookups per peer relay.
   if (!take(e->inbound, now)) return federation_status::rate_limited;

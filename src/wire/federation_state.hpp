@@ -55,6 +55,12 @@ struct federation_limits {
   std::size_t max_cache = 4096;
   std::uint32_t lookups_per_second = 20;  // per peer relay and direction, burst x2
   std::chrono::seconds clock_skew{60};    // allowed between relays' wall clocks
+  // Connections across networks: how long a "yes, a member of N" from a
+  // peer relay lets that peer open circuits here without asking again (also
+  // how long a removal from N's authorized_keys takes to reach us), and how
+  // many peer relays one CONNECT from an unknown peer may cause us to ask.
+  std::chrono::seconds member_ttl{120};
+  std::size_t max_member_asks = 8;
 };
 
 class federation_state {
@@ -120,6 +126,22 @@ class federation_state {
   std::size_t expire(time_point now);
   std::size_t cache_size() const { return cache_.size(); }
 
+  // Connections across networks (MEMBER requests). A peer that a peer relay
+  // confirmed is cached as a member of that network for member_ttl; a peer
+  // no peer relay claimed is cached as a stranger for negative_ttl. A
+  // peering that changes or goes drops its members at once, and every
+  // change of peerings forgets the strangers (a new peering may claim them).
+  // SECURITY: at most max_cache entries; the one expiring first is evicted.
+  struct member_answer {
+    std::optional<dns_label> network;  // nullopt: a stranger
+  };
+  std::optional<member_answer> cached_member(const peer_id& p, time_point now) const;
+  void store_member(const peer_id& p, std::optional<dns_label> network, time_point now);
+  std::size_t member_cache_size() const { return members_.size(); }
+  // The peerings to ask about an unknown peer: those up first, at most
+  // max_member_asks.
+  std::vector<federation_peering> member_ask_order() const;
+
   // Peering state for `peerup relay federation list`.
   void mark_up(const dns_label& network, time_point now);
   void mark_down(const dns_label& network, std::string why);
@@ -164,6 +186,11 @@ class federation_state {
   federation_limits limits_;
   std::map<dns_label, peer_entry> peers_;
   std::map<cache_key, cache_entry> cache_;
+  struct member_entry {
+    std::optional<dns_label> network;
+    time_point until;
+  };
+  std::map<peer_id, member_entry> members_;
 };
 
 }  // namespace peerup::wire

@@ -216,6 +216,25 @@ relay_process start_relay(const fs::path& dir, const std::vector<std::string>& a
   return r;
 }
 
+relay_process start_network_relay(const fs::path& dir, const std::string& network,
+                                  const std::vector<std::string>& authorized) {
+  auto init = run({peerup_binary, "relay", "init", "--dir", dir.string(), "--network", network});
+  if (init.code != 0) throw std::runtime_error("relay init failed: " + init.err);
+  for (const auto& peer : authorized) {
+    auto a = run({peerup_binary, "relay", "authorize", "--dir", dir.string(), peer});
+    if (a.code != 0) throw std::runtime_error("relay authorize failed: " + a.err);
+  }
+  auto r = spawn_service<relay_process>({peerup_binary, "relay", "serve", "--config",
+                                         (dir / "relay.yaml").string(), "--listen",
+                                         "/ip4/127.0.0.1/tcp/0"},
+                                        dir / "relay.log");
+  const bool up = read_until(
+      r, [](const std::string& l) { return l.rfind("/ip4/", 0) == 0; }, 20s);
+  if (!up) throw std::runtime_error("relay did not start:\n" + r.log_text());
+  r.addr = r.lines.back();
+  return r;
+}
+
 bool wait_for_status(const node& n, const std::string& needle, std::chrono::seconds limit) {
   return eventually(
       [&] {

@@ -104,6 +104,12 @@ struct relay_process : service_process {
 relay_process start_relay(const fs::path& dir, const std::vector<std::string>& authorized,
                           const std::vector<std::string>& extra_args = {});
 
+// `peerup relay init --dir <dir> --network <network>`, `relay authorize` for
+// each of `authorized`, then `relay serve --config <dir>/relay.yaml` on
+// loopback: edits of relay.yaml's federation: apply within 2 s.
+relay_process start_network_relay(const fs::path& dir, const std::string& network,
+                                  const std::vector<std::string>& authorized);
+
 // Polls `peerup status --json` of `n` until it contains `needle`.
 bool wait_for_status(const node& n, const std::string& needle, std::chrono::seconds limit = 20s);
 // Polls until `pred` holds.

@@ -9,7 +9,8 @@
 //   4 state: [u8 limits] then [u8 op][u8 arg]...; checks the cache bound,
 //     that strangers and forwarded requests are never answered, that
 //     one_way peers are never asked, and that buckets never grant more than
-//     their burst at one instant
+//     their burst at one instant; MEMBER requests are granted only to full
+//     peerings, and cached members always belong to a current peering
 #include <array>
 
 #include "fuzz_common.hpp"
@@ -87,7 +88,7 @@ void state_ops(fuzz::input& in) {
     const std::uint8_t arg = in.u8();
     const auto& net = nets[arg % nets.size()];
     const auto& host = hosts[(arg >> 2) % hosts.size()];
-    switch (op % 8) {
+    switch (op % 10) {
       case 0: {
         name_record_body r{net, host, relays[0], {}, unix0, 1u + (arg >> 4) * 60};
         s.store(r, now, unix0);
@@ -134,8 +135,29 @@ void state_ops(fuzz::input& in) {
         }
         break;
       }
+      case 8: {
+        const std::size_t who = (arg >> 4) % relays.size();
+        const std::array<std::string_view, 2> origins{"bob", "alice"};
+        federation_request req{federation_request_type::member, label(origins[arg & 1]),
+                               std::nullopt, std::nullopt, 0, relays[arg % relays.size()]};
+        if (s.check_request(relays[who], req, now) == federation_status::ok) {
+          FUZZ_CHECK(s.peering_of(relays[who]) != nullptr);
+          FUZZ_CHECK(s.peering_of(relays[who])->trust == federation_trust::full);
+        }
+        break;
+      }
+      case 9: {
+        const auto& who = relays[arg % relays.size()];
+        std::optional<dns_label> n;
+        if (arg & 4) n = net;
+        s.store_member(who, n, now);
+        if (auto m = s.cached_member(who, now); m && m->network) FUZZ_CHECK(s.peering(*m->network));
+        FUZZ_CHECK(s.member_ask_order().size() <= limits.max_member_asks);
+        break;
+      }
     }
     FUZZ_CHECK(s.cache_size() <= limits.max_cache);
+    FUZZ_CHECK(s.member_cache_size() <= limits.max_cache);
   }
 }
 

@@ -543,6 +543,9 @@ void federation_seeds() {
   const federation_request ping{federation_request_type::ping, grewal, std::nullopt, std::nullopt, 0};
   write("federation", "lookup", cat({u8(0), look.encode()}));
   write("federation", "ping", cat({u8(0), ping.encode()}));
+  const federation_request member{federation_request_type::member, grewal, std::nullopt,
+                                  std::nullopt, 0, alice};
+  write("federation", "member", cat({u8(0), member.encode()}));
   const name_record_body body{bob, server, alice,
                               {multiaddr::parse("/ip4/192.0.2.1/tcp/4001").value()}, 1700000000,
                               600};
@@ -560,6 +563,9 @@ void federation_seeds() {
   write("federation", "state",
         bytes{4, 0x2a, 0, 0x40, 0, 0x44, 2, 0x40, 2, 0x44, 3, 0x04, 3, 0x05, 5, 20, 6, 0, 2, 0x40,
               7, 0x00, 7, 0x01, 2, 0x40});
+  // member asks from bob (full) and alice (one_way); store members; remove bob
+  write("federation", "member_state",
+        bytes{4, 0x2a, 8, 0x00, 8, 0x11, 9, 0x04, 9, 0x05, 9, 0x02, 5, 20, 7, 0x01, 9, 0x04});
 }
 
 }  // namespace

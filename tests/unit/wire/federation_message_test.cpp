@@ -125,5 +125,33 @@ TEST(federation_message, record_with_too_many_addrs_is_malformed) {
   EXPECT_EQ(name_record_body::decode(body.encode()).error(), errc::federation_malformed_message);
 }
 
+TEST(federation_message, member_request_round_trips_and_needs_a_valid_peer) {
+  const federation_request r{federation_request_type::member, label("bob"), std::nullopt,
+                             std::nullopt, 0, key_from(7).to_peer_id()};
+  auto back = federation_request::decode(r.encode());
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->type, federation_request_type::member);
+  EXPECT_EQ(back->peer, key_from(7).to_peer_id());
+  EXPECT_EQ(back->encode(), r.encode());
+
+  pb::writer no_peer;
+  no_peer.add_varint(1, 2);
+  no_peer.add_string(2, "bob");
+  EXPECT_EQ(federation_request::decode(no_peer.take()).error(),
+            errc::federation_malformed_message);
+  pb::writer bad_peer;
+  bad_peer.add_varint(1, 2);
+  bad_peer.add_string(2, "bob");
+  bad_peer.add_bytes(6, bytes{0x12, 0x20, 0x01});  // a sha2-256 multihash cut short
+  EXPECT_EQ(federation_request::decode(bad_peer.take()).error(),
+            errc::federation_malformed_message);
+  pb::writer huge_peer;
+  huge_peer.add_varint(1, 2);
+  huge_peer.add_string(2, "bob");
+  huge_peer.add_bytes(6, bytes(200, 0));
+  EXPECT_EQ(federation_request::decode(huge_peer.take()).error(),
+            errc::federation_malformed_message);
+}
+
 }  // namespace
 }  // namespace peerup::wire

@@ -302,5 +302,72 @@ TEST(federation_state, status_counts_names_and_unreachable_names_the_relay) {
                      bob_key().to_peer_id().to_string() + "): connection refused");
 }
 
+federation_request member(std::string_view origin, const peer_id& p) {
+  return federation_request{federation_request_type::member, label(origin), std::nullopt,
+                            std::nullopt, 0, p};
+}
+
+TEST(federation_state, member_questions_are_answered_only_for_full_peerings) {
+  auto s = grewal();  // bob full, alice one_way
+  const auto laptop = key_from(7).to_peer_id();
+  // bob's relay may ask: our members reach bob's hosts.
+  EXPECT_EQ(s.check_request(bob_key().to_peer_id(), member("bob", laptop), t0),
+            federation_status::ok);
+  // one_way from our side: alice's members reach us, ours never reach alice.
+  EXPECT_EQ(s.check_request(alice_key().to_peer_id(), member("alice", laptop), t0),
+            federation_status::not_trusted);
+  // a stranger, and a relay asking in another network's name
+  EXPECT_EQ(s.check_request(key_from(4).to_peer_id(), member("carol", laptop), t0),
+            federation_status::not_peered);
+  EXPECT_EQ(s.check_request(bob_key().to_peer_id(), member("alice", laptop), t0),
+            federation_status::not_peered);
+}
+
+TEST(federation_state, member_questions_count_against_the_bucket) {
+  federation_limits l;
+  l.lookups_per_second = 1;
+  auto s = grewal(l);
+  const auto laptop = key_from(7).to_peer_id();
+  int ok = 0;
+  for (int i = 0; i < 10; ++i)
+    ok += s.check_request(bob_key().to_peer_id(), member("bob", laptop), t0) ==
+          federation_status::ok;
+  EXPECT_EQ(ok, 2);  // burst of twice the rate
+}
+
+TEST(federation_state, members_are_cached_and_dropped_with_their_peering) {
+  auto s = grewal();
+  const auto laptop = key_from(7).to_peer_id(), stranger = key_from(8).to_peer_id();
+  EXPECT_FALSE(s.cached_member(laptop, t0));
+  s.store_member(laptop, label("bob"), t0);
+  s.store_member(stranger, std::nullopt, t0);
+  s.store_member(key_from(6).to_peer_id(), label("carol"), t0);  // not a peering: ignored
+  EXPECT_FALSE(s.cached_member(key_from(6).to_peer_id(), t0));
+  ASSERT_TRUE(s.cached_member(laptop, t0 + 119s));
+  EXPECT_EQ(s.cached_member(laptop, t0 + 119s)->network, label("bob"));
+  EXPECT_FALSE(s.cached_member(laptop, t0 + 120s));  // member_ttl
+  ASSERT_TRUE(s.cached_member(stranger, t0 + 29s));
+  EXPECT_FALSE(s.cached_member(stranger, t0 + 29s)->network);
+  EXPECT_FALSE(s.cached_member(stranger, t0 + 30s));  // negative_ttl
+  // Removing bob revokes its members at once; any change of peerings
+  // forgets strangers (a new peering may claim them).
+  s.store_member(stranger, std::nullopt, t0);
+  EXPECT_TRUE(s.remove_peering(label("bob")));
+  EXPECT_FALSE(s.cached_member(laptop, t0));
+  EXPECT_FALSE(s.cached_member(stranger, t0));
+}
+
+TEST(federation_state, member_cache_is_bounded_and_ask_order_puts_up_peerings_first) {
+  federation_limits l;
+  l.max_cache = 3;
+  l.max_member_asks = 1;
+  auto s = grewal(l);
+  for (std::uint8_t i = 10; i < 20; ++i) s.store_member(key_from(i).to_peer_id(), label("bob"), t0);
+  EXPECT_EQ(s.member_cache_size(), 3u);
+  s.mark_up(label("bob"), t0);
+  ASSERT_EQ(s.member_ask_order().size(), 1u);
+  EXPECT_EQ(s.member_ask_order().front().network, label("bob"));
+}
+
 }  // namespace
 }  // namespace peerup::wire
