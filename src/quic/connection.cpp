@@ -343,8 +343,12 @@ struct connection::impl {
     while (!st.chunks.empty() && st.chunk_base + st.chunks.front().size() <= st.acked &&
            st.chunk_base + st.chunks.front().size() <= st.sent) {
       st.chunk_base += st.chunks.front().size();
+      s.recycle(std::move(st.chunks.front()));
       st.chunks.pop_front();
     }
+    // Drained: the spare chunks go back to the allocator, so an idle
+    // connection holds none.
+    if (st.acked >= st.written) s.spare_chunks.clear();
     // Wakes the writer once half the buffer is free, not at the first
     // acknowledged byte: it then copies large pieces, once per many ACKs.
     if (st.want_writable && st.written - st.acked <= s.cfg.send_buffer / 2) {
@@ -448,6 +452,29 @@ struct connection::impl {
   }
 
   // --- helpers -------------------------------------------------------------
+  // Send chunks acknowledged and kept for the next write: during a bulk
+  // transfer every acknowledged chunk is soon needed again, and freeing and
+  // allocating 64 KiB blocks made glibc shrink and grow the heap (brk, page
+  // faults on every fresh page the writer copied into). SECURITY: at most
+  // max_spare_chunks, and none once a stream's sent bytes are all acknowledged.
+  static constexpr std::size_t max_spare_chunks = 8;
+  std::vector<bytes> spare_chunks;
+  void recycle(bytes&& c) {
+    if (spare_chunks.size() >= max_spare_chunks || c.capacity() != chunk_size) return;
+    c.clear();
+    spare_chunks.push_back(std::move(c));
+  }
+  bytes take_chunk() {
+    if (spare_chunks.empty()) {
+      bytes c;
+      c.reserve(chunk_size);
+      return c;
+    }
+    bytes c = std::move(spare_chunks.back());
+    spare_chunks.pop_back();
+    return c;
+  }
+
   void add_cid(bytes cid) {
     cids.push_back(cid);
     events.push_back({.type = event_type::cid_added, .cid = std::move(cid)});
@@ -1055,8 +1082,7 @@ result<std::size_t> connection::write(stream_id id, byte_span data) {
   std::size_t done = 0;
   while (done < n) {
     if (st->chunks.empty() || st->chunks.back().size() == st->chunks.back().capacity()) {
-      st->chunks.emplace_back();
-      st->chunks.back().reserve(chunk_size);
+      st->chunks.push_back(p.take_chunk());
     }
     auto& c = st->chunks.back();
     const std::size_t take = std::min(n - done, c.capacity() - c.size());
