@@ -773,7 +773,12 @@ struct connection::impl {
       if (n == NGTCP2_ERR_WRITE_MORE) continue;
       return n;
     }
-    return 0;
+    // The bound ran out, maybe with a packet still open (WRITE_MORE): close
+    // it with no stream, so ngtcp2 is never left with a pending packet
+    // (ngtcp2_conn_handle_expiry asserts on one).
+    ngtcp2_ssize accepted = -1;
+    return ngtcp2_conn_writev_stream(conn, &ps.path, &pi, buf, cap, &accepted,
+                                     NGTCP2_WRITE_STREAM_FLAG_NONE, -1, nullptr, 0, ts);
   }
 };
 
