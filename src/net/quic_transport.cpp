@@ -374,7 +374,9 @@ void quic_connection::on_datagram(byte_span data, const udp::endpoint& from) {
   if (closed_) return;
   last_received_ = steady_clock::now();
   core_->on_datagram(data, ep_->local_addr_, to_address(from), last_received_);
-  dispatch();
+  // Events are dispatched and the answer (ACKs, more data) written once per
+  // receive burst, in the posted process(): a reader wakes once for many
+  // packets, and one flush acknowledges them all.
   flush_soon();
 }
 
@@ -389,12 +391,27 @@ void quic_connection::flush_soon() {
 
 void quic_connection::process() {
   dispatch();
-  std::vector<quic::datagram> out;
-  core_->write_datagrams(out, steady_clock::now(), max_flush);
-  ep_->send(out);
-  if (!out.empty() && core_->datagram_send_room() > 0) datagram_room_.notify();
+  bool more = ep_->flush(*core_, max_flush);
+  // A flush that found nothing more to send (the window is full, the
+  // buffers are empty) leaves ngtcp2's pacing deadline of what it sent
+  // within ngtcp2's 1 ms slack: a timer for it would only wake to clear it.
+  // Clear it now (on_expiry acts on due deadlines only) and flush once more
+  // in case a due loss timer queued a probe; the timer is then armed for
+  // the next real deadline, not for a wake-up that does nothing.
+  if (!more && !closed_ &&
+      core_->expiry() <= steady_clock::now() + std::chrono::milliseconds(1)) {
+    core_->on_expiry(steady_clock::now());
+    more = ep_->flush(*core_, max_flush);
+  }
+  // A flush may have freed datagram queue room: wake a writer waiting for it
+  // (the TUN pump). No waiter: the signal does nothing.
+  if (core_->datagram_send_room() > 0) datagram_room_.notify();
   dispatch();
   if (closed_) return;
+  // Stopped at the flush cap with more allowed: continue after the
+  // executor's other work (the receive loop, readers) had its turn, rather
+  // than on a timer.
+  if (more) flush_soon();
   const auto next = core_->expiry();
   if (!timer_running_) {
     timer_running_ = true;
@@ -424,7 +441,11 @@ awaitable<void> quic_connection::timer_loop(std::shared_ptr<quic_connection> sel
 }
 
 void quic_connection::dispatch() {
-  for (auto& e : core_->take_events()) {
+  // Taken out of the member: a handler below that closes the connection
+  // dispatches again, and that nested call gets a vector of its own.
+  auto events = std::move(events_);
+  core_->take_events(events);
+  for (auto& e : events) {
     switch (e.type) {
       case quic::event_type::handshake_done: state_changed_.notify(); break;
       case quic::event_type::stream_opened: {
@@ -466,6 +487,8 @@ void quic_connection::dispatch() {
         break;
     }
   }
+  events.clear();
+  events_ = std::move(events);
 }
 
 void quic_connection::on_closed(error_code why) {
@@ -491,9 +514,7 @@ void quic_connection::on_closed(error_code why) {
   }
   // The CONNECTION_CLOSE the core queued (a refused certificate, our
   // close()) leaves now: flush_soon() does nothing once closed.
-  std::vector<quic::datagram> out;
-  core_->write_datagrams(out, steady_clock::now(), max_flush);
-  ep_->send(out);
+  ep_->flush(*core_, max_flush);
 }
 
 // --- endpoint -------------------------------------------------------------------
@@ -645,12 +666,12 @@ void quic_endpoint::note_dropped(const udp::endpoint& from, const char* why) {
 void quic_endpoint::route(std::span<const std::uint8_t> data, const udp::endpoint& from) {
   // SECURITY: a datagram that names no connection of ours and is no client
   // Initial is dropped unread.
-  auto cid = quic::connection::destination_cid(data, quic::connection::cid_length);
+  auto cid = quic::connection::destination_cid_view(data, quic::connection::cid_length);
   if (!cid) {
     note_dropped(from, "not a QUIC v1 packet");
     return;
   }
-  if (auto it = routes_.find(key_of(*cid)); it != routes_.end()) {
+  if (auto it = routes_.find(as_string_view(*cid)); it != routes_.end()) {
     if (auto c = it->second.lock()) {
       c->on_datagram(data, from);
       return;
@@ -703,6 +724,26 @@ void quic_endpoint::send_unconnected(const udp::endpoint& to, byte_span data) {
 }
 
 void quic_endpoint::send(std::vector<quic::datagram>& out) {
+  tx_single_.clear();
+  for (const auto& d : out) tx_single_.append(d.data, d.to);
+  send(tx_single_);
+}
+
+bool quic_endpoint::flush(quic::connection& c, std::size_t max_datagrams) {
+  // A nested flush (none today) would get a batch of its own rather than
+  // write into the one being sent.
+  quic::packet_batch own;
+  auto& out = tx_busy_ ? own : tx_;
+  const bool shared = !tx_busy_;
+  tx_busy_ = true;
+  out.clear();
+  const std::size_t written = c.write_packets(out, steady_clock::now(), max_datagrams);
+  send(out);
+  if (shared) tx_busy_ = false;
+  return written >= max_datagrams;
+}
+
+void quic_endpoint::send(const quic::packet_batch& out) {
   if (closed_ || out.empty()) return;
   std::size_t failed_at = 0;
   if (gso_ && out.size() > 1) {
@@ -716,42 +757,45 @@ void quic_endpoint::send(std::vector<quic::datagram>& out) {
   send_plain(out, failed_at);
 }
 
-bool quic_endpoint::send_gso(std::vector<quic::datagram>& out, std::size_t& failed_at) {
-  // 1. runs: consecutive datagrams to one address, all of the first one's
+bool quic_endpoint::send_gso(const quic::packet_batch& out, std::size_t& failed_at) {
+  // 1. runs: consecutive packets to one address, all of the first one's
   //    size except a shorter last one, at most max_segments and
-  //    max_gso_bytes; each run is one message
-  struct run {
-    std::size_t first, count;
-    std::uint16_t segment;
-  };
-  std::vector<run> runs;
+  //    max_gso_bytes; each run is one message. The batch holds them back
+  //    to back, so a run is one iovec.
+  runs_.clear();
   for (std::size_t i = 0; i < out.size();) {
-    const auto seg = out[i].data.size();
+    const auto& first = out[i];
+    const std::size_t seg = first.len;
     std::size_t n = 1, bytes_in = seg;
-    while (i + n < out.size() && n < max_segments && out[i + n].to == out[i].to &&
-           out[i + n].data.size() <= seg && bytes_in + out[i + n].data.size() <= max_gso_bytes) {
-      bytes_in += out[i + n].data.size();
+    while (i + n < out.size() && n < max_segments) {
+      const auto& next = out[i + n];
+      if (next.to != first.to || next.len > seg || bytes_in + next.len > max_gso_bytes ||
+          next.offset != first.offset + bytes_in)
+        break;
+      bytes_in += next.len;
       ++n;
-      if (out[i + n - 1].data.size() < seg) break;  // a shorter one ends the run
+      if (next.len < seg) break;  // a shorter one ends the run
     }
-    runs.push_back({i, n, static_cast<std::uint16_t>(seg)});
+    runs_.push_back({i, n, bytes_in, static_cast<std::uint16_t>(seg)});
     i += n;
   }
-  std::vector<iovec> iov(out.size());
-  for (std::size_t i = 0; i < out.size(); ++i) iov[i] = {out[i].data.data(), out[i].data.size()};
-  std::vector<cmsg_buffer<std::uint16_t>> control(runs.size());
-  std::vector<mmsghdr> msgs(runs.size());
-  for (std::size_t r = 0; r < runs.size(); ++r) {
-    const auto& run = runs[r];
-    auto& h = msgs[r].msg_hdr;
+  iov_.resize(runs_.size());
+  control_.resize(runs_.size());
+  msgs_.resize(runs_.size());
+  for (std::size_t r = 0; r < runs_.size(); ++r) {
+    const auto& run = runs_[r];
+    const auto& first = out[run.first];
+    iov_[r] = {const_cast<std::uint8_t*>(out.data(first)), run.bytes};
+    auto& h = msgs_[r].msg_hdr;
     h = {};
-    h.msg_iov = &iov[run.first];
-    h.msg_iovlen = run.count;
-    h.msg_name = const_cast<sockaddr*>(out[run.first].to.sa());
-    h.msg_namelen = out[run.first].to.len;
+    msgs_[r].msg_len = 0;
+    h.msg_iov = &iov_[r];
+    h.msg_iovlen = 1;
+    h.msg_name = const_cast<sockaddr*>(out.to(first).sa());
+    h.msg_namelen = out.to(first).len;
     if (run.count > 1) {
-      h.msg_control = control[r].bytes;
-      h.msg_controllen = sizeof(control[r].bytes);
+      h.msg_control = control_[r].bytes;
+      h.msg_controllen = sizeof(control_[r].bytes);
       cmsghdr* c = CMSG_FIRSTHDR(&h);
       c->cmsg_level = SOL_UDP;
       c->cmsg_type = UDP_SEGMENT;
@@ -762,35 +806,35 @@ bool quic_endpoint::send_gso(std::vector<quic::datagram>& out, std::size_t& fail
   // 2. sendmmsg in batches; a full socket buffer drops the rest (QUIC
   //    counts it as loss), a refusal hands the rest to the plain path
   std::size_t sent = 0;
-  for (int tries = 0; sent < msgs.size() && tries < 8; ++tries) {
-    const auto n = std::min(batch, msgs.size() - sent);
-    const int r = ::sendmmsg(socket_.native_handle(), msgs.data() + sent,
+  for (int tries = 0; sent < msgs_.size() && tries < 8; ++tries) {
+    const auto n = std::min(batch, msgs_.size() - sent);
+    const int r = ::sendmmsg(socket_.native_handle(), msgs_.data() + sent,
                              static_cast<unsigned>(n), MSG_DONTWAIT);
-    if (r < 0 && (errno == EIO || errno == EINVAL) && runs[sent].count > 1) {
-      failed_at = runs[sent].first;
+    if (r < 0 && (errno == EIO || errno == EINVAL) && runs_[sent].count > 1) {
+      failed_at = runs_[sent].first;
       return false;
     }
     if (r <= 0) break;
     for (std::size_t k = sent; k < sent + static_cast<std::size_t>(r); ++k)
-      if (runs[k].count > 1) ++gso_sends_;
+      if (runs_[k].count > 1) ++gso_sends_;
     sent += static_cast<std::size_t>(r);
   }
   return true;
 }
 
-void quic_endpoint::send_plain(std::vector<quic::datagram>& out, std::size_t first) {
+void quic_endpoint::send_plain(const quic::packet_batch& out, std::size_t first) {
   std::array<mmsghdr, batch> msgs{};
   std::array<iovec, batch> iov{};
   for (std::size_t start = first; start < out.size(); start += batch) {
     const std::size_t n = std::min(batch, out.size() - start);
     for (std::size_t i = 0; i < n; ++i) {
-      auto& d = out[start + i];
-      iov[i] = {d.data.data(), d.data.size()};
+      const auto& d = out[start + i];
+      iov[i] = {const_cast<std::uint8_t*>(out.data(d)), d.len};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(d.to.sa());
-      msgs[i].msg_hdr.msg_namelen = d.to.len;
+      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(out.to(d).sa());
+      msgs[i].msg_hdr.msg_namelen = out.to(d).len;
     }
     std::size_t sent = 0;
     // A full socket buffer drops the rest: QUIC treats it as loss, and

@@ -11,9 +11,14 @@
 // single-threaded (the host's).
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -110,6 +115,7 @@ class quic_connection final : public muxed_connection,
   bool flush_posted_ = false;
   bool timer_running_ = false;
   error_code close_reason_;
+  std::vector<quic::event> events_;  // dispatch()'s, kept for its memory
   signal state_changed_;  // handshake done, closed
   signal datagram_arrived_;  // a datagram waits in the core, or closed
   signal datagram_room_;     // datagrams left (the send queue may have room), or closed
@@ -179,13 +185,25 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   void note_dropped(const udp::endpoint& from, const char* why);
   void accept(std::span<const std::uint8_t> data, const udp::endpoint& from);
   void send(std::vector<quic::datagram>& out);
-  // send() without GSO, from out[first] on.
-  void send_plain(std::vector<quic::datagram>& out, std::size_t first);
-  // send() with GSO: false (nothing sent from out[*failed_at] on) when the
-  // kernel refused a segmented send.
-  bool send_gso(std::vector<quic::datagram>& out, std::size_t& failed_at);
+  void send(const quic::packet_batch& out);
+  // send() without GSO, from packet `first` on.
+  void send_plain(const quic::packet_batch& out, std::size_t first);
+  // send() with GSO: false (nothing sent from packet `failed_at` on) when
+  // the kernel refused a segmented send.
+  bool send_gso(const quic::packet_batch& out, std::size_t& failed_at);
+  // Writes what `c` has due and sends it, through the endpoint's one
+  // reusable batch (all connections run on one thread). True when it
+  // stopped at `max_datagrams` (more may be due now).
+  bool flush(quic::connection& c, std::size_t max_datagrams);
   void add_route(const bytes& cid, const std::shared_ptr<quic_connection>& c);
   void remove_route(const bytes& cid);
+
+  // Connection IDs as strings of their bytes, looked up by a view of the
+  // datagram's bytes: no allocation per packet.
+  struct cid_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
 
   udp::socket socket_;
   udp::endpoint local_;
@@ -194,7 +212,23 @@ class quic_endpoint : public std::enable_shared_from_this<quic_endpoint> {
   quic::config cfg_;
   std::optional<quic_accept_policy> policy_;
   // Connection ID (as bytes in a string) -> connection.
-  std::unordered_map<std::string, std::weak_ptr<quic_connection>> routes_;
+  std::unordered_map<std::string, std::weak_ptr<quic_connection>, cid_hash, std::equal_to<>>
+      routes_;
+  // Scratch space of the send path, kept for its memory.
+  quic::packet_batch tx_;
+  bool tx_busy_ = false;
+  quic::packet_batch tx_single_;  // send(std::vector<datagram>&)
+  struct gso_run {
+    std::size_t first, count, bytes;
+    std::uint16_t segment;
+  };
+  std::vector<gso_run> runs_;
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> msgs_;
+  struct gso_control {
+    alignas(cmsghdr) std::uint8_t bytes[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+  };
+  std::vector<gso_control> control_;
   bool closed_ = false;
   std::uint64_t dropped_ = 0;
   bool gso_ = false;

@@ -81,10 +81,95 @@ bool address::operator==(const address& o) const {
   return len == o.len && std::memcmp(&storage, &o.storage, len) == 0;
 }
 
+std::uint8_t* packet_batch::room(std::size_t len) {
+  if (cap_ - used_ < len) {
+    // Doubling: a flush of 64 packets settles the size after a few calls.
+    const std::size_t cap = std::max({cap_ * 2, used_ + len, std::size_t{64} * 1024});
+    auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(cap);
+    if (used_ > 0) std::memcpy(grown.get(), buf_.get(), used_);
+    buf_ = std::move(grown);
+    cap_ = cap;
+  }
+  return buf_.get() + used_;
+}
+
+void packet_batch::commit(std::size_t len, const address& to) {
+  std::size_t idx = addresses_.size();
+  // Nearly always one address per batch: compare from the newest.
+  for (std::size_t i = addresses_.size(); i-- > 0;)
+    if (addresses_[i] == to) {
+      idx = i;
+      break;
+    }
+  if (idx == addresses_.size()) addresses_.push_back(to);
+  packets_.push_back({.offset = used_, .len = len, .to = idx});
+  used_ += len;
+}
+
+void packet_batch::append(byte_span data, const address& to) {
+  std::uint8_t* at = room(data.size());
+  if (!data.empty()) std::memcpy(at, data.data(), data.size());
+  commit(data.size(), to);
+}
+
+namespace {
+
+// A stream's received bytes in arrival order: a ring that grows by
+// doubling (it holds at most the stream's flow-control window, which the
+// application has not read yet), so reading never moves the bytes left.
+class byte_ring {
+ public:
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void push(const std::uint8_t* data, std::size_t len) {
+    if (len == 0) return;
+    if (cap_ - size_ < len) grow(size_ + len);
+    const std::size_t tail = (head_ + size_) % cap_;
+    const std::size_t first = std::min(len, cap_ - tail);
+    std::memcpy(buf_.get() + tail, data, first);
+    std::memcpy(buf_.get(), data + first, len - first);
+    size_ += len;
+  }
+  std::size_t pop(std::uint8_t* out, std::size_t len) {
+    const std::size_t n = std::min(len, size_);
+    if (n == 0) return 0;
+    const std::size_t first = std::min(n, cap_ - head_);
+    std::memcpy(out, buf_.get() + head_, first);
+    std::memcpy(out + first, buf_.get(), n - first);
+    head_ = (head_ + n) % cap_;
+    size_ -= n;
+    if (size_ == 0) head_ = 0;
+    return n;
+  }
+  // Drops the bytes and the memory.
+  void reset() {
+    buf_.reset();
+    cap_ = head_ = size_ = 0;
+  }
+
+ private:
+  void grow(std::size_t need) {
+    std::size_t cap = std::max<std::size_t>(cap_ * 2, 16 * 1024);
+    while (cap < need) cap *= 2;
+    auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(cap);
+    const std::size_t n = size_;
+    pop(grown.get(), n);
+    buf_ = std::move(grown);
+    cap_ = cap;
+    head_ = 0;
+    size_ = n;
+  }
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::size_t cap_ = 0;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace
+
 struct stream_state {
-  // Receive side: in-order bytes from ngtcp2, read from rpos.
-  bytes rbuf;
-  std::size_t rpos = 0;
+  // Receive side: in-order bytes from ngtcp2 the application has not read.
+  byte_ring rbuf;
   bool fin_received = false;
   bool reset_received = false;
   // Send side: chunks hold bytes from offset chunk_base on; bytes below
@@ -124,6 +209,7 @@ struct connection::impl {
   std::unordered_map<stream_id, stream_state> streams;
   std::deque<stream_id> send_queue;
   std::vector<event> events;
+  std::vector<stream_id> deferred;  // write_packets' scratch, kept for its memory
   std::vector<datagram> pending;  // written outside write_datagrams (close)
   std::vector<bytes> cids;
   std::optional<peer_id> peer;
@@ -215,9 +301,13 @@ struct connection::impl {
     }
     // SECURITY: ngtcp2 enforces our flow-control window, so rbuf holds at
     // most the stream window (unread bytes are not credited back).
-    st.rbuf.insert(st.rbuf.end(), data, data + len);
+    st.rbuf.push(data, len);
     if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) st.fin_received = true;
-    s.events.push_back({.type = event_type::stream_readable, .stream = id});
+    // One wake-up per stream per batch of packets is enough: the reader
+    // takes all that is buffered.
+    if (s.events.empty() || s.events.back().type != event_type::stream_readable ||
+        s.events.back().stream != id)
+      s.events.push_back({.type = event_type::stream_readable, .stream = id});
     return 0;
   }
 
@@ -253,9 +343,15 @@ struct connection::impl {
     while (!st.chunks.empty() && st.chunk_base + st.chunks.front().size() <= st.acked &&
            st.chunk_base + st.chunks.front().size() <= st.sent) {
       st.chunk_base += st.chunks.front().size();
+      s.recycle(std::move(st.chunks.front()));
       st.chunks.pop_front();
     }
-    if (st.want_writable && st.written - st.acked < s.cfg.send_buffer) {
+    // Drained: the spare chunks go back to the allocator, so an idle
+    // connection holds none.
+    if (st.acked >= st.written) s.spare_chunks.clear();
+    // Wakes the writer once half the buffer is free, not at the first
+    // acknowledged byte: it then copies large pieces, once per many ACKs.
+    if (st.want_writable && st.written - st.acked <= s.cfg.send_buffer / 2) {
       st.want_writable = false;
       s.events.push_back({.type = event_type::stream_writable, .stream = id});
     }
@@ -296,8 +392,7 @@ struct connection::impl {
     auto it = s.streams.find(id);
     if (it == s.streams.end()) return 0;
     it->second.reset_received = true;
-    it->second.rbuf.clear();
-    it->second.rpos = 0;
+    it->second.rbuf.reset();
     s.events.push_back({.type = event_type::stream_reset, .stream = id});
     s.events.push_back({.type = event_type::stream_readable, .stream = id});
     return 0;
@@ -357,6 +452,29 @@ struct connection::impl {
   }
 
   // --- helpers -------------------------------------------------------------
+  // Send chunks acknowledged and kept for the next write: during a bulk
+  // transfer every acknowledged chunk is soon needed again, and freeing and
+  // allocating 64 KiB blocks made glibc shrink and grow the heap (brk, page
+  // faults on every fresh page the writer copied into). SECURITY: at most
+  // max_spare_chunks, and none once a stream's sent bytes are all acknowledged.
+  static constexpr std::size_t max_spare_chunks = 8;
+  std::vector<bytes> spare_chunks;
+  void recycle(bytes&& c) {
+    if (spare_chunks.size() >= max_spare_chunks || c.capacity() != chunk_size) return;
+    c.clear();
+    spare_chunks.push_back(std::move(c));
+  }
+  bytes take_chunk() {
+    if (spare_chunks.empty()) {
+      bytes c;
+      c.reserve(chunk_size);
+      return c;
+    }
+    bytes c = std::move(spare_chunks.back());
+    spare_chunks.pop_back();
+    return c;
+  }
+
   void add_cid(bytes cid) {
     cids.push_back(cid);
     events.push_back({.type = event_type::cid_added, .cid = std::move(cid)});
@@ -490,6 +608,9 @@ struct connection::impl {
     ngtcp2_settings_default(&s);
     s.initial_ts = ts_of(now);
     s.cc_algo = NGTCP2_CC_ALGO_CUBIC;
+    // Fits a 1500-byte path over IPv6 (and IPv4); paths start at 1200 and
+    // PMTUD raises them (see write_packets).
+    s.max_tx_udp_payload_size = max_udp_payload;
     // Flow-control windows start at the transport parameters below and
     // ngtcp2 grows them (doubling when the peer uses a window within about
     // two RTTs) up to these.
@@ -551,7 +672,7 @@ struct connection::impl {
     // SECURITY: bounded by the queue's length plus one.
     bool packet_started = false;
     for (std::size_t guard = 0; !dgram_out.empty() && guard <= dgram_out.size() + 1; ++guard) {
-      if (dgram_out.front().size() > datagram_room(cap)) {
+      if (dgram_out.front().size() > datagram_room(path_mtu())) {
         // The path or the peer's limit no longer allows it (checked at
         // send_datagram() against the same bound): drop, do not stall.
         dgram_out.pop_front();
@@ -652,7 +773,12 @@ struct connection::impl {
       if (n == NGTCP2_ERR_WRITE_MORE) continue;
       return n;
     }
-    return 0;
+    // The bound ran out, maybe with a packet still open (WRITE_MORE): close
+    // it with no stream, so ngtcp2 is never left with a pending packet
+    // (ngtcp2_conn_handle_expiry asserts on one).
+    ngtcp2_ssize accepted = -1;
+    return ngtcp2_conn_writev_stream(conn, &ps.path, &pi, buf, cap, &accepted,
+                                     NGTCP2_WRITE_STREAM_FLAG_NONE, -1, nullptr, 0, ts);
   }
 };
 
@@ -732,6 +858,13 @@ bool connection::accepts_initial(byte_span datagram) {
 }
 
 std::optional<bytes> connection::destination_cid(byte_span datagram, std::size_t short_cid_len) {
+  auto v = destination_cid_view(datagram, short_cid_len);
+  if (!v) return std::nullopt;
+  return bytes(v->begin(), v->end());
+}
+
+std::optional<byte_span> connection::destination_cid_view(byte_span datagram,
+                                                          std::size_t short_cid_len) {
   // SECURITY: ngtcp2 asserts on empty input.
   if (datagram.empty()) return std::nullopt;
   ngtcp2_version_cid vc;
@@ -743,7 +876,7 @@ std::optional<bytes> connection::destination_cid(byte_span datagram, std::size_t
   // SECURITY: a Version Negotiation packet (version 0) may carry IDs of up
   // to 255 bytes; no ID of ours or of a v1 peer is longer than 20.
   if (vc.dcidlen > NGTCP2_MAX_CIDLEN) return std::nullopt;
-  return bytes(vc.dcid, vc.dcid + vc.dcidlen);
+  return byte_span(vc.dcid, vc.dcidlen);
 }
 
 result<std::unique_ptr<connection>> connection::accept(const config& cfg,
@@ -846,32 +979,44 @@ time_point connection::expiry() const {
 
 void connection::write_datagrams(std::vector<datagram>& out, time_point now,
                                  std::size_t max_datagrams) {
+  packet_batch batch;
+  write_packets(batch, now, max_datagrams);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto d = batch.bytes_of(batch[i]);
+    out.push_back({bytes(d.begin(), d.end()), batch.to(batch[i])});
+  }
+}
+
+std::size_t connection::write_packets(packet_batch& out, time_point now,
+                                      std::size_t max_datagrams) {
   auto& p = *impl_;
-  for (auto& d : p.pending) out.push_back(std::move(d));
+  for (auto& d : p.pending) out.append(d.data, d.to);
   p.pending.clear();
-  if (p.closed) return;
+  if (p.closed) return 0;
   p.last_now = now;
   const auto ts = ts_of(now);
   const std::size_t mtu = p.path_mtu();
-  // Pacing: at most one send quantum per call; ngtcp2's expiry says when
-  // the next one is due.
-  const std::size_t quantum = ngtcp2_conn_get_send_quantum(p.conn);
-  const std::size_t limit = std::clamp<std::size_t>(quantum / mtu, 1, max_datagrams);
+  // ngtcp2 gets room for the largest packet we ever send and sizes packets
+  // to the path itself: its path MTU probes (PMTUD, 1406 and 1444 bytes)
+  // are larger than the 1200 bytes a path starts with, and a buffer of
+  // only the path's current size would never let one out, leaving every
+  // packet at 1200 bytes for good.
+  const std::size_t cap = max_udp_payload;
+  // Pacing: after each send quantum ngtcp2 is told what left
+  // (update_pkt_tx_time) and sets when the next may go; write_one then
+  // yields nothing but ACKs until then. ngtcp2 lets a packet go up to 1 ms
+  // early (its allowance for event loop latency), so at high rates several
+  // quanta leave in one call instead of one timer wake-up each.
+  const std::size_t quantum = std::clamp<std::size_t>(
+      ngtcp2_conn_get_send_quantum(p.conn) / mtu, 1, std::max<std::size_t>(max_datagrams, 1));
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
-  std::vector<stream_id> deferred;
+  std::vector<stream_id>& deferred = p.deferred;
+  deferred.clear();
   std::size_t written = 0;
-  while (written < limit) {
-    bytes buf(mtu);
-    const auto n = p.write_one(buf.data(), buf.size(), ps, ts, deferred);
-    if (n < 0) {
-      p.fail(static_cast<int>(n));
-      break;
-    }
-    if (n == 0) break;
-    buf.resize(static_cast<std::size_t>(n));
-    out.push_back({std::move(buf), address::from(ps.path.remote.addr, ps.path.remote.addrlen)});
-    ++written;
+  std::size_t in_quantum = 0;
+  address to = p.remote;
+  const auto requeue = [&] {
     for (auto id : deferred) {
       if (auto* st = p.find(id)) {
         st->queued = false;
@@ -879,19 +1024,39 @@ void connection::write_datagrams(std::vector<datagram>& out, time_point now,
       }
     }
     deferred.clear();
-  }
-  for (auto id : deferred) {
-    if (auto* st = p.find(id)) {
-      st->queued = false;
-      p.enqueue(id, *st);
+  };
+  while (written < max_datagrams) {
+    std::uint8_t* buf = out.room(cap);
+    const auto n = p.write_one(buf, cap, ps, ts, deferred);
+    if (n < 0) {
+      p.fail(static_cast<int>(n));
+      break;
+    }
+    if (n == 0) break;
+    if (ps.path.remote.addrlen != to.len ||
+        std::memcmp(ps.path.remote.addr, &to.storage, to.len) != 0)
+      to = address::from(ps.path.remote.addr, ps.path.remote.addrlen);
+    out.commit(static_cast<std::size_t>(n), to);
+    ++written;
+    requeue();
+    if (++in_quantum == quantum) {
+      ngtcp2_conn_update_pkt_tx_time(p.conn, ts);
+      in_quantum = 0;
     }
   }
-  if (written > 0 && !p.closed) ngtcp2_conn_update_pkt_tx_time(p.conn, ts);
-  for (auto& d : p.pending) out.push_back(std::move(d));
+  requeue();
+  if (in_quantum > 0 && !p.closed) ngtcp2_conn_update_pkt_tx_time(p.conn, ts);
+  for (auto& d : p.pending) out.append(d.data, d.to);
   p.pending.clear();
+  return written;
 }
 
 std::vector<event> connection::take_events() { return std::exchange(impl_->events, {}); }
+
+void connection::take_events(std::vector<event>& out) {
+  out.clear();
+  out.swap(impl_->events);
+}
 
 result<stream_id> connection::open_stream() {
   auto& p = *impl_;
@@ -922,8 +1087,7 @@ result<std::size_t> connection::write(stream_id id, byte_span data) {
   std::size_t done = 0;
   while (done < n) {
     if (st->chunks.empty() || st->chunks.back().size() == st->chunks.back().capacity()) {
-      st->chunks.emplace_back();
-      st->chunks.back().reserve(chunk_size);
+      st->chunks.push_back(p.take_chunk());
     }
     auto& c = st->chunks.back();
     const std::size_t take = std::min(n - done, c.capacity() - c.size());
@@ -952,24 +1116,14 @@ read_result connection::read(stream_id id, mutable_byte_span buf) {
   auto* st = p.find(id);
   if (!st) return {.n = 0, .fin = false, .reset = true};
   if (st->reset_received) return {.n = 0, .fin = false, .reset = true};
-  const std::size_t avail = st->rbuf.size() - st->rpos;
-  const std::size_t n = std::min(avail, buf.size());
-  std::copy_n(st->rbuf.begin() + static_cast<std::ptrdiff_t>(st->rpos), n, buf.begin());
-  st->rpos += n;
-  if (st->rpos == st->rbuf.size()) {
-    st->rbuf.clear();
-    st->rpos = 0;
-  } else if (st->rpos > 64 * 1024 && st->rpos > st->rbuf.size() / 2) {
-    st->rbuf.erase(st->rbuf.begin(), st->rbuf.begin() + static_cast<std::ptrdiff_t>(st->rpos));
-    st->rpos = 0;
-  }
+  const std::size_t n = st->rbuf.pop(buf.data(), buf.size());
   if (n > 0 && !p.closed && !st->closed) {
     // Credit what the application consumed: the windows move on only as
     // fast as it reads.
     ngtcp2_conn_extend_max_stream_offset(p.conn, id, n);
     ngtcp2_conn_extend_max_offset(p.conn, n);
   }
-  const bool at_end = st->rbuf.size() == st->rpos;
+  const bool at_end = st->rbuf.empty();
   if (n == 0 && at_end && !st->fin_received && st->closed)
     return {.n = 0, .fin = false, .reset = true};  // closed without FIN: it was reset
   return {.n = n, .fin = at_end && st->fin_received, .reset = false};
@@ -1003,10 +1157,8 @@ void connection::release(stream_id id) {
   // its FIN keeps one of its own MAX_STREAMS slots until the connection ends.
   // Otherwise abort both directions.
   if (st.fin_queued && !st.write_stopped) {
-    const std::size_t unread = st.rbuf.size() - st.rpos;
-    st.rbuf.clear();
-    st.rbuf.shrink_to_fit();
-    st.rpos = 0;
+    const std::size_t unread = st.rbuf.size();
+    st.rbuf.reset();
     if (unread > 0) {
       ngtcp2_conn_extend_max_stream_offset(p.conn, id, unread);
       ngtcp2_conn_extend_max_offset(p.conn, unread);

@@ -129,6 +129,44 @@ struct datagram {
   address to;
 };
 
+// Datagrams written back to back into one buffer that is kept from flush
+// to flush: no allocation per packet, and a run of packets to one address
+// lies contiguous in memory, ready for one GSO send. Reused with clear(),
+// which keeps the memory.
+class packet_batch {
+ public:
+  struct packet {
+    std::size_t offset = 0;
+    std::size_t len = 0;
+    std::size_t to = 0;  // index into addresses()
+  };
+  void clear() {
+    used_ = 0;
+    packets_.clear();
+    addresses_.clear();
+  }
+  bool empty() const { return packets_.empty(); }
+  std::size_t size() const { return packets_.size(); }
+  const packet& operator[](std::size_t i) const { return packets_[i]; }
+  const std::uint8_t* data(const packet& p) const { return buf_.get() + p.offset; }
+  byte_span bytes_of(const packet& p) const { return {data(p), p.len}; }
+  const address& to(const packet& p) const { return addresses_[p.to]; }
+  // Room for the next packet of at most `len` bytes, at the end of the
+  // buffer. Grows the buffer (moving what is committed) only here, between
+  // packets, so nothing may hold a pointer into it across two calls.
+  std::uint8_t* room(std::size_t len);
+  // Appends the `len` bytes just written at room() as a packet to `to`.
+  void commit(std::size_t len, const address& to);
+  void append(byte_span data, const address& to);
+
+ private:
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::size_t cap_ = 0;
+  std::size_t used_ = 0;
+  std::vector<packet> packets_;
+  std::vector<address> addresses_;  // distinct, in first use order (usually one)
+};
+
 // The key a listener seals its Retry tokens with (address validation, RFC
 // 9000 section 8.1); random per listener, never sent.
 struct retry_secret {
@@ -140,7 +178,7 @@ enum class event_type {
   handshake_done,   // TLS done, peer authenticated: remote_peer() is set
   stream_opened,    // the peer opened `stream`
   stream_readable,  // `stream` has bytes to read, its FIN, or was reset
-  stream_writable,  // `stream` has send-buffer room again
+  stream_writable,  // `stream` has send-buffer room again (half of it free)
   stream_reset,     // the peer reset `stream` (RESET_STREAM or STOP_SENDING)
   closed,           // the connection ended; `error` says why
   cid_added,        // we issued `cid`: datagrams for it belong here
@@ -203,6 +241,10 @@ class connection {
   // routing (at most 20 bytes); nullopt when it is not a QUIC v1 packet. `short_cid_len` is the
   // length of the IDs we issue (short headers do not carry it).
   static std::optional<bytes> destination_cid(byte_span datagram, std::size_t short_cid_len);
+  // The same as a view into `datagram` (no allocation: the per-packet
+  // routing path).
+  static std::optional<byte_span> destination_cid_view(byte_span datagram,
+                                                       std::size_t short_cid_len);
   // The length of every connection ID we issue.
   static constexpr std::size_t cid_length = 16;
 
@@ -220,7 +262,16 @@ class connection {
   // Appends the datagrams due now to `out`, at most `max_datagrams`; stops
   // early when congestion control or pacing says wait (see expiry()).
   void write_datagrams(std::vector<datagram>& out, time_point now, std::size_t max_datagrams);
+  // The same into `out` (appended, not cleared): the I/O loop's form, which
+  // allocates nothing per packet. Writes more than one send quantum when
+  // ngtcp2's pacing allows it now (its timer granularity is 1 ms), up to
+  // `max_datagrams`. Returns how many it wrote: `max_datagrams` means more
+  // may be due at once.
+  std::size_t write_packets(packet_batch& out, time_point now, std::size_t max_datagrams);
   std::vector<event> take_events();
+  // Swaps the pending events into `out` (cleared first), so two vectors
+  // trade their memory instead of one being allocated per call.
+  void take_events(std::vector<event>& out);
 
   // Opens a bidirectional stream; errc::quic_too_many_streams while the
   // peer's MAX_STREAMS allows none, errc::connection_closed after close.
