@@ -239,7 +239,7 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
     return c.expect(root, "config", "a map with identity_key, listen, relays, services, ...");
   const std::set<std::string> keys{"identity_key", "listen", "relays",  "authorized_keys",
                                    "services",     "names",  "gateway", "limits",
-                                   "metrics",      "status_page", "network"};
+                                   "metrics",      "status_page", "network", "dht"};
   std::set<std::string> all_keys = keys;
   all_keys.insert(std::begin(naming_keys), std::end(naming_keys));
   return each_key(
@@ -270,6 +270,8 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
                                       k == "metrics" ? cfg.metrics : cfg.status_page);
         } else if (k == "network") {
           if (auto e = read_network_config(v, cfg.network)) return c.fail_line(e->line, e->message);
+        } else if (k == "dht") {
+          if (auto e = read_dht_config(v, cfg.dht)) return c.fail_line(e->line, e->message);
         }
         return true;
       });
@@ -353,6 +355,10 @@ std::vector<multiaddr> config::all_relays() const {
   for (const auto& r : naming.network_relays())
     if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
   return out;
+}
+
+std::vector<multiaddr> config::dht_bootstrap() const {
+  return dht.bootstrap.empty() ? all_relays() : dht.bootstrap;
 }
 
 std::string config_error::to_string() const {

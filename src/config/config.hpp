@@ -19,6 +19,7 @@
 #include "multiformats/multiaddr.hpp"
 #include "multiformats/peer_id.hpp"
 #include "net/resource_manager.hpp"
+#include "config/dht_config.hpp"
 #include "config/gateway_config.hpp"
 #include "config/naming_config.hpp"
 #include "config/network_config.hpp"
@@ -100,6 +101,7 @@ struct config {
   // the control cookie. Loopback only (127.0.0.0/8 or ::1), checked here.
   std::optional<host_port> status_page;
   network_config network;   // `network:`: the TUN network mode (docs/network-mode.md)
+  dht_config dht;           // `dht:`: the Kademlia DHT (docs/dht.md)
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.
@@ -109,6 +111,8 @@ struct config {
   // the daemon reserves on all of them, and circuits to a target are built
   // through all of them.
   std::vector<multiaddr> all_relays() const;
+  // dht.bootstrap, or all_relays() when it is empty.
+  std::vector<multiaddr> dht_bootstrap() const;
 };
 
 struct config_error {

@@ -60,6 +60,7 @@ std::string render_config(const config& cfg) {
   out += render_naming_config(cfg.naming);
   out += render_limits_config(cfg.limits);
   out += render_network_config(cfg.network);
+  out += render_dht_config(cfg.dht);
   if (cfg.metrics || cfg.status_page)
     out += "\n# Operations (docs/operations.md): Prometheus /metrics and the local status page.\n";
   if (cfg.metrics) out += "metrics: " + yaml_scalar(cfg.metrics->to_string(), true) + "\n";

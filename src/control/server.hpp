@@ -93,6 +93,9 @@ class control_server {
   net::awaitable<http_answer> ping(const command& cmd);
   net::awaitable<http_answer> traceroute(const command& cmd);
   net::awaitable<http_answer> connect(const command& cmd);
+  net::awaitable<http_answer> dht_find_peer(const command& cmd);
+  net::awaitable<http_answer> dht_providers(const command& cmd);
+  std::string dht_json();
   // The open connection to `target` (peer ID or name), dialing it through
   // the resolver when there is none. `reused` says which.
   net::awaitable<result<net::connection_ptr>> connection_to(const std::string& target,

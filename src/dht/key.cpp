@@ -43,4 +43,11 @@ kad_key key_in_bucket(const kad_key& base, std::size_t cpl, const kad_key::diges
   return kad_key::from_digest(out);
 }
 
+bytes namespace_key(std::string_view ns) {
+  const auto digest = sha256_digest(as_bytes(ns));
+  bytes out{0x12, 0x20};  // sha2-256, 32 bytes
+  out.insert(out.end(), digest.begin(), digest.end());
+  return out;
+}
+
 }  // namespace peerup::dht
