@@ -102,41 +102,6 @@ struct client_node {
     if (dht) dht->stop();
     host->stop();
   }
-  // Looks up the plan's peer record in the DHT and puts the addresses it
-  // signed first in the plan (letting their relays through the gater).
-  // False when the DHT is off or has no (valid) record within 20 s.
-  net::awaitable<bool> learn_from_dht(app::dial_plan& plan) {
-    if (!dht || plan.exact) co_return false;
-    auto looking = [](protocols::kad_node& k,
-                      peer_id p) -> net::awaitable<result<std::optional<wire::peer_record>>> {
-      auto inner = k.find_peer_record(std::move(p));
-      co_return co_await std::move(inner);
-    }(*dht, plan.peer);
-    auto bounded = net::with_timeout(std::move(looking), std::chrono::seconds(20));
-    auto found = co_await std::move(bounded);
-    if (!found || !*found) {
-      spdlog::info("dht: no peer record for {}", plan.peer.to_string());
-      co_return false;
-    }
-    const auto& rec = **found;
-    std::vector<multiaddr> addrs;
-    for (const auto& a : rec.addrs) {
-      // The record is the peer's own claim (Noise checks who answers), so
-      // every address is made to end in /p2p/<peer>.
-      const auto text = a.to_string();
-      const bool circuit_end = text.size() >= 12 && text.ends_with("/p2p-circuit");
-      auto full = circuit_end ? a.encapsulate(multiaddr::from_peer(plan.peer)) : a.with_peer(plan.peer);
-      if (auto relay = full.relay_addr(); relay && relay->peer()) allowed->push_back(*relay->peer());
-      addrs.push_back(std::move(full));
-    }
-    for (auto& a : plan.addrs)
-      if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(std::move(a));
-    plan.addrs = std::move(addrs);
-    plan.source += ", then the DHT";
-    spdlog::info("dht: peer record of {} (seq {}) lists {} addresses", plan.peer.to_string(),
-                 rec.seq, rec.addrs.size());
-    co_return true;
-  }
   // Resolves `target` and lets its peer (and the relays of its circuits)
   // through the gater. Errors are the resolver's, for the user.
   net::awaitable<app::target_result> resolve(const std::string& target) {
@@ -156,6 +121,19 @@ net::awaitable<bool> start_and_resolve(client_node& node, client_setup& s,
                                        const std::string& target) {
   node.start();
   auto plan = co_await node.resolve(target);
+  // A peer ID no relay of ours can reach (a config with dht.bootstrap and no
+  // relays): its peer record in the DHT may say where it is.
+  if (!plan && node.dht)
+    if (auto id = peer_id::parse(target)) {
+      app::dial_plan by_dht{*id, {}, std::nullopt, "peer ID"};
+      std::vector<peer_id> relays;
+      if (co_await app::add_dht_addrs(*node.dht, by_dht, relays)) {
+        s.asked_dht = true;
+        node.allowed->push_back(*id);
+        node.allowed->insert(node.allowed->end(), relays.begin(), relays.end());
+        plan = std::move(by_dht);
+      }
+    }
   if (!plan) {
     std::cerr << "peerup: " << plan.error().message << "\n";
     node.stop();
@@ -212,7 +190,14 @@ net::awaitable<result<net::connection_ptr>> connect_plan(client_node& node, clie
   if (conn || s.asked_dht || !node.dht || s.plan->exact) co_return conn;
   s.asked_dht = true;
   spdlog::info("{}: {}; asking the DHT", s.plan->peer.to_string(), conn.error().message());
-  if (!co_await node.learn_from_dht(*s.plan)) co_return conn;
+  std::vector<peer_id> relays;
+  if (!co_await app::add_dht_addrs(*node.dht, *s.plan, relays)) {
+    spdlog::info("dht: no peer record for {}", s.plan->peer.to_string());
+    co_return conn;
+  }
+  // The relays the record names may carry our circuit: let them through.
+  node.allowed->insert(node.allowed->end(), relays.begin(), relays.end());
+  spdlog::info("dht: {} resolved by {}", s.plan->peer.to_string(), s.plan->source);
   co_return co_await app::connect_target(*node.host, *s.plan);
 }
 

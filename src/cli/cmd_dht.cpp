@@ -101,27 +101,12 @@ net::awaitable<int> run_find_peer(dht_options opts) {
     auto finding = node.kad->find_peer(*id);
     auto found = co_await std::move(finding);
     node.host->stop();
-    json::object o;
-    o["peer"] = id->to_string();
-    if (rec) {
-      json::object r;
-      r["seq"] = rec->seq;
-      json::array addrs;
-      for (const auto& a : rec->addrs) addrs.emplace_back(a.to_string());
-      r["addrs"] = std::move(addrs);
-      o["record"] = std::move(r);
-    } else {
-      o["record"] = nullptr;
-    }
-    json::array addrs;
-    for (const auto& a : found) addrs.emplace_back(a.to_string());
-    o["routing_addrs"] = std::move(addrs);
     if (!rec && found.empty()) {
       std::cerr << "peerup: peer " << id->to_string()
                 << " not found in the DHT (no peer record, and no server knows its address)\n";
       co_return 1;
     }
-    body = json::serialize(o);
+    body = control::dht_find_peer_json(*id, rec, found);
   }
   if (opts.json)
     std::cout << body << "\n";
@@ -147,19 +132,7 @@ net::awaitable<int> run_providers(dht_options opts) {
     auto finding = node.kad->find_providers(dht::namespace_key(opts.key), 20);
     auto found = co_await std::move(finding);
     node.host->stop();
-    json::object o;
-    o["key"] = opts.key;
-    json::array list;
-    for (const auto& p : found) {
-      json::object e;
-      e["peer"] = p.id.to_string();
-      json::array addrs;
-      for (const auto& a : p.addrs) addrs.emplace_back(a.to_string());
-      e["addrs"] = std::move(addrs);
-      list.emplace_back(std::move(e));
-    }
-    o["providers"] = std::move(list);
-    body = json::serialize(o);
+    body = control::dht_providers_json(opts.key, found);
   }
   if (opts.json) {
     std::cout << body << "\n";

@@ -97,6 +97,19 @@ std::optional<api_error> read_target(const json::object& o, command& cmd) {
   return std::nullopt;
 }
 
+// "peer": a peer ID only (no names), into cmd.peer.
+std::optional<api_error> read_peer_id(const json::object& o, command& cmd) {
+  auto text = string_field(o, "peer");
+  std::optional<peer_id> id;
+  if (text)
+    if (auto p = peer_id::parse(*text)) id = *p;
+  if (!id)
+    return bad("peer: expected a peer ID (12D3KooW...), got " +
+               (o.contains("peer") ? printable(json::serialize(o.at("peer"))) : "nothing"));
+  cmd.peer = *id;
+  return std::nullopt;
+}
+
 parse_result parse_body(route r, std::string_view body) {
   command cmd;
   cmd.what = r;
@@ -116,15 +129,8 @@ parse_result parse_body(route r, std::string_view body) {
       return cmd;
     case route::dht_find_peer: {
       if (auto e = only_keys(o, {"peer"})) return *e;
-      auto text = string_field(o, "peer");
-      std::optional<peer_id> id;
-      if (text)
-        if (auto p = peer_id::parse(*text)) id = *p;
-      if (!id)
-        return bad("peer: expected a peer ID (12D3KooW...), got " +
-                   (o.contains("peer") ? printable(json::serialize(o.at("peer"))) : "nothing"));
-      cmd.peer = *id;
-      cmd.target = id->to_string();
+      if (auto e = read_peer_id(o, cmd)) return *e;
+      cmd.target = cmd.peer->to_string();
       return cmd;
     }
     case route::dht_providers: {
@@ -181,14 +187,7 @@ parse_result parse_body(route r, std::string_view body) {
     }
     case route::auth_add: {
       if (auto e = only_keys(o, {"peer", "services", "comment"})) return *e;
-      auto text = string_field(o, "peer");
-      std::optional<peer_id> id;
-      if (text)
-        if (auto p = peer_id::parse(*text)) id = *p;
-      if (!id)
-        return bad("peer: expected a peer ID (12D3KooW...), got " +
-                   (o.contains("peer") ? printable(json::serialize(o.at("peer"))) : "nothing"));
-      cmd.peer = *id;
+      if (auto e = read_peer_id(o, cmd)) return *e;
       if (auto it = o.find("services"); it != o.end()) {
         if (!it->value().is_array() || it->value().as_array().size() > api_limits::max_services)
           return bad("services: expected a list of at most " +

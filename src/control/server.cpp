@@ -434,6 +434,14 @@ net::awaitable<result<net::connection_ptr>> control_server::connection_to(const 
     co_return make_error_code(errc::control_target_unknown);
   }
   auto conn = co_await net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
+  // Not reachable as planned: the peer's signed record in the DHT may name a
+  // relay of ours it is not on (docs/dht.md).
+  std::vector<peer_id> relays;
+  if (!conn && d_.dht() != nullptr && co_await app::add_dht_addrs(*d_.dht(), *plan, relays)) {
+    d_.allow_dht_relays(relays);
+    auto again = net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
+    conn = co_await std::move(again);
+  }
   if (!conn) why = conn.error().message();
   co_return conn;
 }
@@ -535,6 +543,43 @@ net::awaitable<http_answer> control_server::connect(const command& cmd) {
   co_return json_answer(200, json::serialize(o));
 }
 
+std::string dht_find_peer_json(const peer_id& peer, const std::optional<wire::peer_record>& rec,
+                               const std::vector<multiaddr>& routing_addrs) {
+  auto strings = [](const std::vector<multiaddr>& addrs) {
+    json::array out;
+    for (const auto& a : addrs) out.emplace_back(a.to_string());
+    return out;
+  };
+  json::object o;
+  o["peer"] = peer.to_string();
+  if (rec) {
+    json::object r;
+    r["seq"] = rec->seq;
+    r["addrs"] = strings(rec->addrs);
+    o["record"] = std::move(r);
+  } else {
+    o["record"] = nullptr;
+  }
+  o["routing_addrs"] = strings(routing_addrs);
+  return json::serialize(o);
+}
+
+std::string dht_providers_json(const std::string& key, const std::vector<dht::provider>& found) {
+  json::object o;
+  o["key"] = key;
+  json::array list;
+  for (const auto& p : found) {
+    json::object e;
+    e["peer"] = p.id.to_string();
+    json::array addrs;
+    for (const auto& a : p.addrs) addrs.emplace_back(a.to_string());
+    e["addrs"] = std::move(addrs);
+    list.emplace_back(std::move(e));
+  }
+  o["providers"] = std::move(list);
+  return json::serialize(o);
+}
+
 std::string control_server::dht_json() {
   auto* k = d_.dht();
   json::object o;
@@ -581,51 +626,24 @@ std::string control_server::dht_json() {
 net::awaitable<http_answer> control_server::dht_find_peer(const command& cmd) {
   auto* k = d_.dht();
   const peer_id target = *cmd.peer;
-  json::object o;
-  o["peer"] = target.to_string();
   // 1. its signed peer record (GET_VALUE lookup); 2. addresses a FIND_NODE
   //    lookup turns up (servers only: a client is in no table).
   auto getting = k->find_peer_record(target);
   auto rec = co_await std::move(getting);
-  if (rec) {
-    json::object r;
-    r["seq"] = rec->seq;
-    json::array addrs;
-    for (const auto& a : rec->addrs) addrs.emplace_back(a.to_string());
-    r["addrs"] = std::move(addrs);
-    o["record"] = std::move(r);
-  } else {
-    o["record"] = nullptr;
-  }
   auto finding = k->find_peer(target);
   const auto found = co_await std::move(finding);
-  json::array addrs;
-  for (const auto& a : found) addrs.emplace_back(a.to_string());
-  o["routing_addrs"] = std::move(addrs);
   if (!rec && found.empty())
     co_return error_answer({404, "peer " + target.to_string() +
                                      " not found in the DHT (no peer record, and no server "
                                      "knows its address)", {}});
-  co_return json_answer(200, json::serialize(o));
+  co_return json_answer(200, dht_find_peer_json(target, rec, found));
 }
 
 net::awaitable<http_answer> control_server::dht_providers(const command& cmd) {
   auto* k = d_.dht();
   auto finding = k->find_providers(dht::namespace_key(cmd.key), 20);
   const auto found = co_await std::move(finding);
-  json::object o;
-  o["key"] = cmd.key;
-  json::array list;
-  for (const auto& p : found) {
-    json::object e;
-    e["peer"] = p.id.to_string();
-    json::array addrs;
-    for (const auto& a : p.addrs) addrs.emplace_back(a.to_string());
-    e["addrs"] = std::move(addrs);
-    list.emplace_back(std::move(e));
-  }
-  o["providers"] = std::move(list);
-  co_return json_answer(200, json::serialize(o));
+  co_return json_answer(200, dht_providers_json(cmd.key, found));
 }
 
 net::awaitable<http_answer> control_server::execute(const command& cmd) {

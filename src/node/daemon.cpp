@@ -194,6 +194,7 @@ bool daemon::gate(const peer_id& peer, const multiaddr& addr) const {
   // DHT servers we bootstrap from, keep in our table or are asking now: the
   // DHT is all they get (every service checks authorized_keys).
   if (dht_ && dht_->expects(peer)) return true;
+  if (std::find(dht_relays_.begin(), dht_relays_.end(), peer) != dht_relays_.end()) return true;
   if (pairing_open()) {
     spdlog::info("accepted {} at {} for pairing only (an invite is open)", peer.to_string(),
                  addr.to_string());
@@ -387,6 +388,15 @@ net::awaitable<void> daemon::status_loop() {
     write_status();
     timer.expires_after(opts_.status_interval);
     co_await timer.async_wait(net::use_nothrow);
+  }
+}
+
+void daemon::allow_dht_relays(const std::vector<peer_id>& relays) {
+  for (const auto& r : relays) {
+    if (std::find(dht_relays_.begin(), dht_relays_.end(), r) != dht_relays_.end()) continue;
+    // SECURITY: bounded; records name a handful of relays each.
+    if (dht_relays_.size() >= 64) dht_relays_.pop_front();
+    dht_relays_.push_back(r);
   }
 }
 

@@ -91,6 +91,9 @@ class daemon {
   protocols::reservation_keeper& relays() { return *relays_; }
   // The DHT (docs/dht.md); null with `dht: {enabled: false}`.
   protocols::kad_node* dht() { return dht_.get(); }
+  // Relays a peer record named (app::add_dht_addrs): the gater lets them
+  // through so a circuit through them can be dialed. At most 64, oldest out.
+  void allow_dht_relays(const std::vector<peer_id>& relays);
   bool is_relay(const peer_id& peer) const;
   std::string name_of(const peer_id& peer) const;  // from names:, "relay", or ""
   // The last max_events events, oldest first.
@@ -138,6 +141,7 @@ class daemon {
   std::unique_ptr<protocols::path_manager> paths_;
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
   std::unique_ptr<protocols::kad_node> dht_;  // null when dht.enabled is false
+  std::deque<peer_id> dht_relays_;            // allow_dht_relays
   std::vector<std::function<void()>> stop_hooks_;
   std::function<network_status()> network_status_;
   std::uint64_t started_unix_ = 0;

@@ -14,6 +14,16 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Home's record, as the DHT hands it out, names its circuit through a relay
+// (the first record may predate the reservation; the next one follows it).
+bool published(const node& n) {
+  auto st = n.peerup({"status", "--json"}, 10s);
+  if (st.code != 0 || !std::regex_search(st.out, std::regex(R"("records_published":[1-9])")))
+    return false;
+  auto r = n.peerup({"dht", "find-peer", n.id}, 30s);
+  return r.code == 0 && r.out.find("/p2p-circuit") != std::string::npos;
+}
+
 struct two_relays : ::testing::Test {
   temp_dir root;
   node home = init_node(root.path() / "home");
@@ -35,29 +45,24 @@ struct two_relays : ::testing::Test {
                "identity_key: identity.key\nlisten: []\nrelays:\n  - " + relay.addr + "\n" + extra,
                0644);
   }
+  // Home on relay A with `service` on `port`, the laptop on relay B (with
+  // `laptop_extra`); returns home's daemon once its record is in the DHT.
+  daemon_process start_home(std::uint16_t port, const std::string& laptop_extra = "") {
+    configure(home, relay_a,
+              "services:\n  hello:\n    local_address: 127.0.0.1:" + std::to_string(port) + "\n");
+    configure(laptop, relay_b, laptop_extra);
+    EXPECT_EQ(home.peerup({"auth", "add", laptop.id}).code, 0);
+    auto d = start_daemon(home);
+    EXPECT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
+    // Its record (with the circuit address through A) reached a DHT server.
+    EXPECT_TRUE(eventually([&] { return published(home); }, 30000ms)) << d.log_text();
+    return d;
+  }
 };
-
-// Home's record, as the DHT hands it out, names its circuit through a relay
-// (the first record may predate the reservation; the next one follows it).
-bool published(const node& n) {
-  auto st = n.peerup({"status", "--json"}, 10s);
-  if (st.code != 0 || !std::regex_search(st.out, std::regex(R"("records_published":[1-9])")))
-    return false;
-  auto r = n.peerup({"dht", "find-peer", n.id}, 30s);
-  return r.code == 0 && r.out.find("/p2p-circuit") != std::string::npos;
-}
 
 TEST_F(two_relays, laptop_finds_home_through_the_dht_and_connects_by_peer_id) {
   counting_server hello("hello across relays\n");
-  configure(home, relay_a,
-            "services:\n  hello:\n    local_address: 127.0.0.1:" + std::to_string(hello.port()) +
-                "\n");
-  configure(laptop, relay_b, "");
-  ASSERT_EQ(home.peerup({"auth", "add", laptop.id}).code, 0);
-  auto d = start_daemon(home);
-  ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
-  // Its record (with the circuit address through A) reached a DHT server.
-  ASSERT_TRUE(eventually([&] { return published(home); }, 30000ms)) << d.log_text();
+  auto d = start_home(hello.port());
   auto r = laptop.peerup({"connect", home.id, "hello"}, 60s);
   EXPECT_EQ(r.code, 0) << r.err << "\n--- home\n" << d.log_text();
   EXPECT_EQ(r.out, "hello across relays\n");
@@ -72,11 +77,8 @@ TEST_F(two_relays, laptop_finds_home_through_the_dht_and_connects_by_peer_id) {
 }
 
 TEST_F(two_relays, dht_commands_without_a_daemon_find_the_record_and_the_relays) {
-  configure(home, relay_a, "");
-  configure(laptop, relay_b, "");
-  auto d = start_daemon(home);
-  ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
-  ASSERT_TRUE(eventually([&] { return published(home); }, 30000ms)) << d.log_text();
+  counting_server unused("x\n");
+  auto d = start_home(unused.port());
   // A one-shot DHT client from the laptop's relay: home's signed record names
   // its circuit through relay A.
   auto fp = laptop.peerup({"dht", "find-peer", home.id}, 60s);
@@ -99,14 +101,7 @@ TEST_F(two_relays, dht_commands_without_a_daemon_find_the_record_and_the_relays)
 
 TEST_F(two_relays, without_the_dht_the_laptop_cannot_reach_home) {
   counting_server hello("hello\n");
-  configure(home, relay_a,
-            "services:\n  hello:\n    local_address: 127.0.0.1:" + std::to_string(hello.port()) +
-                "\n");
-  configure(laptop, relay_b, "dht:\n  enabled: false\n");
-  ASSERT_EQ(home.peerup({"auth", "add", laptop.id}).code, 0);
-  auto d = start_daemon(home);
-  ASSERT_TRUE(wait_for_status(home, "\"state\":\"reserved\"")) << d.log_text();
-  ASSERT_TRUE(eventually([&] { return published(home); }, 30000ms)) << d.log_text();
+  auto d = start_home(hello.port(), "dht:\n  enabled: false\n");
   auto r = laptop.peerup({"connect", home.id, "hello"}, 60s);
   EXPECT_NE(r.code, 0);
   EXPECT_EQ(r.out, "");

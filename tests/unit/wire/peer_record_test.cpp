@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "crypto/signed_envelope.hpp"
 
 namespace peerup::wire {
@@ -68,6 +71,25 @@ TEST(peer_record, refuses_missing_or_bad_fields) {
   const bytes bad_addr{0x1a, 0x04, 0x0a, 0x02, 0xff, 0xff};
   rec.insert(rec.end(), bad_addr.begin(), bad_addr.end());
   EXPECT_FALSE(peer_record::decode(rec));
+}
+
+// The fuzz seed was sealed by an independent encoder (Python's cryptography
+// and a hand-written protobuf, seed 00..1f): our reader accepts its bytes.
+TEST(peer_record, opens_a_record_sealed_by_another_implementation) {
+  std::ifstream f(std::string(PEERUP_TESTS_DIR) + "/fuzz/corpus/peer_record/envelope",
+                  std::ios::binary);
+  ASSERT_TRUE(f);
+  const bytes env((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  bytes seed(32);
+  for (std::size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<std::uint8_t>(i);
+  const auto key = private_key::from_seed(seed).value();
+  auto r = validate_peer_record(peer_record_key(key.to_peer_id()), env);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->seq, 1700000000000000u);
+  ASSERT_EQ(r->addrs.size(), 1u);
+  EXPECT_EQ(r->addrs[0].to_string(), "/ip4/192.0.2.7/tcp/4001");
+  // And ours is byte for byte the same envelope (Ed25519 is deterministic).
+  EXPECT_EQ(seal_peer_record(key, *r), env);
 }
 
 TEST(peer_record, keys_name_their_peer) {
