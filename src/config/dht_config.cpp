@@ -79,7 +79,7 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string k;
     if (auto e = read_scalar(it->first, "", "a key", k)) return e;
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // a copy: the iterator hands out a temporary
     if (!keys.count(k)) return fail(it->first, k, "unknown key (expected one of: " + known + ")");
     if (!seen.insert(k).second) return fail(it->first, k, "duplicate key");
     std::string text;
@@ -117,11 +117,12 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
       if (v.size() > dht_config::max_bootstrap)
         return fail(v, k, "more than " + std::to_string(dht_config::max_bootstrap) + " entries");
       out.bootstrap.clear();
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        const std::string item = k + "[" + std::to_string(i) + "]";
-        if (auto e = read_scalar(v[i], item, what, text)) return e;
+      std::size_t i = 0;
+      for (const auto& entry : v) {
+        const std::string item = k + "[" + std::to_string(i++) + "]";
+        if (auto e = read_scalar(entry, item, what, text)) return e;
         auto a = multiaddr::parse(text);
-        if (!a || !a->peer()) return expect(v[i], item, what);
+        if (!a || !a->peer()) return expect(entry, item, what);
         out.bootstrap.push_back(std::move(*a));
       }
     }

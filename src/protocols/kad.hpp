@@ -53,8 +53,8 @@ struct kad_config {
   // SECURITY: inbound requests per peer, a token bucket over all its
   // streams: `request_burst` at once, refilled at `requests_per_second`. A
   // lookup asks one server once or twice, so only a flood hits this.
-  double requests_per_second = 10;
-  double request_burst = 50;
+  double requests_per_second = 20;
+  double request_burst = 100;
   std::size_t max_rate_peers = 4096;  // peers tracked; the idlest is forgotten first
   // A closed network answers only the peers this accepts (e.g. authorized
   // keys); empty: everyone.

@@ -97,8 +97,11 @@ result<peer_record> validate_peer_record(byte_span key, byte_span value) {
 }
 
 bytes peer_record_key(const peer_id& peer) {
-  bytes k(peer_record_namespace.begin(), peer_record_namespace.end());
-  append(k, peer.to_bytes());
+  // Sized first: g++ 12 warns (array-bounds) on appending to a short vector.
+  const auto& id = peer.to_bytes();
+  bytes k(peer_record_namespace.size() + id.size());
+  std::copy(peer_record_namespace.begin(), peer_record_namespace.end(), k.begin());
+  std::copy(id.begin(), id.end(), k.begin() + static_cast<long>(peer_record_namespace.size()));
   return k;
 }
 
