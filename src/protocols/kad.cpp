@@ -17,6 +17,15 @@ namespace {
 using wire::kad_message;
 using wire::kad_type;
 
+// Byte equality without std::equal: g++ 12 reports a false stringop-overread
+// on the memcmp it inlines for vectors compared inside coroutines.
+bool same_bytes(byte_span a, byte_span b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 std::vector<dht::lookup_peer> as_lookup_peers(const std::vector<wire::kad_peer>& in) {
   std::vector<dht::lookup_peer> out;
   out.reserve(in.size());
@@ -159,7 +168,7 @@ std::optional<kad_message> kad_node::answer(const kad_message& req, const peer_i
       // Spec: the record's key is the message's key; the answer echoes the
       // request (go does so). A record the validator refuses is not stored,
       // and the stream is reset (no echo), so the sender counts a failure.
-      if (!req.record || req.record->key != req.key) return std::nullopt;
+      if (!req.record || !same_bytes(req.record->key, req.key)) return std::nullopt;
       auto stored = records_.put(req.key, req.record->value, now);
       if (!stored) {
         spdlog::debug("kad: record from {} refused: {}", from.to_string(),
@@ -266,8 +275,7 @@ net::awaitable<kad_lookup_result> kad_node::run_lookup(
     std::shared_ptr<bool> alive;
     ~forget_pending() {
       if (!*alive) return;
-      for (const auto& p : pending)
-        if (auto it = node.asking_.find(p); it != node.asking_.end()) node.asking_.erase(it);
+      for (const auto& p : pending) node.forget_asking(p);
     }
   } forget{*this, pending, alive};
   // Each round hands out what the machine asks for, then waits for at least
@@ -276,7 +284,7 @@ net::awaitable<kad_lookup_result> kad_node::run_lookup(
   while (!stop && !l.done()) {
     for (auto& to : l.next(net::steady_clock::now())) {
       ++stats_.requests_sent;
-      asking_.insert(to.id);
+      ++asking_[to.id];
       pending.push_back(to.id);
       net::asio::co_spawn(
           host_.get_executor(),
@@ -297,7 +305,7 @@ net::awaitable<kad_lookup_result> kad_node::run_lookup(
       run->finished.pop_front();
       if (auto it = std::find(pending.begin(), pending.end(), done.to.id); it != pending.end()) {
         pending.erase(it);
-        if (auto a = asking_.find(done.to.id); a != asking_.end()) asking_.erase(a);
+        forget_asking(done.to.id);
       }
       if (!done.answer) {
         ++stats_.requests_failed;
@@ -450,8 +458,13 @@ std::size_t kad_node::import_table(const std::vector<dht::table_entry>& entries)
   return taken;
 }
 
+void kad_node::forget_asking(const peer_id& id) {
+  auto it = asking_.find(id);
+  if (it != asking_.end() && --it->second == 0) asking_.erase(it);
+}
+
 bool kad_node::expects(const peer_id& id) const {
-  if (table_.find(id) != nullptr || asking_.count(id) != 0) return true;
+  if (table_.find(id) != nullptr || asking_.find(id) != asking_.end()) return true;
   for (const auto& [p, a] : bootstrap_)
     if (p == id) return true;
   return false;
@@ -527,7 +540,7 @@ net::awaitable<std::size_t> kad_node::put_value(bytes key, bytes value) {
                                cfg_.lookup.request_timeout);
     auto r = co_await std::move(sending);
     if (!*alive) co_return sent;
-    if (r && r->record && r->record->value == value) ++sent;
+    if (r && r->record && same_bytes(r->record->value, value)) ++sent;
   }
   co_return sent;
 }
@@ -547,7 +560,7 @@ net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t 
   };
   if (auto local = records_.get(key, net::steady_clock::now())) consider(*local);
   auto on_answer = [&](const peer_id& from, const kad_message& m) {
-    if (m.record && m.record->key == key) {
+    if (m.record && same_bytes(m.record->key, key)) {
       consider(m.record->value);
     } else if (m.record) {
       spdlog::debug("kad: {} answered GET_VALUE with a record of another key", from.to_string());

@@ -166,6 +166,7 @@ class kad_node {
   void note_server(const peer_id& id, const std::vector<multiaddr>& addrs);
   // Takes one token of `from`'s bucket; false when it is empty.
   bool admit(const peer_id& from, net::steady_clock::time_point now);
+  void forget_asking(const peer_id& id);
   net::awaitable<void> refresh_loop(std::chrono::seconds interval);
 
   net::host& host_;
@@ -180,7 +181,7 @@ class kad_node {
     net::steady_clock::time_point last;
   };
   std::map<peer_id, bucket> rate_;
-  std::multiset<peer_id> asking_;  // targets of requests in flight
+  std::map<peer_id, unsigned> asking_;  // targets of requests in flight, with their count
   std::vector<std::pair<peer_id, std::vector<multiaddr>>> bootstrap_;
   std::function<std::vector<multiaddr>()> self_addrs_;
   std::vector<bytes> provided_;
