@@ -306,7 +306,6 @@ net::awaitable<int> run_connect(client_options o) {
   auto ex = co_await net::asio::this_coro::executor;
   auto s = prepare(o);
   auto node = make_client_node(ex, s, !o.no_hole_punch);
-  auto& h = node.host;
   if (!co_await start_and_resolve(node, s, o.target)) co_return 1;
   auto remote = co_await open_service(node, s);
   if (!remote) {

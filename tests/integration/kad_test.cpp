@@ -203,9 +203,11 @@ TEST_F(dht_network, peer_records_round_trip_and_the_newer_one_wins) {
       io,
       [&]() -> net::awaitable<void> {
         co_await build(10);
-        first = co_await nodes[4]->kad.publish_peer_record({a1});
+        // Named, not braced temporaries inside co_await (g++ 12).
+        const std::vector<multiaddr> one{a1}, two{a1, a2};
+        first = co_await nodes[4]->kad.publish_peer_record(one);
         got1 = co_await nodes[9]->kad.find_peer_record(nodes[4]->host.id());
-        second = co_await nodes[4]->kad.publish_peer_record({a1, a2});
+        second = co_await nodes[4]->kad.publish_peer_record(two);
         got2 = co_await nodes[8]->kad.find_peer_record(nodes[4]->host.id());
         missing = co_await nodes[8]->kad.find_peer_record(nodes[5]->host.id());
       },
