@@ -14,6 +14,7 @@
 #include "net/splice.hpp"
 #include "net/stdio_stream.hpp"
 #include "protocols/identify.hpp"
+#include "protocols/kad.hpp"
 #include "protocols/path_manager.hpp"
 #include "protocols/ping.hpp"
 #include "protocols/relay_client.hpp"
@@ -44,6 +45,7 @@ struct client_setup {
   app::config cfg;
   app::service_name service;
   std::optional<app::dial_plan> plan;  // set once resolved
+  bool asked_dht = false;              // the plan's peer record was looked up once
 };
 
 client_setup prepare(const client_options& o) {
@@ -86,6 +88,9 @@ struct client_node {
   std::unique_ptr<protocols::identify_service> identify;
   std::unique_ptr<protocols::path_manager> paths;
   std::unique_ptr<app::name_resolver> resolver;
+  // A DHT client (docs/dht.md): when the planned addresses fail, the target's
+  // signed peer record may name a relay we were not given.
+  std::unique_ptr<protocols::kad_node> dht;
   std::shared_ptr<std::vector<peer_id>> allowed = std::make_shared<std::vector<peer_id>>();
 
   void start() {
@@ -94,6 +99,7 @@ struct client_node {
   }
   void stop() {
     if (paths) paths->stop();
+    if (dht) dht->stop();
     host->stop();
   }
   // Resolves `target` and lets its peer (and the relays of its circuits)
@@ -119,6 +125,19 @@ net::awaitable<bool> start_and_resolve(client_node& node, client_setup& s,
                                        const std::string& target) {
   node.start();
   auto plan = co_await node.resolve(target);
+  // A peer ID no relay of ours can reach (a config with dht.bootstrap and no
+  // relays): its peer record in the DHT may say where it is.
+  if (!plan && node.dht)
+    if (auto id = peer_id::parse(target)) {
+      app::dial_plan by_dht{*id, {}, std::nullopt, "peer ID"};
+      std::vector<peer_id> relays;
+      if (co_await app::add_dht_addrs(*node.dht, by_dht, relays)) {
+        s.asked_dht = true;
+        node.allowed->push_back(*id);
+        node.allowed->insert(node.allowed->end(), relays.begin(), relays.end());
+        plan = std::move(by_dht);
+      }
+    }
   if (!plan) {
     std::cerr << "peerup: " << plan.error().message << "\n";
     node.stop();
@@ -141,8 +160,18 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
   protocols::install_circuit_dialer(*n.host);
   for (const auto& r : s.cfg.all_relays())
     if (auto p = r.peer()) n.allowed->push_back(*p);
-  n.host->set_gater([allowed = n.allowed](const peer_id& p, const multiaddr&) {
-    return std::find(allowed->begin(), allowed->end(), p) != allowed->end();
+  if (s.cfg.dht.enabled) {
+    protocols::kad_config kc;
+    kc.protocol = s.cfg.dht.protocol;
+    kc.server = false;  // a short-lived client never answers
+    n.dht = std::make_unique<protocols::kad_node>(*n.host, std::move(kc));
+    for (const auto& b : s.cfg.dht_bootstrap())
+      if (auto p = b.peer()) n.dht->add_bootstrap(*p, {b.without_peer()});
+  }
+  n.host->set_gater([allowed = n.allowed, dht = n.dht.get()](const peer_id& p, const multiaddr&) {
+    // The DHT servers we ask, too: they get nothing from us (a client).
+    return std::find(allowed->begin(), allowed->end(), p) != allowed->end() ||
+           (dht && dht->expects(p));
   });
   n.identify = std::make_unique<protocols::identify_service>(*n.host);
   if (hole_punch) {
@@ -158,9 +187,28 @@ client_node make_client_node(net::asio::any_io_executor ex, const client_setup& 
 // protocol is proposed optimistically, so what the local client sends first
 // (an HTTP request) leaves without waiting a round trip for the echo; a
 // refusal then surfaces on the stream's first read.
-net::awaitable<result<net::opened_stream>> open_service(net::host& h, const client_setup& s) {
-  auto conn = co_await app::connect_target(h, *s.plan);
+// Connects as planned; when that fails and the target was not a multiaddr,
+// asks the DHT once for the target's peer record and tries its addresses.
+net::awaitable<result<net::connection_ptr>> connect_plan(client_node& node, client_setup& s) {
+  auto conn = co_await app::connect_target(*node.host, *s.plan);
+  if (conn || s.asked_dht || !node.dht || s.plan->exact) co_return conn;
+  s.asked_dht = true;
+  spdlog::info("{}: {}; asking the DHT", s.plan->peer.to_string(), conn.error().message());
+  std::vector<peer_id> relays;
+  if (!co_await app::add_dht_addrs(*node.dht, *s.plan, relays)) {
+    spdlog::info("dht: no peer record for {}", s.plan->peer.to_string());
+    co_return conn;
+  }
+  // The relays the record names may carry our circuit: let them through.
+  node.allowed->insert(node.allowed->end(), relays.begin(), relays.end());
+  spdlog::info("dht: {} resolved by {}", s.plan->peer.to_string(), s.plan->source);
+  co_return co_await app::connect_target(*node.host, *s.plan);
+}
+
+net::awaitable<result<net::opened_stream>> open_service(client_node& node, client_setup& s) {
+  auto conn = co_await connect_plan(node, s);
   if (!conn) co_return conn.error();
+  auto& h = *node.host;
   const auto proto = s.service.protocol();
   co_return co_await h.new_stream_optimistic(*conn, proto);
 }
@@ -186,17 +234,17 @@ net::awaitable<void> close_in_order(client_node& node, const net::connection_ptr
     if (c->mux) co_await bounded_wait(c);
 }
 
-net::awaitable<void> proxy_one(net::host& h, const client_setup& s, net::tcp::socket socket) {
+net::awaitable<void> proxy_one(client_node& node, client_setup& s, net::tcp::socket socket) {
   net::tcp_stream local(std::move(socket));
   // Each local connection tries again: up to 3 attempts 0.25 s and 0.5 s
   // apart while the target is unreachable (home not on the relay yet), then
   // one line says why and the local connection is closed.
-  auto remote = co_await open_service(h, s);
+  auto remote = co_await open_service(node, s);
   for (auto wait : {std::chrono::milliseconds(250), std::chrono::milliseconds(500)}) {
     if (remote || !unreachable(remote.error())) break;
     net::asio::steady_timer t(co_await net::asio::this_coro::executor, wait);
     co_await t.async_wait(net::use_nothrow);
-    remote = co_await open_service(h, s);
+    remote = co_await open_service(node, s);
   }
   if (!remote) {
     spdlog::warn("proxy: {}: {}", s.plan->peer.to_string(), explain(remote.error(), s));
@@ -220,7 +268,7 @@ net::awaitable<int> run_proxy(client_options o) {
   // Connect once up front so a wrong target or a refused peer shows at once.
   // A gater refusal only shows on the first stream, so open (and drop) a
   // ping stream; a service stream would make the remote dial its service.
-  auto first = co_await app::connect_target(*h, *s.plan);
+  auto first = co_await connect_plan(node, s);
   if (first) {
     auto probe = co_await h->new_stream(*first, protocols::ping_protocol);
     if (probe)
@@ -248,7 +296,7 @@ net::awaitable<int> run_proxy(client_options o) {
       auto [ec, socket] = co_await acceptor.async_accept(net::use_nothrow);
       if (ec) co_return;
       net::set_socket_options(socket);
-      net::asio::co_spawn(ex, proxy_one(*h, s, std::move(socket)), net::asio::detached);
+      net::asio::co_spawn(ex, proxy_one(node, s, std::move(socket)), net::asio::detached);
     }
   };
   using namespace net::asio::experimental::awaitable_operators;
@@ -262,9 +310,8 @@ net::awaitable<int> run_connect(client_options o) {
   auto ex = co_await net::asio::this_coro::executor;
   auto s = prepare(o);
   auto node = make_client_node(ex, s, !o.no_hole_punch);
-  auto& h = node.host;
   if (!co_await start_and_resolve(node, s, o.target)) co_return 1;
-  auto remote = co_await open_service(*h, s);
+  auto remote = co_await open_service(node, s);
   if (!remote) {
     std::cerr << "peerup: " << o.target << ": " << explain(remote.error(), s) << "\n";
     co_return 2;

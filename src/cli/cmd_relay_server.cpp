@@ -22,6 +22,7 @@
 #include "node/status.hpp"
 #include "protocols/autonat.hpp"
 #include "protocols/identify.hpp"
+#include "protocols/kad.hpp"
 #include "protocols/federation.hpp"
 #include "protocols/names.hpp"
 #include "protocols/pairing.hpp"
@@ -310,6 +311,27 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
       .allow_private = true,
       .allow_loopback = loopback_env && std::string_view(loopback_env) == "1"};
   protocols::autonat_server autonat(h, std::move(autonat_cfg));
+  // The DHT (docs/dht.md): a relay is always a server. A closed relay
+  // answers its authorized peers and its bootstrap peers (the other relays)
+  // only, unless dht.open says everyone.
+  std::optional<protocols::kad_node> dht;
+  if (cfg.dht.enabled) {
+    std::set<peer_id> dht_peers;
+    for (const auto& b : cfg.dht.bootstrap) dht_peers.insert(*b.peer());
+    protocols::kad_config kc;
+    kc.protocol = cfg.dht.protocol;
+    kc.server = true;
+    kc.may_query = [&authorized, open = cfg.dht_open(), dht_peers](const peer_id& p) {
+      return open || authorized.contains(p) || dht_peers.count(p) != 0;
+    };
+    dht.emplace(h, std::move(kc));
+    for (const auto& b : cfg.dht.bootstrap) dht->add_bootstrap(*b.peer(), {b.without_peer()});
+    // Relay discovery: `peerup dht providers /peerup/relays` finds us.
+    dht->provide_always(dht::namespace_key(dht::relay_namespace));
+    spdlog::info("relay: DHT server on {} ({}), {} bootstrap peers", cfg.dht.protocol,
+                 cfg.dht_open() ? "answers everyone" : "answers authorized and bootstrap peers",
+                 cfg.dht.bootstrap.size());
+  }
   // Names are for authorized peers only, also on an open relay.
   std::optional<protocols::names_server> names;
   if (cfg.names_network) {
@@ -442,6 +464,7 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
             << (cfg.open ? " (open)" : " (authorized peers only)") << "\n";
   for (const auto& a : h.full_addrs()) std::cout << a.to_string() << "\n";
   std::cout.flush();
+  if (dht) dht->start(cfg.dht.refresh_interval);
   std::optional<control::metrics_listener> metrics;
   if (!metrics_addr.empty()) {
     auto hp = app::host_port::parse(metrics_addr);
@@ -468,6 +491,7 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
     std::error_code rm_ec;
     fs::remove(cfg.file.parent_path() / app::federation_status_name, rm_ec);
   }
+  if (dht) dht->stop();
   h.stop();
   co_return 0;
 }

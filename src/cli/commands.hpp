@@ -13,6 +13,7 @@ void add_gateway_command(CLI::App& app);        // gateway (SOCKS5 + DNS, src/cl
 void add_doctor_command(CLI::App& app);         // doctor (src/cli/cmd_doctor.cpp)
 void add_completion_command(CLI::App& app);     // completion bash|zsh|commands (generated from this tree)
 void add_pair_commands(CLI::App& app);          // invite, join (src/cli/cmd_pair.cpp)
+void add_dht_commands(CLI::App& app);           // dht find-peer|providers|status (cmd_dht.cpp)
 // --config, init, auth, service, name, relay add|remove|list, daemon, status,
 // proxy, connect (src/cli/cmd_app.cpp and the cmd_* files it calls).
 void add_app_commands(CLI::App& app);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   peerup::cli::add_resolve_command(app);
   peerup::cli::add_gateway_command(app);
   peerup::cli::add_pair_commands(app);
+  peerup::cli::add_dht_commands(app);
   peerup::cli::add_doctor_command(app);
   peerup::cli::add_completion_command(app);  // last: it lists every command added before
   try {

@@ -262,7 +262,7 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
   const std::set<std::string> keys{"identity_key", "listen", "relays",  "authorized_keys",
                                    "services",     "names",  "gateway", "limits",
                                    "metrics",      "status_page", "network",
-                                   "peer_rate_limit"};
+                                   "peer_rate_limit", "dht"};
   std::set<std::string> all_keys = keys;
   all_keys.insert(std::begin(naming_keys), std::end(naming_keys));
   return each_key(
@@ -295,6 +295,8 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
           if (auto e = read_network_config(v, cfg.network)) return c.fail_line(e->line, e->message);
         } else if (k == "peer_rate_limit") {
           return read_rate(c, v, k, cfg.peer_rate_limit);
+        } else if (k == "dht") {
+          if (auto e = read_dht_config(v, cfg.dht)) return c.fail_line(e->line, e->message);
         }
         return true;
       });
@@ -378,6 +380,10 @@ std::vector<multiaddr> config::all_relays() const {
   for (const auto& r : naming.network_relays())
     if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
   return out;
+}
+
+std::vector<multiaddr> config::dht_bootstrap() const {
+  return dht.bootstrap.empty() ? all_relays() : dht.bootstrap;
 }
 
 std::string config_error::to_string() const {

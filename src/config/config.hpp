@@ -19,6 +19,7 @@
 #include "multiformats/multiaddr.hpp"
 #include "multiformats/peer_id.hpp"
 #include "net/resource_manager.hpp"
+#include "config/dht_config.hpp"
 #include "config/gateway_config.hpp"
 #include "config/naming_config.hpp"
 #include "config/network_config.hpp"
@@ -109,6 +110,7 @@ struct config {
   // `peer_rate_limit:` bytes per second in each direction for each peer's
   // service traffic, all its services together. 0: unlimited.
   std::uint64_t peer_rate_limit = 0;
+  dht_config dht;           // `dht:`: the Kademlia DHT (docs/dht.md)
 
   std::filesystem::path dir() const { return file.parent_path(); }
   // `written` resolved against the config directory.
@@ -118,6 +120,8 @@ struct config {
   // the daemon reserves on all of them, and circuits to a target are built
   // through all of them.
   std::vector<multiaddr> all_relays() const;
+  // dht.bootstrap, or all_relays() when it is empty.
+  std::vector<multiaddr> dht_bootstrap() const;
 };
 
 struct config_error {

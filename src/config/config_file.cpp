@@ -64,6 +64,7 @@ std::string render_config(const config& cfg) {
   if (cfg.peer_rate_limit)
     out += "\n# Bytes per second each way for each peer's service traffic (0: unlimited).\n"
            "peer_rate_limit: " + std::to_string(cfg.peer_rate_limit) + "\n";
+  out += render_dht_config(cfg.dht);
   if (cfg.metrics || cfg.status_page)
     out += "\n# Operations (docs/operations.md): Prometheus /metrics and the local status page.\n";
   if (cfg.metrics) out += "metrics: " + yaml_scalar(cfg.metrics->to_string(), true) + "\n";

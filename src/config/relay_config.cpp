@@ -320,10 +320,13 @@ relay_config parse_relay_config(std::string_view text, const fs::path& file) {
     } else if (key == "federation") {
       read_federation(r, v, c);
       federation_node = v;
+    } else if (key == "dht") {
+      if (auto e = read_dht_config(v, c.dht, true))
+        throw std::runtime_error(r.file + ":" + std::to_string(e->line) + ": " + e->message);
     } else {
       r.fail(kv.first, key,
              "unknown key (expected identity_key, authorized_keys, listen, open, limits, names, "
-             "federation)");
+             "federation, dht)");
     }
   }
   // Checked after the loop: names: may come after federation: in the file.

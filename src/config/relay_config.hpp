@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/dht_config.hpp"
 #include "multiformats/multiaddr.hpp"
 #include "net/resource_manager.hpp"
 #include "wire/federation_state.hpp"
@@ -35,6 +36,11 @@ struct relay_config {
   // names_network; no two peerings share a network or a relay peer ID.
   std::vector<wire::federation_peering> federation_peers;
   wire::federation_limits federation_limits;
+  // `dht:` (docs/dht.md): a relay is always a DHT server. `bootstrap` names
+  // the other relays; `open` (default: the relay's `open`) answers everyone.
+  dht_config dht;
+  // Whether the DHT answers peers that are not authorized here.
+  bool dht_open() const { return dht.open.value_or(open); }
 };
 
 // Loads and validates `file`. Throws std::runtime_error("<file>:<line>: <key>:

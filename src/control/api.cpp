@@ -28,7 +28,9 @@ constexpr route_spec routes[] = {
     {"/v1/auth", "GET", route::auth_list},      {"/v1/auth", "POST", route::auth_add},
     {"/v1/ping", "POST", route::ping},          {"/v1/traceroute", "POST", route::traceroute},
     {"/v1/reload", "POST", route::reload},      {"/v1/connect", "POST", route::connect},
-    {"/v1/disconnect", "POST", route::disconnect},
+    {"/v1/disconnect", "POST", route::disconnect}, {"/v1/dht", "GET", route::dht_status},
+    {"/v1/dht/find-peer", "POST", route::dht_find_peer},
+    {"/v1/dht/providers", "POST", route::dht_providers},
 };
 constexpr std::string_view auth_prefix = "/v1/auth/";
 
@@ -95,6 +97,19 @@ std::optional<api_error> read_target(const json::object& o, command& cmd) {
   return std::nullopt;
 }
 
+// "peer": a peer ID only (no names), into cmd.peer.
+std::optional<api_error> read_peer_id(const json::object& o, command& cmd) {
+  auto text = string_field(o, "peer");
+  std::optional<peer_id> id;
+  if (text)
+    if (auto p = peer_id::parse(*text)) id = *p;
+  if (!id)
+    return bad("peer: expected a peer ID (12D3KooW...), got " +
+               (o.contains("peer") ? printable(json::serialize(o.at("peer"))) : "nothing"));
+  cmd.peer = *id;
+  return std::nullopt;
+}
+
 parse_result parse_body(route r, std::string_view body) {
   command cmd;
   cmd.what = r;
@@ -109,8 +124,28 @@ parse_result parse_body(route r, std::string_view body) {
     case route::auth_list:
     case route::reload:
     case route::auth_remove:
+    case route::dht_status:
       if (auto e = only_keys(o, {})) return *e;
       return cmd;
+    case route::dht_find_peer: {
+      if (auto e = only_keys(o, {"peer"})) return *e;
+      if (auto e = read_peer_id(o, cmd)) return *e;
+      cmd.target = cmd.peer->to_string();
+      return cmd;
+    }
+    case route::dht_providers: {
+      if (auto e = only_keys(o, {"key"})) return *e;
+      auto text = string_field(o, "key");
+      // SECURITY: bounded, printable: it is logged and echoed.
+      if (!text || text->empty() || text->size() > api_limits::max_dht_key)
+        return bad("key: expected a string of 1 to " + std::to_string(api_limits::max_dht_key) +
+                   " bytes, got " +
+                   (o.contains("key") ? printable(json::serialize(o.at("key"))) : "nothing"));
+      for (unsigned char c : *text)
+        if (c < 0x20 || c == 0x7f) return bad("key: control characters are not allowed");
+      cmd.key = *text;
+      return cmd;
+    }
     case route::traceroute:
     case route::disconnect:
       if (auto e = only_keys(o, {"peer"})) return *e;
@@ -152,14 +187,7 @@ parse_result parse_body(route r, std::string_view body) {
     }
     case route::auth_add: {
       if (auto e = only_keys(o, {"peer", "services", "comment"})) return *e;
-      auto text = string_field(o, "peer");
-      std::optional<peer_id> id;
-      if (text)
-        if (auto p = peer_id::parse(*text)) id = *p;
-      if (!id)
-        return bad("peer: expected a peer ID (12D3KooW...), got " +
-                   (o.contains("peer") ? printable(json::serialize(o.at("peer"))) : "nothing"));
-      cmd.peer = *id;
+      if (auto e = read_peer_id(o, cmd)) return *e;
       if (auto it = o.find("services"); it != o.end()) {
         if (!it->value().is_array() || it->value().as_array().size() > api_limits::max_services)
           return bad("services: expected a list of at most " +
@@ -201,6 +229,9 @@ std::string_view to_string(route r) {
     case route::reload: return "reload";
     case route::connect: return "connect";
     case route::disconnect: return "disconnect";
+    case route::dht_status: return "dht status";
+    case route::dht_find_peer: return "dht find-peer";
+    case route::dht_providers: return "dht providers";
   }
   return "?";
 }

@@ -17,6 +17,9 @@
 //   POST   /v1/reload               re-read config and keys
 //   POST   /v1/connect              {"peer": id|name} or {"addr": multiaddr}
 //   POST   /v1/disconnect           {"peer": id|name}
+//   GET    /v1/dht                  the DHT: mode, routing table (peers by bucket), stores
+//   POST   /v1/dht/find-peer        {"peer": id}: its signed peer record and table addresses
+//   POST   /v1/dht/providers        {"key": "..."}: providers of sha2-256(key), at most 20
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,7 @@ struct api_limits {
   static constexpr int max_ping_count = 10;
   static constexpr std::size_t max_services = 64;  // in an auth add
   static constexpr std::size_t max_comment = 256;
+  static constexpr std::size_t max_dht_key = 256;  // a provider key (namespace string)
 };
 
 enum class route {
@@ -55,6 +59,9 @@ enum class route {
   reload,
   connect,
   disconnect,
+  dht_status,      // GET /v1/dht
+  dht_find_peer,   // POST /v1/dht/find-peer
+  dht_providers,   // POST /v1/dht/providers
 };
 
 std::string_view to_string(route r);
@@ -70,6 +77,7 @@ struct command {
   int count = 1;                  // ping
   std::vector<std::string> services;  // auth_add; empty: every service
   std::string comment;                // auth_add
+  std::string key;                    // dht_providers: the namespace string
 };
 
 struct api_error {

@@ -12,6 +12,7 @@
 #include "config/authorized_keys.hpp"
 #include "naming/resolver.hpp"
 #include "naming/target.hpp"
+#include "protocols/kad.hpp"
 #include "protocols/path_manager.hpp"
 #include "protocols/ping.hpp"
 #include "protocols/relay_reservations.hpp"
@@ -435,6 +436,14 @@ net::awaitable<result<net::connection_ptr>> control_server::connection_to(const 
     co_return make_error_code(errc::control_target_unknown);
   }
   auto conn = co_await net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
+  // Not reachable as planned: the peer's signed record in the DHT may name a
+  // relay of ours it is not on (docs/dht.md).
+  std::vector<peer_id> relays;
+  if (!conn && d_.dht() != nullptr && co_await app::add_dht_addrs(*d_.dht(), *plan, relays)) {
+    d_.allow_dht_relays(relays);
+    auto again = net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
+    conn = co_await std::move(again);
+  }
   if (!conn) why = conn.error().message();
   co_return conn;
 }
@@ -536,7 +545,114 @@ net::awaitable<http_answer> control_server::connect(const command& cmd) {
   co_return json_answer(200, json::serialize(o));
 }
 
+std::string dht_find_peer_json(const peer_id& peer, const std::optional<wire::peer_record>& rec,
+                               const std::vector<multiaddr>& routing_addrs) {
+  auto strings = [](const std::vector<multiaddr>& addrs) {
+    json::array out;
+    for (const auto& a : addrs) out.emplace_back(a.to_string());
+    return out;
+  };
+  json::object o;
+  o["peer"] = peer.to_string();
+  if (rec) {
+    json::object r;
+    r["seq"] = rec->seq;
+    r["addrs"] = strings(rec->addrs);
+    o["record"] = std::move(r);
+  } else {
+    o["record"] = nullptr;
+  }
+  o["routing_addrs"] = strings(routing_addrs);
+  return json::serialize(o);
+}
+
+std::string dht_providers_json(const std::string& key, const std::vector<dht::provider>& found) {
+  json::object o;
+  o["key"] = key;
+  json::array list;
+  for (const auto& p : found) {
+    json::object e;
+    e["peer"] = p.id.to_string();
+    json::array addrs;
+    for (const auto& a : p.addrs) addrs.emplace_back(a.to_string());
+    e["addrs"] = std::move(addrs);
+    list.emplace_back(std::move(e));
+  }
+  o["providers"] = std::move(list);
+  return json::serialize(o);
+}
+
+std::string control_server::dht_json() {
+  auto* k = d_.dht();
+  json::object o;
+  o["mode"] = k->server() ? "server" : "client";
+  o["protocol"] = k->config().protocol;
+  o["routing_table"] = k->table().size();
+  json::array buckets;
+  const auto sizes = k->table().bucket_sizes();
+  for (std::size_t b = 0; b < sizes.size(); ++b) {
+    if (sizes[b] == 0) continue;
+    json::object bucket;
+    bucket["bucket"] = b;  // common prefix length with our key
+    json::array peers;
+    for (const auto* e : k->table().closest(dht::kad_key::of(d_.host().id()), k->table().size())) {
+      if (dht::common_prefix_length(k->table().self_key(), e->key) != b) continue;
+      json::object p;
+      p["peer"] = e->id.to_string();
+      json::array addrs;
+      for (const auto& a : e->addrs) addrs.emplace_back(a.to_string());
+      p["addrs"] = std::move(addrs);
+      p["failures"] = e->failures;
+      p["seen_s_ago"] = std::chrono::duration_cast<std::chrono::seconds>(
+                            net::steady_clock::now() - e->last_seen)
+                            .count();
+      peers.emplace_back(std::move(p));
+    }
+    bucket["peers"] = std::move(peers);
+    buckets.emplace_back(std::move(bucket));
+  }
+  o["buckets"] = std::move(buckets);
+  o["records"] = k->records().size();
+  o["provider_records"] = k->providers().records();
+  const auto& st = k->stats();
+  o["requests_served"] = st.requests_served;
+  o["requests_refused"] = st.requests_refused;
+  o["rate_limited"] = st.rate_limited;
+  o["requests_sent"] = st.requests_sent;
+  o["requests_failed"] = st.requests_failed;
+  o["lookups"] = st.lookups;
+  o["records_published"] = st.records_published;
+  return json::serialize(o);
+}
+
+net::awaitable<http_answer> control_server::dht_find_peer(const command& cmd) {
+  auto* k = d_.dht();
+  const peer_id target = *cmd.peer;
+  // 1. its signed peer record (GET_VALUE lookup); 2. addresses a FIND_NODE
+  //    lookup turns up (servers only: a client is in no table).
+  auto getting = k->find_peer_record(target);
+  auto rec = co_await std::move(getting);
+  auto finding = k->find_peer(target);
+  const auto found = co_await std::move(finding);
+  if (!rec && found.empty())
+    co_return error_answer({404, "peer " + target.to_string() +
+                                     " not found in the DHT (no peer record, and no server "
+                                     "knows its address)", {}});
+  co_return json_answer(200, dht_find_peer_json(target, rec, found));
+}
+
+net::awaitable<http_answer> control_server::dht_providers(const command& cmd) {
+  auto* k = d_.dht();
+  auto finding = k->find_providers(dht::namespace_key(cmd.key), 20);
+  const auto found = co_await std::move(finding);
+  co_return json_answer(200, dht_providers_json(cmd.key, found));
+}
+
 net::awaitable<http_answer> control_server::execute(const command& cmd) {
+  if ((cmd.what == route::dht_status || cmd.what == route::dht_find_peer ||
+       cmd.what == route::dht_providers) &&
+      d_.dht() == nullptr)
+    co_return error_answer({409, "the DHT is off (dht: enabled: false in the config)", {}});
   switch (cmd.what) {
     case route::status:
       co_return json_answer(200, app::to_json(d_.status()));
@@ -597,6 +713,12 @@ net::awaitable<http_answer> control_server::execute(const command& cmd) {
     }
     case route::connect:
       co_return co_await connect(cmd);
+    case route::dht_status:
+      co_return json_answer(200, dht_json());
+    case route::dht_find_peer:
+      co_return co_await dht_find_peer(cmd);
+    case route::dht_providers:
+      co_return co_await dht_providers(cmd);
     case route::disconnect: {
       std::optional<peer_id> peer;
       if (auto id = peer_id::parse(cmd.target)) peer = *id;

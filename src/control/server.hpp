@@ -16,17 +16,26 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "control/api.hpp"
 #include "control/http_session.hpp"
 #include "control/metrics.hpp"
+#include "dht/provider_store.hpp"
 #include "node/daemon.hpp"
+#include "wire/peer_record.hpp"
 
 namespace peerup::app {
 class name_resolver;
 }
 
 namespace peerup::control {
+
+// The bodies of POST /v1/dht/find-peer and /v1/dht/providers; `peerup dht`
+// prints the same when it runs a one-shot DHT client instead.
+std::string dht_find_peer_json(const peer_id& peer, const std::optional<wire::peer_record>& rec,
+                               const std::vector<multiaddr>& routing_addrs);
+std::string dht_providers_json(const std::string& key, const std::vector<dht::provider>& found);
 
 std::filesystem::path control_socket_path(const std::filesystem::path& config_dir);
 std::filesystem::path cookie_path(const std::filesystem::path& config_dir);
@@ -93,6 +102,9 @@ class control_server {
   net::awaitable<http_answer> ping(const command& cmd);
   net::awaitable<http_answer> traceroute(const command& cmd);
   net::awaitable<http_answer> connect(const command& cmd);
+  net::awaitable<http_answer> dht_find_peer(const command& cmd);
+  net::awaitable<http_answer> dht_providers(const command& cmd);
+  std::string dht_json();
   // The open connection to `target` (peer ID or name), dialing it through
   // the resolver when there is none. `reused` says which.
   net::awaitable<result<net::connection_ptr>> connection_to(const std::string& target,

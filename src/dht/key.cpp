@@ -1,5 +1,6 @@
 #include "dht/key.hpp"
 
+#include <algorithm>
 #include <bit>
 
 #include "multiformats/multihash.hpp"
@@ -41,6 +42,16 @@ kad_key key_in_bucket(const kad_key& base, std::size_t cpl, const kad_key::diges
   byte = static_cast<std::uint8_t>((byte & ~flip & 0xFFU) | (~b[full] & flip & 0xFFU));
   out[full] = byte;
   return kad_key::from_digest(out);
+}
+
+bytes namespace_key(std::string_view ns) {
+  const auto digest = sha256_digest(as_bytes(ns));
+  // Sized first: g++ 12 warns (array-bounds) on insert after a short init list.
+  bytes out(2 + digest.size());
+  out[0] = 0x12;  // sha2-256
+  out[1] = 0x20;  // 32 bytes
+  std::copy(digest.begin(), digest.end(), out.begin() + 2);
+  return out;
 }
 
 }  // namespace peerup::dht

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/bytes.hpp"
 #include "multiformats/peer_id.hpp"
@@ -55,5 +56,12 @@ std::size_t common_prefix_length(const kad_key& a, const kad_key& b);
 // rest taken from `random` (32 random bytes). Bootstrap looks such keys up to
 // refresh bucket `cpl`.
 kad_key key_in_bucket(const kad_key& base, std::size_t cpl, const kad_key::digest& random);
+
+// The provider key of a namespace string: the sha2-256 multihash of its
+// bytes, the multihash of the CID go-libp2p's routing discovery advertises
+// (CIDv1, raw, sha2-256 of the namespace).
+bytes namespace_key(std::string_view ns);
+// What peer-up relays provide (`peerup dht providers /peerup/relays`).
+inline constexpr std::string_view relay_namespace = "/peerup/relays";
 
 }  // namespace peerup::dht

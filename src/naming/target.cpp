@@ -1,5 +1,7 @@
 #include "naming/target.hpp"
 
+#include <algorithm>
+
 namespace peerup::app {
 
 multiaddr circuit_address(const multiaddr& relay, const peer_id& peer) {
@@ -35,6 +37,34 @@ net::awaitable<result<net::connection_ptr>> connect_target(net::host& h, const d
   if (plan.exact) co_return co_await h.connect(*plan.exact);
   h.peers().add_addrs(plan.peer, plan.addrs);
   co_return co_await h.connect(plan.peer);
+}
+
+net::awaitable<bool> add_dht_addrs(protocols::kad_node& k, dial_plan& plan,
+                                   std::vector<peer_id>& relays, net::steady_clock::duration limit) {
+  if (plan.exact) co_return false;
+  auto looking = [](protocols::kad_node& node,
+                    peer_id p) -> net::awaitable<result<std::optional<wire::peer_record>>> {
+    auto inner = node.find_peer_record(std::move(p));
+    co_return co_await std::move(inner);
+  }(k, plan.peer);
+  auto bounded = net::with_timeout(std::move(looking), limit);
+  auto found = co_await std::move(bounded);
+  if (!found || !*found) co_return false;
+  const auto& rec = **found;
+  std::vector<multiaddr> addrs;
+  for (const auto& a : rec.addrs) {
+    // The record is the peer's own claim (Noise checks who answers), so every
+    // address is made to end in /p2p/<peer>.
+    const bool circuit_end = a.to_string().ends_with("/p2p-circuit");
+    auto full = circuit_end ? a.encapsulate(multiaddr::from_peer(plan.peer)) : a.with_peer(plan.peer);
+    if (auto relay = full.relay_addr(); relay && relay->peer()) relays.push_back(*relay->peer());
+    addrs.push_back(std::move(full));
+  }
+  for (auto& a : plan.addrs)
+    if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(std::move(a));
+  plan.addrs = std::move(addrs);
+  plan.source += ", then its peer record in the DHT (seq " + std::to_string(rec.seq) + ")";
+  co_return true;
 }
 
 }  // namespace peerup::app

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "naming/resolver.hpp"
 #include "net/host.hpp"
+#include "protocols/kad.hpp"
 
 namespace peerup::app {
 
@@ -41,6 +42,15 @@ net::awaitable<target_result> resolve_target(name_resolver& resolver, std::strin
 
 // <relay>/p2p-circuit/p2p/<peer>
 multiaddr circuit_address(const multiaddr& relay, const peer_id& peer);
+
+// Looks up the plan's peer record in the DHT (docs/dht.md) and puts the
+// addresses it signed first in the plan, each ending in /p2p/<peer>; the
+// relays of its circuit addresses are appended to `relays` (for a gater).
+// False when the plan is a multiaddr or no valid record came within `limit`.
+// Contract: runs on the DHT's host executor; `k` outlives the call.
+net::awaitable<bool> add_dht_addrs(protocols::kad_node& k, dial_plan& plan,
+                                   std::vector<peer_id>& relays,
+                                   net::steady_clock::duration limit = std::chrono::seconds(20));
 
 // Connects as planned, reusing an existing connection to the peer.
 // Contract: runs on the host's executor.

@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <csignal>
+#include <variant>
 #include <iostream>
 
 #include "config/identity_file.hpp"
 #include "node/service_catalog.hpp"
 #include "protocols/identify.hpp"
+#include "protocols/kad.hpp"
 #include "protocols/names.hpp"
 #include "protocols/path_manager.hpp"
 #include "protocols/ping.hpp"
@@ -43,6 +45,22 @@ std::unique_ptr<protocols::name_registrar> make_registrar(net::host& h, const co
     for (const auto& r : relays) targets.emplace_back(wire::dns_label::parse(network).value(), r);
   return std::make_unique<protocols::name_registrar>(
       h, wire::dns_label::parse(*cfg.naming.host_name).value(), std::move(targets));
+}
+
+// The DHT of `dht:`: a client at first in auto mode (AutoNAT's verdict
+// switches it, update_dht_mode), bootstrapping from dht.bootstrap or the
+// relays. Closed like the daemon: it answers authorized peers only.
+std::unique_ptr<protocols::kad_node> make_dht(net::host& h, const config& cfg,
+                                              std::function<bool(const peer_id&)> may_query) {
+  if (!cfg.dht.enabled) return nullptr;
+  protocols::kad_config kc;
+  kc.protocol = cfg.dht.protocol;
+  kc.server = cfg.dht.mode == dht_mode::server;
+  kc.may_query = std::move(may_query);
+  auto node = std::make_unique<protocols::kad_node>(h, std::move(kc));
+  for (const auto& b : cfg.dht_bootstrap())
+    if (auto p = b.peer()) node->add_bootstrap(*p, {b.without_peer()});
+  return node;
 }
 
 net::host_config host_config_for(const config& cfg) {
@@ -81,8 +99,15 @@ daemon::daemon(net::asio::any_io_executor ex, config cfg, daemon_options opts)
       identify_(std::make_unique<protocols::identify_service>(host_)),
       services_(host_),
       relays_(std::make_unique<protocols::reservation_keeper>(host_, reserved_relays(cfg_),
-                                                              [this] { identify_->push_all(); })),
-      names_(make_registrar(host_, cfg_)) {
+                                                              [this] {
+                                                                identify_->push_all();
+                                                                // Our circuit addresses changed.
+                                                                if (dht_) dht_->publish_soon();
+                                                              })),
+      names_(make_registrar(host_, cfg_)),
+      dht_(make_dht(host_, cfg_, [this](const peer_id& p) {
+        return is_relay(p) || policy_->may_connect(p) || (dht_ && dht_->expects(p));
+      })) {
   host_.set_gater([this](const peer_id& p, const multiaddr& a) { return gate(p, a); });
   protocols::install_ping(host_);
   // Circuits are accepted only from our own relays; whoever comes through
@@ -166,6 +191,10 @@ std::string daemon::label(const peer_id& peer) const {
 // Layer 1: runs right after the Noise handshake, before any stream exists.
 bool daemon::gate(const peer_id& peer, const multiaddr& addr) const {
   if (is_relay(peer) || policy_->may_connect(peer)) return true;
+  // DHT servers we bootstrap from, keep in our table or are asking now: the
+  // DHT is all they get (every service checks authorized_keys).
+  if (dht_ && dht_->expects(peer)) return true;
+  if (std::find(dht_relays_.begin(), dht_relays_.end(), peer) != dht_relays_.end()) return true;
   if (pairing_open()) {
     spdlog::info("accepted {} at {} for pairing only (an invite is open)", peer.to_string(),
                  addr.to_string());
@@ -179,6 +208,7 @@ bool daemon::gate(const peer_id& peer, const multiaddr& addr) const {
 void daemon::disconnect_unauthorized() {
   for (const auto& c : host_.all_connections()) {
     if (is_relay(c->remote_peer) || policy_->may_connect(c->remote_peer)) continue;
+    if (dht_ && dht_->expects(c->remote_peer)) continue;
     spdlog::warn("peer {} is no longer authorized: disconnecting", label(c->remote_peer));
     host_.close_connections(c->remote_peer);
   }
@@ -212,10 +242,10 @@ bool daemon::reload(const std::string& why) {
   if (next->identity_key.resolved != cfg_.identity_key.resolved || next->listen != cfg_.listen ||
       next->relays != cfg_.relays || next->naming.host_name != cfg_.naming.host_name ||
       next->naming.networks != cfg_.naming.networks || next->metrics != cfg_.metrics ||
-      next->status_page != cfg_.status_page)
+      next->status_page != cfg_.status_page || next->dht != cfg_.dht)
     spdlog::warn(
-        "identity_key, listen, relays, host_name, networks, metrics and status_page changes "
-        "take effect after a restart");
+        "identity_key, listen, relays, host_name, networks, metrics, status_page and dht "
+        "changes take effect after a restart");
   // Keep what needs a restart as it runs, take services, names and keys.
   next->identity_key = cfg_.identity_key;
   next->listen = cfg_.listen;
@@ -224,6 +254,7 @@ bool daemon::reload(const std::string& why) {
   next->naming.networks = cfg_.naming.networks;
   next->metrics = cfg_.metrics;
   next->status_page = cfg_.status_page;
+  next->dht = cfg_.dht;
   cfg_ = std::move(*next);
   host_.set_limits(cfg_.limits);  // for new connections and streams; none are cut
   policy_ = std::make_shared<const access_policy>(std::move(*policy));
@@ -234,6 +265,26 @@ bool daemon::reload(const std::string& why) {
   note_event(fmt::format("reloaded ({}): {} authorized peers, {} services", why,
                          policy_->peer_count(), cfg_.services.size()));
   return true;
+}
+
+static dht_status dht_status_of(const protocols::kad_node& k) {
+  dht_status d;
+  d.mode = k.server() ? "server" : "client";
+  d.protocol = k.config().protocol;
+  d.routing_table = k.table().size();
+  if (const auto deepest = k.table().deepest_bucket()) {
+    const auto sizes = k.table().bucket_sizes();
+    d.buckets.assign(sizes.begin(), sizes.begin() + static_cast<long>(*deepest + 1));
+  }
+  d.records = k.records().size();
+  d.provider_records = k.providers().records();
+  const auto& st = k.stats();
+  d.requests_served = st.requests_served;
+  d.requests_refused = st.requests_refused;
+  d.rate_limited = st.rate_limited;
+  d.lookups = st.lookups;
+  d.records_published = st.records_published;
+  return d;
 }
 
 daemon_status daemon::status() const {
@@ -272,6 +323,7 @@ daemon_status daemon::status() const {
                           n.denied, n.failed});
   }
   if (network_status_) s.network = network_status_();
+  if (dht_) s.dht = dht_status_of(*dht_);
   return s;
 }
 
@@ -328,10 +380,66 @@ net::awaitable<void> daemon::status_loop() {
   auto alive = alive_;
   net::asio::steady_timer timer(ex_);
   while (*alive && !stopping_) {
+    update_dht_mode();
+    if (dht_ && net::steady_clock::now() - dht_saved_ >= std::chrono::minutes(5)) {
+      dht_saved_ = net::steady_clock::now();
+      save_dht_table();
+    }
     write_status();
     timer.expires_after(opts_.status_interval);
     co_await timer.async_wait(net::use_nothrow);
   }
+}
+
+void daemon::allow_dht_relays(const std::vector<peer_id>& relays) {
+  for (const auto& r : relays) {
+    if (std::find(dht_relays_.begin(), dht_relays_.end(), r) != dht_relays_.end()) continue;
+    // SECURITY: bounded; records name a handful of relays each.
+    if (dht_relays_.size() >= 64) dht_relays_.pop_front();
+    dht_relays_.push_back(r);
+  }
+}
+
+void daemon::load_dht_table() {
+  const auto path = cfg_.dir() / "dht_peers";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  try {
+    const auto text = read_small_file(path, dht::table_file_limits::max_size);
+    auto decoded = dht::decode_table_file(text);
+    if (auto* e = std::get_if<dht::table_file_error>(&decoded)) {
+      spdlog::warn("dht: ignoring {}:{}: {} (starting from the bootstrap peers)", path.string(),
+                   e->line, e->message);
+      return;
+    }
+    const auto& entries = std::get<std::vector<dht::table_entry>>(decoded);
+    const auto taken = dht_->import_table(entries);
+    spdlog::info("dht: {} of {} peers from {}", taken, entries.size(), path.string());
+  } catch (const std::exception& e) {
+    spdlog::warn("dht: cannot read {}: {}", path.string(), e.what());
+  }
+}
+
+void daemon::save_dht_table() {
+  const auto path = cfg_.dir() / "dht_peers";
+  try {
+    const auto entries = dht_->export_table();
+    if (entries.empty()) return;  // keep what an earlier run learned
+    write_private_file(path, dht::encode_table_file(entries), false);
+  } catch (const std::exception& e) {
+    spdlog::debug("dht: cannot write {}: {}", path.string(), e.what());
+  }
+}
+
+void daemon::update_dht_mode() {
+  if (!dht_ || cfg_.dht.mode != dht_mode::auto_mode) return;
+  const bool server = paths_->reachability_status() == protocols::reachability::public_;
+  if (server == dht_->server()) return;
+  dht_->set_server(server);
+  identify_->push_all();  // peers learn that we (no longer) list the protocol
+  spdlog::info("dht: {} mode (AutoNAT says {})", server ? "server" : "client",
+               protocols::to_string(paths_->reachability_status()));
+  note_event(fmt::format("dht: {} mode", server ? "server" : "client"));
 }
 
 net::awaitable<void> daemon::signal_loop() {
@@ -362,6 +470,19 @@ net::awaitable<int> daemon::run() {
   relays_->start();
   paths_->start();
   if (names_) names_->start();
+  if (dht_) {
+    // Our record lists what identify announces: direct and circuit addresses.
+    dht_->set_self_addrs([this] { return host_.announce_addrs(); });
+    load_dht_table();
+    if (cfg_.dht_bootstrap().empty() && dht_->table().size() == 0)
+      spdlog::warn("dht: no bootstrap peers (no relays, no dht.bootstrap): this node can only "
+                   "be found by peers that already know it");
+    dht_saved_ = net::steady_clock::now();  // the first save after a refresh, not the empty table
+    dht_->start(cfg_.dht.refresh_interval);
+    spdlog::info("dht: {} mode {}, {} bootstrap peers, protocol {}", to_string(cfg_.dht.mode),
+                 dht_->server() ? "(server)" : "(client)", cfg_.dht_bootstrap().size(),
+                 cfg_.dht.protocol);
+  }
   note_event(fmt::format("started: {} services, {} authorized peers", cfg_.services.size(),
                          policy_->peer_count()));
   // After the hook: it starts the control socket, so a client that waits for
@@ -375,6 +496,10 @@ net::awaitable<int> daemon::run() {
   if (opts_.hooks.stopping) opts_.hooks.stopping();
   for (auto& f : stop_hooks_) f();
   if (names_) names_->stop();
+  if (dht_) {
+    save_dht_table();
+    dht_->stop();
+  }
   paths_->stop();
   relays_->stop();
   host_.stop();

@@ -17,6 +17,7 @@
 
 namespace peerup::protocols {
 class identify_service;
+class kad_node;
 class path_manager;
 class name_registrar;
 class reservation_keeper;
@@ -88,6 +89,11 @@ class daemon {
   const service_registry& services() const { return services_; }
   protocols::path_manager& paths() { return *paths_; }
   protocols::reservation_keeper& relays() { return *relays_; }
+  // The DHT (docs/dht.md); null with `dht: {enabled: false}`.
+  protocols::kad_node* dht() { return dht_.get(); }
+  // Relays a peer record named (app::add_dht_addrs): the gater lets them
+  // through so a circuit through them can be dialed. At most 64, oldest out.
+  void allow_dht_relays(const std::vector<peer_id>& relays);
   bool is_relay(const peer_id& peer) const;
   std::string name_of(const peer_id& peer) const;  // from names:, "relay", or ""
   // The last max_events events, oldest first.
@@ -117,6 +123,11 @@ class daemon {
   net::awaitable<void> watch_loop();
   net::awaitable<void> status_loop();
   net::awaitable<void> signal_loop();
+  // dht.mode auto: server while AutoNAT says we are public, client otherwise.
+  void update_dht_mode();
+  // <config dir>/dht_peers: the routing table across restarts.
+  void load_dht_table();
+  void save_dht_table();
 
   net::asio::any_io_executor ex_;
   daemon_options opts_;
@@ -129,9 +140,12 @@ class daemon {
   // Observed addresses, AutoNAT, DCUtR and the direct/relayed path per peer.
   std::unique_ptr<protocols::path_manager> paths_;
   std::unique_ptr<protocols::name_registrar> names_;  // null without host_name + networks
+  std::unique_ptr<protocols::kad_node> dht_;  // null when dht.enabled is false
+  std::deque<peer_id> dht_relays_;            // allow_dht_relays
   std::vector<std::function<void()>> stop_hooks_;
   std::function<network_status()> network_status_;
   std::uint64_t started_unix_ = 0;
+  net::steady_clock::time_point dht_saved_{};
   bool stopping_ = false;
   bool status_write_failed_ = false;
   std::string last_reload_error_;

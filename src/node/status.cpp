@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cstdlib>
 
 namespace peerup::app {
 
@@ -187,6 +188,15 @@ std::string to_json(const daemon_status& s) {
             v.active, v.denied, v.failed);
       });
   if (s.network) out += R"(,"network":)" + network_json(*s.network);
+  if (const auto& d = s.dht)
+    out += fmt::format(
+        R"(,"dht":{{"mode":{},"protocol":{},"routing_table":{},"buckets":{},"records":{},)"
+        R"("provider_records":{},"requests_served":{},"requests_refused":{},"rate_limited":{},)"
+        R"("lookups":{},"records_published":{}}})",
+        quote(d->mode), quote(d->protocol), d->routing_table,
+        array(d->buckets, [](std::uint64_t n) { return std::to_string(n); }), d->records,
+        d->provider_records, d->requests_served, d->requests_refused, d->rate_limited, d->lookups,
+        d->records_published);
   return out + "}\n";
 }
 
@@ -225,6 +235,25 @@ std::optional<daemon_status> parse_status(std::string_view json) {
                             num(v, "streams"), num(v, "active"), num(v, "denied"),
                             num(v, "failed")});
     s.network = network_of(root["network"]);
+    if (const auto d = root["dht"]; d && d.IsMap()) {
+      dht_status ds;
+      ds.mode = str(d, "mode");
+      ds.protocol = str(d, "protocol");
+      ds.routing_table = num(d, "routing_table");
+      // SECURITY: a table has at most 256 buckets.
+      for (const auto& b : d["buckets"]) {
+        if (ds.buckets.size() >= 256) break;
+        ds.buckets.push_back(b.IsScalar() ? std::strtoull(b.Scalar().c_str(), nullptr, 10) : 0);
+      }
+      ds.records = num(d, "records");
+      ds.provider_records = num(d, "provider_records");
+      ds.requests_served = num(d, "requests_served");
+      ds.requests_refused = num(d, "requests_refused");
+      ds.rate_limited = num(d, "rate_limited");
+      ds.lookups = num(d, "lookups");
+      ds.records_published = num(d, "records_published");
+      s.dht = std::move(ds);
+    }
     return s;
   } catch (const YAML::Exception&) {
     return std::nullopt;
@@ -274,6 +303,12 @@ std::string render_status(const daemon_status& s) {
     out += fmt::format("  {:<12} {:<22} {:<8}  streams {} (active {}), denied {}, failed {}\n",
                        v.name, v.local_address, v.enabled ? "enabled" : "disabled", v.streams,
                        v.active, v.denied, v.failed);
+  if (const auto& d = s.dht) {
+    out += fmt::format("dht: {} ({}), routing table {} peers, {} records held, {} lookups, "
+                       "record published on {} servers\n",
+                       d->mode, d->protocol, d->routing_table, d->records, d->lookups,
+                       d->records_published);
+  }
   if (const auto& n = s.network) {
     out += fmt::format("network: {} {}{} mtu {}\n", n->interface, n->address,
                        n->address6.empty() ? "" : " " + n->address6, n->mtu);

@@ -88,6 +88,17 @@ struct network_status {
   std::vector<network_peer_status> peers;
 };
 
+// The Kademlia DHT (docs/dht.md): its mode and the routing table.
+struct dht_status {
+  std::string mode;              // "server" or "client" (what it is now)
+  std::string protocol;
+  std::uint64_t routing_table = 0;  // peers in the routing table
+  std::vector<std::uint64_t> buckets;  // members per bucket, up to the deepest non-empty one
+  std::uint64_t records = 0, provider_records = 0;  // held for others
+  std::uint64_t requests_served = 0, requests_refused = 0, rate_limited = 0;
+  std::uint64_t lookups = 0, records_published = 0;
+};
+
 struct daemon_status {
   long pid = 0;
   std::string peer_id;
@@ -102,6 +113,7 @@ struct daemon_status {
   std::vector<connection_status> connections;
   std::vector<service_status> services;
   std::optional<network_status> network;  // only with network mode on
+  std::optional<dht_status> dht;          // only with the DHT enabled
 };
 
 inline constexpr std::uint64_t status_stale_after_s = 15;

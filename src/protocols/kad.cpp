@@ -1,5 +1,6 @@
 #include "protocols/kad.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <random>
 #include <set>
@@ -15,6 +16,15 @@ namespace {
 
 using wire::kad_message;
 using wire::kad_type;
+
+// Byte equality without std::equal: g++ 12 reports a false stringop-overread
+// on the memcmp it inlines for vectors compared inside coroutines.
+bool same_bytes(byte_span a, byte_span b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
 
 std::vector<dht::lookup_peer> as_lookup_peers(const std::vector<wire::kad_peer>& in) {
   std::vector<dht::lookup_peer> out;
@@ -85,6 +95,7 @@ kad_node::kad_node(net::host& h, kad_config cfg)
 
 kad_node::~kad_node() {
   *alive_ = false;
+  if (timer_) timer_->cancel();
   if (cfg_.server) host_.remove_handler(proto_);
 }
 
@@ -129,7 +140,10 @@ std::optional<kad_message> kad_node::answer(const kad_message& req, const peer_i
   out.key = req.key;
   switch (req.type) {
     case kad_type::find_node:
-    case kad_type::get_value:  // no record store yet: closer peers only
+      out.closer_peers = closer_peers(target, from);
+      return out;
+    case kad_type::get_value:
+      if (auto v = records_.get(req.key, now)) out.record = wire::kad_record{req.key, *v, {}};
       out.closer_peers = closer_peers(target, from);
       return out;
     case kad_type::get_providers:
@@ -150,9 +164,44 @@ std::optional<kad_message> kad_node::answer(const kad_message& req, const peer_i
       }
       return std::nullopt;
     case kad_type::ping: return out;
-    case kad_type::put_value: break;
+    case kad_type::put_value: {
+      // Spec: the record's key is the message's key; the answer echoes the
+      // request (go does so). A record the validator refuses is not stored,
+      // and the stream is reset (no echo), so the sender counts a failure.
+      if (!req.record || !same_bytes(req.record->key, req.key)) return std::nullopt;
+      auto stored = records_.put(req.key, req.record->value, now);
+      if (!stored) {
+        spdlog::debug("kad: record from {} refused: {}", from.to_string(),
+                      stored.error().message());
+        return std::nullopt;
+      }
+      if (*stored != dht::put_outcome::kept_old) ++stats_.records_stored;
+      out.record = wire::kad_record{req.key, req.record->value, {}};
+      return out;
+    }
   }
   return std::nullopt;
+}
+
+bool kad_node::admit(const peer_id& from, net::steady_clock::time_point now) {
+  auto it = rate_.find(from);
+  if (it == rate_.end()) {
+    // SECURITY: bounded; the peer heard from longest ago is forgotten first.
+    if (rate_.size() >= cfg_.max_rate_peers) {
+      auto idlest = rate_.begin();
+      for (auto j = rate_.begin(); j != rate_.end(); ++j)
+        if (j->second.last < idlest->second.last) idlest = j;
+      rate_.erase(idlest);
+    }
+    it = rate_.emplace(from, bucket{cfg_.request_burst, now}).first;
+  }
+  auto& b = it->second;
+  const double elapsed = std::chrono::duration<double>(now - b.last).count();
+  b.tokens = std::min(cfg_.request_burst, b.tokens + elapsed * cfg_.requests_per_second);
+  b.last = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 net::awaitable<void> kad_node::serve(net::stream_ptr s, net::stream_context ctx) {
@@ -178,16 +227,28 @@ net::awaitable<void> kad_node::serve(net::stream_ptr s, net::stream_context ctx)
     auto raw = co_await net::with_timeout(std::move(reading), cfg_.request_timeout);
     if (!*alive) co_return;
     if (!raw) break;  // end of stream, timeout or oversized frame
+    // SECURITY: the per-peer budget, over all of its streams.
+    if (!admit(from, net::steady_clock::now())) {
+      ++stats_.rate_limited;
+      spdlog::debug("kad: {} is over its request rate: stream reset", from.to_string());
+      s->reset();
+      co_return;
+    }
     auto req = kad_message::decode(*raw);
-    if (!req || req->type == kad_type::put_value) {
+    if (!req) {
       ++stats_.requests_refused;
       spdlog::debug("kad: refused a request from {}: {}", from.to_string(),
-                    req ? "PUT_VALUE (no record store)" : req.error().message());
+                    req.error().message());
+      s->reset();
+      co_return;
+    }
+    auto reply = answer(*req, from);
+    if (!reply && req->type == kad_type::put_value) {
+      ++stats_.requests_refused;
       s->reset();
       co_return;
     }
     ++stats_.requests_served;
-    auto reply = answer(*req, from);
     if (!reply) continue;
     const bytes encoded = reply->encode();
     if (!co_await net::write_length_prefixed(*s, encoded)) co_return s->reset();
@@ -206,12 +267,25 @@ net::awaitable<kad_lookup_result> kad_node::run_lookup(
   dht::lookup l(target, host_.id(), seeds, cfg_.lookup);
   auto run = std::make_shared<lookup_run>(host_.get_executor());
   bool stop = false;
+  // Peers asked and not yet answered; expects() admits them through a gater.
+  std::vector<peer_id> pending;
+  struct forget_pending {
+    kad_node& node;
+    std::vector<peer_id>& pending;
+    std::shared_ptr<bool> alive;
+    ~forget_pending() {
+      if (!*alive) return;
+      for (const auto& p : pending) node.forget_asking(p);
+    }
+  } forget{*this, pending, alive};
   // Each round hands out what the machine asks for, then waits for at least
   // one answer. The machine bounds the requests (each candidate once, at most
   // max_candidates), so the loop ends.
   while (!stop && !l.done()) {
     for (auto& to : l.next(net::steady_clock::now())) {
       ++stats_.requests_sent;
+      ++asking_[to.id];
+      pending.push_back(to.id);
       net::asio::co_spawn(
           host_.get_executor(),
           [](net::host& h, protocol_id proto, dht::lookup_peer to, kad_message req,
@@ -229,6 +303,10 @@ net::awaitable<kad_lookup_result> kad_node::run_lookup(
     while (!run->finished.empty()) {
       auto done = std::move(run->finished.front());
       run->finished.pop_front();
+      if (auto it = std::find(pending.begin(), pending.end(), done.to.id); it != pending.end()) {
+        pending.erase(it);
+        forget_asking(done.to.id);
+      }
       if (!done.answer) {
         ++stats_.requests_failed;
         table_.on_failure(done.to.id);
@@ -347,6 +425,174 @@ net::awaitable<std::vector<dht::provider>> kad_node::find_providers(bytes key, s
   auto walking = run_lookup(dht::kad_key::of(key), kad_message::get_providers(key), on_answer);
   (void)co_await std::move(walking);
   co_return out;
+}
+
+void kad_node::add_bootstrap(const peer_id& id, const std::vector<multiaddr>& addrs) {
+  for (const auto& [p, a] : bootstrap_)
+    if (p == id) return;
+  bootstrap_.emplace_back(id, addrs);
+  add_server(id, addrs);
+}
+
+std::vector<dht::table_entry> kad_node::export_table() const {
+  std::vector<dht::table_entry> out;
+  for (const auto* e : table_.closest(table_.self_key(), table_.size())) {
+    auto addrs = e->addrs.empty() ? host_.peers().addrs(e->id) : e->addrs;
+    if (!addrs.empty()) out.emplace_back(e->id, std::move(addrs));
+  }
+  return out;
+}
+
+std::size_t kad_node::import_table(const std::vector<dht::table_entry>& entries) {
+  std::size_t taken = 0;
+  const auto now = net::steady_clock::now();
+  for (const auto& [id, addrs] : entries) {
+    if (id == host_.id() || addrs.empty()) continue;
+    const auto r = table_.add(id, addrs, now);
+    if (r == dht::add_outcome::added || r == dht::add_outcome::updated ||
+        r == dht::add_outcome::replaced_stale) {
+      host_.peers().add_addrs(id, addrs);
+      ++taken;
+    }
+  }
+  return taken;
+}
+
+void kad_node::forget_asking(const peer_id& id) {
+  auto it = asking_.find(id);
+  if (it != asking_.end() && --it->second == 0) asking_.erase(it);
+}
+
+bool kad_node::expects(const peer_id& id) const {
+  if (table_.find(id) != nullptr || asking_.find(id) != asking_.end()) return true;
+  for (const auto& [p, a] : bootstrap_)
+    if (p == id) return true;
+  return false;
+}
+
+void kad_node::start(std::chrono::seconds interval) {
+  if (running_) return;
+  running_ = true;
+  publish_pending_ = true;
+  timer_ = std::make_unique<net::asio::steady_timer>(host_.get_executor());
+  net::asio::co_spawn(host_.get_executor(), refresh_loop(interval), net::asio::detached);
+}
+
+void kad_node::stop() {
+  running_ = false;
+  if (timer_) timer_->cancel();
+}
+
+void kad_node::publish_soon() {
+  publish_pending_ = true;
+  if (timer_) timer_->cancel();
+}
+
+net::awaitable<void> kad_node::refresh_loop(std::chrono::seconds interval) {
+  auto alive = alive_;
+  std::optional<net::steady_clock::time_point> last_bootstrap;
+  // Bounded by stop() and our destruction; each turn waits on the timer.
+  while (*alive && running_) {
+    const auto now = net::steady_clock::now();
+    if (!last_bootstrap || now - *last_bootstrap >= interval) {
+      // A table that ran empty (every peer failed) starts again from the
+      // bootstrap peers.
+      if (table_.size() == 0)
+        for (const auto& [p, a] : bootstrap_) add_server(p, a);
+      auto walking = bootstrap();
+      co_await std::move(walking);
+      if (!*alive || !running_) co_return;
+      records_.expire(net::steady_clock::now());
+      providers_.expire(net::steady_clock::now());
+      last_bootstrap = net::steady_clock::now();
+      publish_pending_ = true;  // republish: stores drop records after their ttl
+      for (std::size_t i = 0; i < provided_.size(); ++i) {
+        auto providing = provide(provided_[i]);
+        const auto n = co_await std::move(providing);
+        if (!*alive || !running_) co_return;
+        spdlog::debug("kad: provided key {} of {} on {} servers", i + 1, provided_.size(), n);
+      }
+    }
+    if (publish_pending_ && self_addrs_) {
+      publish_pending_ = false;
+      auto publishing = publish_peer_record(self_addrs_());
+      const auto n = co_await std::move(publishing);
+      if (!*alive || !running_) co_return;
+      spdlog::debug("kad: published our peer record on {} servers", n);
+    }
+    timer_->expires_after(interval - (net::steady_clock::now() - *last_bootstrap));
+    co_await timer_->async_wait(net::use_nothrow);
+  }
+}
+
+net::awaitable<std::size_t> kad_node::put_value(bytes key, bytes value) {
+  auto alive = alive_;
+  // Our own validator first: a record we would refuse, others refuse too.
+  if (!dht::validate_record(key, value)) co_return 0;
+  if (cfg_.server) (void)records_.put(key, value, net::steady_clock::now());
+  auto walking = closest_peers(key);
+  auto closest = co_await std::move(walking);
+  if (!*alive) co_return 0;
+  std::size_t sent = 0;
+  for (const auto& p : closest.closest) {
+    auto sending = kad_request(host_, proto_, p,
+                               kad_message::put_value(wire::kad_record{key, value, {}}),
+                               cfg_.lookup.request_timeout);
+    auto r = co_await std::move(sending);
+    if (!*alive) co_return sent;
+    if (r && r->record && same_bytes(r->record->value, value)) ++sent;
+  }
+  co_return sent;
+}
+
+net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t quorum) {
+  std::optional<bytes> best;
+  std::uint64_t best_seq = 0;
+  std::size_t valid = 0;
+  auto consider = [&](byte_span value) {
+    auto r = dht::validate_record(key, value);
+    if (!r) return;
+    ++valid;
+    if (!best || r->seq > best_seq) {
+      best = bytes(value.begin(), value.end());
+      best_seq = r->seq;
+    }
+  };
+  if (auto local = records_.get(key, net::steady_clock::now())) consider(*local);
+  auto on_answer = [&](const peer_id& from, const kad_message& m) {
+    if (m.record && same_bytes(m.record->key, key)) {
+      consider(m.record->value);
+    } else if (m.record) {
+      spdlog::debug("kad: {} answered GET_VALUE with a record of another key", from.to_string());
+    }
+    return valid >= quorum;
+  };
+  auto walking = run_lookup(dht::kad_key::of(key), kad_message::get_value(key), on_answer);
+  (void)co_await std::move(walking);
+  co_return best;
+}
+
+net::awaitable<std::size_t> kad_node::publish_peer_record(std::vector<multiaddr> addrs) {
+  // SECURITY: a record over the bound would be refused everywhere.
+  if (addrs.size() > wire::peer_record_max_addrs) addrs.resize(wire::peer_record_max_addrs);
+  const auto seq = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  auto envelope = wire::seal_peer_record(host_.identity(), {host_.id(), seq, std::move(addrs)});
+  auto putting = put_value(wire::peer_record_key(host_.id()), std::move(envelope));
+  const auto n = co_await std::move(putting);
+  stats_.records_published = n;  // the last publish, not a sum
+  co_return n;
+}
+
+net::awaitable<std::optional<wire::peer_record>> kad_node::find_peer_record(peer_id id) {
+  auto getting = get_value(wire::peer_record_key(id));
+  auto value = co_await std::move(getting);
+  if (!value) co_return std::nullopt;
+  auto r = wire::open_peer_record(*value);
+  if (!r) co_return std::nullopt;
+  co_return *r;
 }
 
 }  // namespace peerup::protocols

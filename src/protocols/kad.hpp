@@ -8,12 +8,20 @@
 // that answered one of our queries, or that list the protocol in identify,
 // enter our table.
 //
-// Not yet here: GET_VALUE/PUT_VALUE records (a GET_VALUE is answered with
-// closer peers only; a PUT_VALUE is refused by resetting the stream), and the
-// persistence of the routing table across restarts.
+// Records (GET_VALUE/PUT_VALUE): one record type, the signed peer record of
+// wire/peer_record.hpp under peer_record_key(peer), validated by
+// dht::record_store. A node publishes its own record at every refresh and
+// when its addresses change (publish_soon); find_peer_record resolves a peer
+// ID to the addresses its owner signed.
+//
+// The routing table survives restarts through export_table/import_table
+// (the daemon keeps them in <config dir>/dht_peers, dht/table_file.hpp).
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,9 +29,12 @@
 
 #include "dht/lookup.hpp"
 #include "dht/provider_store.hpp"
+#include "dht/record_store.hpp"
 #include "dht/routing_table.hpp"
+#include "dht/table_file.hpp"
 #include "net/host.hpp"
 #include "wire/kad_message.hpp"
+#include "wire/peer_record.hpp"
 
 namespace peerup::protocols {
 
@@ -34,10 +45,17 @@ struct kad_config {
   dht::routing_config routing;
   dht::lookup_config lookup;
   dht::provider_limits providers;
+  dht::record_limits records;
   // SECURITY: an inbound stream serves at most this many requests, each
   // within `request_timeout` of the previous answer.
   std::size_t max_requests_per_stream = 64;
   net::steady_clock::duration request_timeout = std::chrono::seconds(10);
+  // SECURITY: inbound requests per peer, a token bucket over all its
+  // streams: `request_burst` at once, refilled at `requests_per_second`. A
+  // lookup asks one server once or twice, so only a flood hits this.
+  double requests_per_second = 20;
+  double request_burst = 100;
+  std::size_t max_rate_peers = 4096;  // peers tracked; the idlest is forgotten first
   // A closed network answers only the peers this accepts (e.g. authorized
   // keys); empty: everyone.
   std::function<bool(const peer_id&)> may_query;
@@ -49,6 +67,9 @@ struct kad_stats {
   std::uint64_t requests_sent = 0;     // outbound requests
   std::uint64_t requests_failed = 0;   // outbound requests that failed or timed out
   std::uint64_t lookups = 0;
+  std::uint64_t rate_limited = 0;      // inbound requests refused by the per-peer limit
+  std::uint64_t records_stored = 0;    // PUT_VALUE records stored or replaced
+  std::uint64_t records_published = 0; // servers that took our peer record at the last publish
 };
 
 // The outcome of one lookup, for status and benchmarks.
@@ -74,7 +95,36 @@ class kad_node {
   void add_server(const peer_id& id, const std::vector<multiaddr>& addrs);
   const dht::routing_table& table() const { return table_; }
   const dht::provider_store& providers() const { return providers_; }
+  const dht::record_store& records() const { return records_; }
   const kad_stats& stats() const { return stats_; }
+  const kad_config& config() const { return cfg_; }
+
+  // A bootstrap peer: added like add_server, and added again whenever the
+  // routing table runs empty (a bootstrap peer that was down comes back).
+  void add_bootstrap(const peer_id& id, const std::vector<multiaddr>& addrs);
+  // True for peers the DHT talks to: bootstrap peers, table members, and
+  // peers a lookup is asking right now. A gater that admits only known
+  // peers lets these through (the DHT grants them nothing else).
+  bool expects(const peer_id& id) const;
+
+  // The table's members and their addresses, closest to us first, to be
+  // written to disk; import_table adds such entries back as servers (through
+  // the table's own limits) and returns how many it took.
+  std::vector<dht::table_entry> export_table() const;
+  std::size_t import_table(const std::vector<dht::table_entry>& entries);
+
+  // Starts the refresh loop: bootstrap now and every `interval`, then
+  // publish our peer record (when set_self_addrs was called). stop() ends it.
+  void start(std::chrono::seconds interval);
+  void stop();
+  // Publishes our peer record at the next turn of the refresh loop (our
+  // addresses changed: a reservation was made or lost).
+  void publish_soon();
+  // A key we provide (ADD_PROVIDER) at every turn of the refresh loop, e.g.
+  // dht::namespace_key(dht::relay_namespace) on a relay.
+  void provide_always(bytes key) { provided_.push_back(std::move(key)); }
+  // What our peer record lists; the record is published only once this is set.
+  void set_self_addrs(std::function<std::vector<multiaddr>()> f) { self_addrs_ = std::move(f); }
 
   // The spec's bootstrap: a lookup of our own ID, then of a random key in
   // each bucket up to the deepest non-empty one.
@@ -90,6 +140,17 @@ class kad_node {
   net::awaitable<std::size_t> provide(bytes key);
   // GET_PROVIDERS lookup; stops once `want` providers are known.
   net::awaitable<std::vector<dht::provider>> find_providers(bytes key, std::size_t want);
+  // PUT_VALUE of `value` under `key` on the k closest servers (and in our own
+  // store when we are a server); returns how many servers took it. A value
+  // our own validator refuses is not sent (returns 0).
+  net::awaitable<std::size_t> put_value(bytes key, bytes value);
+  // GET_VALUE lookup: the valid record with the highest seq among those the
+  // servers hold (the lookup stops after `quorum` valid answers).
+  net::awaitable<std::optional<bytes>> get_value(bytes key, std::size_t quorum = 3);
+  // Signs and publishes our peer record with `addrs` (seq: unix microseconds).
+  net::awaitable<std::size_t> publish_peer_record(std::vector<multiaddr> addrs);
+  // The peer record `id` signed, found through the DHT.
+  net::awaitable<std::optional<wire::peer_record>> find_peer_record(peer_id id);
 
  private:
   struct lookup_run;
@@ -103,13 +164,30 @@ class kad_node {
       dht::kad_key target, wire::kad_message req,
       std::function<bool(const peer_id&, const wire::kad_message&)> on_answer);
   void note_server(const peer_id& id, const std::vector<multiaddr>& addrs);
+  // Takes one token of `from`'s bucket; false when it is empty.
+  bool admit(const peer_id& from, net::steady_clock::time_point now);
+  void forget_asking(const peer_id& id);
+  net::awaitable<void> refresh_loop(std::chrono::seconds interval);
 
   net::host& host_;
   kad_config cfg_;
   protocol_id proto_;
   dht::routing_table table_;
   dht::provider_store providers_;
+  dht::record_store records_;
   kad_stats stats_;
+  struct bucket {
+    double tokens = 0;
+    net::steady_clock::time_point last;
+  };
+  std::map<peer_id, bucket> rate_;
+  std::map<peer_id, unsigned> asking_;  // targets of requests in flight, with their count
+  std::vector<std::pair<peer_id, std::vector<multiaddr>>> bootstrap_;
+  std::function<std::vector<multiaddr>()> self_addrs_;
+  std::vector<bytes> provided_;
+  std::unique_ptr<net::asio::steady_timer> timer_;
+  bool running_ = false;
+  bool publish_pending_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

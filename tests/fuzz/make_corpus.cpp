@@ -38,6 +38,7 @@
 #include "wire/pairing.hpp"
 #include "wire/kad_message.hpp"
 #include "wire/relay_message.hpp"
+#include "wire/peer_record.hpp"
 #include "wire/relay_server_state.hpp"
 #include "wire/relay_voucher.hpp"
 #include "wire/service_catalog_message.hpp"
@@ -270,6 +271,14 @@ void messages() {
             .encode());
   write("length_prefixed", "small",
         cat({u8(2), u8(3), frame_length_prefixed(as_bytes("hi")), u8(1), bytes{0}}));
+  // Signed peer records (the DHT's one record type) and their payload.
+  const peer_record pr{alice, 1700000000000000, {sample_addrs()[0], sample_addrs()[2]}};
+  write("peer_record", "sealed_by_initiator", seal_peer_record(fuzz::initiator_identity(), pr));
+  write("peer_record", "payload_of_initiator", pr.encode());
+  write("kad_message", "put_peer_record",
+        kad_message::put_value(kad_record{peer_record_key(alice),
+                                          seal_peer_record(fuzz::initiator_identity(), pr), ""})
+            .encode());
 }
 
 void multistream_seeds() {

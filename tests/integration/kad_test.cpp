@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <variant>
 
 #include "net/length_prefixed_io.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/kad.hpp"
 #include "support/async_test.hpp"
+#include "wire/peer_record.hpp"
 
 namespace peerup::test {
 namespace {
@@ -168,7 +170,7 @@ TEST_F(dht_network, bad_requests_reset_the_stream_and_the_server_keeps_serving) 
       auto r = co_await net::read_length_prefixed(*opened->stream, 1024);
       garbage_reset = !r;
     }
-    // 2. PUT_VALUE (no record store): refused.
+    // 2. PUT_VALUE of a record no validator accepts (not a peer record): refused.
     {
       const dht::lookup_peer to{server.host.id(), {}};
       const wire::kad_record record{bytes{'k'}, bytes{'v'}, ""};
@@ -188,6 +190,114 @@ TEST_F(dht_network, bad_requests_reset_the_stream_and_the_server_keeps_serving) 
   EXPECT_TRUE(put_reset);
   EXPECT_TRUE(after) << why;
   EXPECT_EQ(nodes[0]->kad.stats().requests_refused, 2U);
+}
+
+TEST_F(dht_network, peer_records_round_trip_and_the_newer_one_wins) {
+  std::size_t first = 0, second = 0;
+  std::optional<wire::peer_record> got1, got2, missing;
+  const auto a1 = *multiaddr::parse("/ip4/192.0.2.1/tcp/4001");
+  const auto a2 = *multiaddr::parse(
+      "/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/"
+      "p2p-circuit");
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await build(10);
+        // Named, not braced temporaries inside co_await (g++ 12).
+        const std::vector<multiaddr> one{a1}, two{a1, a2};
+        first = co_await nodes[4]->kad.publish_peer_record(one);
+        got1 = co_await nodes[9]->kad.find_peer_record(nodes[4]->host.id());
+        second = co_await nodes[4]->kad.publish_peer_record(two);
+        got2 = co_await nodes[8]->kad.find_peer_record(nodes[4]->host.id());
+        missing = co_await nodes[8]->kad.find_peer_record(nodes[5]->host.id());
+      },
+      300s);
+  EXPECT_GE(first, 3U);
+  EXPECT_GE(second, 3U);
+  ASSERT_TRUE(got1);
+  EXPECT_EQ(got1->peer, nodes[4]->host.id());
+  EXPECT_EQ(got1->addrs, std::vector<multiaddr>{a1});
+  ASSERT_TRUE(got2);
+  EXPECT_GT(got2->seq, got1->seq);
+  EXPECT_EQ(got2->addrs, (std::vector<multiaddr>{a1, a2}));
+  EXPECT_FALSE(missing);  // node 5 never published
+  std::size_t holders = 0;
+  for (const auto& node : nodes) holders += node->kad.records().size();
+  EXPECT_GE(holders, second);
+}
+
+TEST_F(dht_network, a_record_signed_by_another_peer_is_refused) {
+  bool forged_refused = false, own_taken = false;
+  run_async(io, [&]() -> net::awaitable<void> {
+    auto& server = add();
+    auto& mallory = add();
+    auto& victim = add();
+    const protocol_id proto{std::string(wire::kad_peerup_protocol_id)};
+    const dht::lookup_peer to{server.host.id(), server.host.listen_addrs()};
+    const auto addr = *multiaddr::parse("/ip4/192.0.2.66/tcp/4001");
+    // Mallory's valid record, put under the victim's key.
+    const auto mine = wire::seal_peer_record(mallory.host.identity(), {mallory.host.id(), 1, {addr}});
+    const wire::kad_record forged{wire::peer_record_key(victim.host.id()), mine, ""};
+    const auto put_forged = wire::kad_message::put_value(forged);
+    auto r1 = co_await protocols::kad_request(mallory.host, proto, to, put_forged, 5s);
+    forged_refused = !r1;
+    const wire::kad_record own{wire::peer_record_key(mallory.host.id()), mine, ""};
+    const auto put_own = wire::kad_message::put_value(own);
+    auto r2 = co_await protocols::kad_request(mallory.host, proto, to, put_own, 5s);
+    own_taken = r2 && r2->record && r2->record->value == mine;  // echoed (go does)
+  });
+  EXPECT_TRUE(forged_refused);
+  EXPECT_TRUE(own_taken);
+  EXPECT_EQ(nodes[0]->kad.records().size(), 1U);
+  EXPECT_EQ(nodes[0]->kad.stats().records_stored, 1U);
+}
+
+TEST_F(dht_network, a_peer_over_its_request_rate_is_cut_off) {
+  std::size_t answered = 0;
+  run_async(io, [&]() -> net::awaitable<void> {
+    protocols::kad_config strict;
+    strict.requests_per_second = 0.001;  // no refill within the test
+    strict.request_burst = 5;
+    auto& server = add(strict);
+    auto& flooder = add();
+    const protocol_id proto{std::string(wire::kad_peerup_protocol_id)};
+    const dht::lookup_peer to{server.host.id(), server.host.listen_addrs()};
+    const bytes key{1};
+    const auto req = wire::kad_message::find_node(key);
+    // Bounded: 20 requests, each on its own stream (the budget spans streams).
+    for (int i = 0; i < 20; ++i) {
+      auto r = co_await protocols::kad_request(flooder.host, proto, to, req, 5s);
+      if (r) ++answered;
+    }
+  });
+  EXPECT_EQ(answered, 5U);
+  EXPECT_EQ(nodes[0]->kad.stats().rate_limited, 15U);
+}
+
+TEST_F(dht_network, a_saved_routing_table_lets_a_restarted_node_look_up_without_bootstrap) {
+  std::vector<multiaddr> addrs;
+  std::size_t taken = 0, saved = 0;
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await build(8);
+        // 1. node 7's table goes through the file format, as the daemon writes it;
+        const auto text = dht::encode_table_file(nodes[7]->kad.export_table());
+        auto decoded = dht::decode_table_file(text);
+        EXPECT_TRUE(std::holds_alternative<std::vector<dht::table_entry>>(decoded));
+        if (!std::holds_alternative<std::vector<dht::table_entry>>(decoded)) co_return;
+        const auto& entries = std::get<std::vector<dht::table_entry>>(decoded);
+        saved = entries.size();
+        // 2. a fresh node (no bootstrap peers) reads it and finds node 3.
+        auto& fresh = add();
+        taken = fresh.kad.import_table(entries);
+        addrs = co_await fresh.kad.find_peer(nodes[3]->host.id());
+      },
+      300s);
+  EXPECT_GE(saved, 3U);
+  EXPECT_EQ(taken, saved);
+  ASSERT_FALSE(addrs.empty());
+  EXPECT_EQ(addrs.front(), nodes[3]->host.listen_addrs().front());
 }
 
 }  // namespace

@@ -102,3 +102,24 @@ TEST(api, cookie_is_accepted_as_bearer_or_session_cookie_only_when_equal) {
   EXPECT_FALSE(cookie_matches(c, "", "peerup_session=" + c + "x"));
   EXPECT_FALSE(cookie_matches("", "Bearer ", ""));  // no cookie yet: nothing matches
 }
+
+TEST(api, dht_routes_take_a_peer_id_or_a_bounded_key) {
+  EXPECT_EQ(ok("GET", "/v1/dht").what, route::dht_status);
+  auto f = ok("POST", "/v1/dht/find-peer", R"({"peer":")" + peer + "\"}");
+  EXPECT_EQ(f.what, route::dht_find_peer);
+  EXPECT_EQ(f.peer->to_string(), peer);
+  auto p = ok("POST", "/v1/dht/providers", R"({"key":"/peerup/relays"})");
+  EXPECT_EQ(p.what, route::dht_providers);
+  EXPECT_EQ(p.key, "/peerup/relays");
+  // A name is not enough: the DHT is keyed by peer ID.
+  EXPECT_NE(err("POST", "/v1/dht/find-peer", R"({"peer":"home"})").message.find("peer ID"),
+            std::string::npos);
+  EXPECT_EQ(err("POST", "/v1/dht/providers", R"({"key":""})").status, 400u);
+  EXPECT_NE(err("POST", "/v1/dht/providers", R"({"key":")" + std::string(257, 'x') + "\"}")
+                .message.find("1 to 256 bytes"),
+            std::string::npos);
+  EXPECT_NE(err("POST", "/v1/dht/providers", R"({"key":"a\u0001b"})").message.find("control"),
+            std::string::npos);
+  EXPECT_EQ(err("POST", "/v1/dht").status, 405u);
+  EXPECT_NE(err("GET", "/v1/dht", R"({"x":1})").message.find("takes no body"), std::string::npos);
+}
