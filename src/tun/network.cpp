@@ -43,6 +43,7 @@ switch_config switch_config_of(const app::config& cfg) {
 // Runs `argv` (found on PATH) and waits at most 5 s for it; true on exit 0.
 bool run_bounded(const std::vector<std::string>& argv) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
@@ -97,8 +98,8 @@ net::datagram_stats network::quic_stats(const peer_id& peer) const {
   return s;
 }
 
-network::network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
-                 std::function<bool(const peer_id&)> authorized, device_opener open_device)
+network::network(net::host& host, const app::config& cfg, const std::vector<peer_id>& members,
+                 std::function<bool(const peer_id&)> authorized, const device_opener& open_device)
     : host_(host),
       authorized_(std::move(authorized)),
       dns_server_(cfg.gateway.dns),

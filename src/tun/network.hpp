@@ -87,8 +87,9 @@ class network {
   // Opens the device; throws std::runtime_error with the message of
   // device::open (naming the fix and the rootless alternatives).
   // `open_device`: null opens the Linux TUN device (device::open).
-  network(net::host& host, const app::config& cfg, std::vector<peer_id> members,
-          std::function<bool(const peer_id&)> authorized, device_opener open_device = nullptr);
+  network(net::host& host, const app::config& cfg, const std::vector<peer_id>& members,
+          std::function<bool(const peer_id&)> authorized,
+          const device_opener& open_device = nullptr);
   ~network();
   network(const network&) = delete;
   network& operator=(const network&) = delete;

@@ -42,8 +42,8 @@ ip_address derive_v6(const peer_id& peer, const ip_prefix& prefix) {
 
 ip_prefix default_prefix6() { return *ip_prefix::parse("fd70:6565:7275::/48"); }
 
-address_book::address_book(ip_prefix prefix4, ip_prefix prefix6, member self,
-                           std::vector<member> peers)
+address_book::address_book(ip_prefix prefix4, ip_prefix prefix6, const member& self,
+                           const std::vector<member>& peers)
     : prefix4_(prefix4), prefix6_(prefix6), self_(self.peer) {
   std::set<ip_address> taken;
   std::map<peer_id, ip_address, peer_less> placed;

@@ -66,7 +66,8 @@ class address_book {
   // `self` and `peers` are placed as the header describes; duplicates of a
   // pin are rejected by the config loader, and if they reach us anyway the
   // first (self, then config order) wins.
-  address_book(ip_prefix prefix4, ip_prefix prefix6, member self, std::vector<member> peers);
+  address_book(ip_prefix prefix4, ip_prefix prefix6, const member& self,
+               const std::vector<member>& peers);
 
   const ip_address& self_v4() const { return self_v4_; }
   const ip_address& self_v6() const { return self_v6_; }
