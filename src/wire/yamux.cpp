@@ -248,6 +248,25 @@ std::size_t session::write(std::uint32_t id, byte_span data) {
   return n;
 }
 
+std::size_t session::write_borrowed(std::uint32_t id, byte_span data,
+                                   std::vector<borrowed_frame>& frames) {
+  auto it = streams_.find(id);
+  if (failed_ || it == streams_.end() || it->second.local_fin) return 0;
+  stream& s = it->second;
+  const std::size_t n = std::min<std::size_t>(data.size(), s.send_window);
+  for (std::size_t off = 0; off < n;) {
+    const std::size_t chunk = std::min(n - off, frame_cap_);
+    frames.push_back(borrowed_frame{
+        encode(frame_header{.type = frame_type::data,
+                            .stream_id = id,
+                            .length = static_cast<std::uint32_t>(chunk)}),
+        data.subspan(off, chunk)});
+    off += chunk;
+  }
+  s.send_window -= static_cast<std::uint32_t>(n);
+  return n;
+}
+
 void session::consumed(std::uint32_t id, std::size_t n, std::uint64_t now_ms) {
   now_ms_ = now_ms;
   auto it = streams_.find(id);
