@@ -140,6 +140,10 @@ class session {
   void deliver_payload(byte_span chunk, std::vector<event>& events);
   void forget(std::uint32_t id);
   void send_frame(frame_type type, std::uint16_t flags, std::uint32_t id, std::uint32_t length);
+  // write() and write_borrowed(): window accounting and framing, each frame
+  // handed to emit(header, payload).
+  template <class EmitFrame>
+  std::size_t write_frames(std::uint32_t id, byte_span data, EmitFrame emit);
   result<void> fail(errc e);
   bool is_ours(std::uint32_t id) const { return (id % 2 == 1) == is_client_; }
 

@@ -9,6 +9,7 @@
 #include "net/tcp_transport.hpp"
 #include "net/yamux_connection.hpp"
 #include "support/async_test.hpp"
+#include "support/socket_pair.hpp"
 
 namespace peerup::net {
 namespace {
@@ -135,15 +136,7 @@ TEST_F(borrowed_write, a_connection_that_fails_under_a_borrowed_write_fails_the_
   });
 }
 
-// A connected pair of loopback sockets.
-awaitable<std::pair<tcp::socket, tcp::socket>> socket_pair() {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  tcp::socket client(ex);
-  co_await client.async_connect(acceptor.local_endpoint(), use_awaitable);
-  auto server = co_await acceptor.async_accept(use_awaitable);
-  co_return std::make_pair(std::move(client), std::move(server));
-}
+using test::socket_pair;
 
 TEST(noise_write_parts, the_receiver_reads_exactly_the_parts_in_order) {
   // Parts of every shape: tiny ones (more than a frame's piece limit in a
