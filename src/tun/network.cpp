@@ -299,7 +299,8 @@ std::string network::counters_line() const {
     s += ", offload split_reads=" + std::to_string(d.split_reads) +
          " merged_writes=" + std::to_string(d.merged_writes) +
          " merged_packets=" + std::to_string(d.merged_packets) +
-         " bad_offload_reads=" + std::to_string(d.bad_offload_reads);
+         " bad_offload_reads=" + std::to_string(d.bad_offload_reads) +
+         " udp_split_reads=" + std::to_string(d.udp_split_reads);
   }
   s += ", dropped";
   for (std::size_t i = 0; i < c.dropped.size(); ++i)
@@ -337,13 +338,17 @@ net::awaitable<void> network::datagram_reader(net::connection_ptr c) {
       co_return;
     }
     // Everything that waits now goes to the device as one batch, so a run
-    // of TCP segments of one flow can be merged into one write.
-    got.clear();
-    got.push_back(std::move(*d));
-    while (got.size() < max_datagram_batch) {
-      auto more = dg->try_receive();
-      if (!more) break;
-      got.push_back(std::move(*more));
+    // of TCP segments of one flow can be merged into one write. got[] keeps
+    // its buffers from batch to batch: QUIC swaps each datagram into one
+    // and keeps the old buffer for a later datagram (no allocation per
+    // packet).
+    if (got.empty()) got.emplace_back();
+    got[0] = std::move(*d);
+    std::size_t n = 1;
+    while (n < max_datagram_batch) {
+      if (got.size() == n) got.emplace_back();
+      if (!dg->try_receive(got[n])) break;
+      ++n;
     }
     auto& t = traffic_[peer];
     // SECURITY: asked per batch, like per stream: a key removed by a
@@ -351,7 +356,8 @@ net::awaitable<void> network::datagram_reader(net::connection_ptr c) {
     const bool ok = authorized_(peer);
     const auto now = std::chrono::steady_clock::now();
     pass.clear();
-    for (const auto& g : got) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const bytes& g = got[i];
       ++t.datagram_packets_in;
       t.datagram_bytes_in += g.size();
       if (!ok) {
@@ -423,7 +429,7 @@ void network::enqueue(const peer_id& peer, byte_span packet) {
     sw_.count_drop(drop_reason::queue_full);
     return;
   }
-  l.queue.emplace_back(packet.begin(), packet.end());
+  l.queue.push_back(l.buffer(packet));
   l.queued_bytes += packet.size();
   if (!l.writer_running) {
     l.writer_running = true;
@@ -537,6 +543,7 @@ net::awaitable<void> network::writer(peer_id peer, std::shared_ptr<link> l) {
         t.stream_bytes_out += p.size();
       }
       l->queued_bytes -= p.size();
+      l->recycle(std::move(l->queue.front()));
       l->queue.pop_front();
     }
     if (out.empty()) {
