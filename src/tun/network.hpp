@@ -168,8 +168,20 @@ class network {
 
   // systemd-resolved: registers gateway.dns for the zone on the interface
   // when resolved runs; undone by stop() (and by the interface going away).
+  // A gateway.dns on loopback is registered as our interface address, where
+  // dns_relay() forwards queries to it (resolved cannot reach loopback
+  // through the interface).
   void register_dns();
   void unregister_dns();
+  // Relays DNS queries from this machine arriving on `s` (our interface
+  // address) to `gateway`, one dns_forward() each, until `s` closes.
+  net::awaitable<void> dns_relay(std::shared_ptr<net::asio::ip::udp::socket> s,
+                                 net::asio::ip::udp::endpoint gateway);
+  net::awaitable<void> dns_forward(std::shared_ptr<net::asio::ip::udp::socket> s, bytes query,
+                                   net::asio::ip::udp::endpoint from,
+                                   net::asio::ip::udp::endpoint gateway);
+  std::shared_ptr<net::asio::ip::udp::socket> dns_relay_;
+  std::size_t dns_in_flight_ = 0;
 
   net::host& host_;
   std::function<bool(const peer_id&)> authorized_;

@@ -92,21 +92,23 @@ bytes tcp_segment(bool v6, std::uint32_t seq, std::uint8_t flags, const bytes& p
   return p;
 }
 
+// A TUN read: `h` encoded in front of `packet`.
+bytes with_vnet_header(const vnet_header& h, const bytes& packet) {
+  bytes r(vnet_header::size);
+  h.encode(r.data());
+  append(r, packet);
+  return r;
+}
+
 // What the kernel hands us with TSO: one header over all of `payload`.
 bytes gso_read(bool v6, std::uint32_t seq, std::uint8_t flags, const bytes& payload,
                std::uint16_t mss) {
   bytes p = tcp_segment(v6, seq, flags, payload, 100);
-  vnet_header h;
-  h.flags = vnet_header::needs_csum;
-  h.gso_type = v6 ? vnet_header::gso_tcpv6 : vnet_header::gso_tcpv4;
-  h.hdr_len = 999;  // unreliable: must not be used
-  h.gso_size = mss;
-  h.csum_start = v6 ? 40 : 20;
-  h.csum_offset = 16;
-  bytes r(vnet_header::size);
-  h.encode(r.data());
-  append(r, p);
-  return r;
+  return with_vnet_header({vnet_header::needs_csum,
+                           v6 ? vnet_header::gso_tcpv6 : vnet_header::gso_tcpv4,
+                           999,  // hdr_len: unreliable, must not be used
+                           mss, static_cast<std::uint16_t>(v6 ? 40 : 20), 16},
+                          p);
 }
 
 struct split_out {
@@ -266,16 +268,9 @@ bytes uso_read(bool v6, const bytes& payload, std::uint16_t segment) {
     put16(p, 10, 0);
     put16(p, 10, static_cast<std::uint16_t>(~reference_sum(bytes(p.begin(), p.begin() + 20))));
   }
-  vnet_header h;
-  h.flags = vnet_header::needs_csum;
-  h.gso_type = vnet_header::gso_udp_l4;
-  h.gso_size = segment;
-  h.csum_start = v6 ? 40 : 20;
-  h.csum_offset = 6;
-  bytes r(vnet_header::size);
-  h.encode(r.data());
-  append(r, p);
-  return r;
+  return with_vnet_header({vnet_header::needs_csum, vnet_header::gso_udp_l4, 0, segment,
+                           static_cast<std::uint16_t>(v6 ? 40 : 20), 6},
+                          p);
 }
 
 TEST(offload, splits_udp_super_segments_into_datagrams_with_their_lengths_and_checksums) {
