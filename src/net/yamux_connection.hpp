@@ -64,6 +64,7 @@ class yamux_connection final : public muxed_connection,
  private:
   friend class yamux_stream;
   struct stream_state;
+  struct borrowed_write;
 
   awaitable<void> read_loop(std::shared_ptr<yamux_connection> self);
   awaitable<void> write_loop(std::shared_ptr<yamux_connection> self);
@@ -94,6 +95,13 @@ class yamux_connection final : public muxed_connection,
   inbound_handler on_inbound_;
   signal output_ready_;
   signal output_drained_;
+  // A stream's large write whose frames go out from the stream's own buffer
+  // (no copy into the session's output): set by yamux_stream::write, sent by
+  // write_loop before any newer output, completed (or failed) through
+  // borrowed_done_. At most one at a time.
+  borrowed_write* borrowed_ = nullptr;
+  bool borrowed_in_flight_ = false;  // write_loop is inside its write
+  signal borrowed_done_;
   signal closed_signal_;
   bool closed_ = false;
   bool closing_ = false;
