@@ -933,10 +933,11 @@ def tun_resolved(ctx):
     if not shutil.which("dbus-daemon") or not shutil.which("nsenter"):
         raise labnet.LabSkip("dbus-daemon or nsenter missing (Debian packages dbus, util-linux)")
     work = ctx.path("tun-resolved", "x")[:-2]
+    peerup = os.path.abspath(ctx.peerup)  # nsenter -m starts in the namespace's root
     with labtun.ResolvedNs(work, *found) as rn:
-        node = labpeer.Node(ctx.peerup, os.path.join(work, "node"))
-        home = labpeer.Node(ctx.peerup, os.path.join(work, "home"))
-        node.write_config([], [], names={"home": home.id})
+        node = labpeer.Node(peerup, os.path.join(work, "node"))
+        home = labpeer.Node(peerup, os.path.join(work, "home"))
+        node.write_config(["/ip4/127.0.0.1/tcp/0"], [], names={"home": home.id})
         with open(node.config, "a") as f:
             f.write(labtun._tun_section() + "gateway:\n  dns: 127.0.0.1:5353\n")
         labnet.run(node.cmd("auth", "add", home.id, "--comment", "home"))

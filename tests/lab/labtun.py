@@ -281,10 +281,13 @@ class ResolvedNs:
         return labnet.run(self.argv(argv), check=check, timeout=timeout)
 
     def spawn(self, argv, name):
+        """Starts argv inside, with the resolvectl under test first on PATH
+        (the daemon runs `resolvectl`)."""
         out = open(os.path.join(self.work, f"{name}.log"), "wb")
+        env = dict(os.environ, PATH=os.path.dirname(self.ctl) + ":" + os.environ.get("PATH", ""))
         try:
             p = subprocess.Popen(self.argv(argv), stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         finally:
             out.close()
         self.procs.append(p)
