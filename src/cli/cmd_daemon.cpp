@@ -41,11 +41,7 @@ std::chrono::microseconds busy_poll(bool network_mode) {
 int run_daemon(bool tun) {
   auto cfg = load_cli_config();
   if (tun) cfg.network.tun = true;
-  // One thread runs everything (the contract of every component): the hint
-  // lets a handler's post() go to that thread's private queue instead of
-  // interrupting epoll (an epoll_ctl and an extra epoll_wait per post, on
-  // every packet's path through the daemon).
-  net::asio::io_context io{1};
+  net::asio::io_context io;
   control::systemd_notifier notify(io.get_executor());
   const auto server_opts = control::server_options_for(cfg);
   app::daemon_options opts;

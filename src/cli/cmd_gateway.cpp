@@ -185,7 +185,7 @@ void add_gateway_command(CLI::App& app) {
   gw->callback([gw, o] {
     default_log_level_info(*gw);
     std::signal(SIGPIPE, SIG_IGN);
-    net::asio::io_context io{1};  // one thread: posts skip the epoll interrupt (cmd_daemon.cpp)
+    net::asio::io_context io;
     if (int rc = run_main([o] { return run_gateway(*o); }, io); rc != 0) std::exit(rc);
   });
 }
