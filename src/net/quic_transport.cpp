@@ -373,7 +373,6 @@ awaitable<result<void>> quic_connection::handshake() {
 void quic_connection::on_datagram(byte_span data, const udp::endpoint& from) {
   if (closed_) return;
   last_received_ = steady_clock::now();
-  ++received_since_process_;
   core_->on_datagram(data, ep_->local_addr_, to_address(from), last_received_);
   // Events are dispatched and the answer (ACKs, more data) written once per
   // receive burst, in the posted process(): a reader wakes once for many
@@ -393,20 +392,12 @@ void quic_connection::flush_soon() {
 void quic_connection::process() {
   // A datagram reader woken now runs before we flush: it hands the packet
   // on (the TUN pump writes it to the device) first, and the ACK ngtcp2
-  // wants for it almost at once (its ACK delay is smoothed_rtt / 8) does
-  // not go out in front of it. For a lone packet (a ping, a keystroke) no
-  // flush follows at all: its answer, when there is one, carries the ACK,
-  // and the timer (at least 200 us away) sends it otherwise; a burst is
-  // flushed right after its readers ran. At most one deferral in a row.
-  const std::size_t received = received_since_process_;
-  received_since_process_ = 0;
+  // wants for it at once (its ACK delay is smoothed_rtt / 8) leaves after
+  // that instead of in front of it: one sendmmsg less on every datagram's
+  // path. At most one deferral in a row.
   if (dispatch() && !flush_deferred_ && !closed_) {
     flush_deferred_ = true;
-    if (received > max_lone_datagrams) {
-      flush_soon();
-      return;
-    }
-    arm_timer();
+    flush_soon();
     return;
   }
   flush_deferred_ = false;
@@ -431,10 +422,6 @@ void quic_connection::process() {
   // executor's other work (the receive loop, readers) had its turn, rather
   // than on a timer.
   if (more) flush_soon();
-  arm_timer();
-}
-
-void quic_connection::arm_timer() {
   const auto next = core_->expiry();
   if (!timer_running_) {
     timer_running_ = true;

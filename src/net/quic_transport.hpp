@@ -90,8 +90,6 @@ class quic_connection final : public muxed_connection,
   // Dispatches the core's events, sends what is due, re-arms the timer.
   void process();
   void flush_soon();
-  // Starts the timer loop, or wakes it when ngtcp2's next expiry is earlier.
-  void arm_timer();
   // True when it woke a datagram reader (a DATAGRAM frame arrived).
   bool dispatch();
   void on_closed(error_code why);
@@ -118,10 +116,6 @@ class quic_connection final : public muxed_connection,
   bool closed_ = false;
   bool flush_posted_ = false;
   bool flush_deferred_ = false;  // process() let the datagram readers run first
-  // UDP datagrams fed since the last process(); up to max_lone_datagrams
-  // count as a lone packet whose ACK may wait for the answer (process()).
-  std::size_t received_since_process_ = 0;
-  static constexpr std::size_t max_lone_datagrams = 2;
   bool timer_running_ = false;
   error_code close_reason_;
   std::vector<quic::event> events_;  // dispatch()'s, kept for its memory
