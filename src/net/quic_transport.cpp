@@ -390,17 +390,7 @@ void quic_connection::flush_soon() {
 }
 
 void quic_connection::process() {
-  // A datagram reader woken now runs before we flush: it hands the packet
-  // on (the TUN pump writes it to the device) first, and the ACK ngtcp2
-  // wants for it at once (its ACK delay is smoothed_rtt / 8) leaves after
-  // that instead of in front of it: one sendmmsg less on every datagram's
-  // path. At most one deferral in a row.
-  if (dispatch() && !flush_deferred_ && !closed_) {
-    flush_deferred_ = true;
-    flush_soon();
-    return;
-  }
-  flush_deferred_ = false;
+  dispatch();
   bool more = ep_->flush(*core_, max_flush);
   // A flush that found nothing more to send (the window is full, the
   // buffers are empty) leaves ngtcp2's pacing deadline of what it sent
@@ -450,12 +440,11 @@ awaitable<void> quic_connection::timer_loop(std::shared_ptr<quic_connection> sel
   timer_running_ = false;
 }
 
-bool quic_connection::dispatch() {
+void quic_connection::dispatch() {
   // Taken out of the member: a handler below that closes the connection
   // dispatches again, and that nested call gets a vector of its own.
   auto events = std::move(events_);
   core_->take_events(events);
-  bool datagrams = false;
   for (auto& e : events) {
     switch (e.type) {
       case quic::event_type::handshake_done: state_changed_.notify(); break;
@@ -495,13 +484,11 @@ bool quic_connection::dispatch() {
       case quic::event_type::datagram_received:
         last_activity_ = steady_clock::now();
         datagram_arrived_.notify();
-        datagrams = true;
         break;
     }
   }
   events.clear();
   events_ = std::move(events);
-  return datagrams;
 }
 
 void quic_connection::on_closed(error_code why) {

@@ -90,8 +90,7 @@ class quic_connection final : public muxed_connection,
   // Dispatches the core's events, sends what is due, re-arms the timer.
   void process();
   void flush_soon();
-  // True when it woke a datagram reader (a DATAGRAM frame arrived).
-  bool dispatch();
+  void dispatch();
   void on_closed(error_code why);
   awaitable<void> timer_loop(std::shared_ptr<quic_connection> self);
   void release(std::int64_t id);
@@ -115,7 +114,6 @@ class quic_connection final : public muxed_connection,
   bool started_ = false;
   bool closed_ = false;
   bool flush_posted_ = false;
-  bool flush_deferred_ = false;  // process() let the datagram readers run first
   bool timer_running_ = false;
   error_code close_reason_;
   std::vector<quic::event> events_;  // dispatch()'s, kept for its memory
