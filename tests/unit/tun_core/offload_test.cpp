@@ -294,7 +294,9 @@ TEST(offload, splits_udp_super_segments_into_datagrams_with_their_lengths_and_ch
         EXPECT_EQ(p.size(), ip_hl + 8 + len) << i;
         EXPECT_EQ(std::size_t{p[ip_hl + 4]} << 8 | p[ip_hl + 5], 8 + len) << i;  // UDP length
         EXPECT_EQ(p[ip_hl] << 8 | p[ip_hl + 1], 4433) << i;                     // ports kept
-        if (!v6) EXPECT_EQ(p[4] << 8 | p[5], 200 + static_cast<int>(i)) << i;   // IPv4 ID + i
+        if (!v6) {
+          EXPECT_EQ(p[4] << 8 | p[5], 200 + static_cast<int>(i)) << i;  // IPv4 ID + i
+        }
         joined.insert(joined.end(), p.begin() + static_cast<std::ptrdiff_t>(ip_hl + 8), p.end());
       }
       EXPECT_EQ(joined, payload);
