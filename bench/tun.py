@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
 """Network mode (TUN, issue 14) against Nebula and wireguard-go, in one run.
 
-Two network namespaces (pubench-tun-<pid>-a and -b) joined by one veth pair
-(10.251.0.1 <-> 10.251.0.2, kernel speed, no delay). Over that same link, one
-after the other:
+--path direct (the default): two network namespaces (pubench-tun-<pid>-a and
+-b) joined by one veth pair (10.251.0.1 <-> 10.251.0.2, kernel speed, no
+delay). --path relayed: a third namespace r between them (a 10.251.1.1 -
+10.251.1.2 r 10.251.2.2 - 10.251.2.1 b, r forwards), and for the tunnels r's
+iptables drops every forwarded packet (a FORWARD DROP rule), so a and b reach
+only r: the tunnel must go through a relay in r (peerup's circuit relay v2,
+`peerup relay serve`; Nebula's relay, `relay: am_relay`). The raw row is
+measured before the rule, over the forwarded path a - r - b. Over that same
+path, one after the other:
   raw        iperf3/ping straight over the veth (the path itself)
   peerup     `peerup daemon --tun` in each namespace, direct over QUIC (packets
              as QUIC datagrams) or, with --peerup-transport tcp, over TCP
              (the /peerup/ip/1.0.0 stream): 10.64.x.y addresses
   nebula     nebula 1.6 (Debian package), a as the lighthouse: 10.252.0.1/2
   wireguard  wireguard-go + wg (Debian packages wireguard-go, wireguard-tools):
-             10.253.0.1/2
-For each: iperf3 TCP b -> a (best of --runs, --seconds each), ping RTT (avg of
---pings at 50 ms intervals; overhead = tunnel avg - raw avg), and the UDP
+             10.253.0.1/2. It has no relay: skipped with --path relayed.
+For each: iperf3 TCP b -> a (best of --runs, --seconds each), ping RTT (--pings
+lone echoes 10 ms apart; min, median and mean; overhead = tunnel median - raw
+median, the same for min), and the UDP
 packet rate (iperf3 -u, 100-byte datagrams offered at --udp-rate, packets that
 arrived per second). A tool that is not installed is skipped with a line that
 says so. Ratios are against Nebula (the issue's target: peerup >= 4x Nebula).
 
-Usage: sudo python3 bench/tun.py [--build build] [--runs 3] [--seconds 5] [--json out.json]
+Usage: sudo python3 bench/tun.py [--path direct|relayed] [--build build] [--runs 3]
+                                 [--seconds 5] [--json out.json]
 Needs root (namespaces, TUN). Bench-only dependencies (not in CI):
   apt-get install --no-install-recommends iperf3 nebula wireguard-go wireguard-tools
 (without --no-install-recommends, wireguard-tools pulls in a kernel image and initramfs-tools)
@@ -40,7 +48,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 from labpeer import _read as read  # noqa: E402  (a file's text, "" when missing)
 A_IP, B_IP = "10.251.0.1", "10.251.0.2"
+# --path relayed: a - r - b, each side on its own /24 with r.
+RELAYED_IP = {"a": "10.251.1.1", "b": "10.251.2.1"}
+R_IP = {"a": "10.251.1.2", "b": "10.251.2.2"}  # r's address on each side's link
 NEBULA_NET = ("10.252.0.1", "10.252.0.2")
+NEBULA_RELAY = "10.252.0.3"  # r's Nebula address (lighthouse and relay)
 WG_NET = ("10.253.0.1", "10.253.0.2")
 IPERF_PORT = 5201
 
@@ -50,25 +62,59 @@ def log(msg):
 
 
 class Lab:
-    """Two namespaces and a veth; run/spawn inside them; removes all on exit."""
+    """Two namespaces and a veth (or, relayed, a - r - b); run/spawn inside
+    them; removes all on exit."""
 
-    def __init__(self, work):
+    def __init__(self, work, relayed=False):
         tag = f"pubench-tun-{os.getpid()}"
+        self.relayed = relayed
         self.ns = {"a": f"{tag}-a", "b": f"{tag}-b"}
+        if relayed:
+            self.ns["r"] = f"{tag}-r"
         self.work = work
         self.procs = []
+        self.ip = dict(RELAYED_IP) if relayed else {"a": A_IP, "b": B_IP}
 
     def __enter__(self):
         for n in self.ns.values():
             subprocess.run(["ip", "netns", "add", n], check=True, timeout=10)
-        va, vb = f"pbt{os.getpid() % 100000}a", f"pbt{os.getpid() % 100000}b"
-        subprocess.run(["ip", "link", "add", va, "netns", self.ns["a"], "type", "veth", "peer",
-                        "name", vb, "netns", self.ns["b"]], check=True, timeout=10)
-        for side, dev, ip in (("a", va, A_IP), ("b", vb, B_IP)):
+        tag = os.getpid() % 100000
+        if not self.relayed:
+            va, vb = f"pbt{tag}a", f"pbt{tag}b"
+            subprocess.run(["ip", "link", "add", va, "netns", self.ns["a"], "type", "veth", "peer",
+                            "name", vb, "netns", self.ns["b"]], check=True, timeout=10)
+            links = (("a", va, A_IP), ("b", vb, B_IP))
+        else:
+            links = []
+            for side in ("a", "b"):
+                v, vr = f"pbt{tag}{side}", f"pbt{tag}r{side}"
+                subprocess.run(["ip", "link", "add", v, "netns", self.ns[side], "type", "veth",
+                                "peer", "name", vr, "netns", self.ns["r"]], check=True, timeout=10)
+                links += [(side, v, RELAYED_IP[side]), ("r", vr, R_IP[side])]
+        for side, dev, ip in links:
             self.run(side, ["ip", "addr", "add", f"{ip}/24", "dev", dev])
             self.run(side, ["ip", "link", "set", dev, "up"])
+        for side in self.ns:
             self.run(side, ["ip", "link", "set", "lo", "up"])
+        if self.relayed:
+            self.run("r", ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+            self.run("a", ["ip", "route", "add", "10.251.2.0/24", "via", R_IP["a"]])
+            self.run("b", ["ip", "route", "add", "10.251.1.0/24", "via", R_IP["b"]])
         return self
+
+    def block_direct(self):
+        """relayed: r stops forwarding between a and b (packets vanish, as
+        behind symmetric NATs); only connections to r itself work."""
+        if self.relayed:
+            self.run("r", ["iptables", "-A", "FORWARD", "-j", "DROP"])
+
+    def forward_drops(self):
+        """Packets r's DROP rule dropped (a direct attempt), or None."""
+        if not self.relayed:
+            return None
+        cp = self.run("r", ["iptables", "-L", "FORWARD", "-v", "-n", "-x"], check=False)
+        m = re.search(r"^\s*(\d+)\s+\d+\s+DROP", cp.stdout, re.M)
+        return int(m.group(1)) if m else None
 
     def __exit__(self, *exc):
         for p in self.procs:
@@ -120,10 +166,14 @@ def measure(lab, addr, args):
     out = {}
     got = wait_for(lambda: lab.run("b", ["ping", "-n", "-c", "1", "-W", "1", addr],
                                    check=False).returncode == 0, 30, f"{addr} to answer ping")
-    cp = lab.run("b", ["ping", "-n", "-q", "-c", str(args.pings), "-i", "0.05", addr],
-                 timeout=args.pings + 30)
-    m = re.search(r"= [\d.]+/([\d.]+)/", cp.stdout)
-    out["rtt_ms"] = float(m.group(1)) if m else None
+    # Many lone echoes 10 ms apart: the latency of one packet, not of a queue.
+    cp = lab.run("b", ["ping", "-n", "-c", str(args.pings), "-i", "0.01", addr],
+                 timeout=args.pings * 0.05 + 30)
+    rtts = sorted(float(x) for x in re.findall(r"time=([\d.]+) ms", cp.stdout))
+    out["rtt_ms"] = sum(rtts) / len(rtts) if rtts else None
+    out["rtt_min_ms"] = rtts[0] if rtts else None
+    out["rtt_median_ms"] = rtts[len(rtts) // 2] if rtts else None
+    out["pings_answered"] = len(rtts)
     best = 0.0
     for _ in range(args.runs):
         srv = lab.spawn("a", ["iperf3", "-s", "-1", "-B", addr, "-p", str(IPERF_PORT)], "iperf3-s")
@@ -151,8 +201,8 @@ def measure(lab, addr, args):
 
 # -- the systems ---------------------------------------------------------------
 
-def start_peerup(lab, args):
-    peerup = os.path.join(args.build, "src", "cli", "peerup")
+def start_peerup(lab, args, binary=None):
+    peerup = binary or args.peerup or os.path.join(args.build, "src", "cli", "peerup")
     if not os.access(peerup, os.X_OK):
         return None, f"no peerup binary at {peerup} (build it: cmake --build {args.build} --target peerup)"
     ids, dirs = {}, {}
@@ -164,16 +214,37 @@ def start_peerup(lab, args):
     port = 4301
     proto = (lambda ip: f"/ip4/{ip}/udp/{port}/quic-v1") if args.peerup_transport == "quic" \
         else (lambda ip: f"/ip4/{ip}/tcp/{port}")
-    for side, other, other_ip in (("a", "b", B_IP), ("b", "a", A_IP)):
+    relays = {"a": [], "b": []}
+    procs = {}
+    if lab.relayed:
+        # A circuit relay v2 in r that a and b reserve on (over --peerup-transport);
+        # authorized peers' circuits have no time or data limit (docs/relay.md).
+        rdir = os.path.join(lab.work, "peerup-relay")
+        os.makedirs(rdir)
+        rid = subprocess.run([peerup, "keygen", "--key", os.path.join(rdir, "identity.key")],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        for side in ("a", "b"):
+            subprocess.run([peerup, "relay", "authorize", ids[side], "--comment", side, "--dir",
+                            rdir], check=True, capture_output=True)
+            relays[side] = [f"{proto(R_IP[side])}/p2p/{rid}"]
+        procs["r"] = lab.spawn("r", [peerup, "relay", "serve", "--dir", rdir, "--listen",
+                                     proto("0.0.0.0")], "peerup-relay")
+        wait_for(lambda: "/p2p/" in read(procs["r"].log_path), 15, "peerup's relay in r")
+    for side, other in (("a", "b"), ("b", "a")):
+        # Direct: the peer's address; relayed: its ID only (reached through
+        # the relay; a hole punch to its address dies in r's DROP rule).
+        peer = (f"{proto(lab.ip[other])}/p2p/{ids[other]}" if not lab.relayed else ids[other])
+        relay_lines = "".join(f"\n  - {r}" for r in relays[side]) if relays[side] else " []"
         with open(os.path.join(dirs[side], "config.yaml"), "w") as f:
             f.write("identity_key: identity.key\nauthorized_keys: authorized_keys\n"
-                    f"listen:\n  - {proto('0.0.0.0')}\nrelays: []\nservices: {{}}\n"
-                    f"names:\n  peer: {proto(other_ip)}/p2p/{ids[other]}\n"
+                    f"listen:\n  - {proto('0.0.0.0')}\nrelays:{relay_lines}\nservices: {{}}\n"
+                    f"names:\n  peer: {peer}\n"
                     "network:\n  tun: true\n  name: pubench0\n  allow: [all]\n")
         subprocess.run([peerup, "--config", os.path.join(dirs[side], "config.yaml"), "auth",
                         "add", ids[other], "--comment", "bench"], check=True, capture_output=True)
-    procs = {s: lab.spawn(s, [peerup, "--config", os.path.join(dirs[s], "config.yaml"), "daemon",
-                              "--tun"], f"peerup-{s}") for s in ("a", "b")}
+    for s in ("a", "b"):
+        procs[s] = lab.spawn(s, [peerup, "--config", os.path.join(dirs[s], "config.yaml"),
+                                 "daemon", "--tun"], f"peerup-{s}")
 
     def addr_of(side):
         if procs[side].poll() is not None:
@@ -182,7 +253,18 @@ def start_peerup(lab, args):
         return m and m.group(1)
     a_addr = wait_for(lambda: addr_of("a"), 20, "peerup's interface in a")
     wait_for(lambda: addr_of("b"), 20, "peerup's interface in b")
+    if lab.relayed:
+        for side in ("a", "b"):
+            wait_for(lambda: "reserved on relay" in read(procs[side].log_path), 20,
+                     f"peerup in {side} to reserve on the relay")
     return a_addr, procs
+
+
+def peerup_path(procs):
+    """How b's daemon sends to a: the transport of its last "sending to ...
+    over a X connection" line (quic, tcp or relayed)."""
+    found = re.findall(r"sending to \S+ over a (\w+) connection", read(procs["b"].log_path))
+    return found[-1] if found else None
 
 
 def start_nebula(lab, args):
@@ -193,28 +275,50 @@ def start_nebula(lab, args):
     subprocess.run(["nebula-cert", "ca", "-name", "bench", "-out-crt", f"{d}/ca.crt", "-out-key",
                     f"{d}/ca.key"], check=True, capture_output=True)
     procs = {}
-    for side, ip, lh in (("a", NEBULA_NET[0], True), ("b", NEBULA_NET[1], False)):
+    # Direct: a is the lighthouse. Relayed: r is the lighthouse and the relay
+    # (Nebula >= 1.6: relay.am_relay), a and b name it in relay.relays and
+    # use relays when their direct handshake gets no answer.
+    if lab.relayed:
+        nodes = (("r", NEBULA_RELAY, True), ("a", NEBULA_NET[0], False),
+                 ("b", NEBULA_NET[1], False))
+        lighthouse = NEBULA_RELAY
+    else:
+        nodes = (("a", NEBULA_NET[0], True), ("b", NEBULA_NET[1], False))
+        lighthouse = NEBULA_NET[0]
+    for side, ip, lh in nodes:
         subprocess.run(["nebula-cert", "sign", "-ca-crt", f"{d}/ca.crt", "-ca-key", f"{d}/ca.key",
                         "-name", side, "-ip", f"{ip}/24", "-out-crt", f"{d}/{side}.crt",
                         "-out-key", f"{d}/{side}.key"], check=True, capture_output=True)
-        hosts = "    []\n" if lh else f"    - \"{NEBULA_NET[0]}\"\n"
+        hosts = "    []\n" if lh else f"    - \"{lighthouse}\"\n"
+        lh_real = R_IP[side] if lab.relayed and side != "r" else lab.ip["a"]
+        if not lab.relayed:
+            relay = ""
+        elif side == "r":
+            relay = "relay:\n  am_relay: true\n  use_relays: true\n"
+        else:
+            relay = f"relay:\n  relays:\n    - {NEBULA_RELAY}\n  am_relay: false\n  use_relays: true\n"
+        static = "" if lh else f"static_host_map:\n  \"{lighthouse}\": [\"{lh_real}:4242\"]\n"
         with open(f"{d}/{side}.yml", "w") as f:
             f.write(f"pki:\n  ca: {d}/ca.crt\n  cert: {d}/{side}.crt\n  key: {d}/{side}.key\n"
-                    f"static_host_map:\n  \"{NEBULA_NET[0]}\": [\"{A_IP}:4242\"]\n"
+                    f"{static}"
                     f"lighthouse:\n  am_lighthouse: {'true' if lh else 'false'}\n"
                     f"  hosts:\n{hosts}"
+                    f"{relay}"
                     "listen:\n  host: 0.0.0.0\n  port: 4242\n"
                     "tun:\n  dev: nebula1\n  mtu: 1300\n"
                     "logging:\n  level: warning\n"
                     "firewall:\n  outbound:\n    - port: any\n      proto: any\n      host: any\n"
                     "  inbound:\n    - port: any\n      proto: any\n      host: any\n")
         procs[side] = lab.spawn(side, ["nebula", "-config", f"{d}/{side}.yml"], f"nebula-{side}")
-    wait_for(lambda: lab.run("a", ["ip", "link", "show", "nebula1"], check=False).returncode == 0,
-             15, "nebula1 in a")
+    for side in ("a", "b"):
+        wait_for(lambda: lab.run(side, ["ip", "link", "show", "nebula1"],
+                                 check=False).returncode == 0, 15, f"nebula1 in {side}")
     return NEBULA_NET[0], procs
 
 
 def start_wireguard(lab, args):
+    if lab.relayed:
+        return None, "wireguard-go has no relay (a peer it cannot reach directly is unreachable)"
     if not shutil.which("wireguard-go") or not shutil.which("wg"):
         return None, "wireguard-go or wg not installed (apt-get install wireguard-go wireguard-tools)"
     keys = {}
@@ -254,10 +358,15 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--pings", type=int, default=50)
+    ap.add_argument("--pings", type=int, default=200)
     ap.add_argument("--udp-rate", default="200M")
     ap.add_argument("--peerup-transport", choices=("quic", "tcp"), default="quic")
+    ap.add_argument("--path", choices=("direct", "relayed"), default="direct",
+                    help="relayed: through a relay in a third namespace, direct packets dropped")
     ap.add_argument("--only", default="raw,peerup,nebula,wireguard")
+    ap.add_argument("--peerup", help="the peerup binary (default: <build>/src/cli/peerup)")
+    ap.add_argument("--baseline", help="another peerup binary, measured in the same run as the "
+                    "row 'baseline' (before/after comparisons)")
     ap.add_argument("--json")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -265,39 +374,60 @@ def main():
     if not shutil.which("iperf3"):
         sys.exit("iperf3 not found (apt-get install iperf3)")
     results = {}
-    systems = {"peerup": start_peerup, "nebula": start_nebula, "wireguard": start_wireguard}
+    systems = {"peerup": start_peerup, "nebula": start_nebula, "wireguard": start_wireguard,
+               "baseline": lambda lab, a: start_peerup(lab, a, a.baseline)}
+    only = args.only.split(",")
+    if args.baseline and "baseline" not in only:
+        only.insert(only.index("peerup") + 1 if "peerup" in only else len(only), "baseline")
     with tempfile.TemporaryDirectory(prefix="pubench-tun-") as work:
-        for name in args.only.split(","):
+        for name in only:
             os.makedirs(os.path.join(work, name))
-            with Lab(os.path.join(work, name)) as lab:
+            with Lab(os.path.join(work, name), relayed=args.path == "relayed") as lab:
                 try:
                     if name == "raw":
-                        addr = A_IP
+                        addr = lab.ip["a"]
                     else:
+                        lab.block_direct()
                         addr, procs = systems[name](lab, args)
                         if addr is None:
                             log(f"{name}: skipped: {procs}")
                             continue
-                    log(f"{name}: measuring to {addr}")
+                    log(f"{name}: measuring to {addr} ({args.path})")
                     results[name] = measure(lab, addr, args)
+                    if name in ("peerup", "baseline"):
+                        results[name]["path"] = peerup_path(procs)
+                    if lab.relayed and name != "raw":
+                        # Proof that nothing went direct: what r's DROP rule caught.
+                        results[name]["direct_packets_dropped"] = lab.forward_drops()
                     log(f"{name}: {results[name]}")
                 except Exception as e:  # one system failing must not hide the others
                     results[name] = {"error": str(e)[-1500:]}
                     log(f"{name}: FAILED: {e}")
-    raw_rtt = results.get("raw", {}).get("rtt_ms")
+    raw = results.get("raw", {})
     neb = results.get("nebula", {})
-    print(f"\n{'system':<10} {'TCP Mbit/s':>11} {'vs nebula':>10} {'RTT ms':>8} {'+RTT ms':>8} "
-          f"{'UDP pkt/s':>10}")
+    print(f"\npath: {args.path}")
+    print(f"{'system':<10} {'TCP Mbit/s':>11} {'vs nebula':>10} {'RTT min':>8} {'median':>8} "
+          f"{'+min ms':>8} {'+median':>8} {'UDP pkt/s':>10}")
+
+    def ms(v):
+        return f"{v:.3f}" if v is not None else "-"
+
+    def over(r, key):
+        return (f"{r[key] - raw[key]:.3f}" if r.get(key) is not None and raw.get(key) is not None
+                else "-")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:<10} error: {r['error'].splitlines()[-1] if r['error'] else ''}")
             continue
         ratio = (f"{r['tcp_mbps'] / neb['tcp_mbps']:.2f}x"
                  if neb.get("tcp_mbps") else "-")
-        over = (f"{r['rtt_ms'] - raw_rtt:.3f}" if r.get("rtt_ms") is not None and raw_rtt else "-")
         pps = f"{r['udp_pps']:.0f}" if r.get("udp_pps") else "-"
-        rtt = f"{r['rtt_ms']:.3f}" if r.get("rtt_ms") is not None else "-"
-        print(f"{name:<10} {r['tcp_mbps']:>11.1f} {ratio:>10} {rtt:>8} {over:>8} {pps:>10}")
+        print(f"{name:<10} {r['tcp_mbps']:>11.1f} {ratio:>10} {ms(r.get('rtt_min_ms')):>8} "
+              f"{ms(r.get('rtt_median_ms')):>8} {over(r, 'rtt_min_ms'):>8} "
+              f"{over(r, 'rtt_median_ms'):>8} {pps:>10}")
+    for name in ("peerup", "baseline"):
+        if results.get(name, {}).get("path"):
+            print(f"{name} sent over a {results[name]['path']} connection")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

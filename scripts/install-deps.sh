@@ -18,6 +18,7 @@ PKGS=(
   chromium  # tests/ops: the status page in a real headless browser (issue 16)
   systemd  # systemd-analyze verify on packaging/systemd units (tests/ops, package test)
   python3 tcpdump  # tests/lab (network namespaces, NAT) and bench/holepunch.py: docs/lab.md
+  dbus util-linux  # tests/lab tun_resolved: a D-Bus system bus, nsenter/unshare (see below)
   help2man pandoc lintian dpkg-dev fakeroot man-db adduser  # the Debian package: docs/packaging.md
 )
 
@@ -28,4 +29,21 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# systemd-resolved for the lab test tun_resolved (network mode's .p2p zone on
+# the interface): the package's files unpacked, NOT installed. Installing it
+# would point the host's /etc/resolv.conf at resolved; the test runs this copy
+# in its own mount and network namespaces with its own D-Bus (docs/lab.md).
+# systemd above brings the libsystemd-shared it links against.
+RESOLVED_ROOT=/opt/peerup-lab/systemd-resolved
+if [ ! -x "$RESOLVED_ROOT/lib/systemd/systemd-resolved" ]; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -qq systemd-resolved); then
+    $SUDO mkdir -p "$RESOLVED_ROOT"
+    $SUDO dpkg-deb -x "$tmp"/systemd-resolved_*.deb "$RESOLVED_ROOT"
+  else
+    echo "install-deps: could not download systemd-resolved; lab test tun_resolved will skip" >&2
+  fi
+  rm -rf "$tmp"
 fi

@@ -8,7 +8,27 @@
 
 namespace peerup::cli {
 
-int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_context& io) {
+namespace {
+
+void run_spinning(net::asio::io_context& io, std::chrono::microseconds spin) {
+  using clock = std::chrono::steady_clock;
+  auto last = clock::now();
+  while (!io.stopped()) {
+    if (io.poll() > 0) {
+      last = clock::now();
+      continue;
+    }
+    if (clock::now() - last < spin) continue;
+    // Idle for `spin`: sleep until the next handler (I/O or a timer).
+    if (io.run_one() == 0) break;
+    last = clock::now();
+  }
+}
+
+}  // namespace
+
+int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_context& io,
+             std::chrono::microseconds spin) {
   int rc = 1;
   net::asio::co_spawn(io, main(), [&](const std::exception_ptr& e, int r) {
     if (e) {
@@ -23,7 +43,10 @@ int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_con
     }
     io.stop();
   });
-  io.run();
+  if (spin.count() > 0)
+    run_spinning(io, spin);
+  else
+    io.run();
   return rc;
 }
 

@@ -2,6 +2,7 @@
 // single-threaded io_context, and stopping on SIGINT/SIGTERM.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -11,7 +12,13 @@ namespace peerup::cli {
 
 // Runs `main` on a fresh io_context until it returns; its value is the exit
 // code. Exceptions escaping the coroutine print "peerup: <what>" and give 1.
-int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_context& io);
+// `spin` > 0: after each handler the thread keeps polling for that long
+// before it sleeps in epoll (busy polling), so an answer that comes back
+// within `spin` (a packet's reply through the tunnel) is handled without a
+// wake-up of the sleeping thread. Costs at most `spin` of CPU per burst of
+// work; 0 sleeps at once.
+int run_main(const std::function<net::awaitable<int>()>& main, net::asio::io_context& io,
+             std::chrono::microseconds spin = {});
 
 // Completes when SIGINT or SIGTERM arrives.
 net::awaitable<void> wait_for_signal();

@@ -105,6 +105,7 @@ class category final : public boost::system::error_category {
       case errc::tun_frame_invalid: return "malformed /peerup/ip/1.0.0 frame";
       case errc::tun_unavailable: return "cannot create a TUN interface";
       case errc::tun_device: return "cannot configure the TUN interface";
+      case errc::tun_offload_invalid: return "TUN offload header does not fit its packet";
       case errc::tls_certificate_generation: return "could not generate the TLS certificate";
       case errc::tls_certificate_chain: return "peer must send exactly one TLS certificate";
       case errc::tls_certificate_too_large: return "TLS certificate too large";

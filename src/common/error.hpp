@@ -141,6 +141,7 @@ enum class errc {
   tun_frame_invalid,            // /peerup/ip/1.0.0 frame: zero or oversized length, bad hello
   tun_unavailable,              // no /dev/net/tun, or no CAP_NET_ADMIN to create the interface
   tun_device,                   // the TUN interface could not be configured (ioctl failed)
+  tun_offload_invalid = 1109,   // a TUN read's virtio_net_hdr (offload) does not fit its packet
 
   // --- control/metrics/ops 1200-1299 ---
   control_target_unknown = 1200,  // control API: no peer ID, name or address for the target

@@ -58,6 +58,15 @@ class datagram_channel {
   virtual awaitable<result<bytes>> receive() = 0;
   // The next received datagram if one waits, without waiting.
   virtual std::optional<bytes> try_receive() = 0;
+  // The same, moved into `into` (false when none waits, `into` untouched).
+  // An implementation may keep `into`'s old buffer for a later datagram, so
+  // a reader that reuses `into` allocates nothing per datagram.
+  virtual bool try_receive(bytes& into) {
+    auto d = try_receive();
+    if (!d) return false;
+    into = std::move(*d);
+    return true;
+  }
   virtual datagram_stats stats() const = 0;
 };
 

@@ -102,6 +102,7 @@ class quic_connection final : public muxed_connection,
   awaitable<void> wait_send_room() override;
   awaitable<result<bytes>> receive() override;
   std::optional<bytes> try_receive() override { return core_->take_datagram(); }
+  bool try_receive(bytes& into) override { return core_->take_datagram(into); }
   datagram_stats stats() const override;
 
   std::shared_ptr<quic_endpoint> ep_;

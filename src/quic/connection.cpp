@@ -223,6 +223,12 @@ struct connection::impl {
   std::deque<bytes> dgram_in;
   std::deque<bytes> dgram_out;
   datagram_stats dgram_stats;
+  // Buffers of datagrams that left (sent, or taken by the application),
+  // kept to carry the next ones instead of one allocation per datagram.
+  // SECURITY: at most datagram_queue of them, none larger than a frame
+  // may need (recycle_datagram), so they add at most what one full queue
+  // holds.
+  std::vector<bytes> dgram_spare;
   // Packets the head of dgram_out was offered to first and did not fit in:
   // control frames (ACKs, NEW_CONNECTION_ID, a coalesced Handshake packet)
   // go first and may leave too little room a few times; many misses in a
@@ -326,10 +332,13 @@ struct connection::impl {
     if (s.dgram_in.size() >= std::max<std::size_t>(s.cfg.datagram_queue, 1)) {
       ++s.dgram_stats.receive_dropped;
       if (s.cfg.datagram_policy == datagram_drop::newest) return 0;
+      s.recycle_datagram(std::move(s.dgram_in.front()));
       s.dgram_in.pop_front();
     }
-    s.dgram_in.emplace_back(data, data + len);
-    s.events.push_back({.type = event_type::datagram_received});
+    s.dgram_in.push_back(s.datagram_buffer(data, len));
+    // One wake-up per batch of packets: the reader takes all that waits.
+    if (s.events.empty() || s.events.back().type != event_type::datagram_received)
+      s.events.push_back({.type = event_type::datagram_received});
     return 0;
   }
 
@@ -473,6 +482,25 @@ struct connection::impl {
     bytes c = std::move(spare_chunks.back());
     spare_chunks.pop_back();
     return c;
+  }
+
+  // A buffer holding `len` bytes of `data`: a spare one when there is one.
+  bytes datagram_buffer(const std::uint8_t* data, std::size_t len) {
+    bytes b;
+    if (!dgram_spare.empty()) {
+      b = std::move(dgram_spare.back());
+      dgram_spare.pop_back();
+    }
+    b.assign(data, data + len);
+    return b;
+  }
+  // Keeps a datagram's buffer for a later one, within the SECURITY bound
+  // above (a buffer larger than the largest frame is freed, not kept).
+  void recycle_datagram(bytes&& b) {
+    const std::size_t largest = std::max<std::size_t>(cfg.max_datagram_frame_size, max_udp_payload);
+    if (dgram_spare.size() >= cfg.datagram_queue || b.capacity() > largest) return;
+    b.clear();
+    dgram_spare.push_back(std::move(b));
   }
 
   void add_cid(bytes cid) {
@@ -675,6 +703,7 @@ struct connection::impl {
       if (dgram_out.front().size() > datagram_room(path_mtu())) {
         // The path or the peer's limit no longer allows it (checked at
         // send_datagram() against the same bound): drop, do not stall.
+        recycle_datagram(std::move(dgram_out.front()));
         dgram_out.pop_front();
         ++dgram_stats.send_dropped;
         continue;
@@ -684,6 +713,8 @@ struct connection::impl {
       const auto n = ngtcp2_conn_writev_datagram(conn, &ps.path, &pi, buf, cap, &accepted,
                                                  NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, ts);
       if (accepted) {
+        // ngtcp2 copied it into the packet: the buffer is free.
+        recycle_datagram(std::move(dgram_out.front()));
         dgram_out.pop_front();
         dgram_head_misses = 0;
         ++dgram_stats.sent;
@@ -1193,10 +1224,11 @@ result<void> connection::send_datagram(byte_span data) {
   if (p.dgram_out.size() >= std::max<std::size_t>(p.cfg.datagram_queue, 1)) {
     ++p.dgram_stats.send_dropped;
     if (p.cfg.datagram_policy == datagram_drop::newest) return {};
+    p.recycle_datagram(std::move(p.dgram_out.front()));
     p.dgram_out.pop_front();
     p.dgram_head_misses = 0;
   }
-  p.dgram_out.emplace_back(data.begin(), data.end());
+  p.dgram_out.push_back(p.datagram_buffer(data.data(), data.size()));
   return {};
 }
 
@@ -1212,6 +1244,16 @@ std::optional<bytes> connection::take_datagram() {
   bytes d = std::move(p.dgram_in.front());
   p.dgram_in.pop_front();
   return d;
+}
+
+bool connection::take_datagram(bytes& into) {
+  auto& p = *impl_;
+  if (p.dgram_in.empty()) return false;
+  // The caller's old buffer takes the datagram's place and is kept.
+  std::swap(into, p.dgram_in.front());
+  p.recycle_datagram(std::move(p.dgram_in.front()));
+  p.dgram_in.pop_front();
+  return true;
 }
 
 datagram_stats connection::datagram_counters() const { return impl_->dgram_stats; }

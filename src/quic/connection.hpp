@@ -19,6 +19,11 @@
 // - Streams are bidirectional QUIC streams, each a libp2p stream (no Yamux).
 //   Unidirectional streams are not allowed (libp2p does not use them).
 //
+// Datagram buffers are recycled: a sent datagram's buffer, and the one a
+// caller hands back through take_datagram(bytes&), carries the next datagram
+// (at most config::datagram_queue spares, none larger than a frame), so a
+// steady flow allocates nothing per datagram.
+//
 // SECURITY bounds:
 // - The peer may hold at most config::max_streams streams open at once
 //   (QUIC MAX_STREAMS); more are a QUIC protocol error for it.
@@ -308,6 +313,11 @@ class connection {
   std::size_t datagram_send_room() const;
   // The next received datagram in arrival order; nullopt when none waits.
   std::optional<bytes> take_datagram();
+  // The same, moved into `into` (false when none waits, `into` untouched).
+  // The buffer `into` held goes back to the connection and carries a later
+  // datagram, so a caller that keeps `into` from call to call makes the
+  // receive path allocate nothing per datagram.
+  bool take_datagram(bytes& into);
   datagram_stats datagram_counters() const;
 
   // Orderly close (CONNECTION_CLOSE, application error 0).

@@ -35,8 +35,8 @@ struct device_config {
   // turns IPv6 off below that).
   std::optional<ip_address> address6;
   unsigned prefix6_length = 48;
-  // IFF_VNET_HDR with TSO (reads: 64 KiB TCP super-segments, split in
-  // tun/core/offload) and GRO-style merged writes. Off also when the
+  // IFF_VNET_HDR with TSO and USO (reads: 64 KiB TCP or UDP super-segments,
+  // split in tun/core/offload) and GRO-style merged writes. Off also when the
   // environment sets PEERUP_TUN_OFFLOAD=off; when the kernel refuses, the
   // device falls back to plain packets and logs it once.
   bool offload = true;
@@ -48,6 +48,7 @@ struct device_stats {
   std::uint64_t merged_writes = 0;      // writes that carried more than one packet (GRO)
   std::uint64_t merged_packets = 0;     // packets those writes carried
   std::uint64_t bad_offload_reads = 0;  // reads whose offload header did not fit (dropped)
+  std::uint64_t udp_split_reads = 0;    // of split_reads, UDP super-segments (USO)
 };
 
 // What the network pump (tun/network.hpp) needs of a device: the Linux TUN
@@ -106,15 +107,17 @@ class device final : public packet_device {
   bool has_vnet_header() const { return vnet_; }
   // The kernel hands us TCP super-segments (TUNSETOFFLOAD accepted).
   bool tso() const { return tso_; }
+  // ... and UDP super-segments too (TUN_F_USO4/6 accepted: Linux >= 6.2).
+  bool uso() const { return uso_; }
   device_stats stats() const override { return stats_; }
 
  private:
-  device(net::asio::any_io_executor ex, int fd, std::string name, bool vnet, bool tso);
+  device(net::asio::any_io_executor ex, int fd, std::string name, bool vnet, bool tso, bool uso);
   bool write_raw(byte_span packet);
   net::awaitable<result<std::span<const byte_span>>> read_offload();
   net::asio::posix::stream_descriptor fd_;
   std::string name_;
-  bool vnet_ = false, tso_ = false;
+  bool vnet_ = false, tso_ = false, uso_ = false;
   std::vector<bytes> buffers_;  // max_batch x max_packet, allocated once
   std::vector<byte_span> packets_;
   bytes arena_;                 // offload: the split packets of one batch

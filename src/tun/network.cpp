@@ -190,6 +190,37 @@ void network::start() {
   register_dns();
 }
 
+namespace {
+
+using udp = net::asio::ip::udp;
+
+// How long the relay waits for the gateway's answer to one query.
+constexpr auto dns_answer_timeout = 3s;
+// SECURITY: queries relayed at once; more are dropped (the resolver retries).
+constexpr std::size_t max_dns_in_flight = 64;
+// A DNS message over UDP is at most this long (the UDP payload limit).
+constexpr std::size_t max_dns_message = 65535;
+
+// gateway.dns ("127.0.0.1:5353") as an IPv4 endpoint; nullopt for anything
+// else (the config reader accepts only host:port).
+std::optional<udp::endpoint> v4_endpoint(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  boost::system::error_code ec;
+  const auto addr = net::asio::ip::make_address_v4(text.substr(0, colon), ec);
+  if (ec) return std::nullopt;
+  unsigned port = 0;
+  const auto digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  port = static_cast<unsigned>(std::stoul(digits));
+  if (port == 0 || port > 65535) return std::nullopt;
+  return udp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+}  // namespace
+
 void network::register_dns() {
   // Only when systemd-resolved runs: nothing else is ever edited (no
   // /etc/resolv.conf).
@@ -197,20 +228,108 @@ void network::register_dns() {
   if (!dns_server_ || !std::filesystem::exists("/run/systemd/resolve/io.systemd.Resolve", ec))
     return;
   const std::string dev = dev_->name();
-  if (run_bounded({"resolvectl", "dns", dev, *dns_server_}) &&
+  // resolved sends a link's queries out of that link (IP_UNICAST_IF on its
+  // socket), so a server on loopback is unreachable through the interface:
+  // the kernel routes 127.0.0.1 into the tunnel. Our own interface address
+  // is reachable that way (local delivery), so resolved is given that
+  // address: a gateway listening on all addresses is asked there directly,
+  // one on loopback through a relay on our interface address
+  // (dns_relay(); lab test tun_resolved).
+  std::string server = *dns_server_;
+  const auto self = net::asio::ip::make_address_v4(sw_.book().self_v4().to_string());
+  if (auto gw = v4_endpoint(*dns_server_)) {
+    if (gw->address().is_unspecified()) {
+      server = self.to_string() + ":" + std::to_string(gw->port());
+    } else if (gw->address().is_loopback()) {
+      auto s = std::make_shared<udp::socket>(host_.get_executor());
+      boost::system::error_code bind_ec;
+      s->open(udp::v4(), bind_ec);
+      if (!bind_ec) s->bind(udp::endpoint(self, gw->port()), bind_ec);
+      if (bind_ec) {
+        spdlog::warn("network mode: cannot relay DNS on {}:{} ({}); not registering {} with "
+                     "systemd-resolved, which could not reach it through {}",
+                     self.to_string(), gw->port(), bind_ec.message(), *dns_server_, dev);
+        return;
+      }
+      dns_relay_ = s;
+      net::asio::co_spawn(host_.get_executor(), dns_relay(s, *gw), net::asio::detached);
+      server = self.to_string() + ":" + std::to_string(gw->port());
+    }
+  }
+  if (run_bounded({"resolvectl", "dns", dev, server}) &&
       run_bounded({"resolvectl", "domain", dev, "~" + zone_})) {
     dns_registered_ = true;
-    spdlog::info("network mode: systemd-resolved sends *.{} to {} via {}", zone_, *dns_server_, dev);
+    spdlog::info("network mode: systemd-resolved sends *.{} to {} via {}{}", zone_, server, dev,
+                 server == *dns_server_ ? "" : " (relayed to " + *dns_server_ + ")");
   } else {
-    spdlog::warn("network mode: could not register {} for .{} with resolvectl", *dns_server_,
-                 zone_);
+    spdlog::warn("network mode: could not register {} for .{} with resolvectl", server, zone_);
   }
 }
 
 void network::unregister_dns() {
+  if (dns_relay_) {
+    boost::system::error_code ignored;
+    dns_relay_->close(ignored);
+    dns_relay_.reset();
+  }
   if (!dns_registered_) return;
   dns_registered_ = false;
   (void)run_bounded({"resolvectl", "revert", dev_->name()});
+}
+
+net::awaitable<void> network::dns_relay(std::shared_ptr<udp::socket> s, udp::endpoint gateway) {
+  auto alive = alive_;
+  const auto self = s->local_endpoint().address();
+  bytes buf(max_dns_message);
+  for (;;) {
+    udp::endpoint from;
+    auto [ec, n] = co_await s->async_receive_from(net::asio::buffer(buf), from, net::use_nothrow);
+    if (!*alive || stopped_ || !s->is_open() || ec == net::asio::error::operation_aborted)
+      co_return;
+    if (ec) continue;
+    // SECURITY: only this machine's resolver is served (its queries leave
+    // from our interface address); a peer that reaches this port through
+    // the tunnel is not. A DNS header is 12 bytes; in flight is bounded.
+    if (from.address() != self || n < 12 || dns_in_flight_ >= max_dns_in_flight) continue;
+    ++dns_in_flight_;
+    net::asio::co_spawn(s->get_executor(),
+                        dns_forward(s, bytes(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n)),
+                                    from, gateway),
+                        net::asio::detached);
+  }
+}
+
+net::awaitable<void> network::dns_forward(std::shared_ptr<udp::socket> s, bytes query,
+                                          udp::endpoint from, udp::endpoint gateway) {
+  auto alive = alive_;
+  // 1. the query to the gateway, from a socket of its own (its answer comes
+  //    back to that socket: no ID table)
+  // 2. the answer, within dns_answer_timeout
+  // 3. back to the resolver, from the relay's address
+  udp::socket up(s->get_executor());
+  bytes answer(max_dns_message);
+  std::size_t got = 0;
+  boost::system::error_code ec;
+  up.open(udp::v4(), ec);
+  if (!ec) up.connect(gateway, ec);
+  if (!ec) {
+    [[maybe_unused]] auto [send_ec, sent] = co_await up.async_send(net::asio::buffer(query), net::use_nothrow);
+    ec = send_ec;
+  }
+  if (!ec) {
+    auto receive = [](udp::socket& u, bytes& into) -> net::awaitable<result<std::size_t>> {
+      auto [e, n] = co_await u.async_receive(net::asio::buffer(into), net::use_nothrow);
+      if (e) co_return e;
+      co_return n;
+    };
+    const net::steady_clock::duration limit = dns_answer_timeout;
+    auto r = co_await net::with_timeout(receive(up, answer), limit);
+    if (r) got = *r;
+  }
+  if (!*alive) co_return;
+  --dns_in_flight_;
+  if (got == 0 || stopped_ || !s->is_open()) co_return;
+  (void)co_await s->async_send_to(net::asio::buffer(answer.data(), got), from, net::use_nothrow);
 }
 
 void network::stop() {
@@ -299,7 +418,8 @@ std::string network::counters_line() const {
     s += ", offload split_reads=" + std::to_string(d.split_reads) +
          " merged_writes=" + std::to_string(d.merged_writes) +
          " merged_packets=" + std::to_string(d.merged_packets) +
-         " bad_offload_reads=" + std::to_string(d.bad_offload_reads);
+         " bad_offload_reads=" + std::to_string(d.bad_offload_reads) +
+         " udp_split_reads=" + std::to_string(d.udp_split_reads);
   }
   s += ", dropped";
   for (std::size_t i = 0; i < c.dropped.size(); ++i)
@@ -337,13 +457,17 @@ net::awaitable<void> network::datagram_reader(net::connection_ptr c) {
       co_return;
     }
     // Everything that waits now goes to the device as one batch, so a run
-    // of TCP segments of one flow can be merged into one write.
-    got.clear();
-    got.push_back(std::move(*d));
-    while (got.size() < max_datagram_batch) {
-      auto more = dg->try_receive();
-      if (!more) break;
-      got.push_back(std::move(*more));
+    // of TCP segments of one flow can be merged into one write. got[] keeps
+    // its buffers from batch to batch: QUIC swaps each datagram into one
+    // and keeps the old buffer for a later datagram (no allocation per
+    // packet).
+    if (got.empty()) got.emplace_back();
+    got[0] = std::move(*d);
+    std::size_t n = 1;
+    while (n < max_datagram_batch) {
+      if (got.size() == n) got.emplace_back();
+      if (!dg->try_receive(got[n])) break;
+      ++n;
     }
     auto& t = traffic_[peer];
     // SECURITY: asked per batch, like per stream: a key removed by a
@@ -351,7 +475,8 @@ net::awaitable<void> network::datagram_reader(net::connection_ptr c) {
     const bool ok = authorized_(peer);
     const auto now = std::chrono::steady_clock::now();
     pass.clear();
-    for (const auto& g : got) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const bytes& g = got[i];
       ++t.datagram_packets_in;
       t.datagram_bytes_in += g.size();
       if (!ok) {
@@ -423,7 +548,7 @@ void network::enqueue(const peer_id& peer, byte_span packet) {
     sw_.count_drop(drop_reason::queue_full);
     return;
   }
-  l.queue.emplace_back(packet.begin(), packet.end());
+  l.queue.push_back(l.buffer(packet));
   l.queued_bytes += packet.size();
   if (!l.writer_running) {
     l.writer_running = true;
@@ -537,6 +662,7 @@ net::awaitable<void> network::writer(peer_id peer, std::shared_ptr<link> l) {
         t.stream_bytes_out += p.size();
       }
       l->queued_bytes -= p.size();
+      l->recycle(std::move(l->queue.front()));
       l->queue.pop_front();
     }
     if (out.empty()) {

@@ -53,6 +53,9 @@ namespace peerup::tun {
 // (counted as queue_full), never buffered.
 inline constexpr std::size_t max_queued_packets = 1024;
 inline constexpr std::size_t max_queued_bytes = 2 << 20;
+// Buffers of sent packets a peer's queue keeps for the next ones.
+inline constexpr std::size_t max_spare_buffers = 128;
+inline constexpr std::size_t max_spare_capacity = 16 * 1024;
 // Datagrams taken from a connection's queue per wake-up and written to the
 // device as one batch.
 inline constexpr std::size_t max_datagram_batch = 128;
@@ -116,7 +119,27 @@ class network {
  private:
   struct link {
     explicit link(net::asio::any_io_executor ex) : wake(ex) {}
+    // A copy of `packet`, in a spare buffer when there is one.
+    bytes buffer(byte_span packet) {
+      bytes b;
+      if (!spare.empty()) {
+        b = std::move(spare.back());
+        spare.pop_back();
+      }
+      b.assign(packet.begin(), packet.end());
+      return b;
+    }
+    // Keeps a sent packet's buffer for a later packet (bounded).
+    void recycle(bytes&& b) {
+      if (spare.size() >= max_spare_buffers || b.capacity() > max_spare_capacity) return;
+      b.clear();
+      spare.push_back(std::move(b));
+    }
     std::deque<bytes> queue;
+    // Buffers of packets that left, carrying the next ones: no allocation
+    // per packet while traffic flows. SECURITY: at most max_spare_buffers
+    // of at most max_spare_capacity bytes.
+    std::vector<bytes> spare;
     std::size_t queued_bytes = 0;
     net::signal wake;
     net::stream_ptr stream;      // the stream we send on
@@ -145,8 +168,20 @@ class network {
 
   // systemd-resolved: registers gateway.dns for the zone on the interface
   // when resolved runs; undone by stop() (and by the interface going away).
+  // A gateway.dns on loopback is registered as our interface address, where
+  // dns_relay() forwards queries to it (resolved cannot reach loopback
+  // through the interface).
   void register_dns();
   void unregister_dns();
+  // Relays DNS queries from this machine arriving on `s` (our interface
+  // address) to `gateway`, one dns_forward() each, until `s` closes.
+  net::awaitable<void> dns_relay(std::shared_ptr<net::asio::ip::udp::socket> s,
+                                 net::asio::ip::udp::endpoint gateway);
+  net::awaitable<void> dns_forward(std::shared_ptr<net::asio::ip::udp::socket> s, bytes query,
+                                   net::asio::ip::udp::endpoint from,
+                                   net::asio::ip::udp::endpoint gateway);
+  std::shared_ptr<net::asio::ip::udp::socket> dns_relay_;
+  std::size_t dns_in_flight_ = 0;
 
   net::host& host_;
   std::function<bool(const peer_id&)> authorized_;

@@ -7,7 +7,8 @@
 //
 // Invariants: split output lies inside the arena, is at most max_segments
 // packets, and for a TCP GSO read every packet parses (lengths, IPv4 header
-// checksum) and has a right TCP checksum. Coalesce accounts for every input
+// checksum) and has a right TCP checksum; for a UDP GSO read (USO) every
+// packet parses as UDP with its own UDP length and a right UDP checksum. Coalesce accounts for every input
 // packet exactly once; a single write is a zero header plus one input packet
 // unchanged; a merged write is a valid GSO packet that splits back into as
 // many packets as it merged, each valid with a right TCP checksum and the
@@ -23,11 +24,12 @@ using namespace peerup::tun;
 
 namespace {
 
-bool tcp_checksum_right(byte_span p, std::size_t ip_hl) {
+bool checksum_right(byte_span p, std::size_t ip_hl, std::uint8_t proto) {
+  const std::size_t at = ip_hl + (proto == ip_proto::tcp ? 16 : 6);
   bytes copy(p.begin(), p.end());
-  const std::uint16_t stored_value = static_cast<std::uint16_t>(copy[ip_hl + 16] << 8 | copy[ip_hl + 17]);
-  copy[ip_hl + 16] = copy[ip_hl + 17] = 0;
-  return transport_checksum(copy, ip_hl, ip_proto::tcp) == stored_value;
+  const std::uint16_t stored_value = static_cast<std::uint16_t>(copy[at] << 8 | copy[at + 1]);
+  copy[at] = copy[at + 1] = 0;
+  return transport_checksum(copy, ip_hl, proto) == stored_value;
 }
 
 void fix_checksums(bytes& p) {
@@ -64,7 +66,7 @@ void check_split(byte_span read, mutable_byte_span arena) {
   std::vector<byte_span> out;
   auto used = split_offload(read, arena, out);
   if (!used) {
-    FUZZ_CHECK(used.error() == errc::tun_packet_header_length);
+    FUZZ_CHECK(used.error() == errc::tun_offload_invalid);
     return;
   }
   FUZZ_CHECK(*used <= arena.size());
@@ -77,12 +79,18 @@ void check_split(byte_span read, mutable_byte_span arena) {
   FUZZ_CHECK(sum == *used);
   const auto h = vnet_header::decode(read);
   const std::uint8_t gso = h->gso_type & 0x7f;
-  if (gso == vnet_header::gso_tcpv4 || gso == vnet_header::gso_tcpv6) {
+  if (gso == vnet_header::gso_tcpv4 || gso == vnet_header::gso_tcpv6 ||
+      gso == vnet_header::gso_udp_l4) {
+    const std::uint8_t proto = gso == vnet_header::gso_udp_l4 ? ip_proto::udp : ip_proto::tcp;
     for (const auto& p : out) {
       auto info = parse_packet(p);
       FUZZ_CHECK(info.has_value());
-      FUZZ_CHECK(info->protocol == ip_proto::tcp && info->header_length == (info->version == 4 ? (p[0] & 0x0f) * 4u : 40u));
-      FUZZ_CHECK(tcp_checksum_right(p, info->header_length));
+      FUZZ_CHECK(info->protocol == proto && info->header_length == (info->version == 4 ? (p[0] & 0x0f) * 4u : 40u));
+      FUZZ_CHECK(checksum_right(p, info->header_length, proto));
+      if (proto == ip_proto::udp) {  // the UDP length is this datagram's
+        const std::size_t l4 = p.size() - info->header_length;
+        FUZZ_CHECK((std::size_t{p[info->header_length + 4]} << 8 | p[info->header_length + 5]) == l4);
+      }
     }
   }
 }

@@ -46,6 +46,18 @@ def tcp_packet(v6, seq, flags, payload, ident=1, sport=40000, fix=True):
     return ip + seg
 
 
+def udp_packet(v6, payload):
+    """A UDP super-segment as USO hands it over: one header, the UDP
+    checksum field holding the pseudo-header sum (NEEDS_CSUM)."""
+    seg = struct.pack("!HHHH", 4433, 443, 8 + len(payload), 0) + payload
+    if v6:
+        ip = struct.pack("!IHBB", 0x60000000, len(seg), 17, 64) + A6 + B6
+    else:
+        ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(seg), 7, 0x4000, 64, 17, 0) + A4 + B4
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + seg
+
+
 def vnet(flags, gso, gso_size, start, off, hdr_len=0):
     return struct.pack("<BBHHHH", flags, gso, hdr_len, gso_size, start, off)
 
@@ -70,6 +82,8 @@ seeds = {
     struct.pack("!BBHHHBBH", 0x45, 0, 28 + 5, 1, 0, 64, 17, 0) + A4 + B4 +
     struct.pack("!HHHH", 53, 53, 13, 0x1234) + b"hello",
     "split_plain": b"\x01" + vnet(0, 0, 0, 0, 0) + tcp_packet(False, 1, 0x02, b""),
+    "split_uso4": b"\x01" + vnet(1, 5, 1200, 20, 6) + udp_packet(False, payload),
+    "split_uso6": b"\x01" + vnet(1, 5, 1000, 40, 6) + udp_packet(True, payload[:4000]),
     "split_bad_type": b"\x01" + vnet(1, 3, 1000, 20, 6) + tcp_packet(False, 1, 0x10, payload[:3000]),
     "coalesce_v4_run": batch(0, run(False, 9, 1099)),
     "coalesce_v6_run": batch(0, run(True, 6, 1200)),

@@ -894,8 +894,21 @@ def tun_direct(ctx):
         log(f"phone's status: home via {peer['transport']}, datagrams out "
             f"{peer['traffic']['datagram_packets_out']}, stream out "
             f"{peer['traffic']['stream_packets_out']}")
+        # UDP segmentation offload: one UDP_SEGMENT send of 20 x 1000 bytes
+        # arrives as 20 datagrams of 1000 bytes (split by us when the kernel
+        # handed us the super-segment, by the kernel otherwise).
+        got, sizes = tl.udp_gso_burst("home", "phone", tl.home_addr)
+        check(got >= 15 and sizes == [1000],
+              f"a UDP_SEGMENT send to home arrived as {got} datagrams of sizes {sizes}")
+        log(f"UDP_SEGMENT 20 x 1000 B: home received {got} datagrams of {sizes} B")
         home, phone = _tun_stop_and_counters(tl)
         _tun_offload_check(tl, home, phone)
+        if "UDP segmentation on" in read(tl.p("phone.log")):
+            check(phone.get("udp_split_reads", 0) >= 1,
+                  f"phone's kernel has USO but phone split no UDP super-segment: {phone}")
+            log(f"USO: phone split {phone.get('udp_split_reads')} UDP super-segments")
+        else:
+            log("USO: not on this kernel (before 6.2): udp_split_reads not checked")
         # The direct QUIC path carried the packets as datagrams: iperf3 alone
         # sends thousands each way; the stream keeps the relayed start and
         # packets larger than a datagram (none at the default MTU).
@@ -904,6 +917,70 @@ def tun_direct(ctx):
                   f"{role} sent/received few QUIC datagrams: {c}")
             check(c.get("datagram_out", 0) > c.get("stream_out", 0),
                   f"{role} sent more packets on the stream than as datagrams: {c}")
+
+
+@scenario("tun_resolved", budget=60)
+def tun_resolved(ctx):
+    """systemd-resolved (without systemd as PID 1: its own D-Bus system bus
+    in a private mount namespace) gets the .p2p zone on peerup0 while the
+    daemon runs, answers a member's name through the daemon's relay and the
+    gateway on loopback, and loses the registration when the daemon stops."""
+    found = labtun.find_resolved()
+    if not found:
+        raise labnet.LabSkip("no systemd-resolved to test with (scripts/install-deps.sh unpacks "
+                             "the Debian package into /opt/peerup-lab/systemd-resolved; or set "
+                             "PEERUP_RESOLVED_ROOT)")
+    if not shutil.which("dbus-daemon") or not shutil.which("nsenter"):
+        raise labnet.LabSkip("dbus-daemon or nsenter missing (Debian packages dbus, util-linux)")
+    work = ctx.path("tun-resolved", "x")[:-2]
+    peerup = os.path.abspath(ctx.peerup)  # nsenter -m starts in the namespace's root
+    with labtun.ResolvedNs(work, *found) as rn:
+        node = labpeer.Node(peerup, os.path.join(work, "node"))
+        home = labpeer.Node(peerup, os.path.join(work, "home"))
+        node.write_config(["/ip4/127.0.0.1/tcp/0"], [], names={"home": home.id})
+        with open(node.config, "a") as f:
+            f.write(labtun._tun_section() + "gateway:\n  dns: 127.0.0.1:5353\n")
+        labnet.run(node.cmd("auth", "add", home.id, "--comment", "home"))
+        daemon = rn.spawn(node.cmd("daemon", "--tun"), "daemon")
+
+        def registered():
+            if daemon.poll() is not None:
+                raise LabError(f"the daemon exited: {rn.log_of('daemon')[-1500:]}")
+            text = rn.log_of("daemon")
+            return "systemd-resolved sends" in text or "could not register" in text
+        labnet.wait_for(registered, 20, "the daemon to register with systemd-resolved")
+        text = rn.log_of("daemon")
+        # resolved sends peerup0's queries out of peerup0, where 127.0.0.1
+        # is unreachable: the daemon registers its own interface address and
+        # relays from there to the gateway on loopback.
+        own = re.search(r"network mode: peerup0 is (10\.64\.\d+\.\d+)/", text)
+        check(own, "the daemon's log names no interface address")
+        server = f"{own.group(1)}:5353"
+        check(f"systemd-resolved sends *.p2p to {server} via peerup0 (relayed to 127.0.0.1:5353)"
+              in text, f"the daemon did not register the zone: {text[-1500:]}")
+        home_addr = re.search(r"peer " + home.id + r" is (10\.64\.\d+\.\d+)", text)
+        check(home_addr, "the daemon's log names no address for home")
+        dns = rn.run([rn.ctl, "dns", "peerup0"], check=False).stdout
+        domain = rn.run([rn.ctl, "domain", "peerup0"], check=False).stdout
+        check(server in dns and "~p2p" in domain,
+              f"resolvectl shows no registration on peerup0: {dns!r} {domain!r}")
+        log(f"resolvectl: {dns.strip()} | {domain.strip()}")
+        gw = rn.spawn(node.cmd("gateway", "--dns", "127.0.0.1:5353"), "gateway")
+        labnet.wait_for(lambda: "dns 127.0.0.1:5353" in rn.log_of("gateway"), 10,
+                        "the gateway to serve DNS")
+        q = rn.run([rn.ctl, "query", "--cache=no", "home.p2p"], check=False, timeout=20)
+        log(f"resolvectl query home.p2p: {(q.stdout + q.stderr).strip()}")
+        check(q.returncode == 0 and home_addr.group(1) in q.stdout,
+              f"systemd-resolved did not answer home.p2p with {home_addr.group(1)}: "
+              f"{q.stdout}{q.stderr}")
+        labnet._terminate(gw)
+        # Stop: the registration goes (resolvectl revert, then the interface).
+        labnet._terminate(daemon)
+        check("peerup0 removed" in rn.log_of("daemon"), "the daemon did not stop cleanly")
+        after = rn.run([rn.ctl, "domain"], check=False).stdout
+        check("~p2p" not in after and "peerup0" not in after,
+              f"systemd-resolved still routes .p2p after the daemon stopped: {after!r}")
+        log("daemon stopped: systemd-resolved no longer routes .p2p")
 
 
 def main():

@@ -10,7 +10,9 @@ import json
 import os
 import secrets
 import re
+import shutil
 import signal
+import subprocess
 import time
 
 import labnet
@@ -174,3 +176,167 @@ class TunLab:
         if cp.returncode != 0:
             return None, cp.stdout[-1500:] + cp.stderr[-500:]
         return json.loads(cp.stdout), ""
+
+
+    def udp_gso_burst(self, server_role, client_role, addr, segment=1000, count=20):
+        """One UDP_SEGMENT send of `count` x `segment` bytes from client_role
+        to addr:IPERF_PORT (a QUIC stack's kind of send): with USO on the
+        interface the kernel hands the daemon one UDP super-segment. Returns
+        (datagrams received, their sizes) as server_role's socket saw them."""
+        out = self.p(f"uso-{server_role}.out")
+        recv = ("import socket,time\n"
+                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                f"s.bind(('{addr}',{IPERF_PORT}));s.settimeout(0.5)\n"
+                "n=0;sizes=set();end=time.time()+6\n"
+                "print('ready',flush=True)\n"
+                "while time.time()<end:\n"
+                "  try:d=s.recv(65535)\n"
+                "  except socket.timeout:\n"
+                "    if n:break\n"
+                "    continue\n"
+                "  n+=1;sizes.add(len(d))\n"
+                "print(n,*sorted(sizes),flush=True)\n")
+        p = self.t.spawn(server_role, ["python3", "-c", recv], stdout=out)
+        wait_for(lambda: "ready" in _read(out), 5, "the UDP receiver")
+        send = ("import socket\n"
+                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                f"s.setsockopt(socket.SOL_UDP,103,{segment})\n"  # UDP_SEGMENT
+                f"s.sendto(bytes(range(256))*({segment * count}//256)+bytes({segment * count}%256),"
+                f"('{addr}',{IPERF_PORT}))\n")
+        self.t.run(client_role, ["python3", "-c", send], timeout=10)
+        try:
+            p.wait(timeout=10)
+        except Exception:
+            self.t.stop(p)
+        words = _read(out).split()[1:]
+        return (int(words[0]), [int(w) for w in words[1:]]) if words else (0, [])
+
+
+# -- systemd-resolved without systemd (issue 14: the .p2p zone on peerup0) -----
+
+RESOLVED_DIRS = ("/opt/peerup-lab/systemd-resolved", "/")
+
+
+def find_resolved():
+    """(systemd-resolved, resolvectl) from $PEERUP_RESOLVED_ROOT, the tree
+    scripts/install-deps.sh unpacks (/opt/peerup-lab/systemd-resolved: the
+    Debian package's files, not installed, so the host's /etc/resolv.conf is
+    never touched) or an installed package; None when there is none."""
+    roots = [os.environ["PEERUP_RESOLVED_ROOT"]] if os.environ.get("PEERUP_RESOLVED_ROOT") \
+        else list(RESOLVED_DIRS)
+    for root in roots:
+        daemon = os.path.join(root, "lib/systemd/systemd-resolved")
+        ctl = os.path.join(root, "usr/bin/resolvectl")
+        if os.access(daemon, os.X_OK) and os.access(ctl, os.X_OK):
+            return daemon, ctl
+    return None
+
+
+_BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class ResolvedNs:
+    """One network namespace plus a private mount namespace in which a D-Bus
+    system bus and systemd-resolved run as they would under systemd: a tmpfs
+    on /run (so /run/dbus and /run/systemd/resolve are ours alone), and
+    /etc/passwd and /etc/group bind-mounted with the systemd-resolve user
+    resolved drops its privileges to. Every command runs inside through
+    nsenter. close() stops everything; the namespaces go with the processes."""
+
+    def __init__(self, work, daemon, ctl):
+        self.work, self.daemon, self.ctl = work, daemon, ctl
+        self.ns = f"{labnet.PREFIX}{os.getpid()}-resolved"
+        self.procs = []
+        self.anchor = None
+
+    def __enter__(self):
+        try:
+            self._up()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def argv(self, argv):
+        return ["nsenter", "-t", str(self.anchor.pid), "-m", "-n", *argv]
+
+    def run(self, argv, check=True, timeout=15):
+        return labnet.run(self.argv(argv), check=check, timeout=timeout)
+
+    def spawn(self, argv, name):
+        """Starts argv inside, with the resolvectl under test first on PATH
+        (the daemon runs `resolvectl`)."""
+        out = open(os.path.join(self.work, f"{name}.log"), "wb")
+        env = dict(os.environ, PATH=os.path.dirname(self.ctl) + ":" + os.environ.get("PATH", ""))
+        try:
+            p = subprocess.Popen(self.argv(argv), stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        finally:
+            out.close()
+        self.procs.append(p)
+        return p
+
+    def log_of(self, name):
+        return _read(os.path.join(self.work, f"{name}.log"))
+
+    def _up(self):
+        labnet.run(["ip", "netns", "add", self.ns])
+        labnet.run(["ip", "-n", self.ns, "link", "set", "lo", "up"])
+        # unshare execs sleep: the Popen's pid is the process that holds both
+        # namespaces for as long as the test runs.
+        self.anchor = subprocess.Popen(["ip", "netns", "exec", self.ns, "unshare", "-m",
+                                        "--propagation", "private", "sleep", "600"],
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: os.readlink(f"/proc/{self.anchor.pid}/ns/mnt") !=
+                 os.readlink("/proc/self/ns/mnt") and
+                 os.readlink(f"/proc/{self.anchor.pid}/exe").endswith("sleep"), 5,
+                 "the namespace anchor")
+        passwd, group = (os.path.join(self.work, n) for n in ("passwd", "group"))
+        shutil.copy("/etc/passwd", passwd)
+        shutil.copy("/etc/group", group)
+        if "\nsystemd-resolve:" not in "\n" + _read(passwd):
+            with open(passwd, "a") as f:
+                f.write("systemd-resolve:x:991:991:systemd Resolver:/:/usr/sbin/nologin\n")
+            with open(group, "a") as f:
+                f.write("systemd-resolve:x:991:\n")
+        bus_conf = os.path.join(self.work, "bus.conf")
+        with open(bus_conf, "w") as f:
+            f.write(_BUS_CONF)
+        self.run(["sh", "-c", "mount -t tmpfs tmpfs /run && mkdir -p /run/dbus /run/systemd && "
+                  f"mount --bind {passwd} /etc/passwd && mount --bind {group} /etc/group"])
+        self.spawn(["dbus-daemon", "--config-file", bus_conf, "--nofork", "--nopidfile"], "dbus")
+        wait_for(lambda: self.run(["test", "-S", "/run/dbus/system_bus_socket"],
+                                  check=False).returncode == 0, 10, "the D-Bus system bus")
+        self.resolved = self.spawn([self.daemon], "resolved")
+        wait_for(lambda: self.resolved.poll() is not None or
+                 self.run(["test", "-S", "/run/systemd/resolve/io.systemd.Resolve"],
+                          check=False).returncode == 0, 10, "systemd-resolved to start")
+        if self.resolved.poll() is not None:
+            raise labnet.LabSkip("systemd-resolved exited at start "
+                                 f"({self.resolved.returncode}): {self.log_of('resolved')[-800:]}")
+
+    def close(self):
+        for p in reversed(self.procs):
+            labnet._terminate(p)
+        self.procs.clear()
+        if self.anchor:
+            labnet._terminate(self.anchor)
+            self.anchor = None
+        labnet._delete_ns(self.ns)

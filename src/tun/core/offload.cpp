@@ -136,7 +136,7 @@ bool same_headers(byte_span a, const tcp_view& va, byte_span b, const tcp_view& 
 }  // namespace
 
 result<vnet_header> vnet_header::decode(byte_span in) {
-  if (in.size() < size) return errc::tun_packet_header_length;
+  if (in.size() < size) return errc::tun_offload_invalid;
   vnet_header h;
   h.flags = in[0];
   h.gso_type = in[1];
@@ -174,7 +174,7 @@ result<std::size_t> split_offload(byte_span read, mutable_byte_span arena,
   const std::uint8_t gso = h->gso_type & static_cast<std::uint8_t>(~vnet_header::gso_ecn);
   // SECURITY: nothing is written past the arena the caller gave.
   if (p.empty() || p.size() > arena.size() || p.size() > max_offload_packet)
-    return errc::tun_packet_header_length;
+    return errc::tun_offload_invalid;
 
   // 1. not segmented: the packet as it is, its checksum finished if asked
   if (gso == vnet_header::gso_none) {
@@ -183,7 +183,7 @@ result<std::size_t> split_offload(byte_span read, mutable_byte_span arena,
     if (h->flags & vnet_header::needs_csum) {
       // SECURITY: the checksum field and the range it covers lie inside the packet.
       const std::size_t at = std::size_t{h->csum_start} + h->csum_offset;
-      if (h->csum_start >= p.size() || at + 2 > p.size()) return errc::tun_packet_header_length;
+      if (h->csum_start >= p.size() || at + 2 > p.size()) return errc::tun_offload_invalid;
       // The field holds the pseudo-header sum; the sum over the range
       // including it is the checksum.
       const auto c = checksum_fold(checksum_add(0, byte_span(o + h->csum_start,
@@ -193,46 +193,51 @@ result<std::size_t> split_offload(byte_span read, mutable_byte_span arena,
     out.emplace_back(o, p.size());
     return p.size();
   }
-  if (gso != vnet_header::gso_tcpv4 && gso != vnet_header::gso_tcpv6)
-    return errc::tun_packet_header_length;
+  const bool udp = gso == vnet_header::gso_udp_l4;
+  if (gso != vnet_header::gso_tcpv4 && gso != vnet_header::gso_tcpv6 && !udp)
+    return errc::tun_offload_invalid;
 
-  // 2. a TCP super-segment: check the headers ourselves (hdr_len is not
-  //    reliable; csum_start must be where the TCP header is)
+  // 2. a TCP or UDP super-segment: check the headers ourselves (hdr_len is
+  //    not reliable; csum_start must be where the transport header is).
+  //    TCP's GSO type names the IP version; UDP's (USO) is one for both.
+  const std::uint8_t proto = udp ? ip_proto::udp : ip_proto::tcp;
   const std::uint8_t* d = p.data();
   const unsigned version = d[0] >> 4;
+  const bool v4 = udp ? version == 4 : gso == vnet_header::gso_tcpv4;
   std::size_t ip_hl = 0;
-  if (gso == vnet_header::gso_tcpv4) {
-    if (version != 4 || p.size() < 20) return errc::tun_packet_header_length;
+  if (v4) {
+    if (version != 4 || p.size() < 20) return errc::tun_offload_invalid;
     ip_hl = static_cast<std::size_t>(d[0] & 0x0f) * 4;
     // SECURITY: IHL 5..15 inside the packet, the total length the bytes we
-    // got, TCP, not a fragment.
-    if (ip_hl < 20 || ip_hl > p.size() || rd16(d + 2) != p.size() || d[9] != ip_proto::tcp ||
+    // got, the GSO type's protocol, not a fragment.
+    if (ip_hl < 20 || ip_hl > p.size() || rd16(d + 2) != p.size() || d[9] != proto ||
         (rd16(d + 6) & 0x3fff) != 0)
-      return errc::tun_packet_header_length;
+      return errc::tun_offload_invalid;
   } else {
-    if (version != 6 || p.size() < 40 || rd16(d + 4) + 40u != p.size() ||
-        d[6] != ip_proto::tcp)
-      return errc::tun_packet_header_length;
+    if (version != 6 || p.size() < 40 || rd16(d + 4) + 40u != p.size() || d[6] != proto)
+      return errc::tun_offload_invalid;
     ip_hl = 40;
   }
-  if (p.size() < ip_hl + 20) return errc::tun_packet_header_length;
-  const std::size_t tcp_hl = static_cast<std::size_t>(d[ip_hl + 12] >> 4) * 4;
-  if (tcp_hl < 20 || ip_hl + tcp_hl > p.size()) return errc::tun_packet_header_length;
-  if ((h->flags & vnet_header::needs_csum) && (h->csum_start != ip_hl || h->csum_offset != 16))
-    return errc::tun_packet_header_length;
-  const std::size_t hl = ip_hl + tcp_hl;
+  const std::size_t min_l4 = udp ? 8 : 20;
+  if (p.size() < ip_hl + min_l4) return errc::tun_offload_invalid;
+  const std::size_t l4_hl = udp ? 8 : static_cast<std::size_t>(d[ip_hl + 12] >> 4) * 4;
+  if (l4_hl < min_l4 || ip_hl + l4_hl > p.size()) return errc::tun_offload_invalid;
+  const std::uint16_t csum_at = udp ? 6 : 16;
+  if ((h->flags & vnet_header::needs_csum) && (h->csum_start != ip_hl || h->csum_offset != csum_at))
+    return errc::tun_offload_invalid;
+  const std::size_t hl = ip_hl + l4_hl;
   const std::size_t payload = p.size() - hl;
   const std::size_t mss = h->gso_size;
-  if (mss == 0) return errc::tun_packet_header_length;
+  if (mss == 0) return errc::tun_offload_invalid;
   const std::size_t n = payload == 0 ? 1 : (payload + mss - 1) / mss;
   // SECURITY: bounded count and output size.
-  if (n > max_segments || n * hl + payload > arena.size()) return errc::tun_packet_header_length;
+  if (n > max_segments || n * hl + payload > arena.size()) return errc::tun_offload_invalid;
 
   // 3. one packet per gso_size bytes of payload, with its own lengths,
-  //    IPv4 ID, sequence number, flags and checksums
-  const std::uint16_t id0 = version == 4 ? rd16(d + 4) : 0;
-  const std::uint32_t seq0 = rd32(d + ip_hl + 4);
-  const std::uint8_t flags0 = d[ip_hl + 13];
+  //    IPv4 ID and checksums, and for TCP its sequence number and flags
+  const std::uint16_t id0 = v4 ? rd16(d + 4) : 0;
+  const std::uint32_t seq0 = udp ? 0 : rd32(d + ip_hl + 4);
+  const std::uint8_t flags0 = udp ? 0 : d[ip_hl + 13];
   std::size_t used = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t from = i * mss;
@@ -241,7 +246,7 @@ result<std::size_t> split_offload(byte_span read, mutable_byte_span arena,
     std::memcpy(o, d, hl);
     std::memcpy(o + hl, d + hl + from, len);
     const std::size_t total = hl + len;
-    if (version == 4) {
+    if (v4) {
       wr16(o + 2, static_cast<std::uint16_t>(total));
       wr16(o + 4, static_cast<std::uint16_t>(id0 + i));
       set_ipv4_checksum(o, ip_hl);
@@ -249,13 +254,18 @@ result<std::size_t> split_offload(byte_span read, mutable_byte_span arena,
       wr16(o + 4, static_cast<std::uint16_t>(total - 40));
     }
     std::uint8_t* t = o + ip_hl;
-    wr32(t + 4, seq0 + static_cast<std::uint32_t>(from));
-    std::uint8_t f = flags0;
-    if (i + 1 < n) f &= static_cast<std::uint8_t>(~(tcp_fin | tcp_psh));
-    if (i > 0) f &= static_cast<std::uint8_t>(~tcp_cwr);
-    t[13] = f;
-    t[16] = t[17] = 0;
-    wr16(t + 16, transport_checksum(byte_span(o, total), ip_hl, ip_proto::tcp));
+    if (udp) {
+      // The UDP length of this datagram (the super-segment's is not used).
+      wr16(t + 4, static_cast<std::uint16_t>(8 + len));
+    } else {
+      wr32(t + 4, seq0 + static_cast<std::uint32_t>(from));
+      std::uint8_t f = flags0;
+      if (i + 1 < n) f &= static_cast<std::uint8_t>(~(tcp_fin | tcp_psh));
+      if (i > 0) f &= static_cast<std::uint8_t>(~tcp_cwr);
+      t[13] = f;
+    }
+    t[csum_at] = t[csum_at + 1] = 0;
+    wr16(t + csum_at, transport_checksum(byte_span(o, total), ip_hl, proto));
     out.emplace_back(o, total);
     used += total;
   }

@@ -4,9 +4,11 @@
 //
 // With IFF_VNET_HDR every read and write on the TUN device starts with a
 // 10-byte virtio_net_hdr. After TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 |
-// TUN_F_TSO6) the kernel hands us TCP "super-segments" of up to 64 KiB (one
-// header, gso_size bytes of payload per segment) and packets whose transport
-// checksum is left for us to finish (NEEDS_CSUM). Our peers expect plain IP
+// TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6) the kernel hands us TCP and UDP
+// "super-segments" of up to 64 KiB (one header, gso_size bytes of payload per
+// segment; UDP ones come from applications that send with UDP_SEGMENT, e.g.
+// QUIC stacks) and packets whose transport checksum is left for us to finish
+// (NEEDS_CSUM). Our peers expect plain IP
 // packets that fit the MTU, so:
 //
 // - split_offload (TUN -> peers): one read becomes the IP packets the kernel
@@ -15,7 +17,9 @@
 //   ID (+1 per segment) and header checksum, or the IPv6 payload length, the
 //   TCP sequence number and the TCP checksum are set per segment; FIN and PSH
 //   stay only on the last segment, CWR only on the first (as Linux's own
-//   tcp_gso_segment does). A NEEDS_CSUM packet gets its checksum finished.
+//   tcp_gso_segment does). A GSO UDP packet is cut the same way, each
+//   datagram with its UDP length and checksum. A NEEDS_CSUM packet gets its
+//   checksum finished.
 // - coalesce (peers -> TUN): consecutive TCP segments of one flow in a batch
 //   are merged into one GSO packet written with a virtio_net_hdr, so the
 //   local TCP stack handles one 64 KiB packet instead of ~50 (what GRO does
@@ -33,14 +37,14 @@
 //   is no longer checked by the receiving stack, so a bad segment is written
 //   alone for the kernel to drop); the merged IP packet stays <= 65535 bytes.
 //
-// Errors are reported as tun_packet_header_length: the virtio_net_hdr is a
+// Errors are reported as tun_offload_invalid: the virtio_net_hdr is a
 // header whose sizes or offsets do not fit its packet.
 //
 // SECURITY: both directions take bytes that are bounded here, not by the
 // caller: a read's header is checked against the packet it describes
 // (versions, header lengths, checksum offsets inside the packet), the number
 // of segments is capped (max_segments) and the output never exceeds the
-// arena the caller gives (tun_packet_header_length otherwise).
+// arena the caller gives (tun_offload_invalid otherwise).
 #pragma once
 
 #include <cstdint>
@@ -60,6 +64,7 @@ struct vnet_header {
   static constexpr std::uint8_t gso_none = 0;
   static constexpr std::uint8_t gso_tcpv4 = 1;
   static constexpr std::uint8_t gso_tcpv6 = 4;
+  static constexpr std::uint8_t gso_udp_l4 = 5;  // USO (TUN_F_USO4/6, Linux >= 6.2), v4 or v6
   static constexpr std::uint8_t gso_ecn = 0x80;  // a flag on the type: the flow uses ECN
 
   std::uint8_t flags = 0;
@@ -69,7 +74,7 @@ struct vnet_header {
   std::uint16_t csum_start = 0;
   std::uint16_t csum_offset = 0;
 
-  // tun_packet_header_length when `in` is shorter than size.
+  // tun_offload_invalid when `in` is shorter than size.
   static result<vnet_header> decode(byte_span in);
   void encode(std::uint8_t* out) const;  // writes `size` bytes
   friend bool operator==(const vnet_header&, const vnet_header&) = default;
@@ -87,9 +92,9 @@ std::size_t split_arena_size(std::size_t read_size);
 
 // One TUN read (header + packet) -> plain IP packets with finished
 // checksums, appended to `out` as spans into `arena` (which the caller keeps
-// alive). Returns the arena bytes used. Errors: tun_packet_header_length (the
-// header or the packet it describes is malformed, a GSO type other than TCP,
-// more than max_segments, or the arena is too small).
+// alive). Returns the arena bytes used. Errors: tun_offload_invalid (the
+// header or the packet it describes is malformed, a GSO type other than TCP
+// or UDP, more than max_segments, or the arena is too small).
 result<std::size_t> split_offload(byte_span read, mutable_byte_span arena,
                                   std::vector<byte_span>& out);
 

@@ -92,21 +92,23 @@ bytes tcp_segment(bool v6, std::uint32_t seq, std::uint8_t flags, const bytes& p
   return p;
 }
 
+// A TUN read: `h` encoded in front of `packet`.
+bytes with_vnet_header(const vnet_header& h, const bytes& packet) {
+  bytes r(vnet_header::size);
+  h.encode(r.data());
+  append(r, packet);
+  return r;
+}
+
 // What the kernel hands us with TSO: one header over all of `payload`.
 bytes gso_read(bool v6, std::uint32_t seq, std::uint8_t flags, const bytes& payload,
                std::uint16_t mss) {
   bytes p = tcp_segment(v6, seq, flags, payload, 100);
-  vnet_header h;
-  h.flags = vnet_header::needs_csum;
-  h.gso_type = v6 ? vnet_header::gso_tcpv6 : vnet_header::gso_tcpv4;
-  h.hdr_len = 999;  // unreliable: must not be used
-  h.gso_size = mss;
-  h.csum_start = v6 ? 40 : 20;
-  h.csum_offset = 16;
-  bytes r(vnet_header::size);
-  h.encode(r.data());
-  append(r, p);
-  return r;
+  return with_vnet_header({vnet_header::needs_csum,
+                           v6 ? vnet_header::gso_tcpv6 : vnet_header::gso_tcpv4,
+                           999,  // hdr_len: unreliable, must not be used
+                           mss, static_cast<std::uint16_t>(v6 ? 40 : 20), 16},
+                          p);
 }
 
 struct split_out {
@@ -144,7 +146,7 @@ TEST(offload, vnet_header_round_trips_little_endian) {
   EXPECT_EQ(b[2], 0x34);
   EXPECT_EQ(b[3], 0x12);
   EXPECT_EQ(*vnet_header::decode(b), h);
-  EXPECT_EQ(vnet_header::decode(byte_span(b, 9)).error(), errc::tun_packet_header_length);
+  EXPECT_EQ(vnet_header::decode(byte_span(b, 9)).error(), errc::tun_offload_invalid);
 }
 
 void check_split(bool v6, std::size_t payload_size, std::uint16_t mss, std::uint8_t flags) {
@@ -234,7 +236,7 @@ TEST(offload, refuses_headers_that_do_not_describe_the_packet) {
   };
   EXPECT_FALSE(with([](bytes& r) { r.resize(9); }));                     // short header
   EXPECT_FALSE(with([](bytes& r) { r.resize(10); }));                    // no packet
-  EXPECT_FALSE(with([](bytes& r) { r[1] = 3; }));                        // UDP fragmentation
+  EXPECT_FALSE(with([](bytes& r) { r[1] = 3; }));                        // UDP fragmentation (UFO)
   EXPECT_FALSE(with([](bytes& r) { r[1] = vnet_header::gso_tcpv6; }));  // version mismatch
   EXPECT_FALSE(with([](bytes& r) { r[4] = r[5] = 0; }));                 // gso_size 0
   EXPECT_FALSE(with([](bytes& r) { r[4] = 2; r[5] = 0; }));              // 1500 segments
@@ -247,8 +249,71 @@ TEST(offload, refuses_headers_that_do_not_describe_the_packet) {
   // An arena too small for the segments.
   o.packets.clear();
   bytes small(2000);
-  EXPECT_FALSE(split_offload(good, small, o.packets));
+  EXPECT_EQ(split_offload(good, small, o.packets).error(), errc::tun_offload_invalid);
   EXPECT_TRUE(o.packets.empty());
+}
+
+// What the kernel hands us with USO (an application sent with UDP_SEGMENT):
+// one IP + UDP header over all of `payload`, the UDP checksum left partial.
+bytes uso_read(bool v6, const bytes& payload, std::uint16_t segment) {
+  bytes u(8, 0);
+  put16(u, 0, 4433);
+  put16(u, 2, 443);
+  put16(u, 4, static_cast<std::uint16_t>(8 + payload.size()));
+  append(u, payload);
+  bytes p = v6 ? v6_packet(ip("fd70:6565:7275::1"), ip("fd70:6565:7275::2"), ip_proto::udp, u)
+               : v4_packet(ip("10.64.0.1"), ip("10.64.0.2"), ip_proto::udp, u);
+  if (!v6) {
+    put16(p, 4, 200);  // IPv4 ID
+    put16(p, 10, 0);
+    put16(p, 10, static_cast<std::uint16_t>(~reference_sum(bytes(p.begin(), p.begin() + 20))));
+  }
+  return with_vnet_header({vnet_header::needs_csum, vnet_header::gso_udp_l4, 0, segment,
+                           static_cast<std::uint16_t>(v6 ? 40 : 20), 6},
+                          p);
+}
+
+TEST(offload, splits_udp_super_segments_into_datagrams_with_their_lengths_and_checksums) {
+  for (bool v6 : {false, true}) {
+    for (std::size_t size : {std::size_t{1200 * 40}, std::size_t{5001}, std::size_t{700}}) {
+      SCOPED_TRACE(testing::Message() << (v6 ? "v6" : "v4") << " payload " << size);
+      const std::uint16_t seg = 1200;
+      const bytes payload = pattern(size, 9);
+      split_out o;
+      auto used = split(uso_read(v6, payload, seg), o);
+      ASSERT_TRUE(used) << used.error().message();
+      const std::size_t n = (size + seg - 1) / seg, ip_hl = v6 ? 40 : 20;
+      ASSERT_EQ(o.packets.size(), n);
+      bytes joined;
+      for (std::size_t i = 0; i < n; ++i) {
+        const byte_span p = o.packets[i];
+        auto info = parse_packet(p);
+        ASSERT_TRUE(info) << i << ": " << info.error().message();
+        EXPECT_TRUE(transport_checksum_ok(p)) << i;
+        const std::size_t len = std::min<std::size_t>(seg, size - i * seg);
+        EXPECT_EQ(p.size(), ip_hl + 8 + len) << i;
+        EXPECT_EQ(std::size_t{p[ip_hl + 4]} << 8 | p[ip_hl + 5], 8 + len) << i;  // UDP length
+        EXPECT_EQ(p[ip_hl] << 8 | p[ip_hl + 1], 4433) << i;                     // ports kept
+        if (!v6) {
+          EXPECT_EQ(p[4] << 8 | p[5], 200 + static_cast<int>(i)) << i;  // IPv4 ID + i
+        }
+        joined.insert(joined.end(), p.begin() + static_cast<std::ptrdiff_t>(ip_hl + 8), p.end());
+      }
+      EXPECT_EQ(joined, payload);
+    }
+  }
+  // A USO header on a TCP packet, or a checksum offset that is not UDP's,
+  // describes something else: refused with the offload error.
+  split_out o;
+  bytes tcp_as_udp = gso_read(false, 1, ack, pattern(3000, 1), 1000);
+  tcp_as_udp[1] = vnet_header::gso_udp_l4;
+  EXPECT_EQ(split(tcp_as_udp, o).error(), errc::tun_offload_invalid);
+  bytes bad_offset = uso_read(true, pattern(3000, 1), 1000);
+  bad_offset[8] = 16;
+  EXPECT_EQ(split(bad_offset, o).error(), errc::tun_offload_invalid);
+  bytes icmp = uso_read(false, pattern(3000, 1), 1000);
+  icmp[10 + 9] = ip_proto::icmp;  // not UDP under a UDP GSO type
+  EXPECT_EQ(split(icmp, o).error(), errc::tun_offload_invalid);
 }
 
 std::vector<byte_span> spans(const std::vector<bytes>& v) { return {v.begin(), v.end()}; }
