@@ -275,13 +275,21 @@ void host::register_connection(const connection_ptr& conn) {
     if (auto c = weak.lock()) serve_stream(c, std::move(s));
   });
   spdlog::debug("connected to {} via {} ({})", conn->remote_peer.to_string(),
-                conn->remote_addr.to_string(), conn->relayed ? "relayed" : "direct");
+                conn->remote_addr.to_string(), conn->transport());
   // Forget the connection once it closes.
   asio::co_spawn(
       ex_,
       [this, conn, alive = alive_]() -> awaitable<void> {
         co_await conn->mux->wait_closed();
         if (!*alive) co_return;
+        // With the RTT and age: what a soak's timeline needs to tell a probe
+        // that failed (timeout) from a reset or an orderly close.
+        const std::chrono::duration<double> age = steady_clock::now() - conn->opened;
+        const auto rtt = conn->mux->rtt();
+        spdlog::debug("connection to {} via {} ({}) closed after {:.1f} s (rtt {} ms): {}",
+                      conn->remote_peer.to_string(), conn->remote_addr.to_string(),
+                      conn->transport(), age.count(), rtt ? rtt->count() : -1,
+                      conn->mux->close_reason().message());
         auto it = conns_.find(conn->remote_peer);
         if (it != conns_.end()) {
           std::erase(it->second, conn);

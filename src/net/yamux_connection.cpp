@@ -208,6 +208,8 @@ yamux_connection::yamux_connection(stream_ptr secure, bool is_client, yamux::con
       output_drained_(secure_->get_executor()),
       closed_signal_(secure_->get_executor()),
       keepalive_timer_(secure_->get_executor()),
+      keepalive_interval_(keepalive_interval),
+      next_ping_(steady_clock::now() + keepalive_interval_),
       probe_timer_(secure_->get_executor()) {}
 
 yamux_connection::~yamux_connection() = default;
@@ -407,8 +409,13 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
   }
 }
 
+void yamux_connection::set_keepalive_interval(steady_clock::duration d) {
+  if (d <= steady_clock::duration::zero()) return;
+  keepalive_interval_ = d;
+  next_ping_ = std::min(next_ping_, steady_clock::now() + d);
+}
+
 awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connection> self) {
-  auto next_ping = steady_clock::now() + keepalive_interval;
   // last_activity_ (stream traffic, not pings) when the last quiet probe
   // went out: one probe per spell of use, so an idle connection costs one
   // extra ping, not one every quiet_probe_after (the pong is no activity).
@@ -416,12 +423,12 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
   while (!closed_) {
     keepalive_timer_.expires_after(std::min<steady_clock::duration>(
         quiet_check_interval, std::max<steady_clock::duration>(
-                                  next_ping - steady_clock::now(), steady_clock::duration(1))));
+                                  next_ping_ - steady_clock::now(), steady_clock::duration(1))));
     co_await keepalive_timer_.async_wait(use_nothrow);
     if (closed_ || closing_) break;
     const auto now = steady_clock::now();
-    if (now >= next_ping) {
-      next_ping = now + keepalive_interval;
+    if (now >= next_ping_) {
+      next_ping_ = now + keepalive_interval_;
       if (++unanswered_pings_ > max_unanswered_pings) {
         fail(make_error_code(errc::timeout));
         break;

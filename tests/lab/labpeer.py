@@ -59,14 +59,17 @@ class Node:
 class PeerupLab:
     """relay + home daemon + http service + phone proxy in topology `t`."""
 
-    def __init__(self, peerup, topo, work, quic=False):
+    def __init__(self, peerup, topo, work, quic=False, log_level=None):
         """quic: every node listens on TCP and QUIC (UDP) port 4001 and home and
         phone reach the relay over QUIC, so their observed addresses (what a
-        hole punch offers) are UDP mappings and DCUtR punches over QUIC."""
+        hole punch offers) are UDP mappings and DCUtR punches over QUIC.
+        log_level: passed as --log-level to the relay and home's daemon (the
+        soak's timeline wants debug: connection closes and their reasons)."""
         if not peerup or not os.access(peerup, os.X_OK):
             raise LabError(f"no peerup binary at {peerup!r} (pass --peerup or PEERUP_BINARY)")
         self.peerup, self.t, self.work = peerup, topo, work
         self.quic = quic
+        self.log_args = ["--log-level", log_level] if log_level else []
         self.relay_proc = self.home_proc = self.proxy_proc = None
         self.proxy_port = None
         self.blob_sha = None
@@ -96,7 +99,8 @@ class PeerupLab:
                 [self.peerup, "keygen", "--key", self.p("relay/identity.key")]).stdout.strip()
         self.relay_proc = self.t.spawn(
             "relay", [self.peerup, "relay", "serve", "--dir", self.p("relay"),
-                      *[x for a in self.listen_addrs(labnet.RELAY_PORT) for x in ("--listen", a)]],
+                      *[x for a in self.listen_addrs(labnet.RELAY_PORT) for x in ("--listen", a)],
+                      *self.log_args],
             stdout=self.p("relay.out"), stderr=self.p("relay.log"))
         wait_for(lambda: "/p2p/" in _read(self.p("relay.out")), 10, "the relay to print its addrs")
         transport = f"udp/{labnet.RELAY_PORT}/quic-v1" if self.quic else f"tcp/{labnet.RELAY_PORT}"
@@ -130,7 +134,8 @@ class PeerupLab:
                                relays=[self.relay_addr], services=services)
         if authorize_phone:
             labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
-        self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
+        self.home_proc = self.t.spawn("home", self.home.cmd("daemon", *self.log_args),
+                                      stdout=self.p("home.out"),
                                       stderr=self.p("home.log"))
         wait_for(lambda: "reserved on relay" in _read(self.p("home.log")), 20,
                  "home to reserve a slot on the relay")
