@@ -77,6 +77,8 @@ def main():
                     help="seconds into the run to restart the relay (default: half time; "
                          "negative: never)")
     ap.add_argument("--log-level", default="debug", help="of every peerup process")
+    ap.add_argument("--shared-identity", action="store_true",
+                    help="run both proxies as one node (one key), as sessions 7-9 did")
     ap.add_argument("--ss", action="store_true",
                     help="sample `ss -tin` (TCP retransmissions, RTO, backoff) of the peerup "
                          "sockets in the relay, home and phone namespaces every 0.5 s for 20 s "
@@ -95,14 +97,20 @@ def main():
     t = Topology("cone", "cone")
     t.up()
     try:
-        lab = labpeer.PeerupLab(os.path.abspath(a.peerup), t, work,
-                                log_level=a.log_level).start_all(proxy=False)
+        lab = labpeer.PeerupLab(os.path.abspath(a.peerup), t, work, log_level=a.log_level)
+        lab.start_all(proxy=False, clients=() if a.shared_identity else ("phone2",))
         env_off = dict(os.environ, PEERUP_HOLEPUNCH="off")
-        lab.phone.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
-                               relays=[lab.relay_addr], names={"home": lab.home.id})
+        # The relayed proxy is a node of its own (phone2), as two devices
+        # would be. With one identity for both proxies, home sees a single
+        # peer with a direct path and closes "its" idle relayed connection,
+        # which is the relayed proxy's only one (--shared-identity shows it).
+        relayed_node = lab.phone if a.shared_identity else lab.clients["phone2"]
+        for n in {lab.phone.id: lab.phone, relayed_node.id: relayed_node}.values():
+            n.write_config(listen=[f"/ip4/0.0.0.0/tcp/{labnet.HOME_PORT}"],
+                           relays=[lab.relay_addr], names={"home": lab.home.id})
         proxies = {}
-        for name, env in (("relayed", env_off), ("direct", None)):
-            p = t.spawn("phone", lab.phone.cmd("proxy", "home", "web", 0, "--log-level", a.log_level),
+        for name, env, node in (("relayed", env_off, relayed_node), ("direct", None, lab.phone)):
+            p = t.spawn("phone", node.cmd("proxy", "home", "web", 0, "--log-level", a.log_level),
                         stdout=lab.p(f"{name}.out"), stderr=lab.p(f"{name}.log"), env=env)
             port = labnet.wait_for(
                 lambda n=name: _port_of(lab.p(f"{n}.out")), 20, f"the {name} proxy")

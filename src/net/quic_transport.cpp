@@ -114,8 +114,11 @@ constexpr auto max_probe_timeout = std::chrono::seconds(15);
 // timeout instead of at the idle timeout. The probe is a PING, no stream,
 // so the peer does not count it as use and two idle peers do not keep
 // probing each other.
-constexpr auto quiet_probe_after = std::chrono::seconds(2);
-constexpr auto quiet_check_interval = std::chrono::seconds(1);
+// 1 s and 0.5 s, as for Yamux: the peer's loss recovery (QUIC's probe
+// timeout, like TCP's retransmission timer) backs off exponentially, so a
+// mapping healed sooner is used by an earlier retransmission.
+constexpr auto quiet_probe_after = std::chrono::seconds(1);
+constexpr auto quiet_check_interval = std::chrono::milliseconds(500);
 
 quic::address to_address(const udp::endpoint& ep) {
   return quic::address::from(ep.data(), static_cast<socklen_t>(ep.size()));

@@ -34,8 +34,13 @@ constexpr auto probe_after_quiet = std::chrono::seconds(1);
 // we send, and a side that only answers would otherwise stay black-holed
 // until the next keepalive (up to 15 s; the soak's conntrack -F showed it).
 // It also fails a dead path in quiet_probe_after + the probe timeout.
-constexpr auto quiet_probe_after = std::chrono::seconds(2);
-constexpr auto quiet_check_interval = std::chrono::seconds(1);
+// 1 s and 0.5 s: the peer's TCP retransmits what our NAT dropped 0.2, 0.6,
+// 1.4, 3.0, 6.2 s after sending it (exponential backoff), so a mapping
+// healed within 1.5 s is used by the 3.0 s retransmission at the latest;
+// one healed after 3 s (2 s and 1 s, as first written) often waited for
+// the 6.2 s one (the soak's flushes recovered in up to 6.2 s).
+constexpr auto quiet_probe_after = std::chrono::seconds(1);
+constexpr auto quiet_check_interval = std::chrono::milliseconds(500);
 // The probe's answer may queue behind up to output_high_water of the peer's
 // output: allow a few RTTs on top of a floor that slow links need.
 constexpr auto min_probe_timeout = std::chrono::seconds(3);

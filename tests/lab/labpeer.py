@@ -79,11 +79,15 @@ class PeerupLab:
 
     # -- start-up -----------------------------------------------------------
 
-    def start_all(self, extra_services=None, proxy=True):
+    def start_all(self, extra_services=None, proxy=True, clients=()):
+        """clients: names of more client nodes (each its own identity, in
+        self.clients[name]), authorized at the relay and at home like phone."""
         self.start_relay()
         self.home = Node(self.peerup, self.p("home"))
         self.phone = Node(self.peerup, self.p("phone"))
-        for n, comment in ((self.home, "home"), (self.phone, "phone")):
+        self.clients = {name: Node(self.peerup, self.p(name)) for name in clients}
+        for n, comment in ((self.home, "home"), (self.phone, "phone"),
+                           *((c, name) for name, c in self.clients.items())):
             labnet.run([self.peerup, "relay", "authorize", n.id, "--comment", comment, "--dir",
                         self.p("relay")])
         self.start_http()
@@ -134,6 +138,8 @@ class PeerupLab:
                                relays=[self.relay_addr], services=services)
         if authorize_phone:
             labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
+        for name, c in getattr(self, "clients", {}).items():
+            labnet.run(self.home.cmd("auth", "add", c.id, "--comment", name))
         self.home_proc = self.t.spawn("home", self.home.cmd("daemon", *self.log_args),
                                       stdout=self.p("home.out"),
                                       stderr=self.p("home.log"))
