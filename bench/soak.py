@@ -77,6 +77,9 @@ def main():
                     help="seconds into the run to restart the relay (default: half time; "
                          "negative: never)")
     ap.add_argument("--log-level", default="debug", help="of every peerup process")
+    ap.add_argument("--small-backlog", action="store_true",
+                    help="home's web server as `python -m http.server` (listen backlog 5), as "
+                         "sessions 7-9 ran it; default: backlog 256")
     ap.add_argument("--shared-identity", action="store_true",
                     help="run both proxies as one node (one key), as sessions 7-9 did")
     ap.add_argument("--ss", action="store_true",
@@ -97,7 +100,8 @@ def main():
     t = Topology("cone", "cone")
     t.up()
     try:
-        lab = labpeer.PeerupLab(os.path.abspath(a.peerup), t, work, log_level=a.log_level)
+        lab = labpeer.PeerupLab(os.path.abspath(a.peerup), t, work, log_level=a.log_level,
+                                http_backlog=None if a.small_backlog else 256)
         lab.start_all(proxy=False, clients=() if a.shared_identity else ("phone2",))
         env_off = dict(os.environ, PEERUP_HOLEPUNCH="off")
         # The relayed proxy is a node of its own (phone2), as two devices
@@ -189,7 +193,7 @@ def main():
 # busy home node are not (thousands), nor are successes of single fetches.
 TIMELINE = re.compile(r"connected to|closed after|connected \(|lost connection|reserved on relay|"
                       r"relay \S+: |relay: circuit .* (refused|open|closed)|proxy: |"
-                      r"reconnect|failed|timed out|path to|direct connection")
+                      r"reconnect|failed|timed out|path to|direct connection|closing")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) (\w+) (.*)$")
 
 

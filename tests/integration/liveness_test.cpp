@@ -83,59 +83,62 @@ class freezable_forwarder {
 class freezable_udp_forwarder {
  public:
   freezable_udp_forwarder(asio::io_context& io, udp::endpoint target)
-      : front_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        back_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    back_.connect(target);
-    asio::co_spawn(io, pump_front(), asio::detached);
-    asio::co_spawn(io, pump_back(), asio::detached);
+      : st_(std::make_shared<state>(io)) {
+    st_->back.connect(target);
+    asio::co_spawn(io, pump_front(st_), asio::detached);
+    asio::co_spawn(io, pump_back(st_), asio::detached);
   }
   ~freezable_udp_forwarder() {
     net::error_code ec;
-    front_.close(ec);
-    back_.close(ec);
+    st_->front.close(ec);
+    st_->back.close(ec);
   }
-  std::uint16_t port() const { return front_.local_endpoint().port(); }
-  void freeze() { *frozen_ = true; }
+  std::uint16_t port() const { return st_->front.local_endpoint().port(); }
+  void freeze() { st_->frozen = true; }
   // Datagrams forwarded (either way) at or after `since`.
   std::size_t forwarded_since(net::steady_clock::time_point since) const {
-    return static_cast<std::size_t>(
-        std::count_if(times_->begin(), times_->end(), [&](auto t) { return t >= since; }));
+    return static_cast<std::size_t>(std::count_if(
+        st_->times.begin(), st_->times.end(), [&](auto t) { return t >= since; }));
   }
 
  private:
-  net::awaitable<void> pump_front() {
-    auto frozen = frozen_;
-    auto times = times_;
+  // Shared with the pumps, which may resume after the forwarder is gone.
+  struct state {
+    explicit state(asio::io_context& io)
+        : front(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+          back(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+    udp::socket front, back;
+    udp::endpoint client;
+    bool known_client = false;
+    bool frozen = false;
+    std::vector<net::steady_clock::time_point> times;
+  };
+
+  static net::awaitable<void> pump_front(std::shared_ptr<state> st) {
     std::vector<std::uint8_t> buf(64 * 1024);
     for (int i = 0; i < 1'000'000; ++i) {  // bounded: a test moves far less
-      auto [ec, n] = co_await front_.async_receive_from(asio::buffer(buf), client_,
-                                                        net::use_nothrow);
-      if (ec == asio::error::operation_aborted || !front_.is_open()) co_return;
-      if (ec || *frozen) continue;
-      known_client_ = true;
-      times->push_back(net::steady_clock::now());
-      (void)co_await back_.async_send(asio::buffer(buf.data(), n), net::use_nothrow);
+      auto [ec, n] =
+          co_await st->front.async_receive_from(asio::buffer(buf), st->client, net::use_nothrow);
+      if (!st->front.is_open()) co_return;
+      if (ec || st->frozen) continue;
+      st->known_client = true;
+      st->times.push_back(net::steady_clock::now());
+      (void)co_await st->back.async_send(asio::buffer(buf.data(), n), net::use_nothrow);
     }
   }
-  net::awaitable<void> pump_back() {
-    auto frozen = frozen_;
-    auto times = times_;
+  static net::awaitable<void> pump_back(std::shared_ptr<state> st) {
     std::vector<std::uint8_t> buf(64 * 1024);
     for (int i = 0; i < 1'000'000; ++i) {
-      auto [ec, n] = co_await back_.async_receive(asio::buffer(buf), net::use_nothrow);
-      if (ec == asio::error::operation_aborted || !back_.is_open()) co_return;
-      if (ec || *frozen || !known_client_) continue;
-      times->push_back(net::steady_clock::now());
-      (void)co_await front_.async_send_to(asio::buffer(buf.data(), n), client_, net::use_nothrow);
+      auto [ec, n] = co_await st->back.async_receive(asio::buffer(buf), net::use_nothrow);
+      if (!st->back.is_open()) co_return;
+      if (ec || st->frozen || !st->known_client) continue;
+      st->times.push_back(net::steady_clock::now());
+      (void)co_await st->front.async_send_to(asio::buffer(buf.data(), n), st->client,
+                                             net::use_nothrow);
     }
   }
 
-  udp::socket front_, back_;
-  udp::endpoint client_;
-  bool known_client_ = false;
-  std::shared_ptr<bool> frozen_ = std::make_shared<bool>(false);
-  std::shared_ptr<std::vector<net::steady_clock::time_point>> times_ =
-      std::make_shared<std::vector<net::steady_clock::time_point>>();
+  std::shared_ptr<state> st_;
 };
 
 struct liveness : ::testing::Test {
