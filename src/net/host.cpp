@@ -501,9 +501,9 @@ awaitable<result<connection_ptr>> host::race_direct(peer_id peer, std::vector<mu
     quic_addrs.insert(quic_addrs.end(), tcp_addrs.begin(), tcp_addrs.end());
     co_return co_await dial_each(peer, std::move(quic_addrs));
   }
-  auto quic = dial_each(peer, std::move(quic_addrs));
-  auto tcp = dial_each(std::move(peer), std::move(tcp_addrs));
-  co_return co_await race_dials(std::move(quic), std::move(tcp), happy_eyeballs_delay);
+  auto over_quic = dial_each(peer, std::move(quic_addrs));
+  auto over_tcp = dial_each(std::move(peer), std::move(tcp_addrs));
+  co_return co_await race_dials(std::move(over_quic), std::move(over_tcp), happy_eyeballs_delay);
 }
 
 // A side that fails waits for the other, so the race only ends early with a

@@ -661,8 +661,8 @@ struct connection::impl {
   }
 
   void restore_keep_alive() {
-    ngtcp2_conn_set_keep_alive_timeout(conn,
-                                       cfg.keep_alive.count() > 0 ? ns_of(cfg.keep_alive) : 0);
+    ngtcp2_conn_set_keep_alive_timeout(
+        conn, cfg.keep_alive.count() > 0 ? ns_of(cfg.keep_alive) : ngtcp2_duration{0});
   }
 
   std::uint64_t bytes_in_flight() const {
