@@ -138,6 +138,30 @@ struct link {
     }
   }
 
+  // The next thing due: a datagram arriving or a connection's timer.
+  time_point next_due() const {
+    time_point next = time_point::max();
+    if (!wire.empty()) next = wire.front().at;
+    for (const node* n : {&client, &server})
+      if (n->conn && !n->conn->is_closed()) next = std::min(next, n->conn->expiry());
+    return next;
+  }
+
+  // Moves the clock to `next` (never back) and runs what is due by then.
+  void advance(time_point next) {
+    if (next > now) now = next;
+    while (!wire.empty() && wire.front().at <= now) {
+      auto f = std::move(wire.front());
+      wire.pop_front();
+      deliver(std::move(f));
+    }
+    for (node* n : {&client, &server})
+      if (n->conn && !n->conn->is_closed() && n->conn->expiry() <= now) {
+        n->conn->on_expiry(now);
+        n->drain_events();
+      }
+  }
+
   // Runs the link until `until` (fake time) or until nothing is left to do.
   template <class Pred>
   bool run_until(Pred done, std::chrono::milliseconds limit = 60000ms) {
@@ -146,22 +170,9 @@ struct link {
       collect(client, true);
       collect(server, false);
       if (done()) return true;
-      time_point next = time_point::max();
-      if (!wire.empty()) next = wire.front().at;
-      if (client.conn && !client.conn->is_closed()) next = std::min(next, client.conn->expiry());
-      if (server.conn && !server.conn->is_closed()) next = std::min(next, server.conn->expiry());
+      const time_point next = next_due();
       if (next == time_point::max()) return done();
-      if (next > now) now = next;
-      while (!wire.empty() && wire.front().at <= now) {
-        auto f = std::move(wire.front());
-        wire.pop_front();
-        deliver(std::move(f));
-      }
-      for (node* n : {&client, &server})
-        if (n->conn && !n->conn->is_closed() && n->conn->expiry() <= now) {
-          n->conn->on_expiry(now);
-          n->drain_events();
-        }
+      advance(next);
     }
     return done();
   }
@@ -174,25 +185,12 @@ struct link {
     for (int guard = 0; guard < 2'000'000; ++guard) {
       collect(client, true);
       collect(server, false);
-      time_point next = end;
-      if (!wire.empty()) next = std::min(next, wire.front().at);
-      for (node* n : {&client, &server})
-        if (n->conn && !n->conn->is_closed()) next = std::min(next, n->conn->expiry());
+      const time_point next = next_due();
       if (next >= end) {
         now = end;
         return;
       }
-      if (next > now) now = next;
-      while (!wire.empty() && wire.front().at <= now) {
-        auto f = std::move(wire.front());
-        wire.pop_front();
-        deliver(std::move(f));
-      }
-      for (node* n : {&client, &server})
-        if (n->conn && !n->conn->is_closed() && n->conn->expiry() <= now) {
-          n->conn->on_expiry(now);
-          n->drain_events();
-        }
+      advance(next);
     }
   }
 
