@@ -28,6 +28,12 @@ class byte_stream {
   virtual awaitable<result<void>> close_write() = 0;
   // Aborts both directions at once; pending operations fail.
   virtual void reset() = 0;
+  // Completes once a read_some would not block (data, EOF or an error is
+  // there), without taking a buffer: an idle connection then holds no read
+  // buffer while it waits (a relay holds 100,000 of them). Streams that
+  // cannot tell complete at once (the default). Counts as the one read in
+  // flight; cancelling it leaves the stream usable.
+  virtual awaitable<void> wait_readable() { co_return; }
   virtual asio::any_io_executor get_executor() = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "net/host.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "net/interfaces.hpp"
@@ -32,6 +33,9 @@ steady_clock::duration idle_check_interval(steady_clock::duration idle) {
   return std::clamp<steady_clock::duration>(idle / 4, std::chrono::milliseconds(100),
                                             std::chrono::seconds(30));
 }
+// A drop of at least this many connections (to half the peak or less) lets
+// the idle loop return freed heap to the system (release_freed_memory).
+constexpr std::size_t trim_after_drop = 1000;
 // How long the peer of a hole punch that landed in our listener may stay
 // silent before we conclude it waits for us to initiate.
 constexpr auto punch_silence = std::chrono::milliseconds(250);
@@ -305,6 +309,20 @@ awaitable<void> host::idle_loop() {
     co_await timer.async_wait(use_nothrow);
     if (!*alive || stopped_) co_return;
     close_idle_connections();
+    release_freed_memory();
+  }
+}
+
+void host::release_freed_memory() {
+  // glibc keeps freed heap mapped: without this a relay that held 100,000
+  // connections keeps that RSS after they leave. After a large drop (half
+  // the peak and at least trim_after_drop connections, sampled every idle
+  // check) give free pages back; malloc_trim walks the heap, so not more.
+  const std::size_t now = resources_->usage().connections;
+  const std::size_t peak = resources_->take_connection_peak();
+  if (peak >= now + trim_after_drop && now <= peak / 2) {
+    malloc_trim(0);
+    spdlog::debug("connections fell from {} to {}: freed heap returned to the system", peak, now);
   }
 }
 

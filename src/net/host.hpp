@@ -257,6 +257,7 @@ class host {
   result<connection_ptr> admit_quic(const std::shared_ptr<quic_connection>& c, direction dir);
   awaitable<void> idle_loop();
   void close_idle_connections();
+  void release_freed_memory();
   awaitable<void> handle_inbound_socket(tcp::socket socket, connection_resources_ptr res);
   awaitable<result<connection_ptr>> upgrade(raw_connection raw, std::optional<peer_id> expected,
                                             direction dir, connection_resources_ptr res);

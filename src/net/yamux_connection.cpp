@@ -12,11 +12,13 @@ namespace peerup::net {
 namespace {
 // The read loop's buffer starts small, because a relay holds thousands of
 // idle connections (bench/relay_capacity.cpp); it grows while reads fill it
-// and shrinks back after a run of small reads (only pings and acks left).
+// and goes away after a run of small reads (only pings and acks left).
 constexpr std::size_t min_read_chunk = 4 * 1024;
 constexpr std::size_t max_read_chunk = 64 * 1024;
 constexpr std::size_t small_read = 1024;
-constexpr int small_reads_before_shrink = 4;
+// After this many small reads in a row the loop waits without a buffer and
+// takes a min_read_chunk one when bytes arrive (a burst grows it again).
+constexpr int small_reads_before_idle = 4;
 // Streams stop queueing frames when this much output waits for the socket, so
 // a fast writer cannot make the connection buffer without bound.
 constexpr std::size_t output_high_water = 1024 * 1024;
@@ -340,6 +342,17 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
   if (res_) res_->force_memory(buf.size());
   int small_reads = 0;
   while (!closed_) {
+    if (small_reads >= small_reads_before_idle) {
+      // Idle (only pings and acks lately): wait for the next bytes without
+      // holding a buffer; at 100,000 idle relay connections that is
+      // min_read_chunk each (bench/relay_capacity.cpp).
+      if (res_) res_->release_memory(buf.size());
+      bytes().swap(buf);
+      co_await secure_->wait_readable();
+      if (closed_) break;
+      buf.resize(min_read_chunk);
+      if (res_) res_->force_memory(buf.size());
+    }
     auto n = co_await secure_->read_some(buf);
     if (!n) {
       fail(n.error());
@@ -365,9 +378,6 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
     if (*n == buf.size() && buf.size() < max_read_chunk &&
         (!res_ || res_->reserve_memory(max_read_chunk - buf.size()))) {
       buf.resize(max_read_chunk);
-    } else if (small_reads >= small_reads_before_shrink && buf.size() > min_read_chunk) {
-      if (res_) res_->release_memory(buf.size() - min_read_chunk);
-      bytes(min_read_chunk).swap(buf);
     }
   }
   if (res_) res_->release_memory(buf.size());
@@ -414,12 +424,21 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
   // extra ping, not one every quiet_probe_after (the pong is no activity).
   auto quiet_probed = steady_clock::time_point{};
   while (!closed_) {
-    keepalive_timer_.expires_after(std::min<steady_clock::duration>(
-        quiet_check_interval, std::max<steady_clock::duration>(
-                                  next_ping - steady_clock::now(), steady_clock::duration(1))));
+    // Sleep until something is due instead of ticking: a relay holds
+    // 100,000 idle connections, and a 1 s tick each would be 100,000
+    // wake-ups a second. With no stream traffic since the last quiet probe
+    // only the next ping is due; touch() wakes the loop when traffic starts.
+    auto now = steady_clock::now();
+    auto wake = next_ping;
+    const bool watch_quiet = last_activity_ != quiet_probed;
+    if (watch_quiet)
+      wake = std::min(wake, std::max(last_received_ + quiet_probe_after, now + quiet_check_interval));
+    keepalive_sleeping_ = !watch_quiet;
+    keepalive_timer_.expires_at(std::max(wake, now + steady_clock::duration(1)));
     co_await keepalive_timer_.async_wait(use_nothrow);
+    keepalive_sleeping_ = false;
     if (closed_ || closing_) break;
-    const auto now = steady_clock::now();
+    now = steady_clock::now();
     if (now >= next_ping) {
       next_ping = now + keepalive_interval;
       if (++unanswered_pings_ > max_unanswered_pings) {

@@ -84,7 +84,15 @@ class yamux_connection final : public muxed_connection,
   // session_.consumed(), with the window's growth checked against and
   // charged to the memory budget.
   void credit(stream_state& st, std::size_t n);
-  void touch() { last_activity_ = steady_clock::now(); }
+  void touch() {
+    last_activity_ = steady_clock::now();
+    // The keepalive loop sleeps until the next ping while nothing happens;
+    // traffic means a quiet probe may be due sooner (keepalive_loop).
+    if (keepalive_sleeping_) {
+      keepalive_sleeping_ = false;
+      keepalive_timer_.cancel();
+    }
+  }
 
   connection_resources_ptr res_;
   yamux::config cfg_;
@@ -102,6 +110,7 @@ class yamux_connection final : public muxed_connection,
   steady_clock::time_point last_activity_ = steady_clock::now();
   std::vector<yamux::event> events_;
   asio::steady_timer keepalive_timer_;
+  bool keepalive_sleeping_ = false;  // waiting for the next ping only
   int unanswered_pings_ = 0;
   steady_clock::time_point last_received_ = steady_clock::now();
   asio::steady_timer probe_timer_;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "net/length_prefixed_io.hpp"
 
 namespace peerup::protocols {
@@ -59,8 +61,14 @@ std::shared_ptr<identify_service::exchange_state> identify_service::state_for(
     const net::connection_ptr& conn) {
   auto it = exchanges_.find(conn.get());
   if (it != exchanges_.end() && !it->second->conn.expired()) return it->second;
-  // Forget exchanges of closed connections, so the map tracks live ones only.
-  std::erase_if(exchanges_, [](const auto& e) { return e.second->conn.expired(); });
+  // Forget exchanges of closed connections, so the map tracks live ones
+  // only. A sweep walks the whole map, so it runs when the map has doubled
+  // since the last one (amortized O(1) per connection: a relay taking
+  // 100,000 connections would otherwise walk the map on each of them).
+  if (exchanges_.size() >= 2 * live_after_sweep_) {
+    std::erase_if(exchanges_, [](const auto& e) { return e.second->conn.expired(); });
+    live_after_sweep_ = std::max<std::size_t>(exchanges_.size(), min_sweep_size);
+  }
   auto st = std::make_shared<exchange_state>(host_.get_executor());
   st->conn = conn;
   exchanges_[conn.get()] = st;
