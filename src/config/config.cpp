@@ -13,6 +13,7 @@
 
 #include "config/host_limits_config.hpp"
 #include "config/listen_addr.hpp"
+#include "config/yaml_read.hpp"
 
 namespace peerup::app {
 
@@ -49,7 +50,7 @@ class checker {
   explicit checker(std::string label) : label_(std::move(label)) {}
 
   bool fail(const YAML::Node& at, const std::string& path, const std::string& message) {
-    return fail_line(at.Mark().is_null() ? 0 : at.Mark().line + 1, path + ": " + message);
+    return fail_line(yaml_line(at), path + ": " + message);
   }
   bool fail_line(int line, std::string message) {
     if (!error_) error_ = config_error{label_, line, std::move(message)};
@@ -308,7 +309,7 @@ bool check_network_peers(checker& c, const config& cfg, const YAML::Node& root) 
   for (const auto& [name, p] : cfg.network.peers) {
     if (cfg.names.count(name)) continue;
     const YAML::Node at = root["network"]["peers"];
-    return c.fail_line(at.Mark().is_null() ? 0 : at.Mark().line + 1,
+    return c.fail_line(yaml_line(at),
                        "network.peers." + name + ": no such name in `names:` (add it with "
                        "`peerup name add " + name + " <peer-id>`)");
   }

@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "config/yaml_scalar.hpp"
+#include "config/yaml_read.hpp"
 
 namespace peerup::app {
 
@@ -17,19 +18,12 @@ constexpr std::uint32_t localhost = 0x7f000001;  // 127.0.0.1
 using error = std::optional<gateway_config_error>;
 
 error fail(const YAML::Node& at, const std::string& key, const std::string& message) {
-  return gateway_config_error{at.Mark().is_null() ? 0 : at.Mark().line + 1,
+  return gateway_config_error{yaml_line(at),
                               (key.empty() ? "gateway" : "gateway." + key) + ": " + message};
 }
 
-std::string got(const YAML::Node& n) {
-  if (!n.IsScalar()) return n.IsMap() ? "a map" : n.IsSequence() ? "a list" : "nothing";
-  std::string s = n.Scalar();
-  if (s.size() > 80) s = s.substr(0, 77) + "...";
-  return "\"" + s + "\"";
-}
-
 error expect(const YAML::Node& at, const std::string& key, const std::string& what) {
-  return fail(at, key, "expected " + what + ", got " + got(at));
+  return fail(at, key, "expected " + what + ", got " + yaml_got(at));
 }
 
 error read_scalar(const YAML::Node& n, const std::string& key, const std::string& what,

@@ -1,4 +1,5 @@
 #include "config/host_limits_config.hpp"
+#include "config/yaml_read.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -103,7 +104,7 @@ std::vector<std::pair<std::string, std::string>> changed_host_limits(const net::
 
 std::optional<limits_config_error> read_limits_config(const YAML::Node& node,
                                                       net::host_limits& out) {
-  auto line_of = [](const YAML::Node& n) { return n.Mark().is_null() ? 0 : n.Mark().line + 1; };
+  auto line_of = [](const YAML::Node& n) { return yaml_line(n); };
   if (node.IsNull()) return std::nullopt;
   if (!node.IsMap()) return limits_config_error{line_of(node), "limits: expected a map"};
   std::set<std::string> seen;

@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "config/yaml_scalar.hpp"
+#include "config/yaml_read.hpp"
 #include "wire/names_message.hpp"
 
 namespace peerup::app {
@@ -15,19 +16,11 @@ namespace {
 using error = std::optional<naming_config_error>;
 
 error fail(const YAML::Node& at, const std::string& key, const std::string& message) {
-  return naming_config_error{at.Mark().is_null() ? 0 : at.Mark().line + 1, key + ": " + message};
-}
-
-std::string got(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull()) return "nothing";
-  if (!n.IsScalar()) return n.IsMap() ? "a map" : "a list";
-  std::string s = n.Scalar();
-  if (s.size() > 80) s = s.substr(0, 77) + "...";
-  return "\"" + s + "\"";
+  return naming_config_error{yaml_line(at), key + ": " + message};
 }
 
 error expect(const YAML::Node& at, const std::string& key, const std::string& what) {
-  return fail(at, key, "expected " + what + ", got " + got(at));
+  return fail(at, key, "expected " + what + ", got " + yaml_got(at));
 }
 
 constexpr const char* label_rule = "a DNS label (1-63 letters, digits or inner '-')";

@@ -7,6 +7,7 @@
 
 #include "config/host_limits_config.hpp"
 #include "config/listen_addr.hpp"
+#include "config/yaml_read.hpp"
 
 namespace peerup::app {
 
@@ -28,7 +29,7 @@ struct reader {
 
   [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
                          const std::string& what) const {
-    const int line = at.Mark().is_null() ? 0 : at.Mark().line + 1;
+    const int line = yaml_line(at);
     throw std::runtime_error(file + ":" + std::to_string(line) + ": " + key + ": " + what);
   }
   // SECURITY: YAML allows any node as a map key ("? [x]"); only plain names are settings.
