@@ -91,12 +91,26 @@ void host::stop() {
   for (auto& e : quic_dialers_) e->close();
 }
 
+const std::vector<asio::ip::address>& host::interface_addresses(bool v6) const {
+  // getifaddrs is a netlink dump (tens of microseconds); a relay announces
+  // its addresses in every identify and RESERVE reply, thousands a second.
+  // Interfaces change rarely, and a second late is fine for announcements.
+  auto& c = interfaces_[v6 ? 1 : 0];
+  const auto now = steady_clock::now();
+  if (!c.valid || now - c.at >= std::chrono::seconds(1)) {
+    c.addrs = local_interface_addresses(v6);
+    c.at = now;
+    c.valid = true;
+  }
+  return c.addrs;
+}
+
 std::vector<multiaddr> host::listen_addrs() const {
   std::vector<multiaddr> out;
   for (const auto& l : listeners_) {
     const auto ep = l.local_endpoint();
     if (ep.address().is_unspecified()) {
-      for (const auto& ip : local_interface_addresses(ep.address().is_v6()))
+      for (const auto& ip : interface_addresses(ep.address().is_v6()))
         out.push_back(to_multiaddr(tcp::endpoint(ip, ep.port())));
     } else {
       out.push_back(to_multiaddr(ep));
@@ -105,7 +119,7 @@ std::vector<multiaddr> host::listen_addrs() const {
   for (const auto& l : quic_listeners_) {
     const auto ep = l->local_endpoint();
     if (ep.address().is_unspecified()) {
-      for (const auto& ip : local_interface_addresses(ep.address().is_v6()))
+      for (const auto& ip : interface_addresses(ep.address().is_v6()))
         out.push_back(to_quic_multiaddr(udp::endpoint(ip, ep.port())));
     } else {
       out.push_back(to_quic_multiaddr(ep));

@@ -130,6 +130,14 @@ class yamux_stream final : public byte_stream {
     }
   }
 
+  awaitable<void> wait_readable() override {
+    // Data queued, FIN, reset or a closed connection: a read_some returns at
+    // once. Every dispatch() for this stream notifies `readable`.
+    for (auto& st = *st_; st.recv_head >= st.recv.size() && !st.reset && !st.remote_fin &&
+                          !conn_->closed_;)
+      co_await st.readable.wait();
+  }
+
   // Waits with `buf` offered to dispatch(); returns how much it put there.
   awaitable<std::size_t> wait_for_data(mutable_byte_span buf) {
     auto& st = *st_;
