@@ -141,8 +141,8 @@ void start_relay(const options& o, relay_process& r) {
       << "  reservation_ttl: 3600\n"
          "  open_circuit_duration: 3600\n"
          "  open_circuit_data: 1073741824\n"
-         // The host's own limits (docs/relay.md): room for every simulated
-         // peer (or exactly --max-connections) and all circuit windows.
+      // The host's own limits (docs/relay.md): room for every simulated
+      // peer (or exactly --max-connections) and all circuit windows.
       << "  max_connections: " << conns << "\n"
       << "  max_connections_per_ip: " << per_ip << "\n"
       << "  max_pending_handshakes: " << std::max<std::size_t>(1000, 2 * o.concurrency) << "\n"
@@ -235,14 +235,14 @@ net::awaitable<result<void>> reserve_on(net::muxed_connection& mux) {
   co_return result<void>{};
 }
 
-// A light home: a fresh key, TCP + Noise + Yamux to the relay, one RESERVE.
-// What stays is the connection only (the key is dropped after the
-// handshake); streams the relay opens (identify) are refused.
+// A light home: its key, TCP + Noise + Yamux to the relay, one RESERVE.
+// What stays is the connection only; streams the relay opens (identify) are
+// refused.
 net::awaitable<result<net::muxed_connection_ptr>> light_reserve(const relay_process& r,
-                                                                const std::string& src_ip) {
+                                                                const std::string& src_ip,
+                                                                const private_key& key) {
   auto raw = co_await dial_from(r, src_ip);
   if (!raw) co_return raw.error();
-  const private_key key = private_key::generate();
   const net::connection_gater no_gater;
   const net::upgrade_params params{key, no_gater, {}, nullptr};
   const std::optional<peer_id> expected = r.id;
@@ -292,12 +292,15 @@ struct peer {
 struct load {
   const options& opt;
   const relay_process& relay;
-  std::vector<peer> homes, clients;    // homes: the first M (circuit targets)
+  std::vector<peer> homes, clients;              // homes: the first M (circuit targets)
   std::vector<net::muxed_connection_ptr> light;  // homes M..N-1
+  std::vector<private_key> light_keys;  // made before the clock starts, as real peers have theirs
   std::size_t reserved = 0, reserve_failed = 0, circuits_up = 0, circuits_failed = 0;
   std::string first_error;
 
-  int attempts() const { return opt.attempts_per_peer ? opt.attempts_per_peer : opt.overload() ? 1 : 3; }
+  int attempts() const {
+    return opt.attempts_per_peer ? opt.attempts_per_peer : opt.overload() ? 1 : 3;
+  }
   void note(const net::error_code& ec) {
     if (first_error.empty()) first_error = ec.message();
   }
@@ -306,7 +309,8 @@ struct load {
     const std::string src = source_ip(opt, i);
     for (int attempt = 0; attempt < attempts(); ++attempt) {
       if (i >= homes.size()) {
-        auto m = co_await net::with_timeout(light_reserve(relay, src), 20s);
+        auto m = co_await net::with_timeout(light_reserve(relay, src, light_keys[i - homes.size()]),
+                                            20s);
         if (!m) {
           note(m.error());
           continue;
@@ -423,8 +427,10 @@ struct load {
     const std::function<net::awaitable<void>(std::size_t)> job =
         [&](std::size_t k) -> net::awaitable<void> {
       auto r = co_await net::with_timeout(reserve_on(*pick[k]), 20s);
-      if (r) ++ok;
-      else note(r.error());
+      if (r)
+        ++ok;
+      else
+        note(r.error());
     };
     co_await paced(pick.size(), job);
     co_return std::pair<std::size_t, std::size_t>{ok, pick.size()};
@@ -480,6 +486,9 @@ net::awaitable<void> run(const options& opt, const relay_process& relay, load& L
               std::string(10, '-').c_str());
   print_row("idle after start", base, base.cpu_s, 0);
 
+  L.light.resize(opt.reservations - opt.circuits);
+  L.light_keys.reserve(L.light.size());
+  for (std::size_t i = 0; i < L.light.size(); ++i) L.light_keys.push_back(private_key::generate());
   auto t0 = net::steady_clock::now();
   for (std::size_t i = 0; i < opt.circuits; ++i) {
     peer p;
@@ -490,7 +499,6 @@ net::awaitable<void> run(const options& opt, const relay_process& relay, load& L
                                   [relay_id](const peer_id& from) { return from == relay_id; });
     L.homes.push_back(std::move(p));
   }
-  L.light.resize(opt.reservations - opt.circuits);
   const std::function<net::awaitable<void>(std::size_t)> reserve_job = [&](std::size_t i) {
     return L.reserve_one(i);
   };
@@ -548,9 +556,10 @@ net::awaitable<void> run(const options& opt, const relay_process& relay, load& L
 
   const std::size_t admitted = L.reserved;
   const double n = double(std::max<std::size_t>(admitted, 1));
-  std::printf("\nreservations: %zu ok, %zu failed (%zu attempts each at most), %zu still connected "
-              "before leaving\n",
-              L.reserved, L.reserve_failed, std::size_t(L.attempts()), held);
+  std::printf(
+      "\nreservations: %zu ok, %zu failed (%zu attempts each at most), %zu still connected "
+      "before leaving\n",
+      L.reserved, L.reserve_failed, std::size_t(L.attempts()), held);
   if (opt.overload())
     std::printf("past the limit: %zu of %zu peers admitted (max_connections %zu), %zu refused\n",
                 L.reserved + L.circuits_up, opt.reservations + opt.circuits,
@@ -564,10 +573,11 @@ net::awaitable<void> run(const options& opt, const relay_process& relay, load& L
   if (L.circuits_up > 0)
     std::printf("relay RSS per circuit (after circuits, minus after reservations): %.1f KiB\n",
                 (after_circuits.rss_mib - after_reserve.rss_mib) * 1024.0 / double(L.circuits_up));
-  std::printf("setup: %.0f reservations/s wall; relay CPU %.3f ms per reservation (%.0f/s on one "
-              "core)\n",
-              n / reserve_secs, (after_reserve.cpu_s - base.cpu_s) * 1000.0 / n,
-              n / std::max(after_reserve.cpu_s - base.cpu_s, 1e-9));
+  std::printf(
+      "setup: %.0f reservations/s wall; relay CPU %.3f ms per reservation (%.0f/s on one "
+      "core)\n",
+      n / reserve_secs, (after_reserve.cpu_s - base.cpu_s) * 1000.0 / n,
+      n / std::max(after_reserve.cpu_s - base.cpu_s, 1e-9));
   std::printf("relay RSS after all left: %.1f MiB at +5 s, %.1f MiB at +%d s (peak %.1f)\n",
               left.rss_mib, settled.rss_mib, opt.settle_seconds, settled.hwm_mib);
   std::printf("bench process VmRSS: %.1f MiB (peak %.1f)\n", sample(getpid()).rss_mib,
@@ -617,9 +627,11 @@ options parse_args(int argc, char** argv) {
   if (o.peers_per_ip < 1 || o.peers_per_ip > 20000)
     throw std::invalid_argument("--peers-per-ip: expected 1 to 20000");
   if ((o.reservations + o.circuits) / o.peers_per_ip >= 250 * 250)
-    throw std::invalid_argument("too many peers for the 127.1.0.0/16 source range; raise --peers-per-ip");
+    throw std::invalid_argument(
+        "too many peers for the 127.1.0.0/16 source range; raise --peers-per-ip");
   if (o.relay_max_connections() > 1'000'000)
-    throw std::invalid_argument("--max-connections (or N + M): at most 1000000 (relay.yaml's bound)");
+    throw std::invalid_argument(
+        "--max-connections (or N + M): at most 1000000 (relay.yaml's bound)");
   if (o.attempts_per_peer < 0 || o.attempts_per_peer > 10)
     throw std::invalid_argument("--attempts-per-peer: expected 1 to 10");
   if (o.steady_seconds < 0 || o.steady_seconds > 3600 || o.settle_seconds < 0 ||
@@ -661,7 +673,7 @@ int main(int argc, char** argv) {
     relay_process relay;
     start_relay(opt, relay);
     asio::io_context io;
-    load L{opt, relay, {}, {}, {}};
+    load L{opt, relay, {}, {}, {}, {}};
     bool finished = false;
     asio::co_spawn(io, run(opt, relay, L), [&](std::exception_ptr e) {
       finished = true;

@@ -56,8 +56,8 @@ struct reader {
     const auto v = number(n, key);
     if (v < min || v > max)
       fail(n, key,
-           "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-               unit + ", got \"" + n.Scalar() + "\"");
+           "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + unit +
+               ", got \"" + n.Scalar() + "\"");
     return v;
   }
   bool boolean(const YAML::Node& n, const std::string& key) const {

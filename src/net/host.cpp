@@ -294,22 +294,21 @@ void host::register_connection(const connection_ptr& conn) {
   });
   spdlog::debug("connected to {} via {} ({})", conn->remote_peer.to_string(),
                 conn->remote_addr.to_string(), conn->relayed ? "relayed" : "direct");
-  // Forget the connection once it closes.
-  asio::co_spawn(
-      ex_,
-      [this, conn, alive = alive_]() -> awaitable<void> {
-        co_await conn->mux->wait_closed();
-        if (!*alive) co_return;
-        auto it = conns_.find(conn->remote_peer);
-        if (it != conns_.end()) {
-          std::erase(it->second, conn);
-          if (it->second.empty()) {
-            conns_.erase(it);
-            for (const auto& f : disconnect_observers_) f(conn->remote_peer);
-          }
-        }
-      },
-      asio::detached);
+  // Forget the connection once it closes. A callback, not a coroutine in
+  // wait_closed(): no frame per connection. It holds the connection weakly
+  // (the connection owns it); conns_ keeps the connection until then.
+  conn->mux->when_closed([this, weak, alive = std::weak_ptr<bool>(alive_)] {
+    auto c = weak.lock();
+    const auto host_alive = alive.lock();
+    if (!c || !host_alive || !*host_alive) return;
+    auto it = conns_.find(c->remote_peer);
+    if (it == conns_.end()) return;
+    std::erase(it->second, c);
+    if (it->second.empty()) {
+      conns_.erase(it);
+      for (const auto& f : disconnect_observers_) f(c->remote_peer);
+    }
+  });
   for (const auto& obs : observers_) obs(conn);
 }
 

@@ -17,8 +17,8 @@ constexpr std::size_t one_frame = noise::max_frame + 2;
 constexpr std::size_t initial_read_buffer = 4 * 1024;
 constexpr std::size_t small_read = 1024;
 constexpr int small_reads_before_shrink = 4;
-// The write batch buffer is released after a small write when it is larger.
-constexpr std::size_t keep_write_buffer = 64 * 1024;
+// The write batch buffer is released after a small write (bulk writes keep
+// it): idle connections then hold none.
 // Writes are batched into one inner write of at most this many plaintext bytes.
 constexpr std::size_t write_batch = 16 * noise::max_plaintext;
 
@@ -236,7 +236,7 @@ awaitable<result<void>> noise_stream::write(byte_span data) {
     data = data.subspan(batched);
     const byte_span frames_out(wbuf_.get(), off);
     if (auto r = co_await inner_->write(frames_out); !r) co_return r;
-    if (batched < small_read && wbuf_capacity_ > keep_write_buffer) {
+    if (batched < small_read) {
       wbuf_.reset();
       wbuf_capacity_ = 0;
     }

@@ -133,8 +133,8 @@ class yamux_stream final : public byte_stream {
   awaitable<void> wait_readable() override {
     // Data queued, FIN, reset or a closed connection: a read_some returns at
     // once. Every dispatch() for this stream notifies `readable`.
-    for (auto& st = *st_; st.recv_head >= st.recv.size() && !st.reset && !st.remote_fin &&
-                          !conn_->closed_;)
+    for (auto& st = *st_;
+         st.recv_head >= st.recv.size() && !st.reset && !st.remote_fin && !conn_->closed_;)
       co_await st.readable.wait();
   }
 
@@ -407,9 +407,14 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
       fail(r.error());
       break;
     }
-    // After a burst this buffer (swapped with the session's) would keep up to
-    // output_high_water of capacity on an idle connection; let it go.
-    if (out.size() < small_read && out.capacity() > max_read_chunk) bytes().swap(out);
+    // After a small batch (pings, acks, a request) the connection is likely
+    // to idle: let both output buffers go (this one, swapped with the
+    // session's, and the session's own), which an idle relay connection would
+    // otherwise keep at the size of its largest batch.
+    if (out.size() < small_read) {
+      bytes().swap(out);
+      if (session_.output().empty()) bytes().swap(session_.output());
+    }
   }
   if (closing_ && !closed_) {
     // fail() resets the transport, and a TCP reset discards whatever of our
@@ -440,7 +445,8 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
     auto wake = next_ping;
     const bool watch_quiet = last_activity_ != quiet_probed;
     if (watch_quiet)
-      wake = std::min(wake, std::max(last_received_ + quiet_probe_after, now + quiet_check_interval));
+      wake =
+          std::min(wake, std::max(last_received_ + quiet_probe_after, now + quiet_check_interval));
     keepalive_sleeping_ = !watch_quiet;
     keepalive_timer_.expires_at(std::max(wake, now + steady_clock::duration(1)));
     co_await keepalive_timer_.async_wait(use_nothrow);
@@ -500,6 +506,13 @@ awaitable<void> yamux_connection::wait_closed() {
   while (!closed_) co_await closed_signal_.wait();
 }
 
+void yamux_connection::when_closed(std::function<void()> f) {
+  if (closed_)
+    asio::post(get_executor(), std::move(f));
+  else
+    when_closed_.push_back(std::move(f));
+}
+
 void yamux_connection::fail(error_code ec) {
   if (closed_) return;
   closed_ = true;
@@ -515,6 +528,8 @@ void yamux_connection::fail(error_code ec) {
   closed_signal_.notify();
   keepalive_timer_.cancel();
   probe_timer_.cancel();
+  for (auto& f : when_closed_) asio::post(get_executor(), std::move(f));
+  when_closed_.clear();
 }
 
 }  // namespace peerup::net

@@ -44,6 +44,7 @@ class yamux_connection final : public muxed_connection,
   error_code close_reason() const override { return close_reason_; }
   // Completes when the connection is closed (either side, or an error).
   awaitable<void> wait_closed() override;
+  void when_closed(std::function<void()> f) override;
 
   std::size_t stream_count() const override { return streams_.size(); }
   std::optional<std::chrono::milliseconds> rtt() const override { return rtt_; }
@@ -100,6 +101,7 @@ class yamux_connection final : public muxed_connection,
   yamux::session session_;
   std::unordered_map<std::uint32_t, std::shared_ptr<stream_state>> streams_;
   inbound_handler on_inbound_;
+  std::vector<std::function<void()>> when_closed_;
   signal output_ready_;
   signal output_drained_;
   signal closed_signal_;

@@ -206,8 +206,7 @@ TEST(limits_config, more_reservations_than_connections_is_refused_when_set) {
             "limits.max_connections (4000): each reservation holds a connection; raise "
             "max_connections too");
   // Against the default max_connections (4096) as well.
-  EXPECT_NE(message_of("limits:\n  max_reservations: 5000\n").find("is above"),
-            std::string::npos);
+  EXPECT_NE(message_of("limits:\n  max_reservations: 5000\n").find("is above"), std::string::npos);
   // Lowering max_connections alone keeps the default max_reservations valid.
   EXPECT_EQ(message_of("limits:\n  max_connections: 500\n"), "");
   EXPECT_EQ(message_of("limits:\n  max_reservations: 4096\n"), "");

@@ -73,8 +73,8 @@ TEST(idle_buffers, a_quiet_connection_gives_back_its_read_buffers_and_takes_them
   auto server = std::make_unique<host>(io.get_executor(), test::listening_config());
   server->set_handler(test::echo_protocol, test::serve_echo);
   server->start();
-  auto client = std::make_unique<host>(io.get_executor(),
-                                       host_config{.identity = private_key::generate()});
+  auto client =
+      std::make_unique<host>(io.get_executor(), host_config{.identity = private_key::generate()});
   client->start();
   test::run_async(io, [&]() -> awaitable<void> {
     const auto addr = server->full_addrs().front();
