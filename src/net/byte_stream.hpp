@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "common/bytes.hpp"
 #include "net/asio.hpp"
@@ -24,16 +25,15 @@ class byte_stream {
   virtual awaitable<result<std::size_t>> read_some(mutable_byte_span buf) = 0;
   // Writes all of `data` or fails. Waits for flow control.
   virtual awaitable<result<void>> write(byte_span data) = 0;
+  // Writes the concatenation of `parts`, in order, or fails. The default
+  // writes them one by one; a stream that frames or encrypts (Noise) takes
+  // them together, so a caller need not copy them into one buffer first.
+  // Contract: the parts stay valid until the write completes.
+  virtual awaitable<result<void>> write_parts(std::span<const byte_span> parts);
   // Half-closes: no more writes, reads continue until the remote's FIN.
   virtual awaitable<result<void>> close_write() = 0;
   // Aborts both directions at once; pending operations fail.
   virtual void reset() = 0;
-  // Completes once a read_some would not block (data, EOF or an error is
-  // there), without taking a buffer: an idle connection then holds no read
-  // buffer while it waits (a relay holds 100,000 of them). Streams that
-  // cannot tell complete at once (the default). Counts as the one read in
-  // flight; cancelling it leaves the stream usable.
-  virtual awaitable<void> wait_readable() { co_return; }
   virtual asio::any_io_executor get_executor() = 0;
 };
 

@@ -1,6 +1,8 @@
 #include "net/host.hpp"
 
 #include <malloc.h>
+
+#include <array>
 #include <spdlog/spdlog.h>
 
 #include "net/interfaces.hpp"
@@ -33,9 +35,41 @@ steady_clock::duration idle_check_interval(steady_clock::duration idle) {
   return std::clamp<steady_clock::duration>(idle / 4, std::chrono::milliseconds(100),
                                             std::chrono::seconds(30));
 }
-// A drop of at least this many connections (to half the peak or less) lets
-// the idle loop return freed heap to the system (release_freed_memory).
+// A drop of at least this many connections (to half or less) between two
+// idle checks lets the idle loop return freed heap to the system.
 constexpr std::size_t trim_after_drop = 1000;
+
+// local_interface_addresses(v6), refreshed at most once a second per thread:
+// getifaddrs is a netlink dump (tens of microseconds), and a relay listening
+// on 0.0.0.0 announces its addresses in every identify and RESERVE reply,
+// thousands a second. Interfaces change rarely; a second late is fine for
+// announcements. Per thread, because hosts may run on several threads.
+const std::vector<asio::ip::address>& interface_addresses(bool v6) {
+  struct cached {
+    steady_clock::time_point at;
+    std::vector<asio::ip::address> addrs;
+    bool valid = false;
+  };
+  thread_local std::array<cached, 2> cache;  // [0] IPv4, [1] IPv6
+  auto& c = cache[v6 ? 1 : 0];
+  const auto now = steady_clock::now();
+  if (!c.valid || now - c.at >= std::chrono::seconds(1)) {
+    c.addrs = local_interface_addresses(v6);
+    c.at = now;
+    c.valid = true;
+  }
+  return c.addrs;
+}
+
+// glibc keeps freed heap mapped: without this a relay that held 100,000
+// connections keeps that RSS after they leave. After a large drop (to half
+// or less, and by at least trim_after_drop, since the last idle check) give
+// free pages back; malloc_trim walks the heap, so not more often.
+void release_freed_memory(std::size_t before, std::size_t now) {
+  if (before < now + trim_after_drop || now > before / 2) return;
+  malloc_trim(0);
+  spdlog::debug("connections fell from {} to {}: freed heap returned to the system", before, now);
+}
 // How long the peer of a hole punch that landed in our listener may stay
 // silent before we conclude it waits for us to initiate.
 constexpr auto punch_silence = std::chrono::milliseconds(250);
@@ -89,20 +123,6 @@ void host::stop() {
   // After the connections: their CONNECTION_CLOSE leaves through these.
   for (auto& e : quic_listeners_) e->close();
   for (auto& e : quic_dialers_) e->close();
-}
-
-const std::vector<asio::ip::address>& host::interface_addresses(bool v6) const {
-  // getifaddrs is a netlink dump (tens of microseconds); a relay announces
-  // its addresses in every identify and RESERVE reply, thousands a second.
-  // Interfaces change rarely, and a second late is fine for announcements.
-  auto& c = interfaces_[v6 ? 1 : 0];
-  const auto now = steady_clock::now();
-  if (!c.valid || now - c.at >= std::chrono::seconds(1)) {
-    c.addrs = local_interface_addresses(v6);
-    c.at = now;
-    c.valid = true;
-  }
-  return c.addrs;
 }
 
 std::vector<multiaddr> host::listen_addrs() const {
@@ -294,27 +314,29 @@ void host::register_connection(const connection_ptr& conn) {
   });
   spdlog::debug("connected to {} via {} ({})", conn->remote_peer.to_string(),
                 conn->remote_addr.to_string(), conn->relayed ? "relayed" : "direct");
-  // Forget the connection once it closes. A callback, not a coroutine in
-  // wait_closed(): no frame per connection. It holds the connection weakly
-  // (the connection owns it); conns_ keeps the connection until then.
-  conn->mux->when_closed([this, weak, alive = std::weak_ptr<bool>(alive_)] {
-    auto c = weak.lock();
-    const auto host_alive = alive.lock();
-    if (!c || !host_alive || !*host_alive) return;
-    auto it = conns_.find(c->remote_peer);
-    if (it == conns_.end()) return;
-    std::erase(it->second, c);
-    if (it->second.empty()) {
-      conns_.erase(it);
-      for (const auto& f : disconnect_observers_) f(c->remote_peer);
-    }
-  });
+  // Forget the connection once it closes.
+  asio::co_spawn(
+      ex_,
+      [this, conn, alive = alive_]() -> awaitable<void> {
+        co_await conn->mux->wait_closed();
+        if (!*alive) co_return;
+        auto it = conns_.find(conn->remote_peer);
+        if (it != conns_.end()) {
+          std::erase(it->second, conn);
+          if (it->second.empty()) {
+            conns_.erase(it);
+            for (const auto& f : disconnect_observers_) f(conn->remote_peer);
+          }
+        }
+      },
+      asio::detached);
   for (const auto& obs : observers_) obs(conn);
 }
 
 awaitable<void> host::idle_loop() {
   auto alive = alive_;
   asio::steady_timer timer(ex_);
+  std::size_t connections_before = resources_->usage().connections;
   while (*alive && !stopped_) {
     const auto idle = cfg_.limits.idle_timeout;
     timer.expires_after(idle_check_interval(
@@ -322,20 +344,9 @@ awaitable<void> host::idle_loop() {
     co_await timer.async_wait(use_nothrow);
     if (!*alive || stopped_) co_return;
     close_idle_connections();
-    release_freed_memory();
-  }
-}
-
-void host::release_freed_memory() {
-  // glibc keeps freed heap mapped: without this a relay that held 100,000
-  // connections keeps that RSS after they leave. After a large drop (half
-  // the peak and at least trim_after_drop connections, sampled every idle
-  // check) give free pages back; malloc_trim walks the heap, so not more.
-  const std::size_t now = resources_->usage().connections;
-  const std::size_t peak = resources_->take_connection_peak();
-  if (peak >= now + trim_after_drop && now <= peak / 2) {
-    malloc_trim(0);
-    spdlog::debug("connections fell from {} to {}: freed heap returned to the system", peak, now);
+    const std::size_t connections_now = resources_->usage().connections;
+    release_freed_memory(connections_before, connections_now);
+    connections_before = connections_now;
   }
 }
 

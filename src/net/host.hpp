@@ -3,7 +3,6 @@
 // handlers by protocol ID.
 #pragma once
 
-#include <array>
 #include <functional>
 #include <list>
 #include <map>
@@ -258,15 +257,12 @@ class host {
   result<connection_ptr> admit_quic(const std::shared_ptr<quic_connection>& c, direction dir);
   awaitable<void> idle_loop();
   void close_idle_connections();
-  void release_freed_memory();
   awaitable<void> handle_inbound_socket(tcp::socket socket, connection_resources_ptr res);
   awaitable<result<connection_ptr>> upgrade(raw_connection raw, std::optional<peer_id> expected,
                                             direction dir, connection_resources_ptr res);
   awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr,
                                               std::optional<peer_id> expected, dial_options opts);
   std::optional<tcp::endpoint> reuse_endpoint_for(const tcp::endpoint& target) const;
-  // local_interface_addresses(v6), refreshed at most once a second.
-  const std::vector<asio::ip::address>& interface_addresses(bool v6) const;
   std::optional<peer_id> punching_peer(const tcp::endpoint& remote);
   void register_connection(const connection_ptr& conn);
   // One dial per peer at a time: a connect() for a peer being dialed waits
@@ -312,12 +308,6 @@ class host {
   // suspension: the host may be destroyed while they wait (e.g. a listener's
   // accept completing with operation_aborted after ~host).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  struct interface_cache {
-    steady_clock::time_point at;
-    std::vector<asio::ip::address> addrs;
-    bool valid = false;
-  };
-  mutable std::array<interface_cache, 2> interfaces_;  // [0] IPv4, [1] IPv6
 };
 
 }  // namespace peerup::net

@@ -85,11 +85,6 @@ class muxed_connection {
   virtual error_code close_reason() const = 0;
   // Completes when the connection is closed (either side, or an error).
   virtual awaitable<void> wait_closed() = 0;
-  // Runs `f` once the connection has closed, posted to its executor (never
-  // inside the call that closes it); posted at once if it is closed already.
-  // For owners of many connections: a callback costs no coroutine frame
-  // waiting in wait_closed() (a relay holds 100,000 connections).
-  virtual void when_closed(std::function<void()> f) = 0;
 
   virtual std::size_t stream_count() const = 0;
   virtual std::optional<std::chrono::milliseconds> rtt() const = 0;

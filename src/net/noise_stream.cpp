@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "net/multistream_io.hpp"
+#include "net/wait_readable.hpp"
 
 namespace peerup::net {
 
@@ -115,10 +116,12 @@ void noise_stream::release_read_buffer() {
   bytes().swap(rbuf_);
 }
 
+bool noise_stream::can_wait_readable() const { return net::can_wait_readable(*inner_); }
+
 awaitable<void> noise_stream::wait_readable() {
   // Plaintext or a whole frame buffered: a read_some returns at once.
   if (plain_end_ > plain_begin_ || complete_frame_at(rbegin_) != 0) co_return;
-  co_await inner_->wait_readable();
+  co_await net::wait_readable(*inner_);
   // The read_some that follows need not ask the inner stream again.
   inner_ready_ = true;
 }
@@ -197,9 +200,9 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
     } else if (rend_ == rbuf_.size() && rbuf_.size() < max_read_buffer) {
       grow_read_buffer();
     } else if (rend_ == 0 && small_reads_ >= small_reads_before_shrink) {
-      if (!std::exchange(inner_ready_, false)) {
+      if (!std::exchange(inner_ready_, false) && net::can_wait_readable(*inner_)) {
         release_read_buffer();
-        co_await inner_->wait_readable();
+        co_await net::wait_readable(*inner_);
       }
       if (rbuf_.size() != initial_read_buffer) shrink_read_buffer();
     }

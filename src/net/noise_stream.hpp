@@ -29,7 +29,10 @@ class noise_stream final : public byte_stream {
   awaitable<result<void>> write(byte_span data) override;
   awaitable<result<void>> close_write() override { return inner_->close_write(); }
   void reset() override { inner_->reset(); }
-  awaitable<void> wait_readable() override;
+  // See net/wait_readable.hpp: whole plaintext or a whole frame buffered
+  // completes at once, else it waits on the inner stream.
+  awaitable<void> wait_readable();
+  bool can_wait_readable() const;
   asio::any_io_executor get_executor() override { return inner_->get_executor(); }
 
   byte_stream& inner() { return *inner_; }

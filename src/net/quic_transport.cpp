@@ -515,15 +515,6 @@ void quic_connection::on_closed(error_code why) {
   // The CONNECTION_CLOSE the core queued (a refused certificate, our
   // close()) leaves now: flush_soon() does nothing once closed.
   ep_->flush(*core_, max_flush);
-  for (auto& f : when_closed_) asio::post(get_executor(), std::move(f));
-  when_closed_.clear();
-}
-
-void quic_connection::when_closed(std::function<void()> f) {
-  if (closed_)
-    asio::post(get_executor(), std::move(f));
-  else
-    when_closed_.push_back(std::move(f));
 }
 
 // --- endpoint -------------------------------------------------------------------

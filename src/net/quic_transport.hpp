@@ -63,7 +63,6 @@ class quic_connection final : public muxed_connection,
                                                            : make_error_code(errc::connection_closed);
   }
   awaitable<void> wait_closed() override;
-  void when_closed(std::function<void()> f) override;
   std::size_t stream_count() const override { return streams_.size(); }
   std::optional<std::chrono::milliseconds> rtt() const override;
   steady_clock::time_point last_activity() const override { return last_activity_; }
@@ -111,7 +110,6 @@ class quic_connection final : public muxed_connection,
   std::unordered_map<std::int64_t, std::shared_ptr<stream_state>> streams_;
   std::vector<stream_ptr> pending_inbound_;  // opened before start()
   inbound_handler on_inbound_;
-  std::vector<std::function<void()>> when_closed_;
   bool started_ = false;
   bool closed_ = false;
   bool flush_posted_ = false;

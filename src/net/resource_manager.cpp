@@ -172,7 +172,6 @@ admission<connection_resources_ptr> resource_manager::open_connection(bool inbou
   }
   if (usage_.connections >= limits_.max_connections) return resource_limit::connections;
   ++usage_.connections;
-  peak_connections_ = std::max(peak_connections_, usage_.connections);
   if (!ip.empty()) ++per_ip_[ip];
   auto res = std::make_shared<connection_resources>(shared_from_this(), inbound, std::move(ip));
   if (inbound) {

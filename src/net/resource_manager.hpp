@@ -33,7 +33,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <utility>
 
 #include "multiformats/peer_id.hpp"
 
@@ -175,12 +174,6 @@ class resource_manager : public std::enable_shared_from_this<resource_manager> {
   // New limits apply to what comes next; what is already granted stays.
   void set_limits(const host_limits& l) { limits_ = l; }
   resource_usage usage() const { return usage_; }
-  // The most connections held at once since the last call (then restarts
-  // from the current count): the host gives freed heap back to the system
-  // after a large drop (host::idle_loop).
-  std::size_t take_connection_peak() {
-    return std::exchange(peak_connections_, usage_.connections);
-  }
   std::size_t connections_of(const peer_id& p) const;
   std::size_t connections_from(std::string_view ip) const;
   std::size_t inbound_streams_of(const peer_id& p) const;
@@ -222,7 +215,6 @@ class resource_manager : public std::enable_shared_from_this<resource_manager> {
 
   host_limits limits_;
   resource_usage usage_;
-  std::size_t peak_connections_ = 0;
   std::unordered_map<std::string, std::size_t> per_ip_;
   std::unordered_map<peer_id, peer_counts> per_peer_;
   std::list<connection_resources*> pending_;  // unfinished inbound handshakes, oldest first

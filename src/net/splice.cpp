@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 
+#include "net/wait_readable.hpp"
+
 namespace peerup::net {
 
 namespace {
@@ -22,12 +24,13 @@ awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uin
   auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
   std::optional<asio::steady_timer> pause;  // only for a limited copy
   int small_reads = 0;
+  const bool can_wait = can_wait_readable(from);
   for (;;) {
-    if (small_reads >= small_reads_before_idle) {
+    if (small_reads >= small_reads_before_idle && can_wait) {
       // Idle (or interactive): wait for bytes without the buffer, so a relay
       // holding 10,000 quiet circuits does not hold 20,000 copy buffers.
       buf.reset();
-      co_await from.wait_readable();
+      co_await wait_readable(from);
       size = std::min(initial_copy_buffer, max_buffer);
       buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
     }

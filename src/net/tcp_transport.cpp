@@ -18,16 +18,6 @@ awaitable<result<std::size_t>> tcp_stream::read_some(mutable_byte_span buf) {
   co_return n;
 }
 
-awaitable<void> tcp_stream::wait_readable() {
-  // A one-byte MSG_PEEK receive, not async_wait(wait_read): asio registers
-  // sockets edge-triggered and async_wait never tries first, so it would
-  // miss data (or a FIN) that arrived while no read was queued. The peek
-  // tries at once and otherwise waits for the next edge; it takes nothing.
-  std::uint8_t probe = 0;
-  (void)co_await socket_.async_receive(asio::buffer(&probe, 1), tcp::socket::message_peek,
-                                       use_nothrow);
-}
-
 awaitable<result<void>> tcp_stream::write(byte_span data) {
   auto [ec, n] =
       co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), use_nothrow);

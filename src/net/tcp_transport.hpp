@@ -20,7 +20,6 @@ class tcp_stream final : public byte_stream {
   awaitable<result<void>> write(byte_span data) override;
   awaitable<result<void>> close_write() override;
   void reset() override;
-  awaitable<void> wait_readable() override;
   asio::any_io_executor get_executor() override { return socket_.get_executor(); }
 
   tcp::socket& socket() { return socket_; }

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/noise_stream.hpp"
+#include "net/optimistic_stream.hpp"
 #include "net/resource_log.hpp"
+#include "net/tcp_transport.hpp"
+#include "net/wait_readable.hpp"
 
 namespace peerup::net {
 
@@ -130,7 +134,7 @@ class yamux_stream final : public byte_stream {
     }
   }
 
-  awaitable<void> wait_readable() override {
+  awaitable<void> wait_readable() {
     // Data queued, FIN, reset or a closed connection: a read_some returns at
     // once. Every dispatch() for this stream notifies `readable`.
     for (auto& st = *st_;
@@ -349,14 +353,15 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
   bytes buf(min_read_chunk);
   if (res_) res_->force_memory(buf.size());
   int small_reads = 0;
+  const bool can_wait = can_wait_readable(*secure_);
   while (!closed_) {
-    if (small_reads >= small_reads_before_idle) {
+    if (small_reads >= small_reads_before_idle && can_wait) {
       // Idle (only pings and acks lately): wait for the next bytes without
       // holding a buffer; at 100,000 idle relay connections that is
       // min_read_chunk each (bench/relay_capacity.cpp).
       if (res_) res_->release_memory(buf.size());
       bytes().swap(buf);
-      co_await secure_->wait_readable();
+      co_await wait_readable(*secure_);
       if (closed_) break;
       buf.resize(min_read_chunk);
       if (res_) res_->force_memory(buf.size());
@@ -371,6 +376,12 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
       break;
     }
     last_received_ = steady_clock::now();
+    // The keepalive loop sleeps until its next ping while nothing happens;
+    // bytes may start stream traffic, after which a quiet probe may be due
+    // within quiet_probe_after: let it recompute (at most once per read
+    // while it sleeps long, i.e. once per ping on an idle connection).
+    if (keepalive_timer_.expiry() > last_received_ + 2 * quiet_check_interval)
+      keepalive_timer_.cancel();
     events_.clear();
     if (auto r = session_.on_bytes({buf.data(), *n}, events_, now_ms()); !r) {
       fail(r.error());
@@ -440,17 +451,15 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
     // Sleep until something is due instead of ticking: a relay holds
     // 100,000 idle connections, and a 1 s tick each would be 100,000
     // wake-ups a second. With no stream traffic since the last quiet probe
-    // only the next ping is due; touch() wakes the loop when traffic starts.
+    // only the next ping is due; the read loop wakes this one early when
+    // bytes arrive during such a long sleep (wake_keepalive).
     auto now = steady_clock::now();
     auto wake = next_ping;
-    const bool watch_quiet = last_activity_ != quiet_probed;
-    if (watch_quiet)
+    if (last_activity_ != quiet_probed)
       wake =
           std::min(wake, std::max(last_received_ + quiet_probe_after, now + quiet_check_interval));
-    keepalive_sleeping_ = !watch_quiet;
     keepalive_timer_.expires_at(std::max(wake, now + steady_clock::duration(1)));
     co_await keepalive_timer_.async_wait(use_nothrow);
-    keepalive_sleeping_ = false;
     if (closed_ || closing_) break;
     now = steady_clock::now();
     if (now >= next_ping) {
@@ -506,12 +515,6 @@ awaitable<void> yamux_connection::wait_closed() {
   while (!closed_) co_await closed_signal_.wait();
 }
 
-void yamux_connection::when_closed(std::function<void()> f) {
-  if (closed_)
-    asio::post(get_executor(), std::move(f));
-  else
-    when_closed_.push_back(std::move(f));
-}
 
 void yamux_connection::fail(error_code ec) {
   if (closed_) return;
@@ -528,8 +531,28 @@ void yamux_connection::fail(error_code ec) {
   closed_signal_.notify();
   keepalive_timer_.cancel();
   probe_timer_.cancel();
-  for (auto& f : when_closed_) asio::post(get_executor(), std::move(f));
-  when_closed_.clear();
+}
+
+bool can_wait_readable(byte_stream& s) {
+  if (dynamic_cast<tcp_stream*>(&s) || dynamic_cast<yamux_stream*>(&s)) return true;
+  if (auto* n = dynamic_cast<noise_stream*>(&s)) return n->can_wait_readable();
+  if (auto* o = dynamic_cast<optimistic_stream*>(&s)) return can_wait_readable(o->inner());
+  return false;
+}
+
+awaitable<void> wait_readable(byte_stream& s) {
+  if (auto* t = dynamic_cast<tcp_stream*>(&s)) {
+    std::uint8_t probe = 0;
+    (void)co_await t->socket().async_receive(asio::buffer(&probe, 1), tcp::socket::message_peek,
+                                             use_nothrow);
+  } else if (auto* y = dynamic_cast<yamux_stream*>(&s)) {
+    co_await y->wait_readable();
+  } else if (auto* n = dynamic_cast<noise_stream*>(&s)) {
+    co_await n->wait_readable();
+  } else if (auto* o = dynamic_cast<optimistic_stream*>(&s)) {
+    // Before the answer, at once: its read_some reads the answer first.
+    if (o->confirmed()) co_await wait_readable(o->inner());
+  }
 }
 
 }  // namespace peerup::net

@@ -44,7 +44,6 @@ class yamux_connection final : public muxed_connection,
   error_code close_reason() const override { return close_reason_; }
   // Completes when the connection is closed (either side, or an error).
   awaitable<void> wait_closed() override;
-  void when_closed(std::function<void()> f) override;
 
   std::size_t stream_count() const override { return streams_.size(); }
   std::optional<std::chrono::milliseconds> rtt() const override { return rtt_; }
@@ -65,6 +64,7 @@ class yamux_connection final : public muxed_connection,
  private:
   friend class yamux_stream;
   struct stream_state;
+  struct borrowed_write;
 
   awaitable<void> read_loop(std::shared_ptr<yamux_connection> self);
   awaitable<void> write_loop(std::shared_ptr<yamux_connection> self);
@@ -85,15 +85,7 @@ class yamux_connection final : public muxed_connection,
   // session_.consumed(), with the window's growth checked against and
   // charged to the memory budget.
   void credit(stream_state& st, std::size_t n);
-  void touch() {
-    last_activity_ = steady_clock::now();
-    // The keepalive loop sleeps until the next ping while nothing happens;
-    // traffic means a quiet probe may be due sooner (keepalive_loop).
-    if (keepalive_sleeping_) {
-      keepalive_sleeping_ = false;
-      keepalive_timer_.cancel();
-    }
-  }
+  void touch() { last_activity_ = steady_clock::now(); }
 
   connection_resources_ptr res_;
   yamux::config cfg_;
@@ -101,9 +93,15 @@ class yamux_connection final : public muxed_connection,
   yamux::session session_;
   std::unordered_map<std::uint32_t, std::shared_ptr<stream_state>> streams_;
   inbound_handler on_inbound_;
-  std::vector<std::function<void()>> when_closed_;
   signal output_ready_;
   signal output_drained_;
+  // A stream's large write whose frames go out from the stream's own buffer
+  // (no copy into the session's output): set by yamux_stream::write, sent by
+  // write_loop before any newer output, completed (or failed) through
+  // borrowed_done_. At most one at a time.
+  borrowed_write* borrowed_ = nullptr;
+  bool borrowed_in_flight_ = false;  // write_loop is inside its write
+  signal borrowed_done_;
   signal closed_signal_;
   bool closed_ = false;
   bool closing_ = false;
@@ -112,7 +110,6 @@ class yamux_connection final : public muxed_connection,
   steady_clock::time_point last_activity_ = steady_clock::now();
   std::vector<yamux::event> events_;
   asio::steady_timer keepalive_timer_;
-  bool keepalive_sleeping_ = false;  // waiting for the next ping only
   int unanswered_pings_ = 0;
   steady_clock::time_point last_received_ = steady_clock::now();
   asio::steady_timer probe_timer_;

@@ -64,9 +64,6 @@ class identify_service {
 
   net::host& host_;
   std::unordered_map<const net::connection*, std::shared_ptr<exchange_state>> exchanges_;
-  // Entries left by the last sweep of closed connections' exchanges (state_for).
-  static constexpr std::size_t min_sweep_size = 32;
-  std::size_t live_after_sweep_ = min_sweep_size;
   std::vector<std::function<void(const net::connection_ptr&, const identify_info&)>> listeners_;
 };
 
