@@ -218,7 +218,7 @@ tun::address_book network_address_book(const config& cfg, const peer_id& self,
     peers.push_back(std::move(x));
   }
   return tun::address_book(cfg.network.prefix, tun::default_prefix6(), {self, cfg.network.address},
-                           std::move(peers));
+                           peers);
 }
 
 }  // namespace peerup::app

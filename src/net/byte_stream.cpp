@@ -2,6 +2,14 @@
 
 namespace peerup::net {
 
+awaitable<result<void>> byte_stream::write_parts(std::span<const byte_span> parts) {
+  for (byte_span part : parts) {
+    if (part.empty()) continue;
+    if (auto r = co_await write(part); !r) co_return r;
+  }
+  co_return result<void>{};
+}
+
 awaitable<result<void>> read_exact(byte_stream& s, mutable_byte_span buf) {
   while (!buf.empty()) {
     auto n = co_await s.read_some(buf);

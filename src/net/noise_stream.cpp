@@ -220,23 +220,64 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
 }
 
 awaitable<result<void>> noise_stream::write(byte_span data) {
-  while (!data.empty()) {
-    const std::size_t batched = std::min(data.size(), write_batch);
-    const std::size_t frames = (batched + noise::max_plaintext - 1) / noise::max_plaintext;
+  const byte_span one[] = {data};
+  co_return co_await write_parts(one);
+}
+
+awaitable<result<void>> noise_stream::write_parts(std::span<const byte_span> parts) {
+  // Where the next frame's plaintext starts: part `pi`, byte `po`.
+  std::size_t pi = 0;
+  std::size_t po = 0;
+  auto skip_empty = [&] {
+    while (pi < parts.size() && po == parts[pi].size()) {
+      ++pi;
+      po = 0;
+    }
+  };
+  skip_empty();
+  // The pieces of one frame: a frame of at most max_plaintext bytes spans
+  // few parts in practice (a 12-byte Yamux header and its payload); a long
+  // run of tiny parts is sealed in several calls of this bound.
+  constexpr std::size_t max_pieces = 16;
+  byte_span pieces[max_pieces];
+  while (pi < parts.size()) {
+    // 1. Measure one write batch (at most write_batch plaintext bytes).
+    std::size_t remaining = 0;
+    std::size_t batch_parts = 0;
+    for (std::size_t i = pi; i < parts.size() && remaining < write_batch; ++i, ++batch_parts)
+      remaining += parts[i].size() - (i == pi ? po : 0);
+    const std::size_t batched = std::min(remaining, write_batch);
+    // A frame ends early only after max_pieces parts: allow one more frame
+    // per max_pieces parts of the batch.
+    const std::size_t frames = (batched + noise::max_plaintext - 1) / noise::max_plaintext +
+                               batch_parts / max_pieces + 1;
     const std::size_t need = batched + frames * (noise::frame_header_size + noise::tag_size);
     if (wbuf_capacity_ < need) {
       // Never zero-filled: every byte handed to the socket is written first.
       wbuf_ = std::make_unique_for_overwrite<std::uint8_t[]>(need);
       wbuf_capacity_ = need;
     }
+    // 2. Seal frames of up to max_plaintext bytes from consecutive parts.
     std::size_t off = 0;
-    for (byte_span chunk = data.first(batched); !chunk.empty();) {
-      const std::size_t n = std::min(chunk.size(), noise::max_plaintext);
-      if (auto r = send_.encrypt_frame_to(chunk.first(n), wbuf_.get() + off); !r) co_return r;
+    for (std::size_t left = batched; left > 0;) {
+      std::size_t n = 0;
+      std::size_t count = 0;
+      while (n < std::min(left, noise::max_plaintext) && count < max_pieces && pi < parts.size()) {
+        const std::size_t take =
+            std::min(parts[pi].size() - po, std::min(left, noise::max_plaintext) - n);
+        pieces[count++] = parts[pi].subspan(po, take);
+        n += take;
+        po += take;
+        skip_empty();
+      }
+      if (n == 0) break;  // cannot happen: `left` never exceeds what the parts hold
+      if (auto r = send_.encrypt_frame_to(std::span<const byte_span>(pieces, count), wbuf_.get() + off);
+          !r)
+        co_return r;
       off += noise::cipher_state::frame_size(n);
-      chunk = chunk.subspan(n);
+      left -= n;
     }
-    data = data.subspan(batched);
+    // 3. One inner write per batch.
     const byte_span frames_out(wbuf_.get(), off);
     if (auto r = co_await inner_->write(frames_out); !r) co_return r;
     if (batched < small_read) {

@@ -27,6 +27,9 @@ class noise_stream final : public byte_stream {
 
   awaitable<result<std::size_t>> read_some(mutable_byte_span buf) override;
   awaitable<result<void>> write(byte_span data) override;
+  // Seals the parts into frames as one byte sequence, straight from where
+  // they lie (a frame may take bytes from several parts).
+  awaitable<result<void>> write_parts(std::span<const byte_span> parts) override;
   awaitable<result<void>> close_write() override { return inner_->close_write(); }
   void reset() override { inner_->reset(); }
   // See net/wait_readable.hpp: whole plaintext or a whole frame buffered

@@ -62,6 +62,26 @@ bool aead(bool encrypt, const key32& key, const nonce12& nonce, byte_span ad,
   return !encrypt || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, tag_size, tag) == 1;
 }
 
+// Seals the concatenation of `parts` (no additional data) to `out`, tag after
+// it: one AEAD message, as if the parts were one buffer.
+bool seal_parts(const key32& key, const nonce12& nonce, std::span<const byte_span> parts,
+                std::uint8_t* out) {
+  EVP_CIPHER_CTX* ctx = thread_context();
+  int n = 0;
+  if (!ctx || !chacha20_poly1305() ||
+      EVP_CipherInit_ex(ctx, chacha20_poly1305(), nullptr, key.data(), nonce.data(), 1) != 1)
+    return false;
+  std::size_t off = 0;
+  for (byte_span part : parts) {
+    if (part.empty()) continue;
+    if (EVP_CipherUpdate(ctx, out + off, &n, part.data(), static_cast<int>(part.size())) != 1)
+      return false;
+    off += part.size();
+  }
+  if (EVP_CipherFinal_ex(ctx, out + off, &n) != 1) return false;
+  return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, tag_size, out + off) == 1;
+}
+
 }  // namespace
 
 cipher_state::cipher_state(const key32& key) : k_(key), has_key_(true) {}
@@ -134,6 +154,23 @@ result<void> cipher_state::encrypt_frame_to(byte_span plaintext, std::uint8_t* o
   if (auto sealed = seal({}, plaintext.data(), plaintext.size(), out + frame_header_size); !sealed)
     return sealed;
   write_frame_length(plaintext.size() + tag_size, out);
+  return {};
+}
+
+result<void> cipher_state::encrypt_frame_to(std::span<const byte_span> plaintext,
+                                            std::uint8_t* out) {
+  if (!has_key_) return errc::invalid_argument;
+  std::size_t len = 0;
+  for (byte_span part : plaintext) {
+    // SECURITY: the sum is checked part by part, so it cannot wrap.
+    if (part.size() > max_plaintext - len) return errc::too_large;
+    len += part.size();
+  }
+  if (n_ == nonce_limit) return errc::nonce_exhausted;
+  if (!seal_parts(k_, make_nonce(n_), plaintext, out + frame_header_size))
+    return errc::invalid_argument;
+  ++n_;
+  write_frame_length(len + tag_size, out);
   return {};
 }
 

@@ -67,6 +67,10 @@ class cipher_state {
   // which must have frame_size(plaintext.size()) bytes and may not overlap
   // `plaintext`. For send buffers that are never zero-filled first.
   result<void> encrypt_frame_to(byte_span plaintext, std::uint8_t* out);
+  // The same for a plaintext given in pieces (their concatenation, at most
+  // max_plaintext bytes in all): a Yamux header and the payload it frames are
+  // sealed straight from where they lie, with no copy into one buffer first.
+  result<void> encrypt_frame_to(std::span<const byte_span> plaintext, std::uint8_t* out);
   static constexpr std::size_t frame_size(std::size_t plaintext_len) {
     return frame_header_size + plaintext_len + tag_size;
   }

@@ -233,19 +233,36 @@ result<std::uint32_t> session::open_stream() {
   return id;
 }
 
-std::size_t session::write(std::uint32_t id, byte_span data) {
+template <class EmitFrame>
+std::size_t session::write_frames(std::uint32_t id, byte_span data, EmitFrame emit) {
   auto it = streams_.find(id);
   if (failed_ || it == streams_.end() || it->second.local_fin) return 0;
   stream& s = it->second;
   const std::size_t n = std::min<std::size_t>(data.size(), s.send_window);
   for (std::size_t off = 0; off < n;) {
     const std::size_t chunk = std::min(n - off, frame_cap_);
-    send_frame(frame_type::data, 0, id, static_cast<std::uint32_t>(chunk));
-    append(out_, data.subspan(off, chunk));
+    emit(frame_header{.type = frame_type::data,
+                      .stream_id = id,
+                      .length = static_cast<std::uint32_t>(chunk)},
+         data.subspan(off, chunk));
     off += chunk;
   }
   s.send_window -= static_cast<std::uint32_t>(n);
   return n;
+}
+
+std::size_t session::write(std::uint32_t id, byte_span data) {
+  return write_frames(id, data, [&](const frame_header& h, byte_span payload) {
+    encode(h, out_);
+    append(out_, payload);
+  });
+}
+
+std::size_t session::write_borrowed(std::uint32_t id, byte_span data,
+                                   std::vector<borrowed_frame>& frames) {
+  return write_frames(id, data, [&](const frame_header& h, byte_span payload) {
+    frames.push_back(borrowed_frame{encode(h), payload});
+  });
 }
 
 void session::consumed(std::uint32_t id, std::size_t n, std::uint64_t now_ms) {

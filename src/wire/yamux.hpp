@@ -55,6 +55,12 @@ enum class event_kind {
   go_away,         // peer is closing the session; code is set
 };
 
+// A data frame whose payload stays in the writer's buffer (write_borrowed).
+struct borrowed_frame {
+  std::array<std::uint8_t, header_size> header{};
+  byte_span payload;
+};
+
 struct event {
   event_kind kind;
   std::uint32_t stream = 0;
@@ -89,6 +95,13 @@ class session {
   // accepted (0 when the window is closed, the stream is unknown or closed for
   // writing). Wait for a send_window event before writing the rest.
   std::size_t write(std::uint32_t id, byte_span data);
+  // write() without the copy: the data frames are appended to `frames` as
+  // headers plus views of `data`, not to output(). Contract: the driver
+  // sends them after everything output() held at this call and before
+  // anything queued after it (frames of one stream stay in order), and keeps
+  // `data` alive until they are sent. Same window accounting and result.
+  std::size_t write_borrowed(std::uint32_t id, byte_span data,
+                             std::vector<borrowed_frame>& frames);
   // The app has read n bytes of the stream: may queue a window update.
   void consumed(std::uint32_t id, std::size_t n, std::uint64_t now_ms);
   void close_write(std::uint32_t id);  // FIN: half-close
@@ -127,6 +140,10 @@ class session {
   void deliver_payload(byte_span chunk, std::vector<event>& events);
   void forget(std::uint32_t id);
   void send_frame(frame_type type, std::uint16_t flags, std::uint32_t id, std::uint32_t length);
+  // write() and write_borrowed(): window accounting and framing, each frame
+  // handed to emit(header, payload).
+  template <class EmitFrame>
+  std::size_t write_frames(std::uint32_t id, byte_span data, EmitFrame emit);
   result<void> fail(errc e);
   bool is_ours(std::uint32_t id) const { return (id % 2 == 1) == is_client_; }
 

@@ -7,19 +7,12 @@
 
 #include "net/tcp_transport.hpp"
 #include "support/async_test.hpp"
+#include "support/socket_pair.hpp"
 
 namespace peerup::net {
 namespace {
 
-// A connected pair of loopback sockets.
-awaitable<std::pair<tcp::socket, tcp::socket>> socket_pair() {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  tcp::socket client(ex);
-  co_await client.async_connect(acceptor.local_endpoint(), use_awaitable);
-  auto server = co_await acceptor.async_accept(use_awaitable);
-  co_return std::make_pair(std::move(client), std::move(server));
-}
+using test::socket_pair;
 
 // left_outer <-> [left_inner == splice == right_inner] <-> right_outer
 struct spliced : ::testing::Test {

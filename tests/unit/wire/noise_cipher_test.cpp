@@ -60,6 +60,42 @@ TEST(noise_cipher, encrypt_frame_to_matches_encrypt_frame_byte_for_byte) {
   EXPECT_EQ(b.nonce(), 1u);
 }
 
+TEST(noise_cipher, a_frame_sealed_from_parts_matches_one_sealed_from_one_buffer) {
+  // Every way of cutting one plaintext into up to three parts (empty parts
+  // too) must give the same frame as the plaintext in one piece.
+  bytes plain(300);
+  for (std::size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<std::uint8_t>(i);
+  cipher_state whole(test_key(4));
+  bytes expected;
+  ASSERT_TRUE(whole.encrypt_frame(plain, expected));
+  for (std::size_t cut1 : {0u, 1u, 12u, 63u, 64u, 65u, 299u, 300u}) {
+    for (std::size_t cut2 : {0u, 5u, 64u, 128u, 300u}) {
+      if (cut2 < cut1) continue;
+      cipher_state parts_state(test_key(4));
+      const byte_span all(plain);
+      const byte_span parts[] = {all.first(cut1), all.subspan(cut1, cut2 - cut1),
+                                 all.subspan(cut2)};
+      bytes out(cipher_state::frame_size(plain.size()), 0xee);
+      ASSERT_TRUE(parts_state.encrypt_frame_to(parts, out.data()));
+      EXPECT_EQ(out, expected) << "cuts " << cut1 << ", " << cut2;
+      EXPECT_EQ(parts_state.nonce(), 1u);
+    }
+  }
+}
+
+TEST(noise_cipher, parts_longer_than_one_frame_in_all_are_refused_and_keep_the_nonce) {
+  cipher_state s(test_key(5));
+  const bytes half(max_plaintext / 2 + 1, 1);
+  const byte_span parts[] = {half, half};
+  bytes out(cipher_state::frame_size(2 * half.size()));
+  auto r = s.encrypt_frame_to(parts, out.data());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::too_large));
+  EXPECT_EQ(s.nonce(), 0u);
+  cipher_state no_key;
+  EXPECT_FALSE(no_key.encrypt_frame_to(std::span<const byte_span>(parts, 1), out.data()));
+}
+
 TEST(noise_cipher, decrypt_to_writes_plaintext_elsewhere_and_leaves_input_intact) {
   cipher_state send(test_key(9)), recv(test_key(9));
   const bytes plain(4000, 0x42);

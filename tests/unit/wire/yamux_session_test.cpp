@@ -127,6 +127,39 @@ TEST(yamux_session, splits_writes_into_frames_of_max_frame_payload) {
             hex(cat({data(0, 1, "abcd"), data(0, 1, "efgh"), data(0, 1, "ij")})));
 }
 
+TEST(yamux_session, write_borrowed_frames_are_the_bytes_write_would_queue) {
+  // The same writes through write() and write_borrowed(): the borrowed
+  // headers followed by their payload views must be byte for byte what
+  // write() puts in output(), windows included (the second write is cut at
+  // the 256 KiB window the same way).
+  session copied(true, config{.max_frame_payload = 4096});
+  session borrowed(true, config{.max_frame_payload = 4096});
+  auto a = *copied.open_stream();
+  auto b = *borrowed.open_stream();
+  copied.output().clear();
+  borrowed.output().clear();
+  bytes payload(200 * 1024);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7);
+  std::vector<borrowed_frame> frames;
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(borrowed.write_borrowed(b, payload, frames), copied.write(a, payload));
+  }
+  EXPECT_TRUE(borrowed.output().empty());  // nothing copied into the session
+  bytes joined;
+  for (const auto& f : frames) {
+    append(joined, f.header);
+    append(joined, f.payload);
+    EXPECT_LE(f.payload.size(), 4096u);
+  }
+  EXPECT_EQ(joined, copied.output());
+  EXPECT_EQ(joined.size(), default_window + (default_window / 4096) * header_size);
+  EXPECT_EQ(borrowed.send_window(b), 0u);
+  EXPECT_EQ(borrowed.write_borrowed(b, payload, frames), 0u);  // window closed
+  borrowed.close_write(b);
+  EXPECT_EQ(borrowed.write_borrowed(b, payload, frames), 0u);  // closed for writing
+  EXPECT_EQ(borrowed.write_borrowed(99, payload, frames), 0u);  // unknown stream
+}
+
 TEST(yamux_session, rejects_data_beyond_receive_window_with_go_away) {
   recorder r;
   ASSERT_TRUE(r.feed(frame(frame_type::window_update, flag::syn, 1, 0)));
