@@ -1,9 +1,9 @@
 #include "net/host.hpp"
 
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
-#include <spdlog/spdlog.h>
 
 #include "net/interfaces.hpp"
 #include "net/multistream_io.hpp"

@@ -584,7 +584,6 @@ awaitable<void> yamux_connection::wait_closed() {
   while (!closed_) co_await closed_signal_.wait();
 }
 
-
 void yamux_connection::fail(error_code ec) {
   if (closed_) return;
   closed_ = true;

@@ -1,5 +1,5 @@
 // Idle connections hold no read buffers (issue 19: a relay holds 100,000 of
-// them): byte_stream::wait_readable on TCP must not miss bytes or a FIN that
+// them): net::wait_readable on TCP must not miss bytes or a FIN that
 // arrived while nobody was reading (asio's epoll registration is
 // edge-triggered), and a quiet Noise + Yamux connection gives its read
 // buffers back, then takes new ones when traffic resumes.
@@ -7,6 +7,7 @@
 
 #include "net/host.hpp"
 #include "net/tcp_transport.hpp"
+#include "net/wait_readable.hpp"
 #include "support/async_test.hpp"
 
 namespace peerup::net {
@@ -30,7 +31,7 @@ awaitable<void> pause(std::chrono::milliseconds d) {
 awaitable<bool> readable_within(byte_stream& s, std::chrono::milliseconds limit) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer t(co_await asio::this_coro::executor, limit);
-  auto winner = co_await (s.wait_readable() || t.async_wait(use_nothrow));
+  auto winner = co_await (wait_readable(s) || t.async_wait(use_nothrow));
   co_return winner.index() == 0;
 }
 
