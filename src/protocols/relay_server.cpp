@@ -283,29 +283,43 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
     co_return s->reset();
   }
 
-  ++circuits_total_;
-  if (decision.limit) {
-    limits.max_bytes_per_direction = decision.limit->data.value_or(0);
-    limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
-  }
   if (cfg_.limits.reservation_rate) {
     // a = the source's stream, b = the STOP stream to the reserving target.
     const auto& r = rate_of(*target);
     limits.rate_a_to_b.push_back(r.to_target);
     limits.rate_b_to_a.push_back(r.from_target);
   }
-  spdlog::info("relay: circuit {} -> {} open{}", who.peer.to_string(), target->to_string(),
-               forwarded_by ? " (forwarded by peer relay " + forwarded_by->to_string() + ")"
-                            : std::string());
+  auto bridged = bridge(*s, *stop->stream, decision, limits,
+                        "circuit " + who.peer.to_string() + " -> " + target->to_string(),
+                        forwarded_by ? " (forwarded by peer relay " + forwarded_by->to_string() + ")"
+                                     : std::string());
+  co_await std::move(bridged);
+}
+
+// Bridges an accepted circuit until either side ends it or a limit is hit,
+// then releases its slot. `what` names it in the logs, `note` follows "open".
+// Contract: on the host's executor; the caller keeps both streams alive
+// until it returns; nothing of `this` is touched once the server is gone.
+net::awaitable<void> relay_server::bridge(net::byte_stream& a, net::byte_stream& b,
+                                          wire::connect_decision decision,
+                                          net::splice_limits limits, std::string what,
+                                          std::string note) {
+  auto alive = alive_;
+  ++circuits_total_;
+  if (decision.limit) {
+    limits.max_bytes_per_direction = decision.limit->data.value_or(0);
+    limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
+  }
+  spdlog::info("relay: {} open{}", what, note);
   const auto started = net::steady_clock::now();
-  auto res = co_await net::splice(*s, *stop->stream, limits);
+  auto res = co_await net::splice(a, b, limits);
   if (!*alive) co_return;
   state_.circuit_closed(decision.circuit);
   bytes_relayed_ += res.a_to_b + res.b_to_a;
   const std::chrono::duration<double> took = net::steady_clock::now() - started;
-  spdlog::info("relay: circuit {} -> {} closed after {:.1f} s: {} B up, {} B down{}{}",
-               who.peer.to_string(), target->to_string(), took.count(), res.a_to_b, res.b_to_a,
-               res.error ? ": " : "", res.error ? res.error.message() : "");
+  spdlog::info("relay: {} closed after {:.1f} s: {} B up, {} B down{}{}", what, took.count(),
+               res.a_to_b, res.b_to_a, res.error ? ": " : "",
+               res.error ? res.error.message() : "");
 }
 
 // The forwarded path, the member's relay (docs/federation.md):
@@ -396,22 +410,10 @@ net::awaitable<void> relay_server::forward_onward(net::stream_ptr s, peer_id sou
     up->stream->reset();
     co_return s->reset();
   }
-  ++circuits_total_;
-  if (decision.limit) {
-    limits.max_bytes_per_direction = decision.limit->data.value_or(0);
-    limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
-  }
-  spdlog::info("relay: forwarded circuit {} -> {} open via peer relay {}", source.to_string(),
-               target.to_string(), home.to_string());
-  const auto started = net::steady_clock::now();
-  auto res = co_await net::splice(*s, *up->stream, limits);
-  if (!*alive) co_return;
-  state_.circuit_closed(decision.circuit);
-  bytes_relayed_ += res.a_to_b + res.b_to_a;
-  const std::chrono::duration<double> took = net::steady_clock::now() - started;
-  spdlog::info("relay: forwarded circuit {} -> {} closed after {:.1f} s: {} B up, {} B down{}{}",
-               source.to_string(), target.to_string(), took.count(), res.a_to_b, res.b_to_a,
-               res.error ? ": " : "", res.error ? res.error.message() : "");
+  auto bridged = bridge(*s, *up->stream, decision, limits,
+                        "forwarded circuit " + source.to_string() + " -> " + target.to_string(),
+                        " via peer relay " + home.to_string());
+  co_await std::move(bridged);
 }
 
 }  // namespace peerup::protocols

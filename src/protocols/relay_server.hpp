@@ -11,6 +11,7 @@
 #include "common/rate_limiter.hpp"
 
 #include "net/host.hpp"
+#include "net/splice.hpp"
 #include "wire/relay_server_state.hpp"
 
 namespace peerup::protocols {
@@ -73,8 +74,12 @@ class relay_server {
   net::awaitable<void> reserve(net::byte_stream& s, const net::stream_context& ctx);
   net::awaitable<void> connect(net::stream_ptr s, const net::stream_context& ctx,
                                const wire::hop_message& msg);
+  // Splices an accepted circuit and releases its slot (both kinds).
+  net::awaitable<void> bridge(net::byte_stream& a, net::byte_stream& b,
+                              wire::connect_decision decision, net::splice_limits limits,
+                              std::string what, std::string note);
   // Our member's CONNECT to a host of a federated network, forwarded to its
-  // home relay `home`. By value: spawned from connect().
+  // home relay `home`. Parameters by value: it outlives connect()'s locals.
   net::awaitable<void> forward_onward(net::stream_ptr s, peer_id source, std::string ip,
                                       peer_id target, multiaddr home);
   net::awaitable<void> expiry_loop();

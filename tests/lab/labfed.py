@@ -22,6 +22,7 @@ import sys
 
 import labnet
 from labnet import LabError, log, wait_for
+from labpeer import _read
 
 WEB_PORT = 8080
 DNS_PORT = 5353
@@ -40,14 +41,6 @@ HOME_AUTH = {"server": ["alex", "ann"], "laptop": ["bea", "ann"], "visitor": ["a
 PEERINGS = [("grewal", "bob", "full"), ("grewal", "alice", "one_way"),
             ("bob", "grewal", "full"), ("alice", "grewal", "full")]
 GET = "GET / HTTP/1.0\r\n\r\n"
-
-
-def _read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 class FedLab:
