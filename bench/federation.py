@@ -179,7 +179,7 @@ def main():
             with open(path) as f:
                 text = f.read()
             with open(path, "w") as f:
-                f.write(text.replace("federation:\n", "federation:\n" + limit, 1))
+                f.write(re.sub(r"(?m)^federation:\n", lambda m: m.group(0) + limit, text, count=1))
         # The relays re-read relay.yaml within 2 s; restart them to be sure.
         for net in ("bob", "grewal"):
             b.restart_relay(net)
