@@ -947,9 +947,10 @@ def federation(ctx):
               f"peerup resolve server.bob: {cp.stdout}{cp.stderr}")
         lab.gateway("alex")
         dig = lab.dig("alex", "server.bob.p2p")
-        check(dig.returncode == 0 and re.match(r"127\.64\.\d+\.\d+", dig.stdout.strip()),
+        answer = re.search(r"^server\.bob\.p2p\.\s+\d+\s+IN\s+A\s+(127\.64\.\d+\.\d+)$", dig.stdout, re.M)
+        check(dig.returncode == 0 and answer,
               f"dig server.bob.p2p through the gateway: {dig.stdout}{dig.stderr}")
-        log(f"dig server.bob.p2p -> {dig.stdout.strip()}; resolve -> {ids['server']}")
+        log(f"dig server.bob.p2p -> {answer.group(1)}; resolve -> {ids['server']}")
 
         # 4. the forwarded path: alex's NAT rejects the bob relay; its own
         #    relay forwards the circuit (data through two relays)

@@ -172,7 +172,7 @@ class FedLab:
         """`peerup gateway` (DNS on 127.0.0.1:5353 inside who's namespace)."""
         role = NODES[who][0]
         out = self.p(f"gateway-{who}.out")
-        self.t.spawn(role, self.cmd(who, "gateway", "--socks", "127.0.0.1:0", "--dns",
+        self.t.spawn(role, self.cmd(who, "gateway", "--log-level", "debug", "--socks", "127.0.0.1:0", "--dns",
                                     f"127.0.0.1:{DNS_PORT}"),
                      stdout=out, stderr=self.p(f"gateway-{who}.log"))
         wait_for(lambda: f"dns 127.0.0.1:{DNS_PORT}" in _read(out) + _read(
@@ -180,5 +180,5 @@ class FedLab:
 
     def dig(self, who, name):
         role = NODES[who][0]
-        return self.t.run(role, ["dig", "@127.0.0.1", "-p", str(DNS_PORT), "+short", "+time=10",
+        return self.t.run(role, ["dig", "@127.0.0.1", "-p", str(DNS_PORT), "+time=10",
                                  "+tries=1", name], check=False, timeout=20)
