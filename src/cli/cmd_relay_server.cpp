@@ -273,9 +273,9 @@ net::awaitable<void> watch_federation(fs::path file, protocols::federation_servi
 // The relay server's is_federated hook. By value: the hook's coroutine is
 // not awaited in the expression that creates it.
 net::awaitable<bool> federated_member(protocols::federation_service* fed,
-                                      std::shared_ptr<bool> alive, peer_id p) {
+                                      std::shared_ptr<bool> alive, peer_id p, std::string ip) {
   if (!*alive) co_return false;
-  auto network = co_await fed->foreign_member(std::move(p));
+  auto network = co_await fed->foreign_member(std::move(p), std::move(ip));
   co_return *alive && network.has_value();
 }
 
@@ -362,9 +362,31 @@ net::awaitable<int> serve(app::relay_config cfg, std::string metrics_addr) {
     // Connections across networks: peer relays ask whether a peer is ours
     // (authorized_keys), and we ask them about peers that CONNECT here.
     federation->set_member_check([&authorized](const peer_id& p) { return authorized.contains(p); });
-    server.set_federated([fed = &*federation, alive = federation_alive](peer_id p) {
-      return federated_member(fed, alive, std::move(p));
+    server.set_federated([fed = &*federation, alive = federation_alive](peer_id p, std::string ip) {
+      return federated_member(fed, alive, std::move(p), std::move(ip));
     });
+    // The forwarded path: our members' circuits to federated hosts go on to
+    // the host's relay; peer relays' circuits for their members come in.
+    protocols::relay_forwarding fwd;
+    fwd.route = [fed = &*federation, alive = federation_alive](
+                    const peer_id& target) -> std::optional<multiaddr> {
+      if (!*alive) return std::nullopt;
+      if (auto p = fed->forward_route(target)) return p->relay;
+      return std::nullopt;
+    };
+    fwd.is_peer_relay = [fed = &*federation, alive = federation_alive](const peer_id& relay) {
+      return *alive && fed->peering_network_of(relay).has_value();
+    };
+    const auto& fl = cfg.federation_limits;
+    fwd.max_per_relay = fl.max_forwarded;
+    if (fl.forwarded_duration.count() > 0 || fl.forwarded_data > 0) {
+      wire::relay_limit cap;
+      if (fl.forwarded_duration.count() > 0)
+        cap.duration = static_cast<std::uint32_t>(fl.forwarded_duration.count());
+      if (fl.forwarded_data > 0) cap.data = fl.forwarded_data;
+      fwd.cap = cap;
+    }
+    server.set_forwarding(std::move(fwd));
     for (const auto& p : cfg.federation_peers)
       spdlog::info("relay: federated with network {} at {} ({})", p.network.str(),
                    p.relay.to_string(), wire::to_string(p.trust));

@@ -47,6 +47,11 @@ std::string render_block(const std::vector<wire::federation_peering>& peers,
   keep("stale_ttl", l.stale_ttl.count(), d.stale_ttl.count());
   keep("max_cache", l.max_cache, d.max_cache);
   keep("lookups_per_second", l.lookups_per_second, d.lookups_per_second);
+  keep("member_ttl", l.member_ttl.count(), d.member_ttl.count());
+  keep("unknown_connects_per_ip", l.unknown_connects_per_ip, d.unknown_connects_per_ip);
+  keep("max_forwarded", l.max_forwarded, d.max_forwarded);
+  keep("forwarded_duration", l.forwarded_duration.count(), d.forwarded_duration.count());
+  keep("forwarded_data", l.forwarded_data, d.forwarded_data);
   return out;
 }
 

@@ -217,7 +217,7 @@ void read_federation_peer(const reader& r, const YAML::Node& item, std::size_t i
 void read_federation(const reader& r, const YAML::Node& node, relay_config& c) {
   if (!node.IsMap())
     r.fail(node, "federation",
-           "expected a map with peers, cache_ttl, stale_ttl, max_cache, lookups_per_second");
+           "expected a map with peers, cache_ttl, stale_ttl, max_cache, lookups_per_second, member_ttl, unknown_connects_per_ip, max_forwarded, forwarded_duration, forwarded_data");
   auto& l = c.federation_limits;
   for (const auto& kv : node) {
     const auto key = r.key_name(kv.first, "federation");
@@ -231,12 +231,13 @@ void read_federation(const reader& r, const YAML::Node& node, relay_config& c) {
       std::size_t i = 0;
       for (const auto& item : v) read_federation_peer(r, item, i++, c);
     } else if (key == "cache_ttl") {
-      l.cache_ttl = std::chrono::seconds(r.number(v, path));
-      if (l.cache_ttl.count() == 0 || l.cache_ttl.count() > 3600)
-        r.fail(v, path, "must be 1 to 3600 seconds");
+      const auto n = r.number(v, path);
+      if (n == 0 || n > 3600) r.fail(v, path, "must be 1 to 3600 seconds");
+      l.cache_ttl = std::chrono::seconds(n);
     } else if (key == "stale_ttl") {
-      l.stale_ttl = std::chrono::seconds(r.number(v, path));
-      if (l.stale_ttl.count() > 7 * 86400) r.fail(v, path, "must be at most 604800 seconds");
+      const auto n = r.number(v, path);
+      if (n > 7 * 86400) r.fail(v, path, "must be at most 604800 seconds");
+      l.stale_ttl = std::chrono::seconds(n);
     } else if (key == "max_cache") {
       l.max_cache = r.number(v, path);
       if (l.max_cache == 0 || l.max_cache > 1000000) r.fail(v, path, "must be 1 to 1000000");
@@ -244,9 +245,31 @@ void read_federation(const reader& r, const YAML::Node& node, relay_config& c) {
       const auto n = r.number(v, path);
       if (n == 0 || n > 10000) r.fail(v, path, "must be 1 to 10000");
       l.lookups_per_second = static_cast<std::uint32_t>(n);
+    } else if (key == "member_ttl") {
+      // How long a peer relay's "yes, my member" opens circuits here, and so
+      // how long a removal from its authorized_keys takes to reach us.
+      const auto n = r.number(v, path);
+      if (n < 10 || n > 3600) r.fail(v, path, "must be 10 to 3600 seconds");
+      l.member_ttl = std::chrono::seconds(n);
+    } else if (key == "unknown_connects_per_ip") {
+      const auto n = r.number(v, path);
+      if (n == 0 || n > 10000) r.fail(v, path, "must be 1 to 10000 a minute");
+      l.unknown_connects_per_ip = static_cast<std::uint32_t>(n);
+    } else if (key == "max_forwarded") {
+      l.max_forwarded = r.number(v, path);
+      if (l.max_forwarded > 4096) r.fail(v, path, "must be 0 (off) to 4096 circuits");
+    } else if (key == "forwarded_duration") {
+      // SECURITY: checked before the conversion (a huge number would wrap).
+      const auto n = r.number(v, path);
+      if (n > 7 * 86400) r.fail(v, path, "must be 0 (none) to 604800 seconds");
+      l.forwarded_duration = std::chrono::seconds(n);
+    } else if (key == "forwarded_data") {
+      l.forwarded_data = r.number(v, path);
+      if (l.forwarded_data != 0 && l.forwarded_data < 1024)
+        r.fail(v, path, "must be 0 (none) or at least 1024 bytes");
     } else {
       r.fail(kv.first, path,
-             "unknown key (expected peers, cache_ttl, stale_ttl, max_cache, lookups_per_second)");
+             "unknown key (expected peers, cache_ttl, stale_ttl, max_cache, lookups_per_second, member_ttl, unknown_connects_per_ip, max_forwarded, forwarded_duration, forwarded_data)");
     }
   }
 }

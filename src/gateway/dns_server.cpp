@@ -81,7 +81,11 @@ void dns_server::send_udp(const bytes& msg, const udp::endpoint& to) {
 
 net::awaitable<dns::answer> dns_server::look_up(const dns::query& q, const std::string& host) {
   auto alive = alive_;
-  auto target = co_await gw_.lookup(host);
+  // `host` is the name inside our zone (decide() stripped it): hand it back
+  // with the zone, so the gateway treats it as a peer-up name, which may be
+  // of another network (asked through our relays' federation).
+  const std::string in_zone = host + "." + zone_.zone;
+  auto target = co_await gw_.lookup(in_zone);
   if (!*alive) co_return answer_failed();
   if (!target) {
     const auto kind = target.error().kind;

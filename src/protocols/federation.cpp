@@ -261,9 +261,18 @@ net::awaitable<wire::names_response> federation_service::lookup_impl(wire::dns_l
 // 2. ask the peerings (those up first, at most max_member_asks), each
 //    bounded by our outbound bucket for it and request_timeout
 // 3. the first "yes" whose responder is that peering's network wins
-net::awaitable<std::optional<wire::dns_label>> federation_service::foreign_member(peer_id p) {
+net::awaitable<std::optional<wire::dns_label>> federation_service::foreign_member(peer_id p,
+                                                                                 std::string ip) {
   auto alive = alive_;
   if (auto c = state_.cached_member(p, now())) co_return c->network;
+  // SECURITY: fresh peer IDs are free; the IP they come from is not.
+  if (!state_.take_unknown_ip_token(ip, now())) {
+    ++stats_.unknown_ip_limited;
+    spdlog::warn("federation: not asking about {}: too many unknown peers from {} (at most {} a "
+                 "minute)",
+                 p.to_string(), ip, state_.limits().unknown_connects_per_ip);
+    co_return std::nullopt;
+  }
   for (const auto& peer : state_.member_ask_order()) {
     if (!state_.take_outbound_token(peer.network, now())) {
       spdlog::warn("federation: not asking network {} about {}: rate limited", peer.network.str(),
@@ -291,6 +300,17 @@ net::awaitable<std::optional<wire::dns_label>> federation_service::foreign_membe
   }
   state_.store_member(p, std::nullopt, now());
   co_return std::nullopt;
+}
+
+std::optional<wire::federation_peering> federation_service::forward_route(
+    const peer_id& target) const {
+  if (const auto* p = state_.forward_route(target, now())) return *p;
+  return std::nullopt;
+}
+
+std::optional<wire::dns_label> federation_service::peering_network_of(const peer_id& relay) const {
+  if (const auto* p = state_.peering_of(relay)) return p->network;
+  return std::nullopt;
 }
 
 net::awaitable<void> federation_service::ping(wire::federation_peering peer) {

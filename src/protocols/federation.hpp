@@ -46,7 +46,7 @@ using local_name_lookup =
 
 struct federation_stats {
   std::uint64_t served = 0, refused = 0, asked = 0, cache_hits = 0, stale_answers = 0,
-                bad_records = 0;
+                bad_records = 0, unknown_ip_limited = 0;
 };
 
 class federation_service {
@@ -72,7 +72,17 @@ class federation_service {
   // turn, each bounded by request_timeout and our outbound bucket for it.
   // Contract: on the host's executor; never throws; the caller re-checks
   // its own liveness after the co_await.
-  net::awaitable<std::optional<wire::dns_label>> foreign_member(peer_id p);
+  // `ip` is the remote IP of p's connection: a peer with no cached answer
+  // costs a token of that IP's bucket (unknown_connects_per_ip), and is
+  // refused without asking when it is empty.
+  net::awaitable<std::optional<wire::dns_label>> foreign_member(peer_id p, std::string ip);
+  // The forwarded path: the peer relay to forward our member's CONNECT for
+  // `target` to (federation_state::forward_route), or nullopt.
+  std::optional<wire::federation_peering> forward_route(const peer_id& target) const;
+  // Whether `relay` is the relay of one of our peerings (either trust
+  // level: their members reach our hosts), and so may forward circuits to
+  // us on its members' behalf. Answers the network.
+  std::optional<wire::dns_label> peering_network_of(const peer_id& relay) const;
   // Who our members are (authorized_keys), for peer relays' MEMBER requests.
   // Without it every MEMBER request is answered not_found.
   void set_member_check(std::function<bool(const peer_id&)> f) { is_member_ = std::move(f); }

@@ -186,6 +186,18 @@ name_registrar::~name_registrar() {
 void name_registrar::start() {
   if (started_) return;
   started_ = true;
+  // A relay that restarted has forgotten our name (its registry lives in
+  // memory): register again as soon as a new direct connection to it comes
+  // up (the reservation keeper reconnects), not at the next refresh, which
+  // may be half an hour away. Cancelling the timer wakes keep() early.
+  host_.on_connection([this, alive = std::weak_ptr<bool>(alive_)](const net::connection_ptr& c) {
+    auto a = alive.lock();
+    if (!a || !*a || !started_ || c->relayed) return;
+    for (std::size_t i = 0; i < regs_.size(); ++i)
+      if (regs_[i].current == name_registration::state::registered &&
+          regs_[i].relay.peer() == c->remote_peer)
+        timers_[i]->cancel();
+  });
   for (std::size_t i = 0; i < regs_.size(); ++i)
     net::asio::co_spawn(host_.get_executor(), keep(i), net::asio::detached);
 }

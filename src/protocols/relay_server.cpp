@@ -184,17 +184,49 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
   const std::string ip = ip_of(*ctx.conn);
   who.ip = ip;
   auto alive = alive_;
-  // A peer we do not know may be a member of a network we federate with:
-  // its relay vouches for it (cached), and then it may open circuits to our
-  // hosts only. The home node's authorized_keys still decides access.
-  if (!who.authorized && !who.over_relayed && cfg_.access == wire::relay_access::closed &&
-      cfg_.is_federated) {
-    auto check = cfg_.is_federated(who.peer);
+  std::optional<wire::circuit_via> via;
+  std::optional<peer_id> forwarded_by;
+  if (msg.forwarded_for) {
+    // The forwarded path, the target's relay: a peer relay of ours opens the
+    // circuit on behalf of its member, named in forwarded_for.
+    // 1. only the Noise-authenticated relay of one of our peerings, over a
+    //    direct connection, and only while forwarded circuits are on
+    // 2. the member becomes the circuit's source (STOP names it, so the
+    //    home node's Noise and authorized_keys see the real peer)
+    // 3. the usual caps, plus max_per_relay through that peer relay
+    const peer_id relay = who.peer;
+    if (who.over_relayed || !forwarding_.is_peer_relay || forwarding_.max_per_relay == 0 ||
+        !forwarding_.is_peer_relay(relay)) {
+      spdlog::info("relay: forwarded circuit from {} refused: not a peer relay of a federation",
+                   relay.to_string());
+      co_return co_await refuse(wire::relay_status::permission_denied);
+    }
+    auto source = msg.forwarded_for->parsed_id();
+    if (!source) co_return co_await refuse(wire::relay_status::malformed_message);
+    who.peer = *source;
+    who.authorized = true;
+    via = wire::circuit_via{relay, forwarding_.max_per_relay, forwarding_.cap, false};
+    forwarded_by = relay;
+  } else if (!who.authorized && !who.over_relayed && cfg_.access == wire::relay_access::closed &&
+             cfg_.is_federated) {
+    // A peer we do not know may be a member of a network we federate with:
+    // its relay vouches for it (cached), and then it may open circuits to our
+    // hosts only. The home node's authorized_keys still decides access.
+    auto check = cfg_.is_federated(who.peer, ip);
     const bool member = co_await std::move(check);
     if (!*alive) co_return s->reset();
     who.authorized = member;
+  } else if (who.authorized && !who.over_relayed && forwarding_.route &&
+             forwarding_.max_per_relay > 0 && !state_.has_reservation(*target, wall_now())) {
+    // The forwarded path, the member's relay: our own member (never a
+    // foreign one, so circuits cross at most two relays) asks for a host of
+    // a federated network that holds no reservation here.
+    if (auto home = forwarding_.route(*target)) {
+      auto onward = forward_onward(std::move(s), who.peer, ip, *target, *home);
+      co_return co_await std::move(onward);
+    }
   }
-  const auto decision = state_.connect(who, *target, wall_now());
+  const auto decision = state_.connect(who, *target, wall_now(), via ? &*via : nullptr);
   if (decision.status != wire::relay_status::ok) {
     spdlog::info("relay: circuit {} -> {} refused: status {}", who.peer.to_string(),
                  target->to_string(), static_cast<int>(decision.status));
@@ -251,27 +283,137 @@ net::awaitable<void> relay_server::connect(net::stream_ptr s, const net::stream_
     co_return s->reset();
   }
 
-  ++circuits_total_;
-  if (decision.limit) {
-    limits.max_bytes_per_direction = decision.limit->data.value_or(0);
-    limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
-  }
   if (cfg_.limits.reservation_rate) {
     // a = the source's stream, b = the STOP stream to the reserving target.
     const auto& r = rate_of(*target);
     limits.rate_a_to_b.push_back(r.to_target);
     limits.rate_b_to_a.push_back(r.from_target);
   }
-  spdlog::info("relay: circuit {} -> {} open", who.peer.to_string(), target->to_string());
+  auto bridged = bridge(*s, *stop->stream, decision, limits,
+                        "circuit " + who.peer.to_string() + " -> " + target->to_string(),
+                        forwarded_by ? " (forwarded by peer relay " + forwarded_by->to_string() + ")"
+                                     : std::string());
+  co_await std::move(bridged);
+}
+
+// Bridges an accepted circuit until either side ends it or a limit is hit,
+// then releases its slot. `what` names it in the logs, `note` follows "open".
+// Contract: on the host's executor; the caller keeps both streams alive
+// until it returns; nothing of `this` is touched once the server is gone.
+net::awaitable<void> relay_server::bridge(net::byte_stream& a, net::byte_stream& b,
+                                          wire::connect_decision decision,
+                                          net::splice_limits limits, std::string what,
+                                          std::string note) {
+  auto alive = alive_;
+  ++circuits_total_;
+  if (decision.limit) {
+    limits.max_bytes_per_direction = decision.limit->data.value_or(0);
+    limits.max_duration = std::chrono::seconds(decision.limit->duration.value_or(0));
+  }
+  spdlog::info("relay: {} open{}", what, note);
   const auto started = net::steady_clock::now();
-  auto res = co_await net::splice(*s, *stop->stream, limits);
+  auto res = co_await net::splice(a, b, limits);
   if (!*alive) co_return;
   state_.circuit_closed(decision.circuit);
   bytes_relayed_ += res.a_to_b + res.b_to_a;
   const std::chrono::duration<double> took = net::steady_clock::now() - started;
-  spdlog::info("relay: circuit {} -> {} closed after {:.1f} s: {} B up, {} B down{}{}",
-               who.peer.to_string(), target->to_string(), took.count(), res.a_to_b, res.b_to_a,
-               res.error ? ": " : "", res.error ? res.error.message() : "");
+  spdlog::info("relay: {} closed after {:.1f} s: {} B up, {} B down{}{}", what, took.count(),
+               res.a_to_b, res.b_to_a, res.error ? ": " : "",
+               res.error ? res.error.message() : "");
+}
+
+// The forwarded path, the member's relay (docs/federation.md):
+// 1. count the circuit: the usual caps, plus max_per_relay through `home`
+// 2. charge the two copy buffers to the memory budget
+// 3. connect to the target's home relay (bounded), open HOP and CONNECT to
+//    the target, naming our member in forwarded_for; read its STATUS
+// 4. answer our member with that status (OK carries the tighter of the two
+//    relays' limits) and bridge the two streams under our own limit
+// Contract: on the host's executor; owns `s`; every path closes the circuit
+// it counted and resets `s` unless the bridge ended it.
+net::awaitable<void> relay_server::forward_onward(net::stream_ptr s, peer_id source, std::string ip,
+                                                  peer_id target, multiaddr home) {
+  auto alive = alive_;
+  auto refuse = [&](wire::relay_status st) -> net::awaitable<void> {
+    const auto reply = wire::hop_message::status_reply(st);
+    (void)co_await send_hop(*s, reply);
+    s->reset();
+  };
+  const auto relay = home.peer();
+  if (!relay) co_return co_await refuse(wire::relay_status::connection_failed);
+  const wire::relay_requester who{.peer = source, .ip = ip, .authorized = true, .over_relayed = false};
+  const wire::circuit_via via{*relay, forwarding_.max_per_relay, forwarding_.cap, true};
+  auto decision = state_.connect(who, target, wall_now(), &via);
+  if (decision.status != wire::relay_status::ok) {
+    spdlog::info("relay: forwarded circuit {} -> {} via {} refused here: status {}",
+                 source.to_string(), target.to_string(), home.to_string(),
+                 static_cast<int>(decision.status));
+    co_return co_await refuse(decision.status);
+  }
+  net::splice_limits limits;
+  auto buffers = host_.resources().reserve_memory(2 * limits.buffer_size);
+  if (!buffers) {
+    net::log_refusal(host_.resources(), buffers.error(),
+                     "a forwarded circuit " + source.to_string() + " -> " + target.to_string());
+    state_.circuit_closed(decision.circuit);
+    co_return co_await refuse(wire::relay_status::resource_limit_exceeded);
+  }
+
+  struct upstream {
+    net::stream_ptr stream;
+    wire::hop_message reply;
+  };
+  auto open = [](net::host& h, multiaddr to, peer_id t, peer_id src) -> net::awaitable<result<upstream>> {
+    auto conn = co_await h.connect(to);
+    if (!conn) co_return conn.error();
+    // SECURITY: never over a circuit: a relay chain would hide the path.
+    if ((*conn)->relayed) co_return make_error_code(errc::relay_permission_denied);
+    auto opened = co_await h.new_stream_optimistic(*conn, relay_hop_protocol);
+    if (!opened) co_return opened.error();
+    auto request = wire::hop_message::connect(wire::relay_peer{.id = t.to_bytes(), .addrs = {}});
+    request.forwarded_for = wire::relay_peer{.id = src.to_bytes(), .addrs = {}};
+    const bytes encoded = request.encode();
+    if (auto w = co_await net::write_length_prefixed(*opened->stream, encoded); !w) {
+      opened->stream->reset();
+      co_return w.error();
+    }
+    auto raw = co_await net::read_length_prefixed(*opened->stream, wire::relay_max_message_size);
+    if (!raw) {
+      opened->stream->reset();
+      co_return raw.error();
+    }
+    auto reply = wire::hop_message::decode(*raw);
+    if (!reply || reply->type != wire::hop_type::status || !reply->status) {
+      opened->stream->reset();
+      co_return make_error_code(errc::relay_unexpected_message);
+    }
+    co_return upstream{std::move(opened->stream), std::move(*reply)};
+  }(host_, home, target, source);
+  // Connect + handshake + STOP at the far relay: twice the message timeout.
+  auto up = co_await net::with_timeout(std::move(open), 2 * message_timeout);
+  if (!*alive) co_return s->reset();
+  wire::relay_status status = wire::relay_status::connection_failed;
+  if (up) status = *up->reply.status;
+  if (status != wire::relay_status::ok) {
+    state_.circuit_closed(decision.circuit);
+    if (up) up->stream->reset();
+    spdlog::info("relay: forwarded circuit {} -> {} via {} refused: {}", source.to_string(),
+                 target.to_string(), home.to_string(),
+                 up ? "status " + std::to_string(static_cast<int>(status))
+                    : "relay unreachable: " + up.error().message());
+    co_return co_await refuse(status);
+  }
+  decision.limit = wire::tighter(decision.limit, up->reply.limit);
+  auto ok = wire::make_connect_reply(decision);
+  if (!co_await send_hop(*s, ok) || !*alive) {
+    if (*alive) state_.circuit_closed(decision.circuit);
+    up->stream->reset();
+    co_return s->reset();
+  }
+  auto bridged = bridge(*s, *up->stream, decision, limits,
+                        "forwarded circuit " + source.to_string() + " -> " + target.to_string(),
+                        " via peer relay " + home.to_string());
+  co_await std::move(bridged);
 }
 
 }  // namespace peerup::protocols

@@ -5,10 +5,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "common/rate_limiter.hpp"
 
 #include "net/host.hpp"
+#include "net/splice.hpp"
 #include "wire/relay_server_state.hpp"
 
 namespace peerup::protocols {
@@ -23,7 +26,25 @@ struct relay_server_config {
   // that circuit (to a host holding a reservation here, within the usual
   // limits). Reservations never consult it. Runs on the host's executor and
   // may suspend (it may ask peer relays).
-  std::function<net::awaitable<bool>(peer_id)> is_federated;
+  // `ip` is the remote IP of the peer's connection (for per-IP bounds).
+  std::function<net::awaitable<bool>(peer_id, std::string ip)> is_federated;
+};
+
+// The forwarded path of relay federation (docs/federation.md): circuits
+// that cross two relays, for members that cannot reach the target's relay.
+struct relay_forwarding {
+  // Onward (the member's relay): the target's home relay (a multiaddr ending
+  // in /p2p/<relay>) when our member CONNECTs to a peer holding no
+  // reservation here that a federated network's relay vouched for.
+  std::function<std::optional<multiaddr>(const peer_id& target)> route;
+  // Inbound (the target's relay): whether the Noise-authenticated `relay` is
+  // the relay of one of our peerings, which may then CONNECT on its members'
+  // behalf (hop_message::forwarded_for).
+  std::function<bool(const peer_id& relay)> is_peer_relay;
+  // Forwarded circuits through one peer relay, both ways (0: none), and the
+  // limits of each (tightened with the relay's own).
+  std::size_t max_per_relay = 32;
+  std::optional<wire::relay_limit> cap;
 };
 
 struct relay_stats {
@@ -43,15 +64,24 @@ class relay_server {
   ~relay_server();
   relay_stats stats() const;
   void set_authorizer(std::function<bool(const peer_id&)> f) { cfg_.is_authorized = std::move(f); }
-  void set_federated(std::function<net::awaitable<bool>(peer_id)> f) {
+  void set_federated(std::function<net::awaitable<bool>(peer_id, std::string)> f) {
     cfg_.is_federated = std::move(f);
   }
+  void set_forwarding(relay_forwarding f) { forwarding_ = std::move(f); }
 
  private:
   net::awaitable<void> serve_hop(net::stream_ptr s, net::stream_context ctx);
   net::awaitable<void> reserve(net::byte_stream& s, const net::stream_context& ctx);
   net::awaitable<void> connect(net::stream_ptr s, const net::stream_context& ctx,
                                const wire::hop_message& msg);
+  // Splices an accepted circuit and releases its slot (both kinds).
+  net::awaitable<void> bridge(net::byte_stream& a, net::byte_stream& b,
+                              wire::connect_decision decision, net::splice_limits limits,
+                              std::string what, std::string note);
+  // Our member's CONNECT to a host of a federated network, forwarded to its
+  // home relay `home`. Parameters by value: it outlives connect()'s locals.
+  net::awaitable<void> forward_onward(net::stream_ptr s, peer_id source, std::string ip,
+                                      peer_id target, multiaddr home);
   net::awaitable<void> expiry_loop();
   wire::relay_requester requester(const net::stream_context& ctx) const;
   // The buckets of `target`'s reservation (made on its first circuit).
@@ -63,6 +93,7 @@ class relay_server {
 
   net::host& host_;
   relay_server_config cfg_;
+  relay_forwarding forwarding_;
   wire::relay_server_state state_;
   std::uint64_t circuits_total_ = 0;
   std::uint64_t bytes_relayed_ = 0;

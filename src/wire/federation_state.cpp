@@ -121,6 +121,38 @@ void federation_state::store_member(const peer_id& p, std::optional<dns_label> n
   }
 }
 
+bool federation_state::take_unknown_ip_token(std::string_view ip, time_point now) {
+  const double per_minute = limits_.unknown_connects_per_ip;
+  if (per_minute <= 0) return false;
+  auto it = ip_buckets_.find(ip);
+  if (it == ip_buckets_.end()) {
+    if (ip_buckets_.size() >= limits_.max_ip_buckets && !ip_buckets_.empty()) {
+      auto idle = std::min_element(ip_buckets_.begin(), ip_buckets_.end(),
+                                   [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
+      ip_buckets_.erase(idle);
+    }
+    it = ip_buckets_.emplace(std::string(ip), bucket{per_minute, now}).first;
+  } else if (it->second.last && now > *it->second.last) {
+    const double secs = std::chrono::duration<double>(now - *it->second.last).count();
+    it->second.tokens = std::min(per_minute, it->second.tokens + secs * per_minute / 60.0);
+    it->second.last = now;
+  }
+  if (it->second.tokens < 1.0) return false;
+  it->second.tokens -= 1.0;
+  return true;
+}
+
+const federation_peering* federation_state::forward_route(const peer_id& target,
+                                                          time_point now) const {
+  for (const auto& [key, e] : cache_) {
+    if (!e.record || e.record->peer != target || e.stale_until <= now) continue;
+    auto p = peers_.find(key.first);
+    if (p != peers_.end() && p->second.peering.trust == federation_trust::full)
+      return &p->second.peering;
+  }
+  return nullptr;
+}
+
 std::vector<federation_peering> federation_state::member_ask_order() const {
   std::vector<federation_peering> up, down;
   for (const auto& [net, e] : peers_) (e.up ? up : down).push_back(e.peering);

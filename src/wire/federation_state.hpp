@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -59,8 +60,19 @@ struct federation_limits {
   // peer relay lets that peer open circuits here without asking again (also
   // how long a removal from N's authorized_keys takes to reach us), and how
   // many peer relays one CONNECT from an unknown peer may cause us to ask.
-  std::chrono::seconds member_ttl{120};
+  std::chrono::seconds member_ttl{120};  // relay.yaml federation.member_ttl, 10 to 3600
   std::size_t max_member_asks = 8;
+  // SECURITY: CONNECTs from peers we have no cached answer for, per remote
+  // IP and minute (burst the same): each costs a round of MEMBER asks, so
+  // fresh peer IDs from one address cannot drain the peerings' buckets.
+  std::uint32_t unknown_connects_per_ip = 10;
+  std::size_t max_ip_buckets = 4096;
+  // The forwarded path: circuits through one peer relay (both ways
+  // together; 0: no forwarded circuits), and each forwarded circuit's
+  // duration and data per direction (0: none beyond the relay's limits).
+  std::size_t max_forwarded = 32;
+  std::chrono::seconds forwarded_duration{3600};
+  std::uint64_t forwarded_data = std::uint64_t{1} << 30;
 };
 
 class federation_state {
@@ -83,6 +95,7 @@ class federation_state {
   const federation_peering* peering_of(const peer_id& relay) const;
   std::vector<federation_peering> peerings() const;
   const dns_label& own_network() const { return own_; }
+  const federation_limits& limits() const { return limits_; }
 
   // Outbound: may our members resolve `<host>.<network>` through its relay?
   // errc::federation_not_peered, errc::federation_not_trusted (one_way).
@@ -141,6 +154,17 @@ class federation_state {
   // The peerings to ask about an unknown peer: those up first, at most
   // max_member_asks.
   std::vector<federation_peering> member_ask_order() const;
+  // Before asking about an unknown peer that CONNECTed from `ip`: false when
+  // that IP's bucket (unknown_connects_per_ip a minute) is empty.
+  // SECURITY: at most max_ip_buckets IPs; the one idle longest goes first.
+  bool take_unknown_ip_token(std::string_view ip, time_point now);
+  std::size_t ip_bucket_count() const { return ip_buckets_.size(); }
+
+  // The forwarded path (docs/federation.md): the peering to forward a
+  // member's CONNECT for `target` to: a network our members may reach (trust
+  // full) whose relay signed a record for that peer ID that we hold (fresh
+  // or stale). nullptr otherwise.
+  const federation_peering* forward_route(const peer_id& target, time_point now) const;
 
   // Peering state for `peerup relay federation list`.
   void mark_up(const dns_label& network, time_point now);
@@ -191,6 +215,7 @@ class federation_state {
     time_point until;
   };
   std::map<peer_id, member_entry> members_;
+  std::map<std::string, bucket, std::less<>> ip_buckets_;
 };
 
 }  // namespace peerup::wire

@@ -173,6 +173,7 @@ bytes hop_message::encode() const {
   if (reservation) w.add_bytes(3, encode_reservation(*reservation));
   if (limit) w.add_bytes(4, encode_limit(*limit));
   if (status) w.add_varint(5, static_cast<std::uint64_t>(*status));
+  if (forwarded_for) w.add_bytes(hop_forwarded_for_field, encode_peer(*forwarded_for));
   return w.take();
 }
 
@@ -189,11 +190,12 @@ result<hop_message> hop_message::decode(byte_span in) {
       case 3: return merge_reservation(f, m.reservation);
       case 4: return merge_limit(f, m.limit);
       case 5: return read_status(f, m.status);
+      case hop_forwarded_for_field: return merge_peer(f, m.forwarded_for);
       default: return {};
     }
   });
   if (!ok) return ok.error();
-  if (!type || !peer_ok(m.peer)) return errc::relay_malformed_message;
+  if (!type || !peer_ok(m.peer) || !peer_ok(m.forwarded_for)) return errc::relay_malformed_message;
   m.type = *type;
   return m;
 }

@@ -24,6 +24,8 @@ inline constexpr std::string_view relay_stop_protocol_id = "/libp2p/circuit/rela
 // go-libp2p, rust-libp2p and js-libp2p all cap hop/stop messages at 4 KiB.
 inline constexpr std::size_t relay_max_message_size = 4096;
 inline constexpr std::size_t relay_max_addrs = 128;  // per Peer or Reservation
+// The field of hop_message::forwarded_for (a peer-up extension).
+inline constexpr std::uint32_t hop_forwarded_for_field = 100;
 
 // Open enum: values outside the list are kept so they can be logged.
 enum class relay_status : std::uint32_t {
@@ -77,6 +79,11 @@ struct hop_message {
   std::optional<relay_reservation> reservation;  // 3
   std::optional<relay_limit> limit;              // 4
   std::optional<relay_status> status;            // 5
+  // 100, a peer-up extension (docs/federation.md, the forwarded path): on a
+  // CONNECT from a peer relay of a federation, the member of its network on
+  // whose behalf it forwards the circuit. Other implementations skip the
+  // unknown field; our relays honour it only from a configured peer relay.
+  std::optional<relay_peer> forwarded_for;
 
   static hop_message reserve() { return {}; }
   static hop_message connect(relay_peer target);

@@ -30,6 +30,20 @@ connect_decision refuse_connect(relay_status s) { return {s, std::nullopt, 0}; }
 
 }  // namespace
 
+std::optional<relay_limit> tighter(const std::optional<relay_limit>& a,
+                                   const std::optional<relay_limit>& b) {
+  auto pick = [](auto x, auto y) -> decltype(x) {
+    if (!x || *x == 0) return y && *y != 0 ? y : decltype(x){};
+    if (!y || *y == 0) return x;
+    return std::min(*x, *y);
+  };
+  relay_limit l;
+  l.duration = pick(a ? a->duration : std::nullopt, b ? b->duration : std::nullopt);
+  l.data = pick(a ? a->data : std::nullopt, b ? b->data : std::nullopt);
+  if (!l.duration && !l.data) return std::nullopt;
+  return l;
+}
+
 relay_server_state::relay_server_state(relay_limits limits, relay_access access)
     : limits_(limits), access_(access) {}
 
@@ -96,10 +110,12 @@ reservation_decision relay_server_state::reserve(const relay_requester& from, ti
 }
 
 connect_decision relay_server_state::connect(const relay_requester& from, const peer_id& target,
-                                             time_point now) {
+                                             time_point now, const circuit_via* via) {
   // 1. Refuse relayed and (closed mode) unauthorized sources.
-  // 2. The target must hold an unexpired reservation.
-  // 3. Total and per-peer circuit caps, for source and target alike.
+  // 2. The target must hold an unexpired reservation (not when we forward
+  //    the circuit onward to the target's home relay).
+  // 3. Total and per-peer circuit caps, for source and target alike, and the
+  //    forwarded circuits through one peer relay.
   // 4. Count the circuit now; the caller reports its end.
   if (from.over_relayed) return refuse_connect(relay_status::permission_denied);
   if (access_ == relay_access::closed && !from.authorized)
@@ -107,26 +123,47 @@ connect_decision relay_server_state::connect(const relay_requester& from, const 
   // A circuit to oneself carries nothing useful and would count twice
   // against the same peer's circuit cap (found by fuzz_relay_server_state).
   if (from.peer == target) return refuse_connect(relay_status::permission_denied);
+  // A relay forwards to another relay, never to itself or back to the one
+  // that forwarded to it.
+  if (via && (via->peer_relay == target || via->peer_relay == from.peer))
+    return refuse_connect(relay_status::permission_denied);
 
-  auto rsv = reservations_.find(target);
-  if (rsv == reservations_.end()) return refuse_connect(relay_status::no_reservation);
-  if (rsv->second.expires <= now) {
-    erase_reservation(rsv);
-    return refuse_connect(relay_status::no_reservation);
+  bool target_authorized = true;  // onward: a host its home relay vouches for
+  if (!via || !via->onward) {
+    auto rsv = reservations_.find(target);
+    if (rsv == reservations_.end()) return refuse_connect(relay_status::no_reservation);
+    if (rsv->second.expires <= now) {
+      erase_reservation(rsv);
+      return refuse_connect(relay_status::no_reservation);
+    }
+    target_authorized = rsv->second.authorized;
   }
-  const bool target_authorized = rsv->second.authorized;
 
+  // SECURITY: forwarded circuits through one peer relay are capped, so one
+  // peering cannot take every circuit slot of the relay.
   if (circuits_.size() >= limits_.max_circuits ||
       circuits_of(from.peer) >= limits_.max_circuits_per_peer ||
-      circuits_of(target) >= limits_.max_circuits_per_peer) {
+      circuits_of(target) >= limits_.max_circuits_per_peer ||
+      (via && forwarded_through(via->peer_relay) >= via->max_per_relay)) {
     return refuse_connect(relay_status::resource_limit_exceeded);
   }
 
   const circuit_id id = next_circuit_++;
-  circuits_.emplace(id, circuit{from.peer, target});
+  circuits_.emplace(id, circuit{from.peer, target,
+                                via ? std::optional<peer_id>(via->peer_relay) : std::nullopt});
   ++circuits_per_peer_[from.peer];
   ++circuits_per_peer_[target];
-  return {relay_status::ok, limit_for(from.authorized && target_authorized), id};
+  auto limit = limit_for(from.authorized && target_authorized);
+  if (via) {
+    ++forwarded_per_relay_[via->peer_relay];
+    limit = tighter(limit, via->cap);
+  }
+  return {relay_status::ok, limit, id};
+}
+
+std::size_t relay_server_state::forwarded_through(const peer_id& peer_relay) const {
+  auto it = forwarded_per_relay_.find(peer_relay);
+  return it == forwarded_per_relay_.end() ? 0 : it->second;
 }
 
 bool relay_server_state::circuit_closed(circuit_id id) {
@@ -135,6 +172,10 @@ bool relay_server_state::circuit_closed(circuit_id id) {
   for (const peer_id* p : {&it->second.source, &it->second.target}) {
     auto count = circuits_per_peer_.find(*p);
     if (count != circuits_per_peer_.end() && --count->second == 0) circuits_per_peer_.erase(count);
+  }
+  if (it->second.via) {
+    auto f = forwarded_per_relay_.find(*it->second.via);
+    if (f != forwarded_per_relay_.end() && --f->second == 0) forwarded_per_relay_.erase(f);
   }
   circuits_.erase(it);
   return true;

@@ -62,6 +62,27 @@ struct reservation_decision {
 
 using circuit_id = std::uint64_t;
 
+// The tightest of two limits, axis by axis (absent or 0: no limit).
+std::optional<relay_limit> tighter(const std::optional<relay_limit>& a,
+                                   const std::optional<relay_limit>& b);
+
+// A forwarded circuit (relay federation, docs/federation.md): one whose other
+// end is a peer relay of a federation.
+// - inbound (onward = false): the peer relay `peer_relay` forwards a CONNECT
+//   on behalf of its member (the requester's `peer`); the target must hold a
+//   reservation here as for any circuit;
+// - onward (onward = true): we forward our member's CONNECT to `peer_relay`,
+//   the target's home relay; no reservation is needed here.
+// Both count against the usual total and per-peer caps, and against
+// max_per_relay forwarded circuits through that peer relay (both ways
+// together); the circuit's limit is the tighter of ours and `cap`.
+struct circuit_via {
+  peer_id peer_relay;
+  std::size_t max_per_relay = 32;
+  std::optional<relay_limit> cap;
+  bool onward = false;
+};
+
 struct connect_decision {
   relay_status status = relay_status::ok;
   std::optional<relay_limit> limit;  // absent = no limit
@@ -85,7 +106,10 @@ class relay_server_state {
   // at once (so concurrent requests cannot overshoot the caps) and the caller
   // must call circuit_closed(decision.circuit) exactly once: when the stop
   // handshake fails or the circuit ends.
-  connect_decision connect(const relay_requester& from, const peer_id& target, time_point now);
+  connect_decision connect(const relay_requester& from, const peer_id& target, time_point now,
+                           const circuit_via* via = nullptr);
+  // Forwarded circuits through `peer_relay` now open (both ways).
+  std::size_t forwarded_through(const peer_id& peer_relay) const;
   // Returns false for an unknown (or already closed) circuit.
   bool circuit_closed(circuit_id id);
 
@@ -109,6 +133,7 @@ class relay_server_state {
   struct circuit {
     peer_id source;
     peer_id target;
+    std::optional<peer_id> via;  // forwarded through this peer relay
   };
 
   std::optional<relay_limit> limit_for(bool authorized) const;
@@ -121,6 +146,7 @@ class relay_server_state {
   std::map<std::string, std::size_t, std::less<>> reservations_per_ip_;
   std::unordered_map<circuit_id, circuit> circuits_;
   std::unordered_map<peer_id, std::size_t> circuits_per_peer_;
+  std::unordered_map<peer_id, std::size_t> forwarded_per_relay_;
   circuit_id next_circuit_ = 1;
 };
 

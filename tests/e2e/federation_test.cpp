@@ -51,6 +51,9 @@ struct federation : ::testing::Test {
     })) << d.log_text();
     return d;
   }
+  static std::string id_of(const relay_process& r) {
+    return r.addr.substr(r.addr.rfind("/p2p/") + 5);
+  }
   std::string circuit() const { return bob.addr + "/p2p-circuit/p2p/" + server.id; }
   // Waits until `n` resolves server.bob (the peerings are applied).
   bool resolves(const node& n) {
@@ -140,6 +143,14 @@ TEST_F(federation, wrong_way_absent_peering_and_strangers_are_refused_by_the_rel
   EXPECT_THAT(grewal.log_text(), HasSubstr("not trusted in this direction"));
   EXPECT_THAT(bob.log_text(),
               HasSubstr("circuit " + laptop.id + " -> " + server.id + " refused: status 202"));
+  // Nor does its own relay forward it: grewal never asked bob for server, so
+  // it has no route (a one_way peering is never a route), and the circuit
+  // ends at grewal with NO_RESERVATION.
+  auto forwarded = dial(laptop, grewal.addr + "/p2p-circuit/p2p/" + server.id);
+  EXPECT_NE(forwarded.code, 0) << forwarded.out;
+  EXPECT_THAT(grewal.log_text(),
+              HasSubstr("circuit " + laptop.id + " -> " + server.id + " refused: status 204"));
+  EXPECT_THAT(bob.log_text(), Not(HasSubstr("forwarded by peer relay")));
 
   auto stranger_dial = dial(stranger, circuit());
   EXPECT_NE(stranger_dial.code, 0) << stranger_dial.out;
@@ -165,6 +176,54 @@ TEST_F(federation, wrong_way_absent_peering_and_strangers_are_refused_by_the_rel
   auto absent = dial(laptop, circuit());
   EXPECT_NE(absent.code, 0) << absent.out;
   EXPECT_EQ(hello.accepts(), 1);  // the visitor's only
+}
+
+// The forwarded path: laptop dials server through its own relay only
+// (`<grewal relay>/p2p-circuit/p2p/<server>`, the last address the resolver
+// gives for server.bob); the grewal relay forwards the circuit to the bob
+// relay (HOP CONNECT naming laptop), so data crosses two relays and the
+// bob relay needs no MEMBER question. Removing the peering at bob stops new
+// forwarded circuits with no restart.
+TEST_F(federation, member_that_reaches_only_its_own_relay_goes_through_two_relays) {
+  peer("grewal", "bob", bob, "full");
+  peer("bob", "grewal", grewal, "one_way");
+  member_of(laptop, "grewal", grewal);
+  ASSERT_EQ(server.peerup({"auth", "add", laptop.id}).code, 0);
+  auto d = start_server();
+  ASSERT_TRUE(resolves(laptop)) << grewal.log_text() << bob.log_text();
+  auto plan = laptop.peerup({"resolve", "server.bob"}, 20s);
+  EXPECT_THAT(plan.out, HasSubstr(grewal.addr + "/p2p-circuit/p2p/" + server.id)) << plan.out;
+
+  const auto via_grewal = grewal.addr + "/p2p-circuit/p2p/" + server.id;
+  auto r = dial(laptop, via_grewal);
+  EXPECT_EQ(r.code, 0) << r.err << grewal.log_text() << bob.log_text() << d.log_text();
+  EXPECT_EQ(r.out, "hello across networks\n");
+  EXPECT_THAT(grewal.log_text(), HasSubstr("forwarded circuit " + laptop.id + " -> " + server.id +
+                                           " open via peer relay " + bob.addr));
+  EXPECT_THAT(bob.log_text(), HasSubstr("circuit " + laptop.id + " -> " + server.id +
+                                        " open (forwarded by peer relay " + id_of(grewal) + ")"));
+  EXPECT_THAT(bob.log_text(), Not(HasSubstr(laptop.id + " is a member of network grewal")));
+
+  // A member of nobody cannot use grewal's relay, forwarded or not.
+  auto stranger_dial = dial(stranger, via_grewal);
+  EXPECT_NE(stranger_dial.code, 0) << stranger_dial.out;
+
+  // bob drops the peering: grewal still knows the route, bob refuses it.
+  auto rm = run({peerup_binary, "relay", "federation", "remove", "--dir", dir("bob").string(),
+                 "grewal"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  ASSERT_TRUE(eventually([&] {
+    auto l = run({peerup_binary, "relay", "federation", "list", "--dir", dir("bob").string()});
+    return l.out.find("network bob: 0 peerings") != std::string::npos;
+  }));
+  auto refused = dial(laptop, via_grewal);
+  EXPECT_NE(refused.code, 0) << refused.out;
+  EXPECT_THAT(refused.err, HasSubstr("permission")) << refused.err;
+  EXPECT_THAT(bob.log_text(), HasSubstr("forwarded circuit from " + id_of(grewal) +
+                                        " refused: not a peer relay of a federation"));
+  EXPECT_THAT(grewal.log_text(), HasSubstr("forwarded circuit " + laptop.id + " -> " + server.id +
+                                           " via " + bob.addr + " refused: status 202"));
+  EXPECT_EQ(hello.accepts(), 1);
 }
 
 TEST_F(federation, add_remove_and_list_validate_and_work_without_a_running_relay) {

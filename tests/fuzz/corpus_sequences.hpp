@@ -146,6 +146,19 @@ inline std::vector<std::pair<std::string, bytes>> relay_state_seeds() {
     w.u8(reserve).u8(auth | 2 | (2 << 3));  // refresh from another IP
     seeds.emplace_back("closed_mode", w.take());
   }
+  {
+    // Forwarded circuits (federation): through peer relay 7, at most 1.
+    constexpr std::uint8_t forwarded = 0x40, onward = 0x20;
+    op_writer w;
+    w.u8(0xff).u8(0);  // closed mode
+    w.u8(reserve).u8(auth | 2);
+    w.u8(forwarded | connect).u8(auth | 1).u8(2).u8(7 | (1 << 3));  // inbound to 2: ok
+    w.u8(forwarded | connect).u8(auth | 3).u8(2).u8(7 | (1 << 3));  // over the per-relay cap
+    w.u8(forwarded | onward | connect).u8(auth | 4).u8(5).u8(6 | (2 << 3));  // onward, no rsv
+    w.u8(forwarded | onward | connect).u8(auth | 4).u8(6).u8(6 | (2 << 3));  // to the relay itself
+    w.u8(close).u8(1).u8(0).u8(0);
+    seeds.emplace_back("forwarded", w.take());
+  }
   return seeds;
 }
 

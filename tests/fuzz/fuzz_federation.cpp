@@ -10,7 +10,9 @@
 //     that strangers and forwarded requests are never answered, that
 //     one_way peers are never asked, and that buckets never grant more than
 //     their burst at one instant; MEMBER requests are granted only to full
-//     peerings, and cached members always belong to a current peering
+//     peerings, and cached members always belong to a current peering;
+//     forward routes are full peerings holding a record for that peer; the
+//     per-IP bucket for unknown CONNECTs never grants more than its burst
 #include <array>
 
 #include "fuzz_common.hpp"
@@ -74,6 +76,8 @@ void state_ops(fuzz::input& in) {
   limits.lookups_per_second = 1 + ((l >> 3) & 3);
   limits.cache_ttl = std::chrono::seconds(1 + ((l >> 5) & 7) * 10);
   limits.stale_ttl = std::chrono::seconds(10);
+  limits.unknown_connects_per_ip = 1 + (l & 3);
+  limits.max_ip_buckets = 2;
   auto s = make_state(limits);
   const std::array<dns_label, 4> nets{label("bob"), label("alice"), label("grewal"), label("carol")};
   const std::array<dns_label, 4> hosts{label("a"), label("b"), label("c"), label("d")};
@@ -88,7 +92,7 @@ void state_ops(fuzz::input& in) {
     const std::uint8_t arg = in.u8();
     const auto& net = nets[arg % nets.size()];
     const auto& host = hosts[(arg >> 2) % hosts.size()];
-    switch (op % 10) {
+    switch (op % 12) {
       case 0: {
         name_record_body r{net, host, relays[0], {}, unix0, 1u + (arg >> 4) * 60};
         s.store(r, now, unix0);
@@ -153,6 +157,27 @@ void state_ops(fuzz::input& in) {
         s.store_member(who, n, now);
         if (auto m = s.cached_member(who, now); m && m->network) FUZZ_CHECK(s.peering(*m->network));
         FUZZ_CHECK(s.member_ask_order().size() <= limits.max_member_asks);
+        break;
+      }
+      case 10: {
+        // The forwarded path: a route is always a full peering that holds a
+        // record for that peer ID (relays[0] is the only peer stored).
+        const auto& target = relays[arg % relays.size()];
+        if (const auto* p = s.forward_route(target, now)) {
+          FUZZ_CHECK(p->trust == federation_trust::full && target == relays[0]);
+          FUZZ_CHECK(s.peering(p->network) != nullptr);
+        }
+        break;
+      }
+      case 11: {
+        // Unknown CONNECTs per IP: never more than the per-minute burst at
+        // one instant, and the IP table stays bounded.
+        const std::array<std::string_view, 3> ips{"192.0.2.1", "192.0.2.2", "2001:db8::1"};
+        const auto& ip = ips[arg % ips.size()];
+        int granted = 0;
+        for (int i = 0; i < 8; ++i) granted += s.take_unknown_ip_token(ip, now);
+        FUZZ_CHECK(granted <= static_cast<int>(limits.unknown_connects_per_ip));
+        FUZZ_CHECK(s.ip_bucket_count() <= limits.max_ip_buckets);
         break;
       }
     }

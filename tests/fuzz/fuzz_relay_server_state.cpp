@@ -4,6 +4,7 @@
 // Checks the caps and the access rules after every step, and that circuit ids
 // close exactly once.
 #include <array>
+#include <optional>
 #include <set>
 
 #include "fuzz_common.hpp"
@@ -68,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t arg = in.u8();
     const relay_requester from{peers[arg % peer_count], ips[(arg >> 3) % ips.size()],
                                (arg & 0x20) != 0, (arg & 0x40) != 0 && (op & 0x80) != 0};
-    switch (op % 7) {
+    // Low 5 bits pick the operation; 0x20, 0x40 and 0x80 are flags.
+    switch ((op & 0x1f) % 7) {
       case 0: {
         const auto d = state.reserve(from, now);
         if (from.over_relayed || (access == relay_access::closed && !from.authorized)) {
@@ -89,14 +91,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 1: {
         const peer_id& target = peers[in.u8() % peer_count];
         const bool target_had = state.has_reservation(target, now);
-        const auto d = state.connect(from, target, now);
+        // op bit 0x40: a forwarded circuit (federation) through the peer relay
+        // named by the next byte (low 3 bits), at most (byte >> 3) & 3 of
+        // them, onward (no reservation needed) when op bit 0x20 is set.
+        std::optional<circuit_via> via;
+        if (op & 0x40) {
+          const std::uint8_t v = in.u8();
+          via = circuit_via{peers[v % peer_count], static_cast<std::size_t>((v >> 3) & 3),
+                            relay_limit{60, 4096}, (op & 0x20) != 0};
+        }
+        const std::size_t through_before = via ? state.forwarded_through(via->peer_relay) : 0;
+        const auto d = state.connect(from, target, now, via ? &*via : nullptr);
         // A circuit to oneself would count twice against one peer's cap.
         if (from.over_relayed || (access == relay_access::closed && !from.authorized) ||
             from.peer == target) {
           FUZZ_CHECK(d.status == relay_status::permission_denied);
         }
+        // A relay never forwards to itself or back to the relay it came from.
+        if (via && (via->peer_relay == target || via->peer_relay == from.peer)) {
+          FUZZ_CHECK(d.status == relay_status::permission_denied);
+        }
+        if (d.status == relay_status::ok && via) {
+          FUZZ_CHECK(through_before < via->max_per_relay);
+          FUZZ_CHECK(state.forwarded_through(via->peer_relay) == through_before + 1);
+          // The forwarding cap always applies.
+          FUZZ_CHECK(d.limit && d.limit->duration && *d.limit->duration <= 60);
+          FUZZ_CHECK(d.limit->data && *d.limit->data <= 4096);
+        }
         if (d.status == relay_status::ok) {
-          FUZZ_CHECK(target_had);
+          FUZZ_CHECK(target_had || (via && via->onward));
           FUZZ_CHECK(d.circuit > last_circuit);
           last_circuit = d.circuit;
           open_circuits.insert(d.circuit);
@@ -145,6 +168,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       live += state.has_reservation(p, now) ? 1 : 0;
     }
     FUZZ_CHECK(ends == 2 * state.circuit_count());  // each circuit has a source and a target
+    std::size_t forwarded = 0;
+    for (const auto& p : peers) forwarded += state.forwarded_through(p);
+    FUZZ_CHECK(forwarded <= state.circuit_count());
     FUZZ_CHECK(live <= state.reservation_count());
   }
   return 0;

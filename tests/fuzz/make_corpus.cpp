@@ -208,6 +208,11 @@ void messages() {
   write("relay_message", "hop_reply", hop(reply));
   write("relay_message", "hop_connect",
         hop(hop_message::connect(relay_peer::from(alice, {sample_addrs()[0]}))));
+  {
+    auto fwd = hop_message::connect(relay_peer::from(alice, {}));
+    fwd.forwarded_for = relay_peer::from(relay);
+    write("relay_message", "hop_connect_forwarded", hop(fwd));
+  }
   write("relay_message", "stop_connect",
         cat({u8(1),
              stop_message::connect(relay_peer::from(alice), relay_limit{120, 131072}).encode()}));

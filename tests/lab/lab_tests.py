@@ -23,6 +23,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labnet  # noqa: E402
+import labfed  # noqa: E402
 import labpeer  # noqa: E402
 import labtun  # noqa: E402
 from labnet import LabError, LabSkip, Topology, log  # noqa: E402
@@ -44,9 +45,9 @@ class Ctx:
         self.work = work
 
     @contextlib.contextmanager
-    def topology(self, home_nat, phone_nat):
+    def topology(self, home_nat, phone_nat, extra_relays=None):
         """A Topology that prints its NAT state when the block fails, then goes away."""
-        t = Topology(home_nat, phone_nat)
+        t = Topology(home_nat, phone_nat, extra_relays)
         t.up()
         pcaps = []
         try:
@@ -1020,6 +1021,84 @@ def tun_resolved(ctx):
         check("~p2p" not in after and "peerup0" not in after,
               f"systemd-resolved still routes .p2p after the daemon stopped: {after!r}")
         log("daemon stopped: systemd-resolved no longer routes .p2p")
+
+
+# -- relay federation: three relays, home nodes behind NATs (issue 18) -------
+
+def _fed_must(lab, who, target, what):
+    ok, out, err = lab.get(who, target)
+    check(ok, f"{what}: {who} -> {target} failed:\n{out[-500:]}{err[-1500:]}")
+    log(f"{what}: {who} -> {target}: page arrived")
+
+
+def _fed_refused(lab, who, target, what, needle=None):
+    ok, out, err = lab.get(who, target, timeout=60)
+    check(not ok, f"{what}: {who} -> {target} should be refused, got {out[-300:]!r}")
+    if needle:
+        check(needle in err, f"{what}: {who} -> {target}: no {needle!r} in the error: {err[-1500:]}")
+    log(f"{what}: {who} -> {target} refused: {err.strip().splitlines()[-1] if err.strip() else '?'}")
+
+
+@scenario("federation", budget=170)
+def federation(ctx):
+    """Three relays (grewal, bob, alice) in namespaces, home nodes behind NATs:
+    full trust both ways, one_way one way only, the forwarded path through two
+    relays, names by `peerup resolve` and dig, a peer relay's restart, and a
+    removed peering, with no restart."""
+    with ctx.topology("cone", "cone", labfed.EXTRA_RELAYS) as t:
+        lab = labfed.FedLab(ctx.peerup, t, ctx.path("federation", "x")[:-2]).start_all()
+        ids = lab.ids
+
+        # 1. full both ways: grewal's member reaches bob's host and back
+        _fed_must(lab, "alex", "server.bob", "full trust")
+        _fed_must(lab, "bea", "laptop.grewal", "full trust, the other way")
+
+        # 2. one_way: alice's members reach grewal's hosts, never the reverse
+        _fed_must(lab, "ann", "laptop.grewal", "one_way, the allowed way")
+        _fed_refused(lab, "alex", "visitor.alice", "one_way, the wrong way", "one_way")
+
+        # 3. names across networks: peerup resolve and dig through the gateway
+        cp = lab.resolve("alex", "server.bob")
+        check(cp.returncode == 0 and ids["server"] in cp.stdout,
+              f"peerup resolve server.bob: {cp.stdout}{cp.stderr}")
+        lab.gateway("alex")
+        dig = lab.dig("alex", "server.bob.p2p")
+        answer = re.search(r"^server\.bob\.p2p\.\s+\d+\s+IN\s+A\s+(127\.64\.\d+\.\d+)$", dig.stdout, re.M)
+        check(dig.returncode == 0 and answer,
+              f"dig server.bob.p2p through the gateway: {dig.stdout}{dig.stderr}")
+        log(f"dig server.bob.p2p -> {answer.group(1)}; resolve -> {ids['server']}")
+
+        # 4. the forwarded path: alex's NAT rejects the bob relay; its own
+        #    relay forwards the circuit (data through two relays)
+        reject = ["FORWARD", "-p", "tcp", "-d", labfed.RELAYS["bob"][1], "-j", "REJECT",
+                  "--reject-with", "tcp-reset"]
+        t.iptables("natb", "-I", *reject)
+        try:
+            _fed_must(lab, "alex", "server.bob", "forwarded (bob relay unreachable)")
+        finally:
+            t.iptables("natb", "-D", *reject)
+        check(f"forwarded circuit {ids['alex']} -> {ids['server']} open via peer relay"
+              in lab.relay_log("grewal"), "the grewal relay logged no forwarded circuit")
+        check(f"open (forwarded by peer relay {ids['grewal']})" in lab.relay_log("bob"),
+              "the bob relay logged no circuit forwarded by grewal")
+
+        # 5. a peer relay's restart is survived: bob comes back, server
+        #    re-reserves and re-registers, alex reaches it again
+        lab.stop_relay("bob")
+        _fed_refused(lab, "alex", "server.bob", "bob relay down")
+        lab.start_relay("bob")
+        labnet.wait_for(lambda: lab.get("alex", "server.bob")[0], 60,
+                        "alex to reach server.bob after the bob relay restarted", interval=2)
+        log("bob relay restarted: alex reaches server.bob again")
+
+        # 6. removing a peering takes effect with no restart
+        lab.federation("remove", "bob", "grewal")
+        labnet.wait_for(lambda: "network bob: 0 peerings" in labnet.run(
+            [ctx.peerup, "relay", "federation", "list", "--dir", lab.p("relay-bob")],
+            check=False).stdout, 10, "the bob relay to apply the removal")
+        _fed_refused(lab, "alex", "server.bob", "peering removed at bob")
+        _fed_refused(lab, "bea", "laptop.grewal", "peering removed at bob")
+        check(lab.relay_proc["bob"].poll() is None, "the bob relay restarted or died")
 
 
 def main():

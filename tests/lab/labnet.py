@@ -165,11 +165,18 @@ class Topology:
     manager, or call up() then down() in a finally: down() is idempotent and
     removes every namespace, and with them every link, rule and process."""
 
-    def __init__(self, home_nat="cone", phone_nat="cone"):
+    def __init__(self, home_nat="cone", phone_nat="cone", extra_relays=None):
+        """extra_relays: {role: ip on 203.0.113.0/24}, more public hosts on the
+        switch beside "relay" (e.g. the relays of other networks)."""
         for k in (home_nat, phone_nat):
             if k not in NAT_KINDS:
                 raise ValueError(f"NAT kind {k!r} not in {NAT_KINDS}")
         self.kinds = {"a": home_nat, "b": phone_nat}
+        self.extra_relays = dict(extra_relays or {})
+        for role, ip in self.extra_relays.items():
+            if role in ("relay", "outside", "wan") or not ip.startswith("203.0.113.") or \
+                    ip in (RELAY_IP, OUTSIDE_IP) or ip in [v[3] for v in SIDES.values()]:
+                raise ValueError(f"extra relay {role}={ip}: needs a free 203.0.113.x address")
         self.tag = f"{PREFIX}{os.getpid()}-{next(_counter)}"
         self.ns = {}  # role -> namespace name
         self.ip = {"relay": RELAY_IP, "outside": OUTSIDE_IP}
@@ -301,6 +308,11 @@ class Topology:
             self.iptables("relay", "-A", "INPUT", "-p", proto, "--dport", str(RELAY_PORT))
             self.iptables("relay", "-A", "OUTPUT", "-p", proto, "--sport", str(RELAY_PORT))
 
+        for role, ip in self.extra_relays.items():
+            self._add_ns(role)
+            self._wan_port(role, ip)
+            self.ip[role] = ip
+
         public_lans = []
         for side, (host, nat, cgn, wan_ip, priv, pub, cgn_net) in SIDES.items():
             kind = self.kinds[side]
@@ -331,7 +343,7 @@ class Topology:
                     self._nat_firewall(nat, "lan0", random_fully=(kind == "symmetric"))
             self.public_ip[host] = self.ip[host] if kind == "none" else wan_ip
         # Public LANs (kind none) are routed by every host on the public segment.
-        wan_hosts = ["wan", "relay"] + [self.router(s) for s in SIDES]
+        wan_hosts = ["wan", "relay", *self.extra_relays] + [self.router(s) for s in SIDES]
         for net, via in public_lans:
             for role in wan_hosts:
                 if self.ip.get(role) != via and not self._owns(role, via):

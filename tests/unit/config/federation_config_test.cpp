@@ -99,5 +99,42 @@ TEST(federation_config, limits_are_bounded) {
   EXPECT_THAT(error_of(many), HasSubstr("more than 64 peer relays"));
 }
 
+TEST(federation_config, member_ttl_ip_bound_and_forwarding_limits_are_read_and_bounded) {
+  const std::string head = "names:\n  network: grewal\nfederation:\n  peers:\n" + peer("bob", 2, "full");
+  const auto c = parse_relay_config(head + "  member_ttl: 30\n  unknown_connects_per_ip: 5\n"
+                                           "  max_forwarded: 0\n  forwarded_duration: 0\n"
+                                           "  forwarded_data: 1048576\n",
+                                    "relay.yaml");
+  EXPECT_EQ(c.federation_limits.member_ttl, std::chrono::seconds(30));
+  EXPECT_EQ(c.federation_limits.unknown_connects_per_ip, 5u);
+  EXPECT_EQ(c.federation_limits.max_forwarded, 0u);
+  EXPECT_EQ(c.federation_limits.forwarded_duration, std::chrono::seconds(0));
+  EXPECT_EQ(c.federation_limits.forwarded_data, 1048576u);
+  // Defaults: bounded even when not written.
+  const auto d = parse_relay_config(head, "relay.yaml");
+  EXPECT_EQ(d.federation_limits.member_ttl, std::chrono::seconds(120));
+  EXPECT_EQ(d.federation_limits.max_forwarded, 32u);
+  EXPECT_EQ(d.federation_limits.forwarded_duration, std::chrono::seconds(3600));
+  EXPECT_EQ(d.federation_limits.forwarded_data, std::uint64_t{1} << 30);
+
+  EXPECT_THAT(error_of(head + "  member_ttl: 5\n"),
+              HasSubstr("relay.yaml:8: federation.member_ttl: must be 10 to 3600 seconds"));
+  EXPECT_THAT(error_of(head + "  member_ttl: 86400\n"), HasSubstr("must be 10 to 3600 seconds"));
+  EXPECT_THAT(error_of(head + "  member_ttl: -1\n"),
+              HasSubstr("expected a non-negative integer, got \"-1\""));
+  EXPECT_THAT(error_of(head + "  unknown_connects_per_ip: 0\n"),
+              HasSubstr("federation.unknown_connects_per_ip: must be 1 to 10000 a minute"));
+  EXPECT_THAT(error_of(head + "  max_forwarded: 5000\n"),
+              HasSubstr("federation.max_forwarded: must be 0 (off) to 4096 circuits"));
+  // A huge number must not wrap into a short (or negative) duration.
+  EXPECT_THAT(error_of(head + "  forwarded_duration: 18446744073709551615\n"),
+              HasSubstr("must be 0 (none) to 604800 seconds"));
+  EXPECT_THAT(error_of(head + "  stale_ttl: 9223372036854775809\n"),
+              HasSubstr("must be at most 604800 seconds"));
+  EXPECT_THAT(error_of(head + "  forwarded_data: 100\n"),
+              HasSubstr("must be 0 (none) or at least 1024 bytes"));
+  EXPECT_THAT(error_of(head + "  member_tll: 30\n"), HasSubstr("unknown key (expected peers"));
+}
+
 }  // namespace
 }  // namespace peerup::app

@@ -369,5 +369,48 @@ TEST(federation_state, member_cache_is_bounded_and_ask_order_puts_up_peerings_fi
   EXPECT_EQ(s.member_ask_order().front().network, label("bob"));
 }
 
+// SECURITY: fresh peer IDs are free; the IP they come from is not.
+TEST(federation_state, unknown_connects_are_bounded_per_ip_and_refill) {
+  federation_limits l;
+  l.unknown_connects_per_ip = 3;
+  l.max_ip_buckets = 2;
+  auto s = grewal(l);
+  int ok = 0;
+  for (int i = 0; i < 10; ++i) ok += s.take_unknown_ip_token("192.0.2.1", t0);
+  EXPECT_EQ(ok, 3);  // a minute's worth, then nothing
+  EXPECT_TRUE(s.take_unknown_ip_token("192.0.2.2", t0));  // another IP has its own
+  EXPECT_FALSE(s.take_unknown_ip_token("192.0.2.1", t0 + 19s));
+  EXPECT_TRUE(s.take_unknown_ip_token("192.0.2.1", t0 + 21s));  // 3 a minute: one per 20 s
+  // Bounded: a third IP evicts the one idle longest.
+  EXPECT_TRUE(s.take_unknown_ip_token("192.0.2.3", t0 + 22s));
+  EXPECT_EQ(s.ip_bucket_count(), 2u);
+  federation_limits none;
+  none.unknown_connects_per_ip = 0;
+  auto off = grewal(none);
+  EXPECT_FALSE(off.take_unknown_ip_token("192.0.2.1", t0));
+}
+
+TEST(federation_state, forward_route_is_a_full_peering_that_vouched_for_the_host) {
+  auto s = grewal();  // bob full, alice one_way
+  auto server = record("bob", "server");
+  const auto target = server.peer;
+  EXPECT_FALSE(s.forward_route(target, t0));  // nobody vouched for it yet
+  s.store(server, t0, unix_now);
+  const auto* route = s.forward_route(target, t0);
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->network, label("bob"));
+  // Still routed while stale (the peer relay may be back), not after.
+  EXPECT_TRUE(s.forward_route(target, t0 + 301s));
+  EXPECT_FALSE(s.forward_route(target, t0 + 301s + 3600s));
+  // A host of a one_way peering (our members do not reach it) is no route.
+  auto s2 = grewal();
+  auto at_alice = record("alice", "server");
+  s2.store(at_alice, t0, unix_now);
+  EXPECT_FALSE(s2.forward_route(at_alice.peer, t0));
+  // Removing the peering removes the route at once.
+  EXPECT_TRUE(s.remove_peering(label("bob")));
+  EXPECT_FALSE(s.forward_route(target, t0));
+}
+
 }  // namespace
 }  // namespace peerup::wire

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "wire/protobuf.hpp"
 
 namespace peerup::wire {
@@ -158,6 +160,26 @@ TEST(relay_message, skips_unknown_fields) {
   auto r = hop_message::decode(in);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, hop_message::reserve());
+}
+
+TEST(relay_message, forwarded_for_extension_round_trips_and_needs_an_id) {
+  auto m = hop_message::connect(relay_peer{peer_a, {}});
+  m.forwarded_for = relay_peer{peer_a, {}};
+  const auto encoded = m.encode();
+  // Field 100, length-delimited: tag 0xa2 0x06, after the standard fields.
+  const bytes tag{0xa2, 0x06};
+  EXPECT_NE(std::search(encoded.begin(), encoded.end(), tag.begin(), tag.end()), encoded.end());
+  auto back = hop_message::decode(encoded);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, m);
+  // Without the extension the message is a plain CONNECT (other
+  // implementations see exactly that).
+  auto plain = hop_message::connect(relay_peer{peer_a, {}});
+  EXPECT_FALSE(hop_message::decode(plain.encode())->forwarded_for);
+  // An empty forwarded_for is malformed, like an empty peer.
+  bytes bad = plain.encode();
+  bad.insert(bad.end(), {0xa2, 0x06, 0x00});
+  EXPECT_FALSE(hop_message::decode(bad));
 }
 
 TEST(relay_voucher, encodes_fields_in_canonical_order) {

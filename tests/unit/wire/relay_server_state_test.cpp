@@ -204,6 +204,62 @@ TEST(relay_server_state, circuit_is_unlimited_only_between_authorized_peers) {
   EXPECT_EQ(stranger_target.limit->data, 128u * 1024);
 }
 
+// The forwarded path (docs/federation.md), peer 7 a peer relay.
+TEST(relay_server_state, forwarded_circuits_are_capped_per_peer_relay_and_freed_on_close) {
+  relay_server_state s({}, relay_access::closed);
+  ASSERT_EQ(s.reserve(from(9, "192.0.2.9", true), t0).status, relay_status::ok);
+  const circuit_via in{make_peer(7), 2, std::nullopt, false};
+  // Inbound: the member (source 1, 2, 3) of the peer relay's network.
+  const auto a = s.connect(from(1, "192.0.2.7", true), make_peer(9), t0, &in);
+  const auto b = s.connect(from(2, "192.0.2.7", true), make_peer(9), t0, &in);
+  ASSERT_EQ(a.status, relay_status::ok);
+  ASSERT_EQ(b.status, relay_status::ok);
+  EXPECT_EQ(s.forwarded_through(make_peer(7)), 2u);
+  EXPECT_EQ(s.connect(from(3, "192.0.2.7", true), make_peer(9), t0, &in).status,
+            relay_status::resource_limit_exceeded);
+  // Ordinary circuits do not count against the peering.
+  EXPECT_EQ(s.connect(from(3, "192.0.2.3", true), make_peer(9), t0).status, relay_status::ok);
+  EXPECT_TRUE(s.circuit_closed(a.circuit));
+  EXPECT_EQ(s.forwarded_through(make_peer(7)), 1u);
+  EXPECT_EQ(s.connect(from(4, "192.0.2.7", true), make_peer(9), t0, &in).status, relay_status::ok);
+  // Inbound still needs the target's reservation.
+  EXPECT_EQ(s.connect(from(5, "192.0.2.7", true), make_peer(8), t0, &in).status,
+            relay_status::no_reservation);
+}
+
+TEST(relay_server_state, onward_circuit_needs_no_reservation_and_gets_the_tighter_limit) {
+  relay_limits limits;
+  limits.circuit_duration = 600s;
+  relay_server_state s(limits, relay_access::closed);
+  circuit_via onward{make_peer(7), 4, relay_limit{3600, 1 << 20}, true};
+  const auto d = s.connect(from(1, "192.0.2.1", true), make_peer(9), t0, &onward);
+  ASSERT_EQ(d.status, relay_status::ok);
+  ASSERT_TRUE(d.limit);
+  EXPECT_EQ(d.limit->duration, 600u);      // ours is tighter
+  EXPECT_EQ(d.limit->data, 1u << 20);      // the forwarding cap
+  // Never to the peer relay itself, never back to the relay that forwarded.
+  EXPECT_EQ(s.connect(from(1, "192.0.2.1", true), make_peer(7), t0, &onward).status,
+            relay_status::permission_denied);
+  EXPECT_EQ(s.connect(from(7, "192.0.2.1", true), make_peer(9), t0, &onward).status,
+            relay_status::permission_denied);
+  // Our own unauthorized peers and relayed requests are refused as always.
+  EXPECT_EQ(s.connect(from(2, "192.0.2.2", false), make_peer(9), t0, &onward).status,
+            relay_status::permission_denied);
+  EXPECT_EQ(s.connect({make_peer(3), "192.0.2.3", true, true}, make_peer(9), t0, &onward).status,
+            relay_status::permission_denied);
+  onward.max_per_relay = 0;
+  EXPECT_EQ(s.connect(from(4, "192.0.2.4", true), make_peer(9), t0, &onward).status,
+            relay_status::resource_limit_exceeded);
+}
+
+TEST(relay_server_state, tighter_limit_takes_each_axis_minimum) {
+  EXPECT_FALSE(tighter(std::nullopt, std::nullopt));
+  EXPECT_FALSE(tighter(relay_limit{0, 0}, std::nullopt));
+  EXPECT_EQ(tighter(relay_limit{60, std::nullopt}, relay_limit{std::nullopt, 10}),
+            (relay_limit{60, 10}));
+  EXPECT_EQ(tighter(relay_limit{60, 100}, relay_limit{30, 0}), (relay_limit{30, 100}));
+}
+
 TEST(relay_server_state, builds_reservation_reply_only_for_ok) {
   relay_server_state s({}, relay_access::open);
   const auto ok = s.reserve(from(1, "192.0.2.1", false), t0);
