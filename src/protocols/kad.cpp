@@ -546,30 +546,67 @@ net::awaitable<std::size_t> kad_node::put_value(bytes key, bytes value) {
 }
 
 net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t quorum) {
+  auto alive = alive_;
   std::optional<bytes> best;
   std::uint64_t best_seq = 0;
   std::size_t valid = 0;
-  auto consider = [&](byte_span value) {
+  std::vector<dht::value_answer> answers;
+  auto consider = [&](byte_span value) -> std::optional<std::uint64_t> {
     auto r = dht::validate_record(key, value);
-    if (!r) return;
+    if (!r) return std::nullopt;
     ++valid;
     if (!best || r->seq > best_seq) {
       best = bytes(value.begin(), value.end());
       best_seq = r->seq;
     }
+    return r->seq;
   };
   if (auto local = records_.get(key, net::steady_clock::now())) consider(*local);
   auto on_answer = [&](const peer_id& from, const kad_message& m) {
+    dht::value_answer a{from, std::nullopt, false};
     if (m.record && same_bytes(m.record->key, key)) {
-      consider(m.record->value);
+      a.seq = consider(m.record->value);
+      a.returned_invalid = !a.seq;
     } else if (m.record) {
+      a.returned_invalid = true;
       spdlog::debug("kad: {} answered GET_VALUE with a record of another key", from.to_string());
     }
+    // SECURITY: bounded by the lookup, which asks each candidate once.
+    answers.push_back(std::move(a));
     return valid >= quorum;
   };
   auto walking = run_lookup(dht::kad_key::of(key), kad_message::get_value(key), on_answer);
-  (void)co_await std::move(walking);
+  auto r = co_await std::move(walking);
+  if (!*alive || !best) co_return best;
+  // Our own store counts as one answer: correct it too (js does).
+  if (cfg_.server) (void)records_.put(key, *best, net::steady_clock::now());
+  // The spec's correction step: servers that hold an older record (or an
+  // invalid one), and the closest that hold none, get the best with
+  // PUT_VALUE. Sent in the background: the caller has its answer now.
+  std::vector<peer_id> closest;
+  for (const auto& p : r.closest) closest.push_back(p.id);
+  auto targets = dht::correction_targets(answers, best_seq, closest);
+  if (targets.size() > cfg_.routing.k) targets.resize(cfg_.routing.k);
+  if (!targets.empty()) {
+    std::vector<dht::lookup_peer> to;
+    for (const auto& t : targets) to.push_back({t, host_.peers().addrs(t)});
+    net::asio::co_spawn(host_.get_executor(),
+                        send_corrections(std::move(to), key, *best), net::asio::detached);
+  }
   co_return best;
+}
+
+net::awaitable<void> kad_node::send_corrections(std::vector<dht::lookup_peer> to, bytes key,
+                                                bytes value) {
+  auto alive = alive_;
+  for (auto& p : to) {
+    auto sending = kad_request(host_, proto_, std::move(p),
+                               kad_message::put_value(wire::kad_record{key, value, {}}),
+                               cfg_.lookup.request_timeout);
+    auto r = co_await std::move(sending);
+    if (!*alive) co_return;
+    if (r && r->record && same_bytes(r->record->value, value)) ++stats_.records_corrected;
+  }
 }
 
 net::awaitable<std::size_t> kad_node::publish_peer_record(std::vector<multiaddr> addrs) {
