@@ -616,20 +616,45 @@ net::awaitable<std::size_t> kad_node::publish_peer_record(std::vector<multiaddr>
       std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
+  auto alive = alive_;
   auto envelope = wire::seal_peer_record(host_.identity(), {host_.id(), seq, std::move(addrs)});
   auto putting = put_value(wire::peer_record_key(host_.id()), std::move(envelope));
   const auto n = co_await std::move(putting);
+  if (!*alive) co_return n;
   stats_.records_published = n;  // the last publish, not a sum
+  // Amino servers refuse our record type: also announce ourselves as the
+  // provider of our own peer key, which they keep with our addresses.
+  if (proto_.str() == wire::kad_amino_protocol_id) {
+    auto providing = provide(dht::namespace_key(dht::peer_namespace(host_.id().to_string())));
+    const auto p = co_await std::move(providing);
+    if (!*alive) co_return n;
+    spdlog::debug("kad: announced our peer key as provider on {} servers", p);
+  }
   co_return n;
 }
 
 net::awaitable<std::optional<wire::peer_record>> kad_node::find_peer_record(peer_id id) {
+  auto alive = alive_;
   auto getting = get_value(wire::peer_record_key(id));
   auto value = co_await std::move(getting);
-  if (!value) co_return std::nullopt;
-  auto r = wire::open_peer_record(*value);
-  if (!r) co_return std::nullopt;
-  co_return *r;
+  if (value) {
+    if (auto r = wire::open_peer_record(*value)) co_return *r;
+  }
+  if (!*alive) co_return std::nullopt;
+  // No signed record (e.g. on Amino, whose servers refuse it): the peer as
+  // provider of its own peer key. Unsigned addresses, seq 0; whoever answers
+  // at them must still prove the peer ID in the Noise handshake.
+  auto finding = find_providers(dht::namespace_key(dht::peer_namespace(id.to_string())), 4);
+  auto found = co_await std::move(finding);
+  for (auto& p : found) {
+    if (p.id != id) continue;  // servers keep only self-announced providers
+    if (p.addrs.empty()) p.addrs = host_.peers().addrs(id);
+    if (p.addrs.empty()) continue;
+    // SECURITY: the same bound a signed record has.
+    if (p.addrs.size() > wire::peer_record_max_addrs) p.addrs.resize(wire::peer_record_max_addrs);
+    co_return wire::peer_record{id, 0, std::move(p.addrs)};
+  }
+  co_return std::nullopt;
 }
 
 }  // namespace peerup::protocols
