@@ -453,7 +453,10 @@ net::awaitable<result<net::connection_ptr>> control_server::connection_to(const 
     auto again = net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
     conn = co_await std::move(again);
   }
-  if (!conn) why = conn.error().message();
+  if (!conn)
+    why = plan->addrs.empty() && !plan->exact
+              ? "no relay or address for it in the config, and no record of it in the DHT"
+              : conn.error().message();
   co_return conn;
 }
 
