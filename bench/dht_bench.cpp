@@ -38,11 +38,11 @@ namespace asio = net::asio;
 
 namespace {
 
-struct node {
+struct bench_node {
   net::host host;
   protocols::identify_service identify;
   protocols::kad_node kad;
-  explicit node(asio::io_context& io, net::host_config hc)
+  explicit bench_node(asio::io_context& io, net::host_config hc)
       : host(io.get_executor(), std::move(hc)), identify(host), kad(host, protocols::kad_config{}) {
     host.start();
   }
@@ -80,13 +80,13 @@ int main(int argc, char** argv) {
   const long rss0 = rss_kib();
 
   // 1. The nodes, with limits for a one-machine network (every peer is on 127.0.0.1).
-  std::vector<std::unique_ptr<node>> nodes;
+  std::vector<std::unique_ptr<bench_node>> nodes;
   for (std::size_t i = 0; i < n; ++i) {
     net::host_config hc{.identity = private_key::generate(),
                         .listen = {*multiaddr::parse("/ip4/127.0.0.1/tcp/0")}};
     hc.limits.max_connections_per_ip = 1 << 20;
     hc.limits.max_connections = 1 << 20;
-    nodes.push_back(std::make_unique<node>(io, std::move(hc)));
+    nodes.push_back(std::make_unique<bench_node>(io, std::move(hc)));
   }
   const long rss_hosts = rss_kib();
   std::vector<dht::table_entry> all;

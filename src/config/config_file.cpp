@@ -38,7 +38,8 @@ std::string render_config(const config& cfg) {
   for (const auto& a : cfg.listen) out += "  - " + a.to_string() + "\n";
   out += "\n# Circuit Relay v2 relays: the daemon reserves a slot on each; clients dial\n";
   out += "# <relay>/p2p-circuit/p2p/<peer> through them. Each ends in /p2p/<relay peer ID>.\n";
-  if (cfg.relays_auto)
+  // A relay added to an auto config (relay add, pairing) makes it a list.
+  if (cfg.relays_auto && cfg.relays.empty())
     out += "relays: auto   # found through the DHT (dht.relay_policy, dht.relay_peers)\n";
   else
     out += "relays:" + std::string(cfg.relays.empty() ? " []\n" : "\n");

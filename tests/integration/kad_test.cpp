@@ -274,7 +274,8 @@ TEST_F(dht_network, get_value_corrects_servers_that_hold_an_older_record) {
             held += node->kad.records().get(key, std::chrono::steady_clock::now()) ? 1 : 0;
           return count_newer() == held;
         };
-        (void)co_await eventually(all_newer, 10000ms);
+        auto waiting = eventually(all_newer, std::chrono::milliseconds(10000));
+        (void)co_await std::move(waiting);
         newer_after = count_newer();
         for (const auto& node : nodes)
           holders += node->kad.records().get(key, std::chrono::steady_clock::now()) ? 1 : 0;
