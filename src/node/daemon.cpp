@@ -243,7 +243,8 @@ bool daemon::reload(const std::string& why) {
   }
   last_reload_error_.clear();
   if (next->identity_key.resolved != cfg_.identity_key.resolved || next->listen != cfg_.listen ||
-      next->relays != cfg_.relays || next->naming.host_name != cfg_.naming.host_name ||
+      next->relays != cfg_.relays || next->relays_auto != cfg_.relays_auto ||
+      next->naming.host_name != cfg_.naming.host_name ||
       next->naming.networks != cfg_.naming.networks || next->metrics != cfg_.metrics ||
       next->status_page != cfg_.status_page || next->dht != cfg_.dht)
     spdlog::warn(
@@ -253,6 +254,7 @@ bool daemon::reload(const std::string& why) {
   next->identity_key = cfg_.identity_key;
   next->listen = cfg_.listen;
   next->relays = cfg_.relays;
+  next->relays_auto = cfg_.relays_auto;
   next->naming.host_name = cfg_.naming.host_name;
   next->naming.networks = cfg_.naming.networks;
   next->metrics = cfg_.metrics;

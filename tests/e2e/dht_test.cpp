@@ -140,6 +140,16 @@ TEST_F(two_relays, home_with_relays_auto_finds_relay_b_in_the_dht_and_the_laptop
   EXPECT_EQ(r.code, 0) << r.err << "\n--- home\n" << d.log_text();
   EXPECT_EQ(r.out, "hello through a relay found in the DHT\n");
   EXPECT_EQ(hello.accepts(), 1);
+  // A daemon with no relay at all (only a bootstrap peer) pings home by peer
+  // ID: its resolver has no plan, so it asks the DHT instead of refusing.
+  write_file(laptop.config(),
+             "identity_key: identity.key\nlisten: []\nrelays: []\ndht:\n  bootstrap:\n    - " +
+                 relay_a.addr + "\n",
+             0644);
+  auto ld = start_daemon(laptop);
+  auto p = laptop.peerup({"ping", home.id, "-c", "1"}, 60s);
+  EXPECT_EQ(p.code, 0) << p.out << p.err << "\n--- laptop daemon\n" << ld.log_text();
+  EXPECT_THAT(p.out, HasSubstr("relayed"));
 }
 
 // The policy is enforced: with relays: auto and relay_peers naming a relay
