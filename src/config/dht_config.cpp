@@ -40,6 +40,28 @@ error read_bool(const YAML::Node& n, const std::string& key, bool& out) {
   return std::nullopt;
 }
 
+// A list of at most `max` scalars, each turned into a T by `parse` (nullopt:
+// not one); `out` is replaced. Errors name the item: "dht.<key>[2]: ...".
+template <class T, class Parse>
+error read_list(const YAML::Node& v, const std::string& k, std::size_t max,
+                const std::string& list_what, const std::string& what, Parse parse,
+                std::vector<T>& out) {
+  if (!v.IsSequence()) return expect(v, k, list_what);
+  // SECURITY: bounded like every list in the file.
+  if (v.size() > max) return fail(v, k, "more than " + std::to_string(max) + " entries");
+  out.clear();
+  std::size_t i = 0;
+  for (const auto& entry : v) {
+    const std::string item = k + "[" + std::to_string(i++) + "]";
+    std::string text;
+    if (auto e = read_scalar(entry, item, what, text)) return e;
+    auto parsed = parse(text);
+    if (!parsed) return expect(entry, item, what);
+    out.push_back(std::move(*parsed));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view to_string(dht_mode m) {
@@ -117,20 +139,13 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
         return expect(v, k, what);
       out.max_relays = n;
     } else if (k == "relay_peers") {
-      const std::string what = "a peer ID (12D3KooW...)";
-      if (!v.IsSequence()) return expect(v, k, "a list of relay peer IDs");
-      // SECURITY: bounded like every list in the file.
-      if (v.size() > dht_config::max_relay_peers)
-        return fail(v, k, "more than " + std::to_string(dht_config::max_relay_peers) + " entries");
-      out.relay_peers.clear();
-      std::size_t i = 0;
-      for (const auto& entry : v) {
-        const std::string item = k + "[" + std::to_string(i++) + "]";
-        if (auto e = read_scalar(entry, item, what, text)) return e;
-        auto id = peer_id::parse(text);
-        if (!id) return expect(entry, item, what);
-        out.relay_peers.push_back(*id);
-      }
+      auto as_peer = [](const std::string& t) -> std::optional<peer_id> {
+        auto id = peer_id::parse(t);
+        return id ? std::optional(*id) : std::nullopt;
+      };
+      if (auto e = read_list(v, k, dht_config::max_relay_peers, "a list of relay peer IDs",
+                             "a peer ID (12D3KooW...)", as_peer, out.relay_peers))
+        return e;
     } else if (k == "refresh_interval") {
       const std::string what = "a number of seconds from 60 to 86400";
       if (auto e = read_scalar(v, k, what, text)) return e;
@@ -141,20 +156,14 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
         return expect(v, k, what);
       out.refresh_interval = std::chrono::seconds(s);
     } else if (k == "bootstrap") {
-      const std::string what = "a multiaddr ending in /p2p/<peer-id>";
-      if (!v.IsSequence()) return expect(v, k, "a list of multiaddrs ending in /p2p/<peer-id>");
-      // SECURITY: bounded like every list in the file.
-      if (v.size() > dht_config::max_bootstrap)
-        return fail(v, k, "more than " + std::to_string(dht_config::max_bootstrap) + " entries");
-      out.bootstrap.clear();
-      std::size_t i = 0;
-      for (const auto& entry : v) {
-        const std::string item = k + "[" + std::to_string(i++) + "]";
-        if (auto e = read_scalar(entry, item, what, text)) return e;
-        auto a = multiaddr::parse(text);
-        if (!a || !a->peer()) return expect(entry, item, what);
-        out.bootstrap.push_back(std::move(*a));
-      }
+      auto with_peer = [](const std::string& t) -> std::optional<multiaddr> {
+        auto a = multiaddr::parse(t);
+        return a && a->peer() ? std::optional(*a) : std::nullopt;
+      };
+      if (auto e = read_list(v, k, dht_config::max_bootstrap,
+                             "a list of multiaddrs ending in /p2p/<peer-id>",
+                             "a multiaddr ending in /p2p/<peer-id>", with_peer, out.bootstrap))
+        return e;
     }
   }
   return std::nullopt;
