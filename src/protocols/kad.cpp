@@ -586,7 +586,9 @@ net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t 
   std::vector<peer_id> closest;
   for (const auto& p : r.closest) closest.push_back(p.id);
   auto targets = dht::correction_targets(answers, best_seq, closest);
-  if (targets.size() > cfg_.routing.k) targets.resize(cfg_.routing.k);
+  // SECURITY: at most k corrections (peer_id has no default: erase, not resize).
+  if (targets.size() > cfg_.routing.k)
+    targets.erase(targets.begin() + static_cast<std::ptrdiff_t>(cfg_.routing.k), targets.end());
   if (!targets.empty()) {
     std::vector<dht::lookup_peer> to;
     for (const auto& t : targets) to.push_back({t, host_.peers().addrs(t)});

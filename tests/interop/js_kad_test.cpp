@@ -182,8 +182,8 @@ TEST(js_kad_interop, signed_peer_records_round_trip_both_ways_with_a_validating_
   ASSERT_EQ(got->at("action").as_string(), "kad-get");
   ASSERT_TRUE(got->at("ok").as_bool()) << boost::json::serialize(*got);
   // js opened our envelope with its own code and read our payload.
-  EXPECT_EQ(got->at("value").as_string(), to_hex(b_value));
-  EXPECT_EQ(got->at("peer").as_string(), b.host.id().to_string());
+  EXPECT_EQ(std::string(got->at("value").as_string()), to_hex(b_value));
+  EXPECT_EQ(std::string(got->at("peer").as_string()), b.host.id().to_string());
   EXPECT_THAT(strings(got->at("addrs")), ::testing::Contains(b_addrs.front().to_string()));
 
   // 2. Our validator took js's record (a js-sealed envelope) on a, and b
@@ -192,7 +192,7 @@ TEST(js_kad_interop, signed_peer_records_round_trip_both_ways_with_a_validating_
   auto js_rec = b.run(b.kad.find_peer_record(js_id));
   ASSERT_TRUE(js_rec) << "no record of the js node found through the DHT";
   EXPECT_EQ(js_rec->peer, js_id);
-  EXPECT_EQ(std::to_string(js_rec->seq), put->at("seq").as_string());
+  EXPECT_EQ(std::to_string(js_rec->seq), std::string(put->at("seq").as_string()));
   EXPECT_THAT(js_rec->addrs, ::testing::Contains(js_addr.without_peer()));
 
   // 3. We PUT to the js server: it validates with js code, stores, and
