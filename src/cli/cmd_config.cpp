@@ -164,6 +164,9 @@ void add_relay_commands(CLI::App& app) {
     cfg.relays.push_back(addr);
     save_checked(cfg);
     std::cout << "added relay " << addr.to_string() << " (restart the daemon to use it)\n";
+    if (cfg.relays_auto)
+      std::cout << "relays: auto is now this list (relays found through the DHT are no longer "
+                   "looked for; set relays: auto again to go back)\n";
   });
   auto r = std::make_shared<std::string>();
   auto* remove = relay.add_subcommand("remove", "stop using a relay");
@@ -179,7 +182,10 @@ void add_relay_commands(CLI::App& app) {
   });
   relay.add_subcommand("list", "list configured relays")->callback([] {
     const auto cfg = load_cli_config();
-    if (cfg.relays.empty()) std::cout << "(no relays)\n";
+    if (cfg.relays_auto)
+      std::cout << "auto (found through the DHT; `peerup status` lists the ones in use)\n";
+    else if (cfg.relays.empty())
+      std::cout << "(no relays)\n";
     for (const auto& x : cfg.relays) std::cout << x.to_string() << "\n";
   });
 }

@@ -280,6 +280,13 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
         } else if (k == "listen") {
           return read_multiaddr_list(c, v, k, config_limits::max_listen, false, cfg.listen);
         } else if (k == "relays") {
+          // `relays: auto`: found through the DHT (checked against dht: below).
+          if (v.IsScalar() && v.Scalar() == "auto") {
+            cfg.relays_auto = true;
+            return true;
+          }
+          if (v.IsScalar() && !v.Scalar().empty())
+            return c.expect(v, k, "a list of multiaddrs ending in /p2p/<peer-id>, or auto");
           return read_multiaddr_list(c, v, k, config_limits::max_relays, true, cfg.relays);
         } else if (k == "services") {
           return read_services(c, cfg, v);
@@ -305,6 +312,20 @@ bool read_top(checker& c, config& cfg, const YAML::Node& root) {
 
 // network.peers names peers of `names:`; a pin or a filter for a name that
 // is not there would silently apply to nobody.
+// `relays: auto` needs the DHT, and a policy that can accept some relay.
+bool check_relays_auto(checker& c, const config& cfg, const YAML::Node& root) {
+  if (!cfg.relays_auto) return true;
+  const int line = yaml_line(root["relays"]);
+  if (!cfg.dht.enabled)
+    return c.fail_line(line, "relays: auto finds relays through the DHT, but dht.enabled is false "
+                             "(enable the DHT or list the relays)");
+  if (cfg.dht.relays_from == relay_policy::authorized && cfg.dht.relay_peers.empty())
+    return c.fail_line(line, "relays: auto with dht.relay_policy authorized (the default) needs "
+                             "dht.relay_peers, the peer IDs of the relays you trust (or "
+                             "dht.relay_policy: any to use every relay the DHT names)");
+  return true;
+}
+
 bool check_network_peers(checker& c, const config& cfg, const YAML::Node& root) {
   for (const auto& [name, p] : cfg.network.peers) {
     if (cfg.names.count(name)) continue;
@@ -385,6 +406,11 @@ std::vector<multiaddr> config::all_relays() const {
 
 std::vector<multiaddr> config::dht_bootstrap() const {
   return dht.bootstrap.empty() ? all_relays() : dht.bootstrap;
+}
+
+bool config::discovers_relays() const {
+  if (!dht.enabled) return false;
+  return relays_auto || (all_relays().empty() && !dht.bootstrap.empty());
 }
 
 std::string config_error::to_string() const {
@@ -494,6 +520,7 @@ config_result parse_config(std::string_view text, const fs::path& file) {
   try {
     if (!read_top(c, cfg, root)) return *c.error();
     if (!check_network_peers(c, cfg, root)) return *c.error();
+    if (!check_relays_auto(c, cfg, root)) return *c.error();
   } catch (const YAML::Exception& e) {  // yaml-cpp reports odd documents by throwing
     c.fail_line(e.mark.is_null() ? 0 : e.mark.line + 1, e.msg);
     return *c.error();

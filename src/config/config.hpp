@@ -94,6 +94,9 @@ struct config {
   file_ref identity_key;
   std::vector<multiaddr> listen;
   std::vector<multiaddr> relays;  // each ends in /p2p/<relay peer id>
+  // `relays: auto`: no fixed relays; relays are found through the DHT
+  // (providers of the relay namespace) within dht.relay_policy.
+  bool relays_auto = false;
   file_ref authorized_keys;
   std::map<std::string, service_config> services;  // by service name
   std::map<std::string, name_target> names;
@@ -122,6 +125,9 @@ struct config {
   std::vector<multiaddr> all_relays() const;
   // dht.bootstrap, or all_relays() when it is empty.
   std::vector<multiaddr> dht_bootstrap() const;
+  // The daemon looks for relays in the DHT: `relays: auto`, or no relays at
+  // all and a dht.bootstrap list (docs/dht.md, "Finding relays").
+  bool discovers_relays() const;
 };
 
 struct config_error {

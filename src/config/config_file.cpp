@@ -38,7 +38,11 @@ std::string render_config(const config& cfg) {
   for (const auto& a : cfg.listen) out += "  - " + a.to_string() + "\n";
   out += "\n# Circuit Relay v2 relays: the daemon reserves a slot on each; clients dial\n";
   out += "# <relay>/p2p-circuit/p2p/<peer> through them. Each ends in /p2p/<relay peer ID>.\n";
-  out += "relays:" + std::string(cfg.relays.empty() ? " []\n" : "\n");
+  // A relay added to an auto config (relay add, pairing) makes it a list.
+  if (cfg.relays_auto && cfg.relays.empty())
+    out += "relays: auto   # found through the DHT (dht.relay_policy, dht.relay_peers)\n";
+  else
+    out += "relays:" + std::string(cfg.relays.empty() ? " []\n" : "\n");
   for (const auto& a : cfg.relays) out += "  - " + a.to_string() + "\n";
   out += "\n# Peers allowed to connect: one peer ID per line (`peerup auth add`). Mode 0600.\n";
   out += "authorized_keys: " + yaml_scalar(cfg.authorized_keys.written) + "\n\n";

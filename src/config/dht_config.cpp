@@ -40,6 +40,28 @@ error read_bool(const YAML::Node& n, const std::string& key, bool& out) {
   return std::nullopt;
 }
 
+// A list of at most `max` scalars, each turned into a T by `parse` (nullopt:
+// not one); `out` is replaced. Errors name the item: "dht.<key>[2]: ...".
+template <class T, class Parse>
+error read_list(const YAML::Node& v, const std::string& k, std::size_t max,
+                const std::string& list_what, const std::string& what, Parse parse,
+                std::vector<T>& out) {
+  if (!v.IsSequence()) return expect(v, k, list_what);
+  // SECURITY: bounded like every list in the file.
+  if (v.size() > max) return fail(v, k, "more than " + std::to_string(max) + " entries");
+  out.clear();
+  std::size_t i = 0;
+  for (const auto& entry : v) {
+    const std::string item = k + "[" + std::to_string(i++) + "]";
+    std::string text;
+    if (auto e = read_scalar(entry, item, what, text)) return e;
+    auto parsed = parse(text);
+    if (!parsed) return expect(entry, item, what);
+    out.push_back(std::move(*parsed));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view to_string(dht_mode m) {
@@ -49,6 +71,10 @@ std::string_view to_string(dht_mode m) {
     case dht_mode::server: return "server";
   }
   return "auto";
+}
+
+std::string_view to_string(relay_policy p) {
+  return p == relay_policy::any ? "any" : "authorized";
 }
 
 bool valid_dht_protocol(std::string_view p) {
@@ -65,7 +91,9 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
   if (node.IsNull()) return std::nullopt;
   const std::set<std::string> keys =
       relay ? std::set<std::string>{"enabled", "protocol", "bootstrap", "refresh_interval", "open"}
-            : std::set<std::string>{"enabled", "protocol", "mode", "bootstrap", "refresh_interval"};
+            : std::set<std::string>{"enabled",      "protocol",    "mode",      "bootstrap",
+                                    "refresh_interval", "relay_policy", "relay_peers",
+                                    "max_relays"};
   std::string known;
   for (const auto& k : keys) known += (known.empty() ? "" : ", ") + k;
   if (!node.IsMap()) return expect(node, "", "a map with " + known);
@@ -95,6 +123,29 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
       else if (text == "client") out.mode = dht_mode::client;
       else if (text == "server") out.mode = dht_mode::server;
       else return expect(v, k, what);
+    } else if (k == "relay_policy") {
+      const std::string what = "authorized or any";
+      if (auto e = read_scalar(v, k, what, text)) return e;
+      if (text == "authorized") out.relays_from = relay_policy::authorized;
+      else if (text == "any") out.relays_from = relay_policy::any;
+      else return expect(v, k, what);
+    } else if (k == "max_relays") {
+      const std::string what = "a number of relays from 1 to 8";
+      if (auto e = read_scalar(v, k, what, text)) return e;
+      unsigned long n = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc() || end != text.data() + text.size() || n < 1 ||
+          n > dht_config::max_max_relays)
+        return expect(v, k, what);
+      out.max_relays = n;
+    } else if (k == "relay_peers") {
+      auto as_peer = [](const std::string& t) -> std::optional<peer_id> {
+        auto id = peer_id::parse(t);
+        return id ? std::optional(*id) : std::nullopt;
+      };
+      if (auto e = read_list(v, k, dht_config::max_relay_peers, "a list of relay peer IDs",
+                             "a peer ID (12D3KooW...)", as_peer, out.relay_peers))
+        return e;
     } else if (k == "refresh_interval") {
       const std::string what = "a number of seconds from 60 to 86400";
       if (auto e = read_scalar(v, k, what, text)) return e;
@@ -105,20 +156,14 @@ std::optional<dht_config_error> read_dht_config(const YAML::Node& node, dht_conf
         return expect(v, k, what);
       out.refresh_interval = std::chrono::seconds(s);
     } else if (k == "bootstrap") {
-      const std::string what = "a multiaddr ending in /p2p/<peer-id>";
-      if (!v.IsSequence()) return expect(v, k, "a list of multiaddrs ending in /p2p/<peer-id>");
-      // SECURITY: bounded like every list in the file.
-      if (v.size() > dht_config::max_bootstrap)
-        return fail(v, k, "more than " + std::to_string(dht_config::max_bootstrap) + " entries");
-      out.bootstrap.clear();
-      std::size_t i = 0;
-      for (const auto& entry : v) {
-        const std::string item = k + "[" + std::to_string(i++) + "]";
-        if (auto e = read_scalar(entry, item, what, text)) return e;
-        auto a = multiaddr::parse(text);
-        if (!a || !a->peer()) return expect(entry, item, what);
-        out.bootstrap.push_back(std::move(*a));
-      }
+      auto with_peer = [](const std::string& t) -> std::optional<multiaddr> {
+        auto a = multiaddr::parse(t);
+        return a && a->peer() ? std::optional(*a) : std::nullopt;
+      };
+      if (auto e = read_list(v, k, dht_config::max_bootstrap,
+                             "a list of multiaddrs ending in /p2p/<peer-id>",
+                             "a multiaddr ending in /p2p/<peer-id>", with_peer, out.bootstrap))
+        return e;
     }
   }
   return std::nullopt;
@@ -138,6 +183,14 @@ std::string render_dht_config(const dht_config& d) {
   }
   out += "  refresh_interval: " + std::to_string(d.refresh_interval.count()) + "\n";
   if (d.open) out += std::string("  open: ") + (*d.open ? "true" : "false") + "\n";
+  if (d.relays_from != relay_policy::authorized)
+    out += "  relay_policy: " + std::string(to_string(d.relays_from)) + "\n";
+  if (!d.relay_peers.empty()) {
+    out += "  relay_peers:\n";
+    for (const auto& p : d.relay_peers) out += "    - " + p.to_string() + "\n";
+  }
+  if (d.max_relays != dht_config{}.max_relays)
+    out += "  max_relays: " + std::to_string(d.max_relays) + "\n";
   return out;
 }
 

@@ -10,6 +10,10 @@
 //       - /ip4/198.51.100.7/tcp/4001/p2p/12D3KooW...
 //     refresh_interval: 600         # seconds between bootstraps, 60-86400
 //     open: false                   # relay.yaml only: answer everyone, not only members
+//     relay_policy: authorized      # relays found in the DHT: authorized | any (config.yaml)
+//     relay_peers:                  # the relays `authorized` accepts (peer IDs), at most 64
+//       - 12D3KooW...
+//     max_relays: 2                 # reservations on discovered relays, 1-8
 #pragma once
 
 #include <chrono>
@@ -19,12 +23,21 @@
 #include <vector>
 
 #include "multiformats/multiaddr.hpp"
+#include "multiformats/peer_id.hpp"
 
 namespace YAML {
 class Node;
 }
 
 namespace peerup::app {
+
+// Which relays found through the DHT (providers of the relay namespace) a
+// node with `relays: auto` may reserve on.
+enum class relay_policy {
+  authorized,  // only those listed in dht.relay_peers (the default)
+  any,         // any provider of the namespace (public relays, the public DHT)
+};
+std::string_view to_string(relay_policy p);
 
 enum class dht_mode {
   auto_mode,  // client until AutoNAT says we are publicly reachable, then server
@@ -39,6 +52,8 @@ struct dht_config {
   static constexpr std::size_t max_protocol = 128;
   static constexpr std::chrono::seconds min_refresh{60};
   static constexpr std::chrono::seconds max_refresh{86400};
+  static constexpr std::size_t max_relay_peers = 64;
+  static constexpr std::size_t max_max_relays = 8;
 
   bool enabled = true;
   std::string protocol = "/peerup/kad/1.0.0";
@@ -49,6 +64,11 @@ struct dht_config {
   // relay.yaml: answer every peer. Default (false): a closed relay answers its
   // authorized peers and its bootstrap peers (the other relays) only.
   std::optional<bool> open;
+  // config.yaml: relay discovery (`relays: auto`, or no relays and a
+  // bootstrap list). Only relays this policy accepts are reserved on.
+  relay_policy relays_from = relay_policy::authorized;
+  std::vector<peer_id> relay_peers;
+  std::size_t max_relays = 2;
 
   bool is_default() const;
   friend bool operator==(const dht_config&, const dht_config&) = default;

@@ -431,11 +431,20 @@ net::awaitable<result<net::connection_ptr>> control_server::connection_to(const 
   }
   reused = false;
   auto plan = co_await app::resolve_target(*resolver_, target);
+  if (!plan && peer && d_.dht() != nullptr) {
+    // No relay in our config names a way to the peer (e.g. relays: auto, or
+    // none at all): its signed record in the DHT may (docs/dht.md).
+    plan = app::dial_plan{*peer, {}, std::nullopt, "peer ID"};
+  }
   if (!plan) {
     why = plan.error().message;
     co_return make_error_code(errc::control_target_unknown);
   }
-  auto conn = co_await net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
+  result<net::connection_ptr> conn = make_error_code(errc::control_target_unknown);
+  if (!plan->addrs.empty() || plan->exact) {
+    auto dialing = net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
+    conn = co_await std::move(dialing);
+  }
   // Not reachable as planned: the peer's signed record in the DHT may name a
   // relay of ours it is not on (docs/dht.md).
   std::vector<peer_id> relays;
@@ -444,7 +453,10 @@ net::awaitable<result<net::connection_ptr>> control_server::connection_to(const 
     auto again = net::with_timeout(app::connect_target(d_.host(), *plan), dial_timeout);
     conn = co_await std::move(again);
   }
-  if (!conn) why = conn.error().message();
+  if (!conn)
+    why = plan->addrs.empty() && !plan->exact
+              ? "no relay or address for it in the config, and no record of it in the DHT"
+              : conn.error().message();
   co_return conn;
 }
 

@@ -63,5 +63,13 @@ kad_key key_in_bucket(const kad_key& base, std::size_t cpl, const kad_key::diges
 bytes namespace_key(std::string_view ns);
 // What peer-up relays provide (`peerup dht providers /peerup/relays`).
 inline constexpr std::string_view relay_namespace = "/peerup/relays";
+// A peer's own provider key, namespace_key("/peerup/peer/<peer ID>"): on a
+// DHT whose servers have no validator for our records (the public Amino
+// DHT: go and js refuse unknown record namespaces), a node announces itself
+// as the provider of this key, and servers keep only providers that are the
+// sender, so only the peer itself can appear there.
+inline std::string peer_namespace(const std::string& peer_id_text) {
+  return "/peerup/peer/" + peer_id_text;
+}
 
 }  // namespace peerup::dht

@@ -29,6 +29,30 @@ std::optional<bytes> record_store::get(byte_span key, time_point now) const {
   return it->second.value;
 }
 
+std::vector<peer_id> correction_targets(const std::vector<value_answer>& answers,
+                                        std::uint64_t best_seq,
+                                        const std::vector<peer_id>& closest) {
+  std::vector<peer_id> out;
+  auto listed = [](const std::vector<peer_id>& v, const peer_id& p) {
+    for (const auto& x : v)
+      if (x == p) return true;
+    return false;
+  };
+  for (const auto& a : answers) {
+    if (listed(out, a.from)) continue;
+    bool worse = false;
+    if (a.seq) worse = *a.seq < best_seq;
+    else if (a.returned_invalid) worse = true;
+    else worse = listed(closest, a.from);  // no record, but one of the k closest
+    // A peer that also answered with the best (a second answer) is fine.
+    bool has_best = false;
+    for (const auto& b : answers)
+      if (b.from == a.from && b.seq && *b.seq >= best_seq) has_best = true;
+    if (worse && !has_best) out.push_back(a.from);
+  }
+  return out;
+}
+
 std::size_t record_store::expire(time_point now) {
   return std::erase_if(records_,
                        [&](const auto& kv) { return now - kv.second.stored >= limits_.ttl; });

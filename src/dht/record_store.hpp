@@ -21,9 +21,11 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
+#include "multiformats/peer_id.hpp"
 #include "wire/peer_record.hpp"
 
 namespace peerup::dht {
@@ -42,6 +44,24 @@ enum class put_outcome {
   replaced,  // a higher seq than the stored record
   kept_old,  // the stored record's seq is as high or higher: ours stays
 };
+
+// One server's answer to a GET_VALUE lookup, as the correction step sees it.
+struct value_answer {
+  peer_id from;
+  // The seq of the valid record it returned; none: it returned no record, or
+  // one our validator refused.
+  std::optional<std::uint64_t> seq;
+  bool returned_invalid = false;  // it returned a record our validator refused
+};
+
+// The spec's entry correction (kad-dht README, "Value retrieval"): after a
+// GET_VALUE lookup found the best record (seq `best_seq`), PUT_VALUE it to
+// the servers that returned a worse one (an older seq, or an invalid record)
+// and to those among `closest` (the k closest that answered) that returned
+// none. Never to one that returned the best, each peer once, in answer order.
+std::vector<peer_id> correction_targets(const std::vector<value_answer>& answers,
+                                        std::uint64_t best_seq,
+                                        const std::vector<peer_id>& closest);
 
 class record_store {
  public:

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <csignal>
+#include <set>
 #include <variant>
 #include <iostream>
 
 #include "config/identity_file.hpp"
+#include "node/relay_finder.hpp"
 #include "node/service_catalog.hpp"
 #include "protocols/identify.hpp"
 #include "protocols/kad.hpp"
@@ -64,7 +66,7 @@ std::unique_ptr<protocols::kad_node> make_dht(net::host& h, const config& cfg,
 }
 
 net::host_config host_config_for(const config& cfg) {
-  if (cfg.listen.empty() && reserved_relays(cfg).empty())
+  if (cfg.listen.empty() && reserved_relays(cfg).empty() && !cfg.discovers_relays())
     throw std::runtime_error(cfg.file.string() +
                              ": nothing to do: no listen addresses and no relays "
                              "(add `listen:` entries or `peerup relay add <multiaddr>`)");
@@ -142,7 +144,8 @@ daemon::~daemon() { *alive_ = false; }
 bool daemon::is_relay(const peer_id& peer) const {
   for (const auto& r : reserved_relays(cfg_))
     if (r.peer() == peer) return true;
-  return false;
+  // Relays found through the DHT (relays: auto) once we keep a slot on them.
+  return relays_ && relays_->is_our_relay(peer);
 }
 
 std::string daemon::name_of(const peer_id& peer) const {
@@ -240,7 +243,8 @@ bool daemon::reload(const std::string& why) {
   }
   last_reload_error_.clear();
   if (next->identity_key.resolved != cfg_.identity_key.resolved || next->listen != cfg_.listen ||
-      next->relays != cfg_.relays || next->naming.host_name != cfg_.naming.host_name ||
+      next->relays != cfg_.relays || next->relays_auto != cfg_.relays_auto ||
+      next->naming.host_name != cfg_.naming.host_name ||
       next->naming.networks != cfg_.naming.networks || next->metrics != cfg_.metrics ||
       next->status_page != cfg_.status_page || next->dht != cfg_.dht)
     spdlog::warn(
@@ -250,6 +254,7 @@ bool daemon::reload(const std::string& why) {
   next->identity_key = cfg_.identity_key;
   next->listen = cfg_.listen;
   next->relays = cfg_.relays;
+  next->relays_auto = cfg_.relays_auto;
   next->naming.host_name = cfg_.naming.host_name;
   next->naming.networks = cfg_.naming.networks;
   next->metrics = cfg_.metrics;
@@ -391,6 +396,46 @@ net::awaitable<void> daemon::status_loop() {
   }
 }
 
+net::awaitable<void> daemon::relay_finder_loop() {
+  auto alive = alive_;
+  net::asio::steady_timer timer(ex_);
+  const auto key = dht::namespace_key(dht::relay_namespace);
+  const std::size_t max = cfg_.dht.max_relays;
+  std::set<std::string> told;  // each "skipped" reason is logged once
+  // Bounded: one lookup per turn, each turn waits on the timer; ends at stop.
+  while (*alive && !stopping_) {
+    std::size_t usable = 0, discovered = 0;
+    for (const auto& slot : relays_->slots()) {
+      if (!slot.discovered) continue;
+      ++discovered;
+      // Three failed reservations in a row: count it out and look for another.
+      if (slot.failures < 3) ++usable;
+    }
+    // SECURITY: at most max + 4 discovered slots ever, so a DHT full of
+    // relays that refuse us cannot make the keeper grow without bound.
+    if (usable < max && discovered < max + 4 && dht_->table().size() > 0) {
+      auto finding = dht_->find_providers(key, 20);
+      auto found = co_await std::move(finding);
+      if (!*alive || stopping_) co_return;
+      for (auto& p : found)
+        if (p.addrs.empty()) p.addrs = host_.peers().addrs(p.id);
+      const auto choice = choose_relays(
+          found, cfg_.dht, host_.id(), [this](const peer_id& p) { return relays_->is_our_relay(p); },
+          std::min(max - usable, max + 4 - discovered));
+      for (const auto& why : choice.skipped)
+        if (told.size() < 256 && told.insert(why).second)
+          spdlog::info("relay found through the DHT not used: {}", why);
+      for (const auto& r : choice.chosen) {
+        if (!relays_->add_relay(r)) continue;
+        spdlog::info("relay {} found through the DHT: reserving", r.to_string());
+        note_event("relay found through the DHT: " + r.to_string());
+      }
+    }
+    timer.expires_after(usable < max ? std::chrono::seconds(5) : std::chrono::seconds(60));
+    co_await timer.async_wait(net::use_nothrow);
+  }
+}
+
 void daemon::allow_dht_relays(const std::vector<peer_id>& relays) {
   for (const auto& r : relays) {
     if (std::find(dht_relays_.begin(), dht_relays_.end(), r) != dht_relays_.end()) continue;
@@ -479,6 +524,12 @@ net::awaitable<int> daemon::run() {
                    "be found by peers that already know it");
     dht_saved_ = net::steady_clock::now();  // the first save after a refresh, not the empty table
     dht_->start(cfg_.dht.refresh_interval);
+    if (cfg_.discovers_relays()) {
+      spdlog::info("relays: looking for up to {} relays in the DHT (relay_policy {}, {} relay_peers)",
+                   cfg_.dht.max_relays, to_string(cfg_.dht.relays_from),
+                   cfg_.dht.relay_peers.size());
+      net::asio::co_spawn(ex_, relay_finder_loop(), net::asio::detached);
+    }
     spdlog::info("dht: {} mode {}, {} bootstrap peers, protocol {}", to_string(cfg_.dht.mode),
                  dht_->server() ? "(server)" : "(client)", cfg_.dht_bootstrap().size(),
                  cfg_.dht.protocol);

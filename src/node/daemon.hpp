@@ -128,6 +128,9 @@ class daemon {
   // <config dir>/dht_peers: the routing table across restarts.
   void load_dht_table();
   void save_dht_table();
+  // relays: auto (node/relay_finder.hpp): looks up the providers of the
+  // relay namespace until dht.max_relays discovered relays are kept.
+  net::awaitable<void> relay_finder_loop();
 
   net::asio::any_io_executor ex_;
   daemon_options opts_;

@@ -546,30 +546,69 @@ net::awaitable<std::size_t> kad_node::put_value(bytes key, bytes value) {
 }
 
 net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t quorum) {
+  auto alive = alive_;
   std::optional<bytes> best;
   std::uint64_t best_seq = 0;
   std::size_t valid = 0;
-  auto consider = [&](byte_span value) {
+  std::vector<dht::value_answer> answers;
+  auto consider = [&](byte_span value) -> std::optional<std::uint64_t> {
     auto r = dht::validate_record(key, value);
-    if (!r) return;
+    if (!r) return std::nullopt;
     ++valid;
     if (!best || r->seq > best_seq) {
       best = bytes(value.begin(), value.end());
       best_seq = r->seq;
     }
+    return r->seq;
   };
   if (auto local = records_.get(key, net::steady_clock::now())) consider(*local);
   auto on_answer = [&](const peer_id& from, const kad_message& m) {
+    dht::value_answer a{from, std::nullopt, false};
     if (m.record && same_bytes(m.record->key, key)) {
-      consider(m.record->value);
+      a.seq = consider(m.record->value);
+      a.returned_invalid = !a.seq;
     } else if (m.record) {
+      a.returned_invalid = true;
       spdlog::debug("kad: {} answered GET_VALUE with a record of another key", from.to_string());
     }
+    // SECURITY: bounded by the lookup, which asks each candidate once.
+    answers.push_back(std::move(a));
     return valid >= quorum;
   };
   auto walking = run_lookup(dht::kad_key::of(key), kad_message::get_value(key), on_answer);
-  (void)co_await std::move(walking);
+  auto r = co_await std::move(walking);
+  if (!*alive || !best) co_return best;
+  // Our own store counts as one answer: correct it too (js does).
+  if (cfg_.server) (void)records_.put(key, *best, net::steady_clock::now());
+  // The spec's correction step: servers that hold an older record (or an
+  // invalid one), and the closest that hold none, get the best with
+  // PUT_VALUE. Sent in the background: the caller has its answer now.
+  std::vector<peer_id> closest;
+  for (const auto& p : r.closest) closest.push_back(p.id);
+  auto targets = dht::correction_targets(answers, best_seq, closest);
+  // SECURITY: at most k corrections (peer_id has no default: erase, not resize).
+  if (targets.size() > cfg_.routing.k)
+    targets.erase(targets.begin() + static_cast<std::ptrdiff_t>(cfg_.routing.k), targets.end());
+  if (!targets.empty()) {
+    std::vector<dht::lookup_peer> to;
+    for (const auto& t : targets) to.push_back({t, host_.peers().addrs(t)});
+    net::asio::co_spawn(host_.get_executor(),
+                        send_corrections(std::move(to), key, *best), net::asio::detached);
+  }
   co_return best;
+}
+
+net::awaitable<void> kad_node::send_corrections(std::vector<dht::lookup_peer> to, bytes key,
+                                                bytes value) {
+  auto alive = alive_;
+  for (auto& p : to) {
+    auto sending = kad_request(host_, proto_, std::move(p),
+                               kad_message::put_value(wire::kad_record{key, value, {}}),
+                               cfg_.lookup.request_timeout);
+    auto r = co_await std::move(sending);
+    if (!*alive) co_return;
+    if (r && r->record && same_bytes(r->record->value, value)) ++stats_.records_corrected;
+  }
 }
 
 net::awaitable<std::size_t> kad_node::publish_peer_record(std::vector<multiaddr> addrs) {
@@ -579,20 +618,45 @@ net::awaitable<std::size_t> kad_node::publish_peer_record(std::vector<multiaddr>
       std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
+  auto alive = alive_;
   auto envelope = wire::seal_peer_record(host_.identity(), {host_.id(), seq, std::move(addrs)});
   auto putting = put_value(wire::peer_record_key(host_.id()), std::move(envelope));
   const auto n = co_await std::move(putting);
+  if (!*alive) co_return n;
   stats_.records_published = n;  // the last publish, not a sum
+  // Amino servers refuse our record type: also announce ourselves as the
+  // provider of our own peer key, which they keep with our addresses.
+  if (proto_.str() == wire::kad_amino_protocol_id) {
+    auto providing = provide(dht::namespace_key(dht::peer_namespace(host_.id().to_string())));
+    const auto p = co_await std::move(providing);
+    if (!*alive) co_return n;
+    spdlog::debug("kad: announced our peer key as provider on {} servers", p);
+  }
   co_return n;
 }
 
 net::awaitable<std::optional<wire::peer_record>> kad_node::find_peer_record(peer_id id) {
+  auto alive = alive_;
   auto getting = get_value(wire::peer_record_key(id));
   auto value = co_await std::move(getting);
-  if (!value) co_return std::nullopt;
-  auto r = wire::open_peer_record(*value);
-  if (!r) co_return std::nullopt;
-  co_return *r;
+  if (value) {
+    if (auto r = wire::open_peer_record(*value)) co_return *r;
+  }
+  if (!*alive) co_return std::nullopt;
+  // No signed record (e.g. on Amino, whose servers refuse it): the peer as
+  // provider of its own peer key. Unsigned addresses, seq 0; whoever answers
+  // at them must still prove the peer ID in the Noise handshake.
+  auto finding = find_providers(dht::namespace_key(dht::peer_namespace(id.to_string())), 4);
+  auto found = co_await std::move(finding);
+  for (auto& p : found) {
+    if (p.id != id) continue;  // servers keep only self-announced providers
+    if (p.addrs.empty()) p.addrs = host_.peers().addrs(id);
+    if (p.addrs.empty()) continue;
+    // SECURITY: the same bound a signed record has.
+    if (p.addrs.size() > wire::peer_record_max_addrs) p.addrs.resize(wire::peer_record_max_addrs);
+    co_return wire::peer_record{id, 0, std::move(p.addrs)};
+  }
+  co_return std::nullopt;
 }
 
 }  // namespace peerup::protocols

@@ -70,6 +70,7 @@ struct kad_stats {
   std::uint64_t rate_limited = 0;      // inbound requests refused by the per-peer limit
   std::uint64_t records_stored = 0;    // PUT_VALUE records stored or replaced
   std::uint64_t records_published = 0; // servers that took our peer record at the last publish
+  std::uint64_t records_corrected = 0; // servers that took a newer record after our GET_VALUE
 };
 
 // The outcome of one lookup, for status and benchmarks.
@@ -145,7 +146,10 @@ class kad_node {
   // our own validator refuses is not sent (returns 0).
   net::awaitable<std::size_t> put_value(bytes key, bytes value);
   // GET_VALUE lookup: the valid record with the highest seq among those the
-  // servers hold (the lookup stops after `quorum` valid answers).
+  // servers hold (the lookup stops after `quorum` valid answers). Then the
+  // spec's correction step, in the background: the best record is PUT to the
+  // servers that answered with an older or invalid one, and to the closest
+  // that had none (dht::correction_targets; kad_stats::records_corrected).
   net::awaitable<std::optional<bytes>> get_value(bytes key, std::size_t quorum = 3);
   // Signs and publishes our peer record with `addrs` (seq: unix microseconds).
   net::awaitable<std::size_t> publish_peer_record(std::vector<multiaddr> addrs);
@@ -168,6 +172,9 @@ class kad_node {
   bool admit(const peer_id& from, net::steady_clock::time_point now);
   void forget_asking(const peer_id& id);
   net::awaitable<void> refresh_loop(std::chrono::seconds interval);
+  // PUT_VALUE of `value` to each of `to`, one after the other (bounded: at
+  // most k peers, each within the request timeout).
+  net::awaitable<void> send_corrections(std::vector<dht::lookup_peer> to, bytes key, bytes value);
 
   net::host& host_;
   kad_config cfg_;

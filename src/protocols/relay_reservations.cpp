@@ -44,10 +44,22 @@ reservation_keeper::reservation_keeper(net::host& h, std::vector<multiaddr> rela
 reservation_keeper::~reservation_keeper() { stop(); }
 
 void reservation_keeper::start() {
+  started_ = true;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     timers_.push_back(std::make_unique<net::asio::steady_timer>(host_.get_executor()));
     net::asio::co_spawn(host_.get_executor(), keep(i), net::asio::detached);
   }
+}
+
+bool reservation_keeper::add_relay(multiaddr relay) {
+  const auto id = relay.peer();
+  if (!id || is_our_relay(*id)) return false;
+  slots_.push_back(relay_slot{.relay = std::move(relay), .discovered = true});
+  if (started_) {
+    timers_.push_back(std::make_unique<net::asio::steady_timer>(host_.get_executor()));
+    net::asio::co_spawn(host_.get_executor(), keep(slots_.size() - 1), net::asio::detached);
+  }
+  return true;
 }
 
 void reservation_keeper::stop() {
@@ -84,6 +96,8 @@ net::awaitable<void> reservation_keeper::keep(std::size_t index) {
     slot.current = st;
     slot.last_error = std::move(error);
     slot.since = net::steady_clock::now();
+    if (st == relay_slot::state::reserved) slot.failures = 0;
+    if (st == relay_slot::state::backoff) ++slot.failures;
     if (st != relay_slot::state::reserved) slot.circuit_addrs.clear();
     if (had_addrs || st == relay_slot::state::reserved) publish();
   };

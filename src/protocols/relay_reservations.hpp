@@ -18,6 +18,8 @@ struct relay_slot {
   std::string last_error;
   std::vector<multiaddr> circuit_addrs;  // ours through this relay
   net::steady_clock::time_point since = net::steady_clock::now();
+  bool discovered = false;        // found through the DHT (relays: auto), not configured
+  unsigned failures = 0;          // reservation attempts failed in a row
 };
 
 std::string_view to_string(relay_slot::state s);
@@ -31,6 +33,9 @@ class reservation_keeper {
 
   // Spawns one coroutine per relay on the host's executor.
   void start();
+  // Adds a relay found at run time (relays: auto) and, once started, starts
+  // keeping a reservation on it. False when the relay is already kept.
+  bool add_relay(multiaddr relay);
   void stop();
 
   const std::vector<relay_slot>& slots() const { return slots_; }
@@ -46,6 +51,7 @@ class reservation_keeper {
   std::function<void()> on_change_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<std::unique_ptr<net::asio::steady_timer>> timers_;
+  bool started_ = false;
 };
 
 }  // namespace peerup::protocols

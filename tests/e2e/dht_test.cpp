@@ -108,5 +108,72 @@ TEST_F(two_relays, without_the_dht_the_laptop_cannot_reach_home) {
   EXPECT_EQ(hello.accepts(), 0);
 }
 
+// relays: auto (issue 17, "Relay discovery"): home knows no relay, only a
+// bootstrap peer (relay A) and the relay it trusts by peer ID (relay B,
+// dht.relay_peers). It finds B as a provider of /peerup/relays through the
+// DHT, reserves on it and not on A (A provides the namespace too, but the
+// policy does not name it), publishes its circuit through B, and the laptop,
+// which knows relay A only, reaches it by peer ID.
+TEST_F(two_relays, home_with_relays_auto_finds_relay_b_in_the_dht_and_the_laptop_reaches_it) {
+  counting_server hello("hello through a relay found in the DHT\n");
+  const auto a_id = relay_a.addr.substr(relay_a.addr.rfind('/') + 1);
+  const auto b_id = relay_b.addr.substr(relay_b.addr.rfind('/') + 1);
+  write_file(home.config(),
+             "identity_key: identity.key\nlisten: []\nrelays: auto\nservices:\n  hello:\n"
+             "    local_address: 127.0.0.1:" + std::to_string(hello.port()) +
+                 "\ndht:\n  bootstrap:\n    - " + relay_a.addr +
+                 "\n  relay_peers:\n    - " + b_id + "\n  max_relays: 1\n",
+             0644);
+  configure(laptop, relay_a, "");
+  ASSERT_EQ(home.peerup({"auth", "add", laptop.id}).code, 0);
+  auto d = start_daemon(home);
+  // Reserved on B, found through the DHT.
+  ASSERT_TRUE(wait_for_status(home, "/p2p/" + b_id + "\",\"state\":\"reserved\"", 60s))
+      << d.log_text();
+  EXPECT_THAT(d.log_text(), HasSubstr("found through the DHT: reserving"));
+  // A was offered too and refused by the policy, never reserved on.
+  EXPECT_THAT(d.log_text(), HasSubstr(a_id + ": not in dht.relay_peers"));
+  EXPECT_THAT(home.peerup({"status", "--json"}, 10s).out,
+              ::testing::Not(HasSubstr("/p2p/" + a_id + "\",\"state\"")));
+  EXPECT_TRUE(eventually([&] { return published(home); }, 30000ms)) << d.log_text();
+  auto r = laptop.peerup({"connect", home.id, "hello"}, 60s);
+  EXPECT_EQ(r.code, 0) << r.err << "\n--- home\n" << d.log_text();
+  EXPECT_EQ(r.out, "hello through a relay found in the DHT\n");
+  EXPECT_EQ(hello.accepts(), 1);
+  // A daemon with no relay at all (only a bootstrap peer) pings home by peer
+  // ID: its resolver has no plan, so it asks the DHT instead of refusing.
+  write_file(laptop.config(),
+             "identity_key: identity.key\nlisten: []\nrelays: []\ndht:\n  bootstrap:\n    - " +
+                 relay_a.addr + "\n",
+             0644);
+  auto ld = start_daemon(laptop);
+  auto p = laptop.peerup({"ping", home.id, "-c", "1"}, 60s);
+  EXPECT_EQ(p.code, 0) << p.out << p.err << "\n--- laptop daemon\n" << ld.log_text();
+  EXPECT_THAT(p.out, HasSubstr("relayed"));
+}
+
+// The policy is enforced: with relays: auto and relay_peers naming a relay
+// that does not exist, home reserves on nothing although both relays are in
+// the DHT.
+TEST_F(two_relays, relays_auto_reserves_only_on_relays_the_policy_names) {
+  const auto a_id = relay_a.addr.substr(relay_a.addr.rfind('/') + 1);
+  const auto b_id = relay_b.addr.substr(relay_b.addr.rfind('/') + 1);
+  const node stranger = init_node(root.path() / "stranger");
+  write_file(home.config(),
+             "identity_key: identity.key\nlisten: []\nrelays: auto\ndht:\n  bootstrap:\n    - " +
+                 relay_a.addr + "\n  relay_peers:\n    - " + stranger.id + "\n",
+             0644);
+  auto d = start_daemon(home);
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto log = d.log_text();
+        return log.find(a_id + ": not in dht.relay_peers") != std::string::npos &&
+               log.find(b_id + ": not in dht.relay_peers") != std::string::npos;
+      },
+      60000ms))
+      << d.log_text();
+  EXPECT_THAT(d.log_text(), ::testing::Not(HasSubstr("reserved on relay")));
+}
+
 }  // namespace
 }  // namespace peerup::e2e

@@ -226,6 +226,70 @@ TEST_F(dht_network, peer_records_round_trip_and_the_newer_one_wins) {
   EXPECT_GE(holders, second);
 }
 
+// The spec's correction step: one server got a newer record than the rest;
+// a GET_VALUE that sees both PUTs the newer one to every server that
+// answered with the older one.
+TEST_F(dht_network, get_value_corrects_servers_that_hold_an_older_record) {
+  std::size_t newer_before = 0, newer_after = 0, holders = 0;
+  std::uint64_t got_seq = 0, new_seq = 0;
+  std::uint64_t corrected = 0;
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await build(10);
+        auto& owner = *nodes[4];
+        const auto key = wire::peer_record_key(owner.host.id());
+        const std::vector<multiaddr> old_addrs{*multiaddr::parse("/ip4/192.0.2.1/tcp/4001")};
+        (void)co_await owner.kad.publish_peer_record(old_addrs);
+        // A newer record, by the same owner, on one server only.
+        const auto addr2 = *multiaddr::parse("/ip4/192.0.2.2/tcp/4001");
+        // Published records carry unix microseconds: one a minute ahead is newer.
+        new_seq = static_cast<std::uint64_t>(
+                      std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count()) +
+                  60'000'000;
+        const wire::peer_record newer{owner.host.id(), new_seq, {addr2}};
+        const auto sealed = wire::seal_peer_record(owner.host.identity(), newer);
+        const protocol_id proto{std::string(wire::kad_peerup_protocol_id)};
+        const dht::lookup_peer to{nodes[0]->host.id(), nodes[0]->host.listen_addrs()};
+        const auto put = wire::kad_message::put_value(wire::kad_record{key, sealed, ""});
+        (void)co_await protocols::kad_request(owner.host, proto, to, put, 5s);
+        auto count_newer = [&] {
+          std::size_t n = 0;
+          for (const auto& node : nodes) {
+            auto v = node->kad.records().get(key, std::chrono::steady_clock::now());
+            if (v && wire::open_peer_record(*v)->seq == new_seq) ++n;
+          }
+          return n;
+        };
+        newer_before = count_newer();
+        // A quorum above the network size: the lookup hears every holder.
+        auto value = co_await nodes[9]->kad.get_value(key, 50);
+        if (value) got_seq = wire::open_peer_record(*value)->seq;
+        // The corrections run in the background: wait for them (bounded).
+        auto all_newer = [&] {
+          std::size_t held = 0;
+          for (const auto& node : nodes)
+            held += node->kad.records().get(key, std::chrono::steady_clock::now()) ? 1 : 0;
+          return count_newer() == held;
+        };
+        auto waiting = eventually(all_newer, std::chrono::milliseconds(10000));
+        (void)co_await std::move(waiting);
+        newer_after = count_newer();
+        for (const auto& node : nodes)
+          holders += node->kad.records().get(key, std::chrono::steady_clock::now()) ? 1 : 0;
+        corrected = nodes[9]->kad.stats().records_corrected;
+      },
+      300s);
+  EXPECT_EQ(newer_before, 1U);
+  EXPECT_EQ(got_seq, new_seq);
+  EXPECT_GE(corrected, 3U);
+  // Every server that held the record now holds the newer one.
+  EXPECT_EQ(newer_after, holders);
+  EXPECT_GE(holders, 4U);
+}
+
 TEST_F(dht_network, a_record_signed_by_another_peer_is_refused) {
   bool forged_refused = false, own_taken = false;
   run_async(io, [&]() -> net::awaitable<void> {

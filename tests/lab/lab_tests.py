@@ -460,6 +460,114 @@ def direct_cgnat(ctx):
     _direct(ctx, "cgnat", "cone")
 
 
+# -- DHT: a public-style js relay found through the DHT (issue 17) -----------
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop", "js")
+AMINO = "/ipfs/kad/1.0.0"
+
+
+def _relay_namespace_key():
+    """dht::namespace_key("/peerup/relays"): a sha2-256 multihash, hex."""
+    import hashlib
+    return "1220" + hashlib.sha256(b"/peerup/relays").hexdigest()
+
+
+def _start_js_relay(ctx, t, work):
+    """A js-libp2p relay as public relays run: circuit relay v2 with the js
+    default limits (2 minutes, 128 KiB per circuit), @libp2p/kad-dht in server
+    mode on the Amino protocol ID, providing the relay namespace."""
+    if not shutil.which("node"):
+        raise LabSkip("dht_public_relay: no `node` on PATH (scripts/install-deps.sh installs it)")
+    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "@libp2p", "kad-dht")):
+        raise LabSkip(f"dht_public_relay: run `npm ci` in {JS_DIR} first")
+    out = os.path.join(work, "jsrelay.out")
+    t.spawn("relay", ["node", "--import", os.path.join(JS_DIR, "polyfill.mjs"),
+                      os.path.join(JS_DIR, "peer.mjs"), "--listen",
+                      f"/ip4/0.0.0.0/tcp/{labnet.RELAY_PORT}", "--relay-server",
+                      "--relay-default-limits", "--kad", AMINO, "--kad-provide-at-start",
+                      _relay_namespace_key(), "--ignore-stdin"],
+            stdout=out, stderr=os.path.join(work, "jsrelay.log"))
+    m = labnet.wait_for(lambda: re.search(r'"event":"listening","peer_id":"(\w+)"', read(out)), 20,
+                        "the js relay to listen")
+    relay_id = m.group(1)
+    return f"/ip4/{labnet.RELAY_IP}/tcp/{labnet.RELAY_PORT}/p2p/{relay_id}"
+
+
+@scenario("dht_public_relay", budget=100, direct=True)
+def dht_public_relay(ctx):
+    """Public network mode, in the lab (never the real network): the only
+    relay is a js-libp2p relay with js's default limits that serves the DHT
+    on /ipfs/kad/1.0.0 and provides the relay namespace. Home (cone NAT) has
+    `relays: auto` with relay_policy any and the relay as its one bootstrap
+    peer: it finds the relay as a provider through the DHT and reserves on
+    it. Phone (cone NAT) has no relay at all: `peerup proxy <home ID>` finds
+    home's addresses through the DHT (home announces itself as the provider
+    of its own peer key, which Amino servers accept without a validator),
+    reaches it through the relay's limited circuit, DCUtR coordinates a hole
+    punch over it, and the path goes direct; a 2 MiB fetch then moves almost
+    nothing through the relay (the limited circuit could not carry it)."""
+    with ctx.topology("cone", "cone") as t:
+        work = ctx.path("dht-public", "x")[:-2]
+        os.makedirs(work, exist_ok=True)
+        relay_addr = _start_js_relay(ctx, t, work)
+        log(f"js relay {relay_addr}")
+        lab = labpeer.PeerupLab(ctx.peerup, t, work)
+        lab.relay_addr = relay_addr
+        lab.home = labpeer.Node(ctx.peerup, lab.p("home"))
+        lab.phone = labpeer.Node(ctx.peerup, lab.p("phone"))
+        lab.start_http()
+        dht = (f"dht:\n  protocol: {AMINO}\n  bootstrap:\n    - {relay_addr}\n")
+        with open(lab.home.config, "w") as f:
+            f.write("identity_key: identity.key\nauthorized_keys: authorized_keys\n"
+                    f"listen:\n  - /ip4/0.0.0.0/tcp/{labnet.HOME_PORT}\nrelays: auto\n"
+                    f"services:\n  web:\n    local_address: 127.0.0.1:{labpeer.HTTP_PORT}\n"
+                    + dht + "  relay_policy: any\n  max_relays: 1\n")
+        labnet.run(lab.home.cmd("auth", "add", lab.phone.id, "--comment", "phone"))
+        lab.home_proc = t.spawn("home", lab.home.cmd("daemon", "--log-level", "debug"),
+                                stdout=lab.p("home.out"), stderr=lab.p("home.log"))
+        labnet.wait_for(lambda: "found through the DHT: reserving" in read(lab.p("home.log")) and
+                        "reserved on relay" in read(lab.p("home.log")), 30,
+                        "home to find the js relay in the DHT and reserve on it")
+        log("home found the js relay through the DHT and reserved")
+        with open(lab.phone.config, "w") as f:
+            f.write("identity_key: identity.key\nauthorized_keys: authorized_keys\n"
+                    f"listen:\n  - /ip4/0.0.0.0/tcp/{labnet.HOME_PORT}\nrelays: []\n" + dht)
+        started = time.monotonic()
+
+        def proxy_up():
+            proc = lab.proxy_proc
+            if proc.poll() is not None:
+                raise LabError(f"peerup proxy exited with {proc.returncode}: "
+                               f"{read(lab.p('proxy.log'))[-3000:]}")
+            m = re.search(r"proxy 127\.0\.0\.1:(\d+)", read(lab.p("proxy.out")))
+            return int(m.group(1)) if m else None
+        # Home announces itself as provider of its own peer key (Amino servers
+        # refuse our signed records); wait until that names its circuit.
+        def announced():
+            cp = t.run("phone", lab.phone.cmd("dht", "providers", f"/peerup/peer/{lab.home.id}"),
+                       check=False, timeout=30)
+            return cp.stdout if "/p2p-circuit" in cp.stdout else None
+        providers = labnet.wait_for(announced, 40, "home's circuit in the DHT, as seen from phone",
+                                    interval=1)
+        log(f"phone sees home in the DHT: {providers.strip()}")
+        lab.proxy_proc = t.spawn("phone", lab.phone.cmd("proxy", lab.home.id, "web", 0,
+                                                        "--log-level", "debug"),
+                                 stdout=lab.p("proxy.out"), stderr=lab.p("proxy.log"))
+        lab.proxy_port = labnet.wait_for(proxy_up, 40, "peerup proxy to resolve home via the DHT")
+        lab.proxy_started = started
+        # Phone's config has no relay and no address for home: only the DHT
+        # can have told it where home is.
+        # Home's direct addresses come first and go unanswered behind its NAT
+        # (10 s dial timeout each), then the circuit through the js relay.
+        ok, body, _ = lab.fetch("index.html", timeout=45)
+        check(ok, f"first page through the js relay failed: {body}")
+        check(body == b"hello from home, through the lab\n", f"wrong page: {body[:200]!r}")
+        log(f"first page after {time.monotonic() - started:.1f} s")
+        _wait_direct(lab, t)
+        _no_relay_bytes(lab)
+        _check_punch_counted(lab)
+
+
 @scenario("holepunch_symmetric", budget=60, direct=True)
 def holepunch_symmetric(ctx):
     """symmetric/symmetric: the hole punch fails, visibly (status holepunch

@@ -19,7 +19,16 @@
 // DHT:       --kad <protocol id> runs @libp2p/kad-dht in server mode with that
 //            protocol (loopback addresses kept); actions after --dial:
 //            --kad-provide <multihash hex>, --kad-find-providers <multihash hex>,
-//            --kad-find-peer <peer id>.
+//            --kad-find-peer <peer id>, --kad-put-own-record (a signed peer record
+//            of ours under /peerup-peer/<our id>), --kad-get <key hex>.
+//            --kad-peerup-validator adds a validator and a selector for the
+//            /peerup-peer/ namespace (without it js refuses such records:
+//            "No validator available for key type").
+//            --kad-provide-at-start <multihash hex> (listener): provide the key
+//            once started, then every 10 s (a relay providing a namespace).
+// Relay limits: --relay-server alone grants long circuits (tests move MiB);
+//            --relay-default-limits keeps js's defaults (2 min, 128 KiB), as a
+//            public relay has them.
 import { parseArgs } from 'node:util'
 import fs from 'node:fs'
 import { setMaxListeners } from 'node:events'
@@ -33,7 +42,8 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { dcutr } from '@libp2p/dcutr'
 import { autoNAT } from '@libp2p/autonat'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromString, peerIdFromMultihash, peerIdFromPublicKey } from '@libp2p/peer-id'
+import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { generateKeyPairFromSeed, generateKeyPair } from '@libp2p/crypto/keys'
@@ -72,6 +82,11 @@ const OPTIONS = {
   'kad-provide': { type: 'string' },
   'kad-find-providers': { type: 'string' },
   'kad-find-peer': { type: 'string' },
+  'kad-put-own-record': { type: 'boolean' },
+  'kad-get': { type: 'string' },
+  'kad-peerup-validator': { type: 'boolean' },
+  'kad-provide-at-start': { type: 'string' },
+  'relay-default-limits': { type: 'boolean' },
   'action-timeout': { type: 'string' },
   'hold-ms': { type: 'string' },
   'ignore-stdin': { type: 'boolean' }
@@ -99,6 +114,8 @@ function parseActions (values, tokens) {
         actions.push({ action: 'kad-find-providers', key: parseHex(t.name, t.value) })
         break
       case 'kad-find-peer': actions.push({ action: 'kad-find-peer', peer: t.value }); break
+      case 'kad-put-own-record': actions.push({ action: 'kad-put-own-record' }); break
+      case 'kad-get': actions.push({ action: 'kad-get', key: parseHex(t.name, t.value, 512) }); break
       case 'echo-bytes':
         actions.push({ action: 'echo', bytes: parseCount('echo-bytes', t.value) })
         break
@@ -125,8 +142,9 @@ function parseActions (values, tokens) {
   return actions
 }
 
-function parseHex (name, text) {
-  if (!/^([0-9a-fA-F]{2}){2,64}$/.test(text ?? '')) throw new Error(`--${name}: expected a hex multihash`)
+function parseHex (name, text, maxBytes = 64) {
+  const re = new RegExp(`^([0-9a-fA-F]{2}){2,${maxBytes}}$`)
+  if (!re.test(text ?? '')) throw new Error(`--${name}: expected at most ${maxBytes} hex bytes`)
   return Uint8Array.from(Buffer.from(text, 'hex'))
 }
 
@@ -141,6 +159,54 @@ async function waitForDhtPeer (node, signal) {
     await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
+
+// peer-up's record type: a libp2p signed peer record (RFC 0003) under
+// /peerup-peer/<peer ID multihash bytes>, signed by that very peer; newer seq
+// wins. Implemented here with js-libp2p's own envelope code, so records
+// cross-check against an independent implementation.
+const PEERUP_PREFIX = new TextEncoder().encode('/peerup-peer/')
+
+function peerupKey (peerId) {
+  const mh = peerId.toMultihash().bytes
+  const key = new Uint8Array(PEERUP_PREFIX.length + mh.length)
+  key.set(PEERUP_PREFIX)
+  key.set(mh, PEERUP_PREFIX.length)
+  return key
+}
+
+async function openPeerupRecord (key, value) {
+  if (key.length <= PEERUP_PREFIX.length || !PEERUP_PREFIX.every((b, i) => key[i] === b)) {
+    throw new Error('not a /peerup-peer/ key')
+  }
+  const keyPeer = peerIdFromMultihash(Digest.decode(key.subarray(PEERUP_PREFIX.length)))
+  const envelope = await RecordEnvelope.openAndCertify(value, PeerRecord.DOMAIN)
+  if (Buffer.compare(Buffer.from(envelope.payloadType), Buffer.from(PeerRecord.CODEC)) !== 0) {
+    throw new Error('envelope payload is not a peer record')
+  }
+  const record = PeerRecord.createFromProtobuf(envelope.payload)
+  const signer = peerIdFromPublicKey(envelope.publicKey)
+  if (!signer.equals(keyPeer) || !record.peerId.equals(keyPeer)) {
+    throw new Error('record is not signed by the peer its key names')
+  }
+  return record
+}
+
+const peerupValidator = async (key, value) => { await openPeerupRecord(key, value) }
+
+function peerupSelector (key, records) {
+  let best = 0
+  let bestSeq = -1n
+  records.forEach((value, i) => {
+    try {
+      const envelope = RecordEnvelope.createFromProtobuf(value)
+      const seq = PeerRecord.createFromProtobuf(envelope.payload).seqNumber
+      if (seq > bestSeq) { best = i; bestSeq = seq }
+    } catch {}
+  })
+  return best
+}
+
+let privateKeyOfNode = null
 
 async function loadKey (seedHex) {
   if (seedHex == null) return generateKeyPair('Ed25519')
@@ -178,14 +244,24 @@ async function buildNode (values) {
     transports.push(circuitRelayTransport({ reservationCompletionTimeout: 20_000 }))
   }
   const services = { identify: identify(), ping: ping() }
-  if (values['relay-server']) services.relay = circuitRelayServer(relayServerOptions(values['relay-unlimited']))
+  if (values['relay-server']) {
+    services.relay = values['relay-default-limits']
+      ? circuitRelayServer({ reservations: { maxReservations: 128 } })
+      : circuitRelayServer(relayServerOptions(values['relay-unlimited']))
+  }
   if (values.dcutr) services.dcutr = dcutr()
   if (values.autonat) services.autonat = autoNAT()
   if (values.kad != null) {
-    services.dht = kadDHT({ protocol: values.kad, clientMode: false, peerInfoMapper: passthroughMapper })
+    const init = { protocol: values.kad, clientMode: false, peerInfoMapper: passthroughMapper }
+    if (values['kad-peerup-validator']) {
+      init.validators = { 'peerup-peer': peerupValidator }
+      init.selectors = { 'peerup-peer': peerupSelector }
+    }
+    services.dht = kadDHT(init)
   }
+  privateKeyOfNode = await loadKey(values['key-seed'])
   return createLibp2p({
-    privateKey: await loadKey(values['key-seed']),
+    privateKey: privateKeyOfNode,
     addresses: { listen },
     transports,
     connectionEncrypters: [noise()],
@@ -276,6 +352,27 @@ async function runAction (node, connection, spec, timeoutMs) {
       const info = await node.peerRouting.findPeer(peerIdFromString(spec.peer), { signal })
       return { ok: info.multiaddrs.length > 0, peer: info.id.toString(), addrs: info.multiaddrs.map(String) }
     }
+    case 'kad-put-own-record': {
+      await waitForDhtPeer(node, signal)
+      const seq = BigInt(Date.now()) * 1000n
+      const record = new PeerRecord({ peerId: node.peerId, multiaddrs: node.getMultiaddrs().map(a => a.decapsulateCode(421)), seqNumber: seq })
+      const envelope = await RecordEnvelope.seal(record, privateKeyOfNode)
+      const key = peerupKey(node.peerId)
+      await node.contentRouting.put(key, envelope.marshal(), { signal })
+      return { ok: true, key: Buffer.from(key).toString('hex'), seq: String(seq) }
+    }
+    case 'kad-get': {
+      await waitForDhtPeer(node, signal)
+      const value = await node.contentRouting.get(spec.key, { signal })
+      const out = { ok: true, value: Buffer.from(value).toString('hex') }
+      try {
+        const record = await openPeerupRecord(spec.key, value)
+        Object.assign(out, { peer: record.peerId.toString(), seq: String(record.seqNumber), addrs: record.multiaddrs.map(String) })
+      } catch (err) {
+        out.decode_error = String(err.message ?? err)
+      }
+      return out
+    }
     case 'echo': return echoClient(connection, spec.bytes, signal)
     case 'echo-streams': return echoStreamsClient(connection, spec.streams, spec.bytes, signal)
     case 'perf': return perfClient(connection, spec.upload, spec.download, signal)
@@ -347,6 +444,24 @@ async function main () {
   if ((values['reserve-on'] ?? []).length > 0) {
     const addrs = await waitForReservation(node, 30_000)
     emit({ event: 'reserved', peer_id: node.peerId.toString(), addrs })
+  }
+
+  if (values['kad-provide-at-start'] != null) {
+    // A relay providing a namespace: the record is ours at once (js adds
+    // itself as provider before it asks the network), and each turn also
+    // sends it to the closest servers known by then.
+    const cid = cidOf(parseHex('kad-provide-at-start', values['kad-provide-at-start']))
+    const provideOnce = async () => {
+      try {
+        await node.contentRouting.provide(cid, { signal: AbortSignal.timeout(8_000) })
+        log('provided the namespace key')
+      } catch (err) {
+        log(`provide: ${err.message ?? err} (the local provider record stays)`)
+      }
+    }
+    provideOnce()
+    setInterval(provideOnce, 10_000).unref()
+    emit({ event: 'providing', key: values['kad-provide-at-start'] })
   }
 
   if (values.dial == null) {

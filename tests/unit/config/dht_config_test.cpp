@@ -112,3 +112,72 @@ TEST(dht_config, relay_yaml_has_bootstrap_and_open_but_no_mode) {
 
 }  // namespace
 }  // namespace peerup::app
+
+namespace peerup::app {
+namespace {
+
+const std::string relay_b_id = "12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F9iSwYntZ9WjHa";
+
+TEST(dht_config, relays_auto_with_a_policy_parses_and_renders_back) {
+  const std::string text = "relays: auto\ndht:\n  bootstrap:\n    - " + relay_a +
+                           "\n  relay_peers:\n    - " + relay_b_id + "\n  max_relays: 3\n";
+  auto r = parse_config(text, "/tmp/x/config.yaml");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(r->relays_auto);
+  EXPECT_TRUE(r->relays.empty());
+  EXPECT_TRUE(r->discovers_relays());
+  EXPECT_EQ(r->dht.relays_from, relay_policy::authorized);
+  ASSERT_EQ(r->dht.relay_peers.size(), 1U);
+  EXPECT_EQ(r->dht.relay_peers[0].to_string(), relay_b_id);
+  EXPECT_EQ(r->dht.max_relays, 3U);
+  auto again = parse_config(render_config(*r), "/tmp/x/config.yaml");
+  ASSERT_TRUE(again) << again.error().to_string() << "\n" << render_config(*r);
+  EXPECT_TRUE(again->relays_auto);
+  EXPECT_EQ(again->dht, r->dht);
+  // relay_policy any needs no list.
+  auto any = parse_config("relays: auto\ndht:\n  relay_policy: any\n", "config.yaml");
+  ASSERT_TRUE(any) << any.error().to_string();
+  EXPECT_EQ(any->dht.relays_from, relay_policy::any);
+}
+
+TEST(dht_config, no_relays_and_a_bootstrap_list_discover_relays_too) {
+  auto r = parse_config("dht:\n  bootstrap:\n    - " + relay_a + "\n", "config.yaml");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_FALSE(r->relays_auto);
+  EXPECT_TRUE(r->discovers_relays());
+  auto fixed = parse_config("relays:\n  - " + relay_b + "\ndht:\n  bootstrap:\n    - " + relay_a +
+                                "\n",
+                            "config.yaml");
+  ASSERT_TRUE(fixed);
+  EXPECT_FALSE(fixed->discovers_relays());  // it has relays of its own
+}
+
+TEST(dht_config, relay_discovery_refuses_bad_input_with_the_line_and_key) {
+  EXPECT_THAT(error_of("relays: sometimes\n"),
+              HasSubstr("config.yaml:1: relays: expected a list of multiaddrs ending in "
+                        "/p2p/<peer-id>, or auto, got \"sometimes\""));
+  EXPECT_THAT(error_of("relays: auto\n"),
+              HasSubstr("config.yaml:1: relays: auto with dht.relay_policy authorized (the "
+                        "default) needs dht.relay_peers"));
+  EXPECT_THAT(error_of("relays: auto\ndht:\n  enabled: false\n  relay_policy: any\n"),
+              HasSubstr("relays: auto finds relays through the DHT, but dht.enabled is false"));
+  EXPECT_THAT(error_of("dht:\n  relay_policy: trusted\n"),
+              HasSubstr("config.yaml:2: dht.relay_policy: expected authorized or any, got "
+                        "\"trusted\""));
+  EXPECT_THAT(error_of("dht:\n  max_relays: 0\n"),
+              HasSubstr("dht.max_relays: expected a number of relays from 1 to 8, got \"0\""));
+  EXPECT_THAT(error_of("dht:\n  max_relays: 9\n"), HasSubstr("from 1 to 8"));
+  EXPECT_THAT(error_of("dht:\n  relay_peers:\n    - not-a-peer\n"),
+              HasSubstr("config.yaml:3: dht.relay_peers[0]: expected a peer ID (12D3KooW...), got "
+                        "\"not-a-peer\""));
+  EXPECT_THAT(error_of("dht:\n  relay_peers: " + relay_b_id + "\n"),
+              HasSubstr("dht.relay_peers: expected a list of relay peer IDs"));
+  std::string many = "dht:\n  relay_peers:\n";
+  for (int i = 0; i < 65; ++i) many += "    - " + relay_b_id + "\n";
+  EXPECT_THAT(error_of(many), HasSubstr("dht.relay_peers: more than 64 entries"));
+  // relay.yaml has no relay discovery: a relay does not reserve on relays.
+  EXPECT_THAT(relay_error_of("dht:\n  relay_policy: any\n"), HasSubstr("unknown key"));
+}
+
+}  // namespace
+}  // namespace peerup::app

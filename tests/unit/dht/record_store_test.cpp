@@ -77,3 +77,49 @@ TEST(record_store, is_bounded_and_makes_room_from_expired_records_only) {
 
 }  // namespace
 }  // namespace peerup::dht
+
+namespace peerup::dht {
+namespace {
+
+// Vectors for the spec's entry correction: five servers answered a GET_VALUE
+// lookup whose best record has seq 7; the k closest that answered are
+// a, b, c, d (e answered but is farther).
+struct correction_case {
+  const char* name;
+  std::vector<value_answer> answers;
+  std::vector<int> closest;   // indices into ids
+  std::vector<int> expected;  // indices into ids, in answer order
+};
+
+TEST(record_store, correction_targets_follow_the_spec_vectors) {
+  std::vector<peer_id> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(private_key::generate().to_peer_id());
+  auto A = [&](int i, std::optional<std::uint64_t> seq, bool invalid = false) {
+    return value_answer{ids[static_cast<std::size_t>(i)], seq, invalid};
+  };
+  const std::vector<correction_case> cases = {
+      {"all hold the best: nobody is corrected", {A(0, 7), A(1, 7), A(2, 7)}, {0, 1, 2}, {}},
+      {"an older seq is corrected, wherever the peer is",
+       {A(0, 7), A(4, 3), A(1, 7)}, {0, 1, 2, 3}, {4}},
+      {"no record and among the closest: corrected", {A(0, 7), A(2, std::nullopt)}, {0, 1, 2, 3},
+       {2}},
+      {"no record and not among the closest: left alone", {A(0, 7), A(4, std::nullopt)},
+       {0, 1, 2, 3}, {}},
+      {"an invalid record is worse than any valid one",
+       {A(4, std::nullopt, true), A(0, 7)}, {0, 1}, {4}},
+      {"mixed, answer order kept, each peer once",
+       {A(3, 1), A(0, 7), A(2, std::nullopt), A(3, 1), A(1, 6), A(4, std::nullopt)},
+       {0, 1, 2, 3},
+       {3, 2, 1}},
+      {"a peer that answered the best once is not corrected", {A(1, 2), A(1, 7)}, {1}, {}},
+  };
+  for (const auto& c : cases) {
+    std::vector<peer_id> closest, expected;
+    for (int i : c.closest) closest.push_back(ids[static_cast<std::size_t>(i)]);
+    for (int i : c.expected) expected.push_back(ids[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(correction_targets(c.answers, 7, closest), expected) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace peerup::dht
