@@ -146,6 +146,8 @@ TEST_F(two_relays, home_with_relays_auto_finds_relay_b_in_the_dht_and_the_laptop
              "identity_key: identity.key\nlisten: []\nrelays: []\ndht:\n  bootstrap:\n    - " +
                  relay_a.addr + "\n",
              0644);
+  // The laptop's daemon authorizes home (its gater refuses unknown peers).
+  ASSERT_EQ(laptop.peerup({"auth", "add", home.id}).code, 0);
   auto ld = start_daemon(laptop);
   auto p = laptop.peerup({"ping", home.id, "-c", "1"}, 60s);
   EXPECT_EQ(p.code, 0) << p.out << p.err << "\n--- laptop daemon\n" << ld.log_text();
