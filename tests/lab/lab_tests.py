@@ -736,6 +736,45 @@ def conntrack_flush(ctx):
         log(f"recovered {', '.join(f'{r:.2f} s' for r in recoveries)}; {len(fetches)} fetches")
 
 
+IDLE_RECOVERY_S = 8.0  # home pings its relay every 5 s, plus a redial
+
+
+@scenario("conntrack_flush_idle", budget=75)
+def conntrack_flush_idle(ctx):
+    """cone/cone, idle: after 8 s without traffic, conntrack -F in both NATs
+    (a NAT reboot), then a fetch is tried every 0.5 s until one works, twice.
+    An idle home only answers: the relay's packets to it are dropped at its
+    NAT until it sends, and it sends only keepalives. Its connection to the
+    relay pings every 5 s (others every 15 s), so the service is back within
+    IDLE_RECOVERY_S; with 15 s it took 0-15 s (by the keepalive's phase)."""
+    with ctx.topology("cone", "cone") as t:
+        lab = _start(ctx, t)
+        _first_page(lab)
+        recoveries = []
+        for n in range(2):
+            time.sleep(8)  # idle: the quiet probes after the last fetch are done
+            for side in ("a", "b"):
+                t.conntrack(t.router(side), "-F")
+            flushed = time.monotonic()
+            log(f"idle flush {n + 1}: conntrack -F in both NATs")
+            first_ok = None
+            for _ in range(60):  # bounded: at most 60 fetches of up to 4 s, cut at 30 s
+                t0 = time.monotonic()
+                ok, body, _ = lab.fetch("index.html", timeout=4)
+                if ok:
+                    first_ok = t0 - flushed
+                    break
+                if time.monotonic() - flushed > 30:
+                    break
+                time.sleep(max(0.0, 0.5 - (time.monotonic() - t0)))
+            check(first_ok is not None, f"idle flush {n + 1}: no fetch worked within 30 s")
+            log(f"idle flush {n + 1}: first working fetch started {first_ok:.2f} s after")
+            recoveries.append(first_ok)
+        check(all(r <= IDLE_RECOVERY_S for r in recoveries),
+              f"an idle home took {recoveries} s to be reached after a flush, more than "
+              f"{IDLE_RECOVERY_S} s")
+
+
 BIRTHDAY_WITHIN_S = 40   # relayed -> direct: three failed DCUtR rounds (15 s), then the birthday punch
 
 
