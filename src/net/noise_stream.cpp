@@ -121,6 +121,16 @@ bool noise_stream::can_wait_readable() const { return net::can_wait_readable(*in
 awaitable<void> noise_stream::wait_readable() {
   // Plaintext or a whole frame buffered: a read_some returns at once.
   if (plain_end_ > plain_begin_ || complete_frame_at(rbegin_) != 0) co_return;
+  // Nothing buffered at all (no part of a frame either): wait without the
+  // buffer. The caller waits because it is idle (the Yamux read loop after
+  // a run of small reads), and its next read_some then skips read_some's own
+  // idle wait, so this is where an idle connection gives the buffer back;
+  // read_some takes a new one (shrink_read_buffer from 0).
+  if (rend_ == rbegin_ && !rbuf_.empty()) {
+    rbegin_ = rend_ = 0;
+    plain_begin_ = plain_end_ = 0;
+    release_read_buffer();
+  }
   co_await net::wait_readable(*inner_);
   // The read_some that follows need not ask the inner stream again.
   inner_ready_ = true;

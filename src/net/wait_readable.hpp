@@ -20,7 +20,8 @@ bool can_wait_readable(byte_stream& s);
 // cancelling it leaves the stream usable. For TCP it is a one-byte MSG_PEEK
 // receive, not async_wait(wait_read): asio registers sockets edge-triggered
 // and async_wait never tries first, so it would miss bytes (or a FIN) that
-// arrived while no read was queued.
+// arrived while no read was queued. A peek that finds the end is kept by the
+// tcp_stream, whose next read_some returns it (tcp_stream::wait_readable).
 awaitable<void> wait_readable(byte_stream& s);
 
 }  // namespace peerup::net

@@ -633,9 +633,7 @@ bool can_wait_readable(byte_stream& s) {
 
 awaitable<void> wait_readable(byte_stream& s) {
   if (auto* t = dynamic_cast<tcp_stream*>(&s)) {
-    std::uint8_t probe = 0;
-    (void)co_await t->socket().async_receive(asio::buffer(&probe, 1), tcp::socket::message_peek,
-                                             use_nothrow);
+    co_await t->wait_readable();
   } else if (auto* y = dynamic_cast<yamux_stream*>(&s)) {
     co_await y->wait_readable();
   } else if (auto* n = dynamic_cast<noise_stream*>(&s)) {
