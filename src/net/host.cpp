@@ -35,9 +35,11 @@ steady_clock::duration idle_check_interval(steady_clock::duration idle) {
   return std::clamp<steady_clock::duration>(idle / 4, std::chrono::milliseconds(100),
                                             std::chrono::seconds(30));
 }
-// A drop of at least this many connections (to half or less) between two
-// idle checks lets the idle loop return freed heap to the system.
+// A drop of at least this many connections (to half or less) from the peak
+// since the last idle check lets the idle loop return freed heap to the
+// system.
 constexpr std::size_t trim_after_drop = 1000;
+constexpr auto peak_sample_interval = std::chrono::seconds(1);
 
 // local_interface_addresses(v6), refreshed at most once a second per thread:
 // getifaddrs is a netlink dump (tens of microseconds), and a relay listening
@@ -63,8 +65,9 @@ const std::vector<asio::ip::address>& interface_addresses(bool v6) {
 
 // glibc keeps freed heap mapped: without this a relay that held 100,000
 // connections keeps that RSS after they leave. After a large drop (to half
-// or less, and by at least trim_after_drop, since the last idle check) give
-// free pages back; malloc_trim walks the heap, so not more often.
+// or less, and by at least trim_after_drop, from the peak since the last
+// idle check) give free pages back; malloc_trim walks the heap, so not more
+// often.
 void release_freed_memory(std::size_t before, std::size_t now) {
   if (before < now + trim_after_drop || now > before / 2) return;
   malloc_trim(0);
@@ -352,17 +355,26 @@ void host::register_connection(const connection_ptr& conn) {
 awaitable<void> host::idle_loop() {
   auto alive = alive_;
   asio::steady_timer timer(ex_);
-  std::size_t connections_before = resources_->usage().connections;
+  // The most connections seen since the last check: a crowd that came and
+  // went between two checks (a 30 s interval on a relay) is a drop too, so
+  // the count is sampled every peak_sample_interval (one wake-up per host).
+  std::size_t peak = resources_->usage().connections;
   while (*alive && !stopped_) {
     const auto idle = cfg_.limits.idle_timeout;
-    timer.expires_after(idle_check_interval(
-        idle > steady_clock::duration::zero() ? idle : std::chrono::seconds(120)));
-    co_await timer.async_wait(use_nothrow);
+    const auto due = steady_clock::now() + idle_check_interval(idle > steady_clock::duration::zero()
+                                                                   ? idle
+                                                                   : std::chrono::seconds(120));
+    while (*alive && !stopped_ && steady_clock::now() < due) {
+      timer.expires_at(std::min(due, steady_clock::now() + peak_sample_interval));
+      co_await timer.async_wait(use_nothrow);
+      if (!*alive || stopped_) co_return;
+      peak = std::max(peak, resources_->usage().connections);
+    }
     if (!*alive || stopped_) co_return;
     close_idle_connections();
     const std::size_t connections_now = resources_->usage().connections;
-    release_freed_memory(connections_before, connections_now);
-    connections_before = connections_now;
+    release_freed_memory(peak, connections_now);
+    peak = connections_now;
   }
 }
 
