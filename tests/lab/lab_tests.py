@@ -27,6 +27,7 @@ import labfed  # noqa: E402
 import labpeer  # noqa: E402
 import labtun  # noqa: E402
 from labnet import LabError, LabSkip, Topology, log  # noqa: E402
+from labpeer import _read as read  # noqa: E402  (a file's text, "" when missing)
 
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab_agent.py")
 SCENARIOS = {}
@@ -95,14 +96,6 @@ def check(cond, msg):
 
 def agent(*args):
     return [sys.executable, AGENT, *map(str, args)]
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 # -- 1. home cannot be reached unsolicited ------------------------------------
@@ -668,7 +661,6 @@ def _direct_cut(ctx, quic):
         paths = labnet.wait_for(lambda: lab.paths() == ["relayed"] and lab.paths(), 6,
                                 "status to show phone relayed again")
         log(f"paths after the cut: {paths}")
-
 
 
 FLUSH_RECOVERY_S = 5.0  # the soak's flush window (bench/soak.py)
