@@ -591,6 +591,7 @@ net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t 
     targets.erase(targets.begin() + static_cast<std::ptrdiff_t>(cfg_.routing.k), targets.end());
   if (!targets.empty()) {
     std::vector<dht::lookup_peer> to;
+    to.reserve(targets.size());
     for (const auto& t : targets) to.push_back({t, host_.peers().addrs(t)});
     net::asio::co_spawn(host_.get_executor(),
                         send_corrections(std::move(to), key, *best), net::asio::detached);
