@@ -20,7 +20,8 @@ path, one after the other:
   floor      bench/tun_floor (built with the bench targets): one thread per
              side moving each packet TUN <-> UDP with one read and one send,
              no crypto: the least any user-space tunnel adds to the raw path
-             on this machine (10.254.0.1/2; direct only). Not in the default
+             on this machine (10.254.0.1/2; relayed: a plain UDP forwarder in r
+             in between, `tun_floor relay`). Not in the default
              --only: ask for it (--only raw,floor,peerup,nebula).
 For each: iperf3 TCP b -> a (best of --runs, --seconds each), ping RTT (--pings
 lone echoes 10 ms apart; min, median and mean; overhead = tunnel median - raw
@@ -360,15 +361,20 @@ def start_wireguard(lab, args):
 
 
 def start_floor(lab, args):
-    if lab.relayed:
-        return None, "the floor forwarder has no relay"
     binary = os.path.join(args.build, "bench", "tun_floor")
     if not os.access(binary, os.X_OK):
         return None, f"{binary} not built (cmake --build {args.build} --target tun_floor)"
     procs = {}
-    for side, ip, other_ip in (("a", FLOOR_NET[0], B_IP), ("b", FLOOR_NET[1], A_IP)):
-        procs[side] = lab.spawn(side, [binary, "pbfloor", f"{ip}/24", "51830", other_ip, "51830"],
-                                f"floor-{side}")
+    peer_of = {"a": lab.ip["b"], "b": lab.ip["a"]}
+    if lab.relayed:
+        # The relayed floor: a plain UDP forwarder in r, between a and b.
+        procs["r"] = lab.spawn("r", [binary, "relay", "51830", lab.ip["a"], lab.ip["b"]],
+                               "floor-r")
+        wait_for(lambda: "tun_floor relay" in read(procs["r"].log_path), 10, "floor relay in r")
+        peer_of = {"a": R_IP["a"], "b": R_IP["b"]}
+    for side, ip in (("a", FLOOR_NET[0]), ("b", FLOOR_NET[1])):
+        procs[side] = lab.spawn(side, [binary, "pbfloor", f"{ip}/24", "51830", peer_of[side],
+                                       "51830"], f"floor-{side}")
         wait_for(lambda: lab.run(side, ["ip", "link", "show", "pbfloor"], check=False)
                  .returncode == 0, 10, f"pbfloor in {side}")
     return FLOOR_NET[0], procs

@@ -8,8 +8,11 @@
 // tunnel pays.
 //
 //   tun_floor <device> <address/prefix> <local-port> <peer-ip> <peer-port>
+//   tun_floor relay <port> <a-ip> <b-ip>
 //
-// Runs until SIGINT/SIGTERM. Needs CAP_NET_ADMIN (bench/tun.py runs it as
+// The relay form is the floor of a relayed tunnel (bench/tun.py --path
+// relayed): a third process that sends each datagram from <a-ip> on to
+// <b-ip>:<port> and back, unopened. Runs until SIGINT/SIGTERM. Needs CAP_NET_ADMIN (bench/tun.py runs it as
 // root inside the namespaces it created). It sends only to <peer-ip>.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -48,12 +51,59 @@ bool parse_port(const char* text, std::uint16_t& out) {
   return true;
 }
 
+// Datagrams from a go to b and from b to a, both on `port`; anything else is
+// dropped. No TUN: the relay sees only the endpoints' UDP.
+int run_relay(char** argv) {
+  std::uint16_t port = 0;
+  sockaddr_in a{};
+  sockaddr_in b{};
+  a.sin_family = b.sin_family = AF_INET;
+  if (!parse_port(argv[2], port) || inet_pton(AF_INET, argv[3], &a.sin_addr) != 1 ||
+      inet_pton(AF_INET, argv[4], &b.sin_addr) != 1) {
+    std::fprintf(stderr, "tun_floor relay: bad port or address\n");
+    return 2;
+  }
+  a.sin_port = b.sin_port = htons(port);
+  const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (udp < 0) return fail("socket");
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(port);
+  if (bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) return fail("bind");
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::array<unsigned char, 65536> buf{};
+  pollfd pfd{udp, POLLIN, 0};
+  std::printf("tun_floor relay: udp %u between %s and %s\n", port, argv[3], argv[4]);
+  std::fflush(stdout);
+  while (!stop_requested) {
+    if (poll(&pfd, 1, 1000) <= 0) continue;  // re-checks stop_requested every second
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    const ssize_t n =
+        recvfrom(udp, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n <= 0 || from.sin_port != a.sin_port) continue;
+    // SECURITY: only a's and b's datagrams are forwarded, each to the other.
+    const sockaddr_in* to = from.sin_addr.s_addr == a.sin_addr.s_addr   ? &b
+                            : from.sin_addr.s_addr == b.sin_addr.s_addr ? &a
+                                                                        : nullptr;
+    if (to)
+      sendto(udp, buf.data(), static_cast<std::size_t>(n), 0, reinterpret_cast<const sockaddr*>(to),
+             sizeof *to);
+  }
+  close(udp);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "relay") return run_relay(argv);
   if (argc != 6) {
-    std::fprintf(stderr, "usage: %s <device> <address/prefix> <local-port> <peer-ip> <peer-port>\n",
-                 argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <device> <address/prefix> <local-port> <peer-ip> <peer-port>\n"
+                 "       %s relay <port> <a-ip> <b-ip>\n",
+                 argv[0], argv[0]);
     return 2;
   }
   const std::string dev = argv[1];
