@@ -37,6 +37,14 @@ steady_clock::duration idle_check_interval(steady_clock::duration idle) {
 constexpr auto punch_silence = std::chrono::milliseconds(250);
 // How long a dial gives QUIC before trying TCP as well.
 constexpr auto happy_eyeballs_delay = std::chrono::milliseconds(250);
+// How long a dial gives the direct addresses before trying the relayed ones
+// as well. Direct addresses a peer announces are often unreachable from
+// here (its LAN address, a NAT address without a mapping for us) and then
+// fail only at the dial or handshake timeout (10 s each); waiting for that
+// made every redial after a lost relayed connection take 10-20 s (the
+// soak). A reachable direct path connects well within this; one that wins
+// later is still taken up by DCUtR.
+constexpr auto relay_delay = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -275,13 +283,21 @@ void host::register_connection(const connection_ptr& conn) {
     if (auto c = weak.lock()) serve_stream(c, std::move(s));
   });
   spdlog::debug("connected to {} via {} ({})", conn->remote_peer.to_string(),
-                conn->remote_addr.to_string(), conn->relayed ? "relayed" : "direct");
+                conn->remote_addr.to_string(), conn->transport());
   // Forget the connection once it closes.
   asio::co_spawn(
       ex_,
       [this, conn, alive = alive_]() -> awaitable<void> {
         co_await conn->mux->wait_closed();
         if (!*alive) co_return;
+        // With the RTT and age: what a soak's timeline needs to tell a probe
+        // that failed (timeout) from a reset or an orderly close.
+        const std::chrono::duration<double> age = steady_clock::now() - conn->opened;
+        const auto rtt = conn->mux->rtt();
+        spdlog::debug("connection to {} via {} ({}) closed after {:.1f} s (rtt {} ms): {}",
+                      conn->remote_peer.to_string(), conn->remote_addr.to_string(),
+                      conn->transport(), age.count(), rtt ? rtt->count() : -1,
+                      conn->mux->close_reason().message());
         auto it = conns_.find(conn->remote_peer);
         if (it != conns_.end()) {
           std::erase(it->second, conn);
@@ -451,12 +467,16 @@ awaitable<result<connection_ptr>> host::connect(const peer_id& peer) {
   std::vector<multiaddr> quic_addrs, tcp_addrs, relayed_addrs;
   for (auto& a : addrs)
     (a.is_relayed() ? relayed_addrs : is_quic_addr(a) ? quic_addrs : tcp_addrs).push_back(a);
+  const bool has_direct = !quic_addrs.empty() || !tcp_addrs.empty();
   auto direct = race_direct(peer, std::move(quic_addrs), std::move(tcp_addrs));
-  result<connection_ptr> last = co_await std::move(direct);
-  for (const auto& a : relayed_addrs) {
-    if (last) break;
-    last = co_await dial_addr(a, peer, dial_options{});
-    if (!last) spdlog::debug("dial {} failed: {}", a.to_string(), last.error().message());
+  result<connection_ptr> last = make_error_code(errc::dial_failed);
+  if (relayed_addrs.empty()) {
+    last = co_await std::move(direct);
+  } else if (!has_direct) {
+    last = co_await dial_each(peer, std::move(relayed_addrs));
+  } else {
+    auto relayed = dial_each(peer, std::move(relayed_addrs));
+    last = co_await race_dials(std::move(direct), std::move(relayed), relay_delay);
   }
   registration.finish(last);
   co_return last;
@@ -474,14 +494,23 @@ awaitable<result<connection_ptr>> host::dial_each(peer_id peer, std::vector<mult
 
 // Happy eyeballs (RFC 8305 in spirit): QUIC starts at once, TCP after
 // happy_eyeballs_delay or as soon as every QUIC address failed; the first
-// connection wins and the other attempt is cancelled. A side that fails
-// waits for the other, so the race only ends early with a success.
+// connection wins and the other attempt is cancelled.
 awaitable<result<connection_ptr>> host::race_direct(peer_id peer, std::vector<multiaddr> quic_addrs,
                                                     std::vector<multiaddr> tcp_addrs) {
   if (quic_addrs.empty() || tcp_addrs.empty()) {
     quic_addrs.insert(quic_addrs.end(), tcp_addrs.begin(), tcp_addrs.end());
     co_return co_await dial_each(peer, std::move(quic_addrs));
   }
+  auto over_quic = dial_each(peer, std::move(quic_addrs));
+  auto over_tcp = dial_each(std::move(peer), std::move(tcp_addrs));
+  co_return co_await race_dials(std::move(over_quic), std::move(over_tcp), happy_eyeballs_delay);
+}
+
+// A side that fails waits for the other, so the race only ends early with a
+// success; when both fail, the error of the one that failed last is returned.
+awaitable<result<connection_ptr>> host::race_dials(awaitable<result<connection_ptr>> first,
+                                                   awaitable<result<connection_ptr>> second,
+                                                   steady_clock::duration delay) {
   using namespace asio::experimental::awaitable_operators;
   struct race {
     explicit race(asio::any_io_executor ex) : changed(ex) {}
@@ -489,15 +518,13 @@ awaitable<result<connection_ptr>> host::race_direct(peer_id peer, std::vector<mu
     int failed = 0;
   };
   auto state = std::make_shared<race>(ex_);
-  auto attempt = [](host* self, peer_id p, std::vector<multiaddr> list,
-                    steady_clock::duration delay,
+  auto attempt = [](awaitable<result<connection_ptr>> op, steady_clock::duration wait,
                     std::shared_ptr<race> st) -> awaitable<result<connection_ptr>> {
-    if (delay > steady_clock::duration::zero()) {
-      asio::steady_timer t(co_await asio::this_coro::executor, delay);
+    if (wait > steady_clock::duration::zero()) {
+      asio::steady_timer t(co_await asio::this_coro::executor, wait);
       co_await (t.async_wait(use_nothrow) || st->changed.wait());
     }
-    auto tried = self->dial_each(std::move(p), std::move(list));
-    auto r = co_await std::move(tried);
+    auto r = co_await std::move(op);
     if (r) co_return r;
     ++st->failed;
     st->changed.notify();
@@ -507,9 +534,9 @@ awaitable<result<connection_ptr>> host::race_direct(peer_id peer, std::vector<mu
     if (st->failed < 2) co_await st->changed.wait();
     co_return r;
   };
-  auto first = attempt(this, peer, std::move(quic_addrs), steady_clock::duration::zero(), state);
-  auto second = attempt(this, peer, std::move(tcp_addrs), happy_eyeballs_delay, state);
-  auto winner = co_await (std::move(first) || std::move(second));
+  auto a = attempt(std::move(first), steady_clock::duration::zero(), state);
+  auto b = attempt(std::move(second), delay, state);
+  auto winner = co_await (std::move(a) || std::move(b));
   co_return winner.index() == 0 ? std::get<0>(std::move(winner)) : std::get<1>(std::move(winner));
 }
 

@@ -132,8 +132,9 @@ class host {
   // Returns an open connection to `peer`, dialing its known addresses if
   // needed. A direct connection is preferred over a relayed one; of the
   // direct addresses QUIC ones are dialed first and TCP ones 250 ms later
-  // (happy eyeballs), the first connection winning. A call for
-  // a peer that another connect() is dialing waits for that dial.
+  // (happy eyeballs), relayed ones 1 s after the direct ones (or as soon as
+  // they all failed), the first connection winning. A call for a peer that
+  // another connect() is dialing waits for that dial.
   awaitable<result<connection_ptr>> connect(const peer_id& peer);
   // Dials a multiaddr (with /p2p/ for authentication; without it any peer is
   // accepted) and returns the connection, reusing an existing one.
@@ -252,6 +253,11 @@ class host {
   awaitable<result<connection_ptr>> dial_each(peer_id peer, std::vector<multiaddr> addrs);
   awaitable<result<connection_ptr>> race_direct(peer_id peer, std::vector<multiaddr> quic_addrs,
                                                 std::vector<multiaddr> tcp_addrs);
+  // Runs `first` at once and `second` after `delay` (at once when `first`
+  // failed before); the first connection wins and the other is cancelled.
+  awaitable<result<connection_ptr>> race_dials(awaitable<result<connection_ptr>> first,
+                                               awaitable<result<connection_ptr>> second,
+                                               steady_clock::duration delay);
   // Checks the authenticated peer against the per-peer limit and registers
   // the connection; closes it on refusal.
   result<connection_ptr> admit_quic(const std::shared_ptr<quic_connection>& c, direction dir);

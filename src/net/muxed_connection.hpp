@@ -106,6 +106,12 @@ class muxed_connection {
   // nothing arrives soon: for callers about to rely on a connection that may
   // have died silently.
   virtual void check_alive() = 0;
+  // Pings the peer at least this often (default 15 s), also when nothing
+  // else flows. For a connection that must stay reachable through a NAT
+  // that may lose its mapping (a home node's connection to its relay): the
+  // peer's packets are dropped there until we send, so the interval bounds
+  // how long an idle node stays unreachable. Zero or less is ignored.
+  virtual void set_keepalive_interval(steady_clock::duration d) = 0;
   virtual const connection_resources_ptr& resources() const = 0;
   virtual asio::any_io_executor get_executor() = 0;
   // "yamux" or "quic": what status and logs show as the transport's muxer.

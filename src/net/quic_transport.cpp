@@ -106,6 +106,19 @@ constexpr std::size_t max_flush = 64;
 constexpr auto probe_after_quiet = std::chrono::seconds(1);
 constexpr auto min_probe_timeout = std::chrono::seconds(3);
 constexpr auto max_probe_timeout = std::chrono::seconds(15);
+// A connection that received something after use and then nothing for this
+// long is probed once even if we send nothing (checked every
+// quiet_check_interval), as yamux_connection does: the probe heals a NAT
+// mapping flushed on our side (the peer's packets are dropped there until
+// we send) and fails a dead path within quiet_probe_after + the probe
+// timeout instead of at the idle timeout. The probe is a PING, no stream,
+// so the peer does not count it as use and two idle peers do not keep
+// probing each other.
+// 1 s and 0.5 s, as for Yamux: the peer's loss recovery (QUIC's probe
+// timeout, like TCP's retransmission timer) backs off exponentially, so a
+// mapping healed sooner is used by an earlier retransmission.
+constexpr auto quiet_probe_after = std::chrono::seconds(1);
+constexpr auto quiet_check_interval = std::chrono::milliseconds(500);
 
 quic::address to_address(const udp::endpoint& ep) {
   return quic::address::from(ep.data(), static_cast<socklen_t>(ep.size()));
@@ -235,7 +248,9 @@ quic_connection::quic_connection(std::shared_ptr<quic_endpoint> ep,
       state_changed_(ep_->get_executor()),
       datagram_arrived_(ep_->get_executor()),
       datagram_room_(ep_->get_executor()),
-      timer_(ep_->get_executor()) {}
+      timer_(ep_->get_executor()),
+      quiet_timer_(ep_->get_executor()),
+      probe_timer_(ep_->get_executor()) {}
 
 quic_connection::~quic_connection() {
   for (const auto& cid : core_->local_cids()) ep_->remove_route(cid);
@@ -260,6 +275,24 @@ void quic_connection::start(inbound_handler on_inbound) {
   started_ = true;
   auto pending = std::move(pending_inbound_);
   for (auto& s : pending) on_inbound_(std::move(s));
+  if (!closed_) asio::co_spawn(get_executor(), quiet_loop(shared_from_this()), asio::detached);
+}
+
+awaitable<void> quic_connection::quiet_loop(std::shared_ptr<quic_connection> self) {
+  // last_activity_ (streams, datagrams; not PINGs or ACKs) when the last
+  // quiet probe went out: one probe per spell of use, so an idle connection
+  // costs one PING, not one every quiet_probe_after.
+  auto quiet_probed = steady_clock::time_point{};
+  while (!closed_) {
+    quiet_timer_.expires_after(quiet_check_interval);
+    co_await quiet_timer_.async_wait(use_nothrow);
+    if (closed_) break;
+    const auto now = steady_clock::now();
+    if (now - last_received_ >= quiet_probe_after && last_activity_ != quiet_probed) {
+      quiet_probed = last_activity_;
+      check_alive();
+    }
+  }
 }
 
 result<stream_ptr> quic_connection::open_stream() {
@@ -337,15 +370,13 @@ awaitable<void> quic_connection::wait_closed() {
 }
 
 void quic_connection::check_alive() {
-  if (closed_ || !core_->handshake_done()) return;
-  // 1. something the peer must acknowledge: a stream opened and reset at
-  //    once (RESET_STREAM + STOP_SENDING; ngtcp2 0.12 has no PING call)
+  if (closed_ || probing_ || !core_->handshake_done()) return;
+  // 1. a PING (quic::connection::ping): the peer must acknowledge it, and
+  //    it is no stream, so the peer does not see it as use
   // 2. any datagram from the peer within the timeout proves the path
   // 3. otherwise the connection fails with errc::timeout, as a broken path
-  auto id = core_->open_stream();
-  if (!id) return;  // no stream credit: the peer is busy, and alive enough
-  core_->reset(*id, 0);
-  core_->release(*id);
+  probing_ = true;
+  core_->ping();
   const auto sent = steady_clock::now();
   flush_soon();
   const auto r = rtt();
@@ -355,12 +386,19 @@ void quic_connection::check_alive() {
   asio::co_spawn(
       get_executor(),
       [self = shared_from_this(), sent, limit]() -> awaitable<void> {
-        asio::steady_timer t(self->get_executor(), limit);
-        co_await t.async_wait(use_nothrow);
+        self->probe_timer_.expires_after(limit);
+        co_await self->probe_timer_.async_wait(use_nothrow);
+        self->probing_ = false;
         if (!self->closed_ && self->last_received_ <= sent)
           self->abort(make_error_code(errc::timeout));
       },
       asio::detached);
+}
+
+void quic_connection::set_keepalive_interval(steady_clock::duration d) {
+  if (d <= steady_clock::duration::zero() || closed_) return;
+  core_->set_keep_alive(d);
+  flush_soon();  // re-arms the timer for the new keep-alive deadline
 }
 
 awaitable<result<void>> quic_connection::handshake() {
@@ -503,6 +541,8 @@ void quic_connection::on_closed(error_code why) {
   pending.clear();
   for (const auto& cid : core_->local_cids()) ep_->remove_route(cid);
   timer_.cancel();
+  quiet_timer_.cancel();
+  probe_timer_.cancel();
   state_changed_.notify();
   datagram_arrived_.notify();
   datagram_room_.notify();

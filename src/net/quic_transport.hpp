@@ -68,6 +68,8 @@ class quic_connection final : public muxed_connection,
   steady_clock::time_point last_activity() const override { return last_activity_; }
   steady_clock::time_point last_received() const override { return last_received_; }
   void check_alive() override;
+  // QUIC's keep-alive (a PING after this long without sending).
+  void set_keepalive_interval(steady_clock::duration d) override;
   const connection_resources_ptr& resources() const override { return res_; }
   asio::any_io_executor get_executor() override;
   std::string_view kind() const override { return "quic"; }
@@ -93,6 +95,8 @@ class quic_connection final : public muxed_connection,
   void dispatch();
   void on_closed(error_code why);
   awaitable<void> timer_loop(std::shared_ptr<quic_connection> self);
+  // Probes a connection that fell silent after use (see quiet_probe_after).
+  awaitable<void> quiet_loop(std::shared_ptr<quic_connection> self);
   void release(std::int64_t id);
 
   // datagram_channel
@@ -115,12 +119,15 @@ class quic_connection final : public muxed_connection,
   bool closed_ = false;
   bool flush_posted_ = false;
   bool timer_running_ = false;
+  bool probing_ = false;  // a check_alive() waits for its answer
   error_code close_reason_;
   std::vector<quic::event> events_;  // dispatch()'s, kept for its memory
   signal state_changed_;  // handshake done, closed
   signal datagram_arrived_;  // a datagram waits in the core, or closed
   signal datagram_room_;     // datagrams left (the send queue may have room), or closed
   asio::steady_timer timer_;
+  asio::steady_timer quiet_timer_;  // quiet_loop's
+  asio::steady_timer probe_timer_;  // check_alive()'s deadline
   steady_clock::time_point armed_ = steady_clock::time_point::max();
   steady_clock::time_point last_activity_ = steady_clock::now();
   steady_clock::time_point last_received_ = steady_clock::now();

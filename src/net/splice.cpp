@@ -9,7 +9,9 @@ namespace peerup::net {
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
                                     std::uint64_t max_bytes, std::size_t max_buffer,
                                     const std::function<void(std::size_t)>* on_copied,
-                                    std::span<const std::shared_ptr<rate_limiter>> rates) {
+                                    std::span<const std::shared_ptr<rate_limiter>> rates,
+                                    copy_stop* stop) {
+  using namespace asio::experimental::awaitable_operators;
   std::size_t size = std::min(initial_copy_buffer, max_buffer);
   // Not a vector: growth must not zero-fill or copy, the contents are dead.
   auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
@@ -27,9 +29,17 @@ awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uin
         if (wait <= steady_clock::duration::zero()) break;
         if (!pause) pause.emplace(co_await asio::this_coro::executor);
         pause->expires_after(wait);
-        co_await pause->async_wait(use_nothrow);
+        if (stop) {
+          // The signal keeps no wake-up: a stop() before this wait is seen
+          // by the check, one during it by the wait (same executor).
+          if (stop->stopped) co_return make_error_code(errc::stream_reset);
+          co_await (pause->async_wait(use_nothrow) || stop->wake.wait());
+        } else {
+          co_await pause->async_wait(use_nothrow);
+        }
         const auto slept = steady_clock::now() - now;
         for (const auto& r : rates) r->add_throttled(slept);
+        if (stop && stop->stopped) co_return make_error_code(errc::stream_reset);
       }
       for (const auto& r : rates) want = std::min(want, r->chunk());
     }
@@ -60,18 +70,20 @@ namespace {
 
 awaitable<void> copy_one_way(byte_stream& from, byte_stream& to, const splice_limits& limits,
                              std::uint64_t& copied, error_code& first_error, byte_stream& a,
-                             byte_stream& b) {
+                             byte_stream& b, copy_stop& stop) {
   const bool a_to_b = &from == &a;
   std::function<void(std::size_t)> meter;
   if (limits.on_copied) meter = [&limits, a_to_b](std::size_t n) { limits.on_copied(a_to_b, n); };
   const auto& rates = a_to_b ? limits.rate_a_to_b : limits.rate_b_to_a;
   auto r = co_await copy_stream(from, to, copied, limits.max_bytes_per_direction,
-                                limits.buffer_size, &meter, rates);
+                                limits.buffer_size, &meter, rates, &stop);
   if (r) co_return;
   if (!first_error) first_error = r.error();
-  // Resetting both wakes the other direction, which is blocked in a read.
+  // Resetting both wakes the other direction, which is blocked in a read or
+  // a write; stop() wakes it from a sleep on a rate limit.
   a.reset();
   b.reset();
+  stop.stop();
 }
 
 }  // namespace
@@ -79,8 +91,9 @@ awaitable<void> copy_one_way(byte_stream& from, byte_stream& to, const splice_li
 awaitable<splice_result> splice(byte_stream& a, byte_stream& b, splice_limits limits) {
   using namespace asio::experimental::awaitable_operators;
   splice_result res;
-  auto both = copy_one_way(a, b, limits, res.a_to_b, res.error, a, b) &&
-              copy_one_way(b, a, limits, res.b_to_a, res.error, a, b);
+  copy_stop stop(co_await asio::this_coro::executor);
+  auto both = copy_one_way(a, b, limits, res.a_to_b, res.error, a, b, stop) &&
+              copy_one_way(b, a, limits, res.b_to_a, res.error, a, b, stop);
   if (limits.max_duration == steady_clock::duration::zero()) {
     co_await std::move(both);
   } else {
@@ -90,6 +103,7 @@ awaitable<splice_result> splice(byte_stream& a, byte_stream& b, splice_limits li
       if (!res.error) res.error = make_error_code(errc::timeout);
       a.reset();
       b.reset();
+      stop.stop();
     }
   }
   co_return res;

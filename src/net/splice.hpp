@@ -11,6 +11,7 @@
 
 #include "common/rate_limiter.hpp"
 #include "net/byte_stream.hpp"
+#include "net/signal.hpp"
 
 namespace peerup::net {
 
@@ -42,6 +43,22 @@ struct splice_result {
   error_code error;  // first failure; empty when both sides ended cleanly
 };
 
+// Ends a limited copy's sleep early. splice() hands one to both directions:
+// when one fails it resets both streams, which wakes the other direction's
+// pending read or write at once, but not a sleep on a rate limit (up to the
+// bucket's debt, longer when many streams share a slow bucket). stop() wakes
+// that sleep too, and the copy returns errc::stream_reset.
+// Contract: used on the streams' executor only.
+struct copy_stop {
+  explicit copy_stop(asio::any_io_executor ex) : wake(std::move(ex)) {}
+  void stop() {
+    stopped = true;
+    wake.notify();
+  }
+  signal wake;
+  bool stopped = false;
+};
+
 // Copies `from` into `to` until `from` ends, then half-closes `to`
 // (close_write), so EOF travels end to end. Stops with errc::resource_limit
 // after `max_bytes` (0: unlimited). `copied` counts bytes written so far, also
@@ -54,16 +71,20 @@ struct splice_result {
 // `rates` (see splice_limits): waited on before each read, charged after
 // each write; the time slept is added to each bucket's throttled(). No byte is
 // copied twice for it: the read is only made smaller.
+// `stop` (optional): its stop() ends such a sleep at once (errc::stream_reset);
+// it must outlive the copy.
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
                                     std::uint64_t max_bytes = 0,
                                     std::size_t max_buffer = default_max_copy_buffer,
                                     const std::function<void(std::size_t)>* on_copied = nullptr,
-                                    std::span<const std::shared_ptr<rate_limiter>> rates = {});
+                                    std::span<const std::shared_ptr<rate_limiter>> rates = {},
+                                    copy_stop* stop = nullptr);
 
 // 1. copy a->b and b->a concurrently (two copy_stream joined with &&)
 // 2. EOF on one side becomes close_write on the other (half-close)
 // 3. an error, a data limit or the duration limit resets both streams, which
-//    also ends the other direction's pending read
+//    also ends the other direction's pending read, and stops its sleep on a
+//    rate limit (copy_stop)
 // Contract: runs on the streams' executor; both streams must outlive it.
 awaitable<splice_result> splice(byte_stream& a, byte_stream& b, splice_limits limits = {});
 

@@ -34,8 +34,13 @@ constexpr auto probe_after_quiet = std::chrono::seconds(1);
 // we send, and a side that only answers would otherwise stay black-holed
 // until the next keepalive (up to 15 s; the soak's conntrack -F showed it).
 // It also fails a dead path in quiet_probe_after + the probe timeout.
-constexpr auto quiet_probe_after = std::chrono::seconds(2);
-constexpr auto quiet_check_interval = std::chrono::seconds(1);
+// 1 s and 0.5 s: the peer's TCP retransmits what our NAT dropped 0.2, 0.6,
+// 1.4, 3.0, 6.2 s after sending it (exponential backoff), so a mapping
+// healed within 1.5 s is used by the 3.0 s retransmission at the latest;
+// one healed after 3 s (2 s and 1 s, as first written) often waited for
+// the 6.2 s one (the soak's flushes recovered in up to 6.2 s).
+constexpr auto quiet_probe_after = std::chrono::seconds(1);
+constexpr auto quiet_check_interval = std::chrono::milliseconds(500);
 // The probe's answer may queue behind up to output_high_water of the peer's
 // output: allow a few RTTs on top of a floor that slow links need.
 constexpr auto min_probe_timeout = std::chrono::seconds(3);
@@ -261,6 +266,8 @@ yamux_connection::yamux_connection(stream_ptr secure, bool is_client, yamux::con
       borrowed_done_(secure_->get_executor()),
       closed_signal_(secure_->get_executor()),
       keepalive_timer_(secure_->get_executor()),
+      keepalive_interval_(keepalive_interval),
+      next_ping_(steady_clock::now() + keepalive_interval_),
       probe_timer_(secure_->get_executor()) {}
 
 yamux_connection::~yamux_connection() = default;
@@ -476,8 +483,13 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
   }
 }
 
+void yamux_connection::set_keepalive_interval(steady_clock::duration d) {
+  if (d <= steady_clock::duration::zero()) return;
+  keepalive_interval_ = d;
+  next_ping_ = std::min(next_ping_, steady_clock::now() + d);
+}
+
 awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connection> self) {
-  auto next_ping = steady_clock::now() + keepalive_interval;
   // last_activity_ (stream traffic, not pings) when the last quiet probe
   // went out: one probe per spell of use, so an idle connection costs one
   // extra ping, not one every quiet_probe_after (the pong is no activity).
@@ -485,12 +497,12 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
   while (!closed_) {
     keepalive_timer_.expires_after(std::min<steady_clock::duration>(
         quiet_check_interval, std::max<steady_clock::duration>(
-                                  next_ping - steady_clock::now(), steady_clock::duration(1))));
+                                  next_ping_ - steady_clock::now(), steady_clock::duration(1))));
     co_await keepalive_timer_.async_wait(use_nothrow);
     if (closed_ || closing_) break;
     const auto now = steady_clock::now();
-    if (now >= next_ping) {
-      next_ping = now + keepalive_interval;
+    if (now >= next_ping_) {
+      next_ping_ = now + keepalive_interval_;
       if (++unanswered_pings_ > max_unanswered_pings) {
         fail(make_error_code(errc::timeout));
         break;

@@ -57,6 +57,7 @@ class yamux_connection final : public muxed_connection,
   // timeout. For callers about to rely on a connection that may have died
   // silently (see expect_reply).
   void check_alive() override;
+  void set_keepalive_interval(steady_clock::duration d) override;
   const connection_resources_ptr& resources() const override { return res_; }
   asio::any_io_executor get_executor() override { return secure_->get_executor(); }
   std::string_view kind() const override { return "yamux"; }
@@ -110,6 +111,8 @@ class yamux_connection final : public muxed_connection,
   steady_clock::time_point last_activity_ = steady_clock::now();
   std::vector<yamux::event> events_;
   asio::steady_timer keepalive_timer_;
+  steady_clock::duration keepalive_interval_;
+  steady_clock::time_point next_ping_;  // keepalive_loop's next keepalive ping
   int unanswered_pings_ = 0;
   steady_clock::time_point last_received_ = steady_clock::now();
   asio::steady_timer probe_timer_;

@@ -520,6 +520,13 @@ net::awaitable<void> kad_node::refresh_loop(std::chrono::seconds interval) {
       if (!*alive || !running_) co_return;
       spdlog::debug("kad: published our peer record on {} servers", n);
     }
+    // publish_soon() while we were busy above (a reservation that completed
+    // during the walk or the publish) cancelled no wait: its cancel() is
+    // lost, and sleeping now would keep the record without the new
+    // addresses for a whole interval (e2e two_relays, relays: auto: the
+    // record never showed the circuit). Go round again instead; bounded,
+    // the flag is set only by publish_soon() and the bootstrap above.
+    if (publish_pending_ && self_addrs_) continue;
     timer_->expires_after(interval - (net::steady_clock::now() - *last_bootstrap));
     co_await timer_->async_wait(net::use_nothrow);
   }

@@ -13,6 +13,12 @@ constexpr auto max_backoff = std::chrono::seconds(60);
 constexpr auto refresh_margin = std::chrono::seconds(60);
 constexpr auto max_refresh_interval = std::chrono::minutes(10);
 constexpr auto min_refresh_interval = std::chrono::seconds(5);
+// Keepalive of the connection to a relay (others: 15 s). Circuits arrive on
+// it, but a NAT that lost our mapping (a reboot; the soak's conntrack -F)
+// drops the relay's packets until we send, and an idle node sends only its
+// keepalive: this bounds how long it stays unreachable. Cost: one Yamux
+// ping (or QUIC PING) and its answer per relay every 5 s.
+constexpr auto relay_keepalive = std::chrono::seconds(5);
 }  // namespace
 
 std::string_view to_string(relay_slot::state s) {
@@ -102,6 +108,7 @@ net::awaitable<void> reservation_keeper::keep(std::size_t index) {
     if (!*alive) co_return;
     std::string error;
     if (conn) {
+      (*conn)->mux->set_keepalive_interval(relay_keepalive);
       auto reserve_op = reserve(host_, *conn);
       auto r = co_await net::with_timeout(std::move(reserve_op), reserve_timeout);
       if (!*alive) co_return;

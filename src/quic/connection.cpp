@@ -216,6 +216,9 @@ struct connection::impl {
   error_code verify_error;
   bool done_handshake = false;
   bool closed = false;
+  // ping() asked for an ack-eliciting packet that has not left yet; the
+  // keep-alive timeout is 1 ns meanwhile (see ping()).
+  bool ping_wanted = false;
   error_code reason;
   std::uint64_t dropped = 0;
   bytes token;  // the client's Retry token, once validated
@@ -682,7 +685,18 @@ struct connection::impl {
 
   void after_create() {
     ngtcp2_conn_set_tls_native_handle(conn, session);
-    if (cfg.keep_alive.count() > 0) ngtcp2_conn_set_keep_alive_timeout(conn, ns_of(cfg.keep_alive));
+    restore_keep_alive();
+  }
+
+  void restore_keep_alive() {
+    ngtcp2_conn_set_keep_alive_timeout(
+        conn, cfg.keep_alive.count() > 0 ? ns_of(cfg.keep_alive) : ngtcp2_duration{0});
+  }
+
+  std::uint64_t bytes_in_flight() const {
+    ngtcp2_conn_stat st;
+    ngtcp2_conn_get_conn_stat(conn, &st);
+    return st.bytes_in_flight;
   }
 
   stream_state* find(stream_id id) {
@@ -1058,12 +1072,19 @@ std::size_t connection::write_packets(packet_batch& out, time_point now,
   };
   while (written < max_datagrams) {
     std::uint8_t* buf = out.room(cap);
+    // Only ack-eliciting packets count in flight (ACK-only ones do not):
+    // one that left answers a pending ping().
+    const std::uint64_t in_flight = p.ping_wanted ? p.bytes_in_flight() : 0;
     const auto n = p.write_one(buf, cap, ps, ts, deferred);
     if (n < 0) {
       p.fail(static_cast<int>(n));
       break;
     }
     if (n == 0) break;
+    if (p.ping_wanted && p.bytes_in_flight() > in_flight) {
+      p.ping_wanted = false;
+      p.restore_keep_alive();
+    }
     if (ps.path.remote.addrlen != to.len ||
         std::memcmp(ps.path.remote.addr, &to.storage, to.len) != 0)
       to = address::from(ps.path.remote.addr, ps.path.remote.addrlen);
@@ -1080,6 +1101,27 @@ std::size_t connection::write_packets(packet_batch& out, time_point now,
   for (auto& d : p.pending) out.append(d.data, d.to);
   p.pending.clear();
   return written;
+}
+
+void connection::ping() {
+  auto& p = *impl_;
+  if (p.closed || !p.done_handshake) return;
+  // ngtcp2 0.12 has no call that queues a PING. Its keep-alive writes one
+  // into a packet that would otherwise carry nothing ack-eliciting, once
+  // the keep-alive timeout has passed since the last packet sent or
+  // received. A 1 ns timeout makes that true at the next write; the
+  // configured one is restored as soon as an ack-eliciting packet left
+  // (write_packets). A write that only had ACKs to send moves the
+  // keep-alive's base to now, so expiry() becomes now + 1 ns and the
+  // caller's timer writes the PING a moment later.
+  p.ping_wanted = true;
+  ngtcp2_conn_set_keep_alive_timeout(p.conn, 1);
+}
+
+void connection::set_keep_alive(std::chrono::nanoseconds d) {
+  auto& p = *impl_;
+  p.cfg.keep_alive = std::max(d, std::chrono::nanoseconds::zero());
+  if (!p.closed && !p.ping_wanted) p.restore_keep_alive();  // else once the PING left
 }
 
 std::vector<event> connection::take_events() { return std::exchange(impl_->events, {}); }

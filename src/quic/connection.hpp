@@ -320,6 +320,16 @@ class connection {
   bool take_datagram(bytes& into);
   datagram_stats datagram_counters() const;
 
+  // Liveness probe: the next write_packets() sends an ack-eliciting packet
+  // (a PING frame when there is nothing else), so the peer answers with an
+  // ACK within its ack delay. Unlike a stream, a PING is no application
+  // activity on either side: two idle peers that probe a quiet connection
+  // do not make each other probe again. No-op before the handshake is done
+  // and after close.
+  void ping();
+  // Replaces config::keep_alive for this connection (zero: off).
+  void set_keep_alive(std::chrono::nanoseconds d);
+
   // Orderly close (CONNECTION_CLOSE, application error 0).
   void close();
   bool is_closed() const;

@@ -158,6 +158,37 @@ TEST_F(relay_setup, connect_to_a_peer_without_reservation_fails_with_no_reservat
   });
 }
 
+// A peer whose announced direct address takes our TCP connect but never
+// answers (a NAT address without a mapping, a LAN address of another
+// network: the dial or handshake timeout, 10 s) is reached through its relay
+// 1 s after the direct dial started, not after that timeout.
+TEST_F(relay_setup, a_hanging_direct_address_does_not_hold_up_the_relayed_one) {
+  auto client = make_client(true);
+  // Listens but never accepts: the kernel completes the TCP handshake, and
+  // nothing ever answers multistream.
+  asio::ip::tcp::acceptor hole(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto hole_addr = *multiaddr::parse("/ip4/127.0.0.1/tcp/" +
+                                           std::to_string(hole.local_endpoint().port()) + "/p2p/" +
+                                           home.id().to_string());
+  net::steady_clock::duration took{};
+  bool relayed = false;
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        EXPECT_TRUE(co_await home_reserved());
+        client->peers().add_addrs(home.id(), {hole_addr, circuit_to_home()});
+        const auto start = net::steady_clock::now();
+        auto conn = co_await client->connect(home.id());
+        took = net::steady_clock::now() - start;
+        EXPECT_TRUE(conn) << conn.error().message();
+        if (conn) relayed = (*conn)->relayed;
+      },
+      30s);
+  EXPECT_TRUE(relayed);
+  EXPECT_GE(took, 900ms);  // the direct address had its head start
+  EXPECT_LT(took, 5s);     // not the 10 s handshake timeout
+}
+
 TEST_F(relay_setup, home_reserves_again_after_the_relay_restarts) {
   auto client = make_client(true);
   run_async(

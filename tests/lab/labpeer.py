@@ -59,14 +59,20 @@ class Node:
 class PeerupLab:
     """relay + home daemon + http service + phone proxy in topology `t`."""
 
-    def __init__(self, peerup, topo, work, quic=False):
+    def __init__(self, peerup, topo, work, quic=False, log_level=None, http_backlog=None):
         """quic: every node listens on TCP and QUIC (UDP) port 4001 and home and
         phone reach the relay over QUIC, so their observed addresses (what a
-        hole punch offers) are UDP mappings and DCUtR punches over QUIC."""
+        hole punch offers) are UDP mappings and DCUtR punches over QUIC.
+        log_level: passed as --log-level to the relay and home's daemon (the
+        soak's timeline wants debug: connection closes and their reasons).
+        http_backlog: the listen backlog of home's web server (default: python's
+        http.server, 5)."""
         if not peerup or not os.access(peerup, os.X_OK):
             raise LabError(f"no peerup binary at {peerup!r} (pass --peerup or PEERUP_BINARY)")
         self.peerup, self.t, self.work = peerup, topo, work
         self.quic = quic
+        self.log_args = ["--log-level", log_level] if log_level else []
+        self.http_backlog = http_backlog
         self.relay_proc = self.home_proc = self.proxy_proc = None
         self.proxy_port = None
         self.blob_sha = None
@@ -76,11 +82,15 @@ class PeerupLab:
 
     # -- start-up -----------------------------------------------------------
 
-    def start_all(self, extra_services=None, proxy=True):
+    def start_all(self, extra_services=None, proxy=True, clients=()):
+        """clients: names of more client nodes (each its own identity, in
+        self.clients[name]), authorized at the relay and at home like phone."""
         self.start_relay()
         self.home = Node(self.peerup, self.p("home"))
         self.phone = Node(self.peerup, self.p("phone"))
-        for n, comment in ((self.home, "home"), (self.phone, "phone")):
+        self.clients = {name: Node(self.peerup, self.p(name)) for name in clients}
+        for n, comment in ((self.home, "home"), (self.phone, "phone"),
+                           *((c, name) for name, c in self.clients.items())):
             labnet.run([self.peerup, "relay", "authorize", n.id, "--comment", comment, "--dir",
                         self.p("relay")])
         self.start_http()
@@ -96,7 +106,8 @@ class PeerupLab:
                 [self.peerup, "keygen", "--key", self.p("relay/identity.key")]).stdout.strip()
         self.relay_proc = self.t.spawn(
             "relay", [self.peerup, "relay", "serve", "--dir", self.p("relay"),
-                      *[x for a in self.listen_addrs(labnet.RELAY_PORT) for x in ("--listen", a)]],
+                      *[x for a in self.listen_addrs(labnet.RELAY_PORT) for x in ("--listen", a)],
+                      *self.log_args],
             stdout=self.p("relay.out"), stderr=self.p("relay.log"))
         wait_for(lambda: "/p2p/" in _read(self.p("relay.out")), 10, "the relay to print its addrs")
         transport = f"udp/{labnet.RELAY_PORT}/quic-v1" if self.quic else f"tcp/{labnet.RELAY_PORT}"
@@ -121,8 +132,21 @@ class PeerupLab:
         self.blob_sha = hashlib.sha256(blob).hexdigest()
         with open(os.path.join(www, "blob"), "wb") as f:
             f.write(blob)
-        self.t.spawn("home", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                              "--directory", www, str(HTTP_PORT)], stderr=self.p("http.txt"))
+        if self.http_backlog:
+            # python -m http.server listens with a backlog of 5: a burst of
+            # connects (fetches queued behind a stalled path, released at
+            # once) overflows it and some are reset. The soak wants a service
+            # that takes its 50 clients at once, as a real one would.
+            code = ("import functools, http.server, sys\n"
+                    "class S(http.server.ThreadingHTTPServer):\n"
+                    f"    request_queue_size = {int(self.http_backlog)}\n"
+                    "h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n"
+                    "S(('127.0.0.1', int(sys.argv[2])), h).serve_forever()\n")
+            argv = [sys.executable, "-c", code, www, str(HTTP_PORT)]
+        else:
+            argv = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", www,
+                    str(HTTP_PORT)]
+        self.t.spawn("home", argv, stderr=self.p("http.txt"))
 
     def start_home(self, extra_services=None, authorize_phone=True):
         services = {"web": f"127.0.0.1:{HTTP_PORT}", **(extra_services or {})}
@@ -130,7 +154,10 @@ class PeerupLab:
                                relays=[self.relay_addr], services=services)
         if authorize_phone:
             labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
-        self.home_proc = self.t.spawn("home", self.home.cmd("daemon"), stdout=self.p("home.out"),
+        for name, c in getattr(self, "clients", {}).items():
+            labnet.run(self.home.cmd("auth", "add", c.id, "--comment", name))
+        self.home_proc = self.t.spawn("home", self.home.cmd("daemon", *self.log_args),
+                                      stdout=self.p("home.out"),
                                       stderr=self.p("home.log"))
         wait_for(lambda: "reserved on relay" in _read(self.p("home.log")), 20,
                  "home to reserve a slot on the relay")

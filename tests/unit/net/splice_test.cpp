@@ -164,5 +164,90 @@ TEST_F(spliced, a_shared_rate_limit_holds_the_sum_of_two_splices) {
   EXPECT_GT(bucket->throttled(), std::chrono::milliseconds(500));
 }
 
+// A copy that sleeps on a rate limit wakes when the other direction fails:
+// the bucket owes 20 s (shared with streams that used it up), the service
+// side resets, and the splice ends at once instead of after the sleep.
+TEST_F(spliced, a_reset_ends_a_sleep_on_the_rate_limit_at_once) {
+  auto bucket = std::make_shared<rate_limiter>(rate_limiter::min_rate);
+  bucket->charge(steady_clock::now(), 20 * rate_limiter::min_rate);
+  std::optional<splice_result> stats;
+  steady_clock::duration took{};
+  result<std::size_t> client_read = std::size_t{1};
+  test::run_async(
+      io,
+      [&]() -> awaitable<void> {
+        auto [left_outer, left_inner] = co_await socket_pair();
+        auto [right_inner, right_outer] = co_await socket_pair();
+        tcp_stream a(std::move(left_inner)), b(std::move(right_inner));
+        tcp_stream client(std::move(left_outer)), server(std::move(right_outer));
+        splice_limits limits;
+        limits.rate_a_to_b.push_back(bucket);
+        auto run_splice = [&]() -> awaitable<void> { stats = co_await splice(a, b, limits); };
+        asio::co_spawn(io, run_splice(), asio::detached);
+        const auto up = test::random_bytes(100);
+        const byte_span up_span(up);
+        (void)co_await client.write(up_span);  // waits in a's socket: a->b sleeps first
+        asio::steady_timer t(io, std::chrono::milliseconds(200));
+        co_await t.async_wait(use_nothrow);
+        const auto reset_at = steady_clock::now();
+        server.reset();  // RST: the service died while the upload sleeps
+        std::array<std::uint8_t, 16> buf{};
+        client_read = co_await client.read_some(buf);
+        for (int i = 0; i < 250 && !stats; ++i) {
+          asio::steady_timer poll(io, std::chrono::milliseconds(20));
+          co_await poll.async_wait(use_nothrow);
+        }
+        took = steady_clock::now() - reset_at;
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(stats) << "the splice still sleeps on its rate limit";
+  EXPECT_TRUE(stats->error);
+  EXPECT_EQ(stats->a_to_b, 0u);
+  EXPECT_TRUE(!client_read || *client_read == 0);
+  // Without the stop signal: the 20 s debt.
+  EXPECT_LT(took, std::chrono::seconds(2));
+}
+
+// The same stop, for a copy driven on its own: stop() during the sleep
+// returns stream_reset at once, and a stop() before the sleep is not lost.
+TEST_F(spliced, copy_stop_ends_a_limited_copy_before_and_during_its_sleep) {
+  for (const bool before : {false, true}) {
+    auto bucket = std::make_shared<rate_limiter>(rate_limiter::min_rate);
+    bucket->charge(steady_clock::now(), 20 * rate_limiter::min_rate);
+    std::optional<result<void>> copied;
+    steady_clock::duration took{};
+    test::run_async(
+        io,
+        [&]() -> awaitable<void> {
+          auto [x_outer, x_inner] = co_await socket_pair();
+          auto [y_inner, y_outer] = co_await socket_pair();
+          tcp_stream from(std::move(x_inner)), to(std::move(y_inner));
+          copy_stop stop(io.get_executor());
+          if (before) stop.stop();
+          std::uint64_t n = 0;
+          const std::vector<std::shared_ptr<rate_limiter>> rates{bucket};
+          const auto start = steady_clock::now();
+          auto run_copy = [&]() -> awaitable<void> {
+            copied = co_await copy_stream(from, to, n, 0, default_max_copy_buffer, nullptr, rates,
+                                          &stop);
+          };
+          asio::co_spawn(io, run_copy(), asio::detached);
+          asio::steady_timer t(io, std::chrono::milliseconds(100));
+          co_await t.async_wait(use_nothrow);
+          stop.stop();
+          for (int i = 0; i < 250 && !copied; ++i) {
+            asio::steady_timer poll(io, std::chrono::milliseconds(20));
+            co_await poll.async_wait(use_nothrow);
+          }
+          took = steady_clock::now() - start;
+        },
+        std::chrono::seconds(30));
+    ASSERT_TRUE(copied) << (before ? "stopped before" : "stopped during") << " the sleep";
+    ASSERT_FALSE(*copied);
+    EXPECT_EQ(copied->error(), make_error_code(errc::stream_reset));
+    EXPECT_LT(took, std::chrono::seconds(2));
+  }
+}
+
 }  // namespace
 }  // namespace peerup::net

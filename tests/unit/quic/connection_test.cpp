@@ -87,6 +87,7 @@ struct link {
   std::deque<in_flight> wire;
   connection::gate server_gate;
   std::size_t datagrams = 0;
+  std::size_t to_client = 0;  // of datagrams, those delivered to the client
   // Set: the listener answers Initials without a token with a Retry.
   std::optional<retry_secret> retry;
   std::size_t retries = 0;
@@ -111,6 +112,7 @@ struct link {
 
   void deliver(in_flight f) {
     ++datagrams;
+    if (!f.to_server) ++to_client;
     if (f.to_server) {
       if (!server.conn) {
         ASSERT_TRUE(connection::accepts_initial(f.d.data));
@@ -136,6 +138,30 @@ struct link {
     }
   }
 
+  // The next thing due: a datagram arriving or a connection's timer.
+  time_point next_due() const {
+    time_point next = time_point::max();
+    if (!wire.empty()) next = wire.front().at;
+    for (const node* n : {&client, &server})
+      if (n->conn && !n->conn->is_closed()) next = std::min(next, n->conn->expiry());
+    return next;
+  }
+
+  // Moves the clock to `next` (never back) and runs what is due by then.
+  void advance(time_point next) {
+    if (next > now) now = next;
+    while (!wire.empty() && wire.front().at <= now) {
+      auto f = std::move(wire.front());
+      wire.pop_front();
+      deliver(std::move(f));
+    }
+    for (node* n : {&client, &server})
+      if (n->conn && !n->conn->is_closed() && n->conn->expiry() <= now) {
+        n->conn->on_expiry(now);
+        n->drain_events();
+      }
+  }
+
   // Runs the link until `until` (fake time) or until nothing is left to do.
   template <class Pred>
   bool run_until(Pred done, std::chrono::milliseconds limit = 60000ms) {
@@ -144,24 +170,28 @@ struct link {
       collect(client, true);
       collect(server, false);
       if (done()) return true;
-      time_point next = time_point::max();
-      if (!wire.empty()) next = wire.front().at;
-      if (client.conn && !client.conn->is_closed()) next = std::min(next, client.conn->expiry());
-      if (server.conn && !server.conn->is_closed()) next = std::min(next, server.conn->expiry());
+      const time_point next = next_due();
       if (next == time_point::max()) return done();
-      if (next > now) now = next;
-      while (!wire.empty() && wire.front().at <= now) {
-        auto f = std::move(wire.front());
-        wire.pop_front();
-        deliver(std::move(f));
-      }
-      for (node* n : {&client, &server})
-        if (n->conn && !n->conn->is_closed() && n->conn->expiry() <= now) {
-          n->conn->on_expiry(now);
-          n->drain_events();
-        }
+      advance(next);
     }
     return done();
+  }
+
+  // Runs the link for `d` of fake time: what falls due in it happens, and
+  // the clock stops at its end (run_until jumps to the next deadline, which
+  // may be an idle timeout far beyond).
+  void run_for(std::chrono::milliseconds d) {
+    const auto end = now + d;
+    for (int guard = 0; guard < 2'000'000; ++guard) {
+      collect(client, true);
+      collect(server, false);
+      const time_point next = next_due();
+      if (next >= end) {
+        now = end;
+        return;
+      }
+      advance(next);
+    }
   }
 
   bool handshake() {
@@ -348,6 +378,55 @@ TEST(QuicConnection, keep_alive_holds_an_idle_connection_open) {
   l.run_until([&] { return l.now >= end || l.client.conn->is_closed(); }, 11000ms);
   EXPECT_FALSE(l.client.conn->is_closed());
   EXPECT_FALSE(l.server.conn->is_closed());
+}
+
+// The liveness probe of net::quic_connection: one ack-eliciting packet the
+// peer ACKs, no stream on either side, and the keep-alive setting (here off)
+// back in force afterwards, so no further packet goes out.
+TEST(QuicConnection, ping_sends_one_packet_the_peer_acknowledges_and_opens_no_stream) {
+  link l;
+  l.client_cfg.keep_alive = 0s;
+  l.server_cfg.keep_alive = 0s;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  l.run_for(2000ms);  // everything settled
+  const auto sent = l.datagrams, answered = l.to_client;
+  l.client.conn->ping();
+  l.run_for(1000ms);
+  EXPECT_EQ(l.datagrams - sent, 2u) << "the PING and the ACK";
+  EXPECT_EQ(l.to_client - answered, 1u) << "the server's ACK";
+  EXPECT_EQ(l.server.count(event_type::stream_opened), 0u);
+  EXPECT_EQ(l.client.count(event_type::stream_opened), 0u);
+  const auto after = l.datagrams;
+  l.run_for(5000ms);
+  EXPECT_EQ(l.datagrams, after) << "keep-alive is off again: nothing more";
+  EXPECT_FALSE(l.client.conn->is_closed());
+}
+
+// A ping() while an ACK is due: a packet with only the ACK is no probe (the
+// peer does not answer it), so the PING still follows.
+TEST(QuicConnection, ping_with_an_ack_due_still_elicits_an_answer) {
+  link l;
+  l.client_cfg.keep_alive = 0s;
+  l.server_cfg.keep_alive = 0s;
+  l.dial();
+  ASSERT_TRUE(l.handshake());
+  auto id = l.client.conn->open_stream();
+  ASSERT_TRUE(id);
+  const bytes some = random_bytes(100);
+  ASSERT_TRUE(l.client.conn->write(*id, some));
+  ASSERT_TRUE(l.run_until([&] { return l.server.rx[*id].size() == some.size(); }));
+  l.run_for(2000ms);
+  // The server's data arrives; the client's ACK for it waits (ack delay).
+  ASSERT_TRUE(l.server.conn->write(*id, some));
+  ASSERT_TRUE(l.run_until([&] { return l.client.rx[*id].size() == some.size(); }));
+  const auto answered = l.to_client;
+  l.client.conn->ping();
+  l.run_for(1000ms);
+  EXPECT_GE(l.to_client - answered, 1u) << "the server never acknowledged a probe";
+  const auto after = l.datagrams;
+  l.run_for(5000ms);
+  EXPECT_EQ(l.datagrams, after);
 }
 
 TEST(QuicConnection, dialer_refuses_a_peer_other_than_the_one_dialed) {
