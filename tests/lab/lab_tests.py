@@ -377,6 +377,14 @@ def _check_punch_counted(lab):
         hp = lab.holepunch(lab.status()) or {}
     log(f"holepunch status: {hp}")
     check(hp.get("successes", 0) >= 1, f"holepunch should count a success: {hp}")
+    # The same counters on home's /metrics (issue 16: hole-punch attempts and outcomes).
+    m = lab.metrics()
+    attempts = m.get("peerup_holepunch_attempts_total", 0)
+    successes = m.get('peerup_holepunch_outcomes_total{outcome="success"}', 0)
+    log(f"/metrics: holepunch attempts {attempts:.0f}, successes {successes:.0f}")
+    check(attempts >= 1 and successes >= 1,
+          f"/metrics should count the hole punch: attempts {attempts}, successes {successes}; "
+          f"{ {k: v for k, v in m.items() if 'holepunch' in k} }")
 
 
 def _direct(ctx, home_nat, phone_nat):
