@@ -244,7 +244,8 @@ awaitable<result<connection_ptr>> host::upgrade(raw_connection raw, std::optiona
   if (res->evicted()) co_return make_error_code(errc::resource_limit);
   // Named locals, not temporaries: g++ 12 destroys class temporaries inside a
   // co_await expression twice (upgrade_params holds a shared_ptr).
-  const upgrade_params p{cfg_.identity, cfg_.gater, cfg_.yamux_cfg, res};
+  if (!noise_static_) noise_static_ = make_noise_static(cfg_.identity);
+  const upgrade_params p{noise_static_, cfg_.gater, cfg_.yamux_cfg, res};
   auto op = dir == direction::inbound ? upgrade_inbound(std::move(raw), p)
                                       : upgrade_outbound(std::move(raw), p, std::move(expected));
   auto conn = co_await bounded_upgrade(std::move(op), cfg_.limits.handshake_timeout, *evicted);
