@@ -236,10 +236,12 @@ awaitable<result<connection_ptr>> host::upgrade(raw_connection raw, std::optiona
   // unfinished (resource_manager.hpp): the signal ends it at once.
   auto evicted = std::make_shared<signal>(ex_);
   res->on_evict([this, alive_weak = std::weak_ptr<bool>(alive_),
-                 sig = std::weak_ptr<signal>(evicted), who = remote.to_string()](resource_limit l) {
+                 sig = std::weak_ptr<signal>(evicted), who = remote](resource_limit l) {
     if (auto s = sig.lock()) s->notify();
+    // Formatted here, not up front: evictions are rare, connections are not.
     if (alive_weak.lock())
-      log_refusal(*resources_, l, "the unfinished handshake of " + who + " (for a newer one)");
+      log_refusal(*resources_, l,
+                  "the unfinished handshake of " + who.to_string() + " (for a newer one)");
   });
   if (res->evicted()) co_return make_error_code(errc::resource_limit);
   // Named locals, not temporaries: g++ 12 destroys class temporaries inside a
