@@ -27,6 +27,8 @@ Every process is stopped at the end. Prints one JSON line per row as well.
 import argparse, json, os, re, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "lab"))
+from labpeer import _read as read  # noqa: E402  (a file's text, "" when missing)
 from proxy import BannerServer, Procs, cold_first_byte_ms, iperf3_to, size, wait_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,14 +50,6 @@ def wait_for(pred, limit, what):
             return v
         time.sleep(0.1)
     raise RuntimeError(f"timed out after {limit} s waiting for {what}")
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 class Bench:

@@ -40,18 +40,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 import labnet  # noqa: E402
 import labpeer  # noqa: E402
 from labnet import Topology, log  # noqa: E402
+from labpeer import _read as read  # noqa: E402  (a file's text, "" when missing)
 
 DEFAULT_PAIRINGS = ["cone/cone", "cgnat/cone", "cone/symmetric", "symmetric/cone",
                     "symmetric/symmetric", "none/symmetric"]
 IPERF_PORT = 5201
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 def phone_connected(lab):

@@ -24,7 +24,10 @@ prints:
 - fetches that failed outside the flush windows (5 s after a flush, 20 s
   after the relay restart): must be zero;
 - recovery after each flush: time from the flush to the first success of each
-  proxy.
+  proxy;
+- the relay restart: when home reserved again, and per proxy the failures in
+  the restart window and when it worked again (seconds after the new relay
+  was up).
 
 Every process logs at --log-level (debug by default: connections opened and
 closed, with the reason, RTT and age). At the end the logs go to <out> and
@@ -324,6 +327,22 @@ def report(out, samples, fetches, flushes, restart_at, a, events=()):
             after = [f for f in fetches if f[1] == name and f[0] >= fl and f[2]]
             rec.append(f"{name} {after[0][0] - fl:.2f} s" if after else f"{name} never")
         print(f"flush at {fl:6.1f} s: recovered {', '.join(rec)}")
+    if restart_at is not None:
+        # Restart recovery: home's next reservation, and per proxy the first
+        # success that started after the restart window's last failure.
+        rec = []
+        reserved = [e[0] for e in events if e[1] == "home" and e[0] >= restart_at and
+                    "reserved on relay" in e[3]]
+        rec.append(f"home re-reserved {reserved[0] - restart_at:.2f} s after" if reserved
+                   else "home never re-reserved")
+        for name in ("relayed", "direct"):
+            mine = [f for f in fetches if f[1] == name and f[0] >= restart_at - 10]
+            bad = [f[0] for f in mine if not f[2] and f[0] < restart_at + RESTART_WINDOW_S]
+            since = max(bad + [restart_at])
+            good = [f[0] for f in mine if f[2] and f[0] >= since]
+            rec.append(f"{name}: {len(bad)} failed, working {good[0] - restart_at:.2f} s after"
+                       if good else f"{name}: {len(bad)} failed, never working again")
+        print(f"relay restart at {restart_at:.1f} s: {'; '.join(rec)}")
     print(f"CSV: {out}/samples.csv, {out}/fetches.csv; {out}/timeline.txt; logs {out}/*.log.gz")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -17,6 +17,12 @@ path, one after the other:
   nebula     nebula 1.6 (Debian package), a as the lighthouse: 10.252.0.1/2
   wireguard  wireguard-go + wg (Debian packages wireguard-go, wireguard-tools):
              10.253.0.1/2. It has no relay: skipped with --path relayed.
+  floor      bench/tun_floor (built with the bench targets): one thread per
+             side moving each packet TUN <-> UDP with one read and one send,
+             no crypto: the least any user-space tunnel adds to the raw path
+             on this machine (10.254.0.1/2; relayed: a plain UDP forwarder in r
+             in between, `tun_floor relay`). Not in the default
+             --only: ask for it (--only raw,floor,peerup,nebula).
 For each: iperf3 TCP b -> a (best of --runs, --seconds each), ping RTT (--pings
 lone echoes 10 ms apart; min, median and mean; overhead = tunnel median - raw
 median, the same for min), and the UDP
@@ -54,6 +60,7 @@ R_IP = {"a": "10.251.1.2", "b": "10.251.2.2"}  # r's address on each side's link
 NEBULA_NET = ("10.252.0.1", "10.252.0.2")
 NEBULA_RELAY = "10.252.0.3"  # r's Nebula address (lighthouse and relay)
 WG_NET = ("10.253.0.1", "10.253.0.2")
+FLOOR_NET = ("10.254.0.1", "10.254.0.2")
 IPERF_PORT = 5201
 
 
@@ -353,6 +360,26 @@ def start_wireguard(lab, args):
     return WG_NET[0], procs
 
 
+def start_floor(lab, args):
+    binary = os.path.join(args.build, "bench", "tun_floor")
+    if not os.access(binary, os.X_OK):
+        return None, f"{binary} not built (cmake --build {args.build} --target tun_floor)"
+    procs = {}
+    peer_of = {"a": lab.ip["b"], "b": lab.ip["a"]}
+    if lab.relayed:
+        # The relayed floor: a plain UDP forwarder in r, between a and b.
+        procs["r"] = lab.spawn("r", [binary, "relay", "51830", lab.ip["a"], lab.ip["b"]],
+                               "floor-r")
+        wait_for(lambda: "tun_floor relay" in read(procs["r"].log_path), 10, "floor relay in r")
+        peer_of = {"a": R_IP["a"], "b": R_IP["b"]}
+    for side, ip in (("a", FLOOR_NET[0]), ("b", FLOOR_NET[1])):
+        procs[side] = lab.spawn(side, [binary, "pbfloor", f"{ip}/24", "51830", peer_of[side],
+                                       "51830"], f"floor-{side}")
+        wait_for(lambda: lab.run(side, ["ip", "link", "show", "pbfloor"], check=False)
+                 .returncode == 0, 10, f"pbfloor in {side}")
+    return FLOOR_NET[0], procs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -375,6 +402,7 @@ def main():
         sys.exit("iperf3 not found (apt-get install iperf3)")
     results = {}
     systems = {"peerup": start_peerup, "nebula": start_nebula, "wireguard": start_wireguard,
+               "floor": start_floor,
                "baseline": lambda lab, a: start_peerup(lab, a, a.baseline)}
     only = args.only.split(",")
     if args.baseline and "baseline" not in only:

@@ -285,15 +285,18 @@ awaitable<result<connection_ptr>> host::upgrade(raw_connection raw, std::optiona
   // unfinished (resource_manager.hpp): the signal ends it at once.
   auto evicted = std::make_shared<signal>(ex_);
   res->on_evict([this, alive_weak = std::weak_ptr<bool>(alive_),
-                 sig = std::weak_ptr<signal>(evicted), who = remote.to_string()](resource_limit l) {
+                 sig = std::weak_ptr<signal>(evicted), who = remote](resource_limit l) {
     if (auto s = sig.lock()) s->notify();
+    // Formatted here, not up front: evictions are rare, connections are not.
     if (alive_weak.lock())
-      log_refusal(*resources_, l, "the unfinished handshake of " + who + " (for a newer one)");
+      log_refusal(*resources_, l,
+                  "the unfinished handshake of " + who.to_string() + " (for a newer one)");
   });
   if (res->evicted()) co_return make_error_code(errc::resource_limit);
   // Named locals, not temporaries: g++ 12 destroys class temporaries inside a
   // co_await expression twice (upgrade_params holds a shared_ptr).
-  const upgrade_params p{cfg_.identity, cfg_.gater, cfg_.yamux_cfg, res};
+  if (!noise_static_) noise_static_ = make_noise_static(cfg_.identity);
+  const upgrade_params p{noise_static_, cfg_.gater, cfg_.yamux_cfg, res};
   auto op = dir == direction::inbound ? upgrade_inbound(std::move(raw), p)
                                       : upgrade_outbound(std::move(raw), p, std::move(expected));
   auto conn = co_await bounded_upgrade(std::move(op), cfg_.limits.handshake_timeout, *evicted);

@@ -284,6 +284,9 @@ class host {
   asio::any_io_executor ex_;
   host_config cfg_;
   peer_id id_;
+  // The Noise static key and signed payload of all our handshakes, made at
+  // the first one (upgrader.hpp make_noise_static).
+  std::shared_ptr<const noise::local_static> noise_static_;
   peer_store peers_;
   std::list<tcp_listener> listeners_;
   quic::tls_context_ptr quic_tls_;

@@ -298,13 +298,11 @@ awaitable<result<void>> noise_stream::write_parts(std::span<const byte_span> par
   co_return result<void>{};
 }
 
-awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inner,
-                                                                 const private_key& identity,
-                                                                 std::optional<peer_id> expected,
-                                                                 std::vector<std::string> muxers) {
+awaitable<result<secured_channel>> negotiate_and_secure_outbound(
+    stream_ptr inner, std::shared_ptr<const noise::local_static> local,
+    std::optional<peer_id> expected) {
   multistream::dialer negotiation(std::vector<std::string>{std::string(noise::protocol_id)});
-  noise::handshake hs(noise::handshake::role::initiator, identity, std::move(expected),
-                      std::move(muxers));
+  noise::handshake hs(noise::handshake::role::initiator, std::move(local), std::move(expected));
   auto first = hs.write_message();
   if (!first) co_return first.error();
   bytes flight = negotiation.take_output();
@@ -318,9 +316,9 @@ awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inne
   co_return co_await run_handshake(std::move(inner), std::move(hs));
 }
 
-awaitable<result<secured_channel>> secure_inbound(stream_ptr inner, const private_key& identity,
-                                                  std::vector<std::string> muxers) {
-  noise::handshake hs(noise::handshake::role::responder, identity, std::nullopt, std::move(muxers));
+awaitable<result<secured_channel>> secure_inbound(stream_ptr inner,
+                                                  std::shared_ptr<const noise::local_static> local) {
+  noise::handshake hs(noise::handshake::role::responder, std::move(local), std::nullopt);
   co_return co_await run_handshake(std::move(inner), std::move(hs));
 }
 

@@ -82,14 +82,15 @@ struct secured_channel {
 // 3. read message 2, write message 3.
 // Contract: takes ownership of `inner`; on failure the stream is reset and
 // dropped. The caller bounds the duration with with_timeout.
-awaitable<result<secured_channel>> negotiate_and_secure_outbound(stream_ptr inner,
-                                                                 const private_key& identity,
-                                                                 std::optional<peer_id> expected,
-                                                                 std::vector<std::string> muxers);
+// `local` is the host's static key and signed payload (its muxers included),
+// shared by all its handshakes.
+awaitable<result<secured_channel>> negotiate_and_secure_outbound(
+    stream_ptr inner, std::shared_ptr<const noise::local_static> local,
+    std::optional<peer_id> expected);
 
 // Runs the Noise XX handshake as responder over `inner`, which must already
 // have negotiated "/noise" with multistream-select. Contract as above.
-awaitable<result<secured_channel>> secure_inbound(stream_ptr inner, const private_key& identity,
-                                                  std::vector<std::string> muxers);
+awaitable<result<secured_channel>> secure_inbound(stream_ptr inner,
+                                                  std::shared_ptr<const noise::local_static> local);
 
 }  // namespace peerup::net

@@ -53,10 +53,14 @@ awaitable<result<connection_ptr>> finish(secured_channel sc, raw_connection& raw
 
 }  // namespace
 
+std::shared_ptr<const noise::local_static> make_noise_static(const private_key& identity) {
+  return noise::local_static::make(identity, our_muxers());
+}
+
 awaitable<result<connection_ptr>> upgrade_outbound(raw_connection raw, const upgrade_params& p,
                                                    std::optional<peer_id> expected) {
-  auto sc = co_await negotiate_and_secure_outbound(std::move(raw.stream), p.identity,
-                                                   std::move(expected), our_muxers());
+  auto sc = co_await negotiate_and_secure_outbound(std::move(raw.stream), p.noise_static,
+                                                   std::move(expected));
   if (!sc) co_return sc.error();
   co_return co_await finish(std::move(*sc), raw, p, direction::outbound);
 }
@@ -68,7 +72,7 @@ awaitable<result<connection_ptr>> upgrade_inbound(raw_connection raw, const upgr
     raw.stream->reset();
     co_return security.error();
   }
-  auto sc = co_await secure_inbound(std::move(raw.stream), p.identity, our_muxers());
+  auto sc = co_await secure_inbound(std::move(raw.stream), p.noise_static);
   if (!sc) co_return sc.error();
   co_return co_await finish(std::move(*sc), raw, p, direction::inbound);
 }

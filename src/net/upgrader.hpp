@@ -5,19 +5,25 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "crypto/keys.hpp"
 #include "net/connection.hpp"
 #include "net/yamux_connection.hpp"
+#include "wire/noise_handshake.hpp"
 
 namespace peerup::net {
 
 // Called once the remote peer is authenticated, before any stream exists.
 using connection_gater = std::function<bool(const peer_id& remote, const multiaddr& remote_addr)>;
 
+// The host's Noise static key and signed handshake payload, advertising our
+// muxers (yamux): made once per host (wire/noise_handshake.hpp local_static).
+std::shared_ptr<const noise::local_static> make_noise_static(const private_key& identity);
+
 struct upgrade_params {
-  const private_key& identity;
+  std::shared_ptr<const noise::local_static> noise_static;  // from make_noise_static
   const connection_gater& gater;
   yamux::config yamux_cfg;
   // Charged with the connection's buffers and streams; null: not accounted.

@@ -25,7 +25,7 @@ identify_service::identify_service(net::host& h) : host_(h) {
         host_.get_executor(),
         [this, conn]() -> net::awaitable<void> {
           auto r = co_await exchange(conn);
-          if (!r)
+          if (!r && spdlog::should_log(spdlog::level::debug))
             spdlog::debug("identify {} failed: {}", conn->remote_peer.to_string(),
                           r.error().message());
         },

@@ -520,6 +520,13 @@ net::awaitable<void> kad_node::refresh_loop(std::chrono::seconds interval) {
       if (!*alive || !running_) co_return;
       spdlog::debug("kad: published our peer record on {} servers", n);
     }
+    // publish_soon() while we were busy above (a reservation that completed
+    // during the walk or the publish) cancelled no wait: its cancel() is
+    // lost, and sleeping now would keep the record without the new
+    // addresses for a whole interval (e2e two_relays, relays: auto: the
+    // record never showed the circuit). Go round again instead; bounded,
+    // the flag is set only by publish_soon() and the bootstrap above.
+    if (publish_pending_ && self_addrs_) continue;
     timer_->expires_after(interval - (net::steady_clock::now() - *last_bootstrap));
     co_await timer_->async_wait(net::use_nothrow);
   }
@@ -591,6 +598,7 @@ net::awaitable<std::optional<bytes>> kad_node::get_value(bytes key, std::size_t 
     targets.erase(targets.begin() + static_cast<std::ptrdiff_t>(cfg_.routing.k), targets.end());
   if (!targets.empty()) {
     std::vector<dht::lookup_peer> to;
+    to.reserve(targets.size());
     for (const auto& t : targets) to.push_back({t, host_.peers().addrs(t)});
     net::asio::co_spawn(host_.get_executor(),
                         send_corrections(std::move(to), key, *best), net::asio::detached);

@@ -19,7 +19,30 @@ x25519_keypair fresh_static_key() {
   return x25519_keypair::generate();
 }
 
+bytes signed_payload(const private_key& identity, const key32& static_public,
+                     std::vector<std::string> muxers) {
+  handshake_payload p;
+  p.identity_key = identity.get_public_key().to_protobuf();
+  p.identity_sig = identity.sign(static_key_signing_input(static_public));
+  p.stream_muxers = std::move(muxers);
+  return encode_payload(p);
+}
+
 }  // namespace
+
+std::shared_ptr<const local_static> local_static::make(const private_key& identity,
+                                                       std::vector<std::string> muxers) {
+  auto out = std::make_shared<local_static>();
+  out->key = fresh_static_key();
+  out->payload = signed_payload(identity, out->key.public_key, std::move(muxers));
+  return out;
+}
+
+handshake::handshake(role r, std::shared_ptr<const local_static> local,
+                     std::optional<peer_id> expected_remote)
+    : xx_(to_xx(r), {}, local->key, std::nullopt),
+      expected_remote_(std::move(expected_remote)),
+      shared_(std::move(local)) {}
 
 handshake::handshake(role r, const private_key& identity, std::optional<peer_id> expected_remote,
                      std::vector<std::string> local_muxers)
@@ -38,18 +61,15 @@ handshake::handshake(role r, const private_key& identity, std::optional<peer_id>
     : xx_(to_xx(r), {}, static_key, std::move(ephemeral)),
       expected_remote_(std::move(expected_remote)) {
   // Signing now means the handshake holds no reference to the identity key.
-  handshake_payload p;
-  p.identity_key = identity.get_public_key().to_protobuf();
-  p.identity_sig = identity.sign(static_key_signing_input(static_key.public_key));
-  p.stream_muxers = std::move(local_muxers);
-  local_payload_ = encode_payload(p);
+  own_payload_ = signed_payload(identity, static_key.public_key, std::move(local_muxers));
 }
 
 result<bytes> handshake::write_message() {
   if (failed_ || !xx_.is_my_turn()) return errc::noise_out_of_order;
   // Message 1 is sent before any key exists, so it carries no payload: the
   // spec puts the identity only in messages that are encrypted.
-  const byte_span payload = xx_.step() == 0 ? byte_span{} : byte_span{local_payload_};
+  const bytes& local_payload = shared_ ? shared_->payload : own_payload_;
+  const byte_span payload = xx_.step() == 0 ? byte_span{} : byte_span{local_payload};
   bytes out;
   if (auto r = xx_.write_message(payload, out); !r) {
     failed_ = true;

@@ -18,6 +18,7 @@
 // own identity in step 3. Any error leaves the handshake failed for good.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,25 @@ struct fixed_keys {
   key32 ephemeral_secret{};
 };
 
+// One host's Noise static key with the signed payload that authenticates
+// it, made once and shared by all of the host's handshakes. The spec allows
+// it (noise/README.md, Static Key Authentication: "a single static keypair
+// may be generated when noise-libp2p is initialized and used for all
+// sessions"); rust-libp2p does the same, go-libp2p makes one per session.
+// It saves one X25519 base multiplication and one identity signature per
+// handshake. Forward secrecy is unchanged: every session still mixes a fresh
+// ephemeral key (ee, and es/se with the peer's fresh ephemeral).
+// SECURITY: the secret lives in memory only (the spec says never on disk) and
+// is wiped when the last handshake using it is gone.
+struct local_static {
+  x25519_keypair key;
+  bytes payload;  // NoiseHandshakePayload: identity key, its signature of key, muxers
+
+  // `muxers` are advertised in the payload (NoiseExtensions), in our order.
+  static std::shared_ptr<const local_static> make(const private_key& identity,
+                                                  std::vector<std::string> muxers);
+};
+
 class handshake {
  public:
   enum class role { initiator, responder };
@@ -56,6 +76,9 @@ class handshake {
             std::vector<std::string> local_muxers = {});
   handshake(role r, const private_key& identity, std::optional<peer_id> expected_remote,
             std::vector<std::string> local_muxers, const fixed_keys& keys);
+  // With the host's long-lived static key and payload (no signature made here).
+  handshake(role r, std::shared_ptr<const local_static> local,
+            std::optional<peer_id> expected_remote);
 
   // The next outgoing handshake message, without the 2-byte length prefix.
   // Errors: noise_out_of_order (not our turn, complete or failed), too_large.
@@ -83,7 +106,9 @@ class handshake {
 
   xx_state xx_;
   std::optional<peer_id> expected_remote_;
-  bytes local_payload_;
+  // Either our own payload (per-session static key) or the shared one.
+  bytes own_payload_;
+  std::shared_ptr<const local_static> shared_;
   std::optional<public_key> remote_key_;
   std::optional<peer_id> remote_peer_;
   std::vector<std::string> remote_muxers_;

@@ -364,5 +364,57 @@ TEST_F(dht_network, a_saved_routing_table_lets_a_restarted_node_look_up_without_
   EXPECT_EQ(addrs.front(), nodes[3]->host.listen_addrs().front());
 }
 
+
+// Addresses that change while the refresh loop is busy (our reservation
+// completed during its bootstrap walk or its publish) are published at once:
+// publish_soon() then finds no sleep to cut short, and the loop used to
+// sleep a whole interval on the record without the circuit (e2e two_relays,
+// relays: auto: the laptop never saw home's circuit).
+TEST_F(dht_network, addresses_that_change_during_a_publish_are_published_at_once) {
+  const auto direct = *multiaddr::parse("/ip4/192.0.2.1/tcp/4001");
+  const auto circuit = *multiaddr::parse(
+      "/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/"
+      "p2p-circuit");
+  std::optional<wire::peer_record> got;
+  int reads = 0;
+  bool reserved = false;  // outlives the loop's use of the callback
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await build(6);
+        auto& owner = *nodes[4];
+        owner.kad.set_self_addrs([&] {
+          ++reads;
+          if (!reserved) {
+            // 1. the first publish reads the direct address only; while it
+            //    walks, the reservation completes (posted: it runs between
+            //    the walk's steps, not inside this call).
+            asio::post(io, [&] {
+              reserved = true;
+              owner.kad.publish_soon();
+            });
+            return std::vector<multiaddr>{direct};
+          }
+          return std::vector<multiaddr>{direct, circuit};
+        });
+        // 2. an interval far beyond the test: only publish_soon() can
+        //    publish the second record in time.
+        owner.kad.start(std::chrono::seconds(3600));
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        // Bounded: 50 lookups, 200 ms apart.
+        for (int i = 0; i < 50; ++i) {
+          got = co_await nodes[5]->kad.find_peer_record(owner.host.id());
+          if (got && got->addrs.size() == 2) break;
+          t.expires_after(200ms);
+          co_await t.async_wait(net::use_nothrow);
+        }
+        owner.kad.stop();
+      },
+      300s);
+  EXPECT_GE(reads, 2);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->addrs, (std::vector<multiaddr>{direct, circuit}));
+}
+
 }  // namespace
 }  // namespace peerup::test

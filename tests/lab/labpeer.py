@@ -38,7 +38,7 @@ class Node:
         self.id = m.group(0)
         self.config = os.path.join(path, "config.yaml")
 
-    def write_config(self, listen, relays, services=None, names=None):
+    def write_config(self, listen, relays, services=None, names=None, extra=""):
         lines = ["identity_key: identity.key", "authorized_keys: authorized_keys"]
         lines.append("listen:" + ("" if listen else " []"))
         lines += [f"  - {a}" for a in listen]
@@ -50,10 +50,13 @@ class Node:
         lines.append("names:" + ("" if names else " {}"))
         lines += [f"  {k}: {v}" for k, v in (names or {}).items()]
         with open(self.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("\n".join(lines) + "\n" + extra)
 
     def cmd(self, *args):
         return [self.peerup, "--config", self.config, *map(str, args)]
+
+
+HOME_METRICS_PORT = 9464
 
 
 class PeerupLab:
@@ -150,8 +153,10 @@ class PeerupLab:
 
     def start_home(self, extra_services=None, authorize_phone=True):
         services = {"web": f"127.0.0.1:{HTTP_PORT}", **(extra_services or {})}
+        # /metrics on loopback in home's namespace (metrics(): the hole-punch counters).
         self.home.write_config(listen=self.listen_addrs(labnet.HOME_PORT),
-                               relays=[self.relay_addr], services=services)
+                               relays=[self.relay_addr], services=services,
+                               extra=f"metrics: 127.0.0.1:{HOME_METRICS_PORT}\n")
         if authorize_phone:
             labnet.run(self.home.cmd("auth", "add", self.phone.id, "--comment", "phone"))
         for name, c in getattr(self, "clients", {}).items():
@@ -211,6 +216,21 @@ class PeerupLab:
         return self.relay_proc is not None and self.relay_proc.poll() is None
 
     # -- observing -------------------------------------------------------------
+
+    def metrics(self):
+        """home's /metrics as {sample name with labels: value}, {} when it does not answer."""
+        cp = self.t.run("home", ["curl", "-sS", "--max-time", "5",
+                                 f"http://127.0.0.1:{HOME_METRICS_PORT}/metrics"],
+                        check=False, timeout=10)
+        out = {}
+        for line in cp.stdout.splitlines() if cp.returncode == 0 else []:
+            if line and not line.startswith("#") and " " in line:
+                name, _, value = line.rpartition(" ")
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass
+        return out
 
     def status(self):
         """home's `peerup status --json`, or None when it is not available."""

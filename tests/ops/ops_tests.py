@@ -517,7 +517,9 @@ def metrics(ctx):
     mport = free_port()
     web = web_server(ctx)
     home = ctx.home("home")
-    home.write_config(services={"web": f"127.0.0.1:{web}"}, extra=f"metrics: 127.0.0.1:{mport}\n")
+    # Two connections per IP: the laptop's proxy and one more (the refusal check below).
+    home.write_config(services={"web": f"127.0.0.1:{web}"},
+                      extra=f"metrics: 127.0.0.1:{mport}\nlimits:\n  max_connections_per_ip: 2\n")
     home.start()
     check(any(line == f"metrics 127.0.0.1:{mport}" for line in home.proc.out),
           "the daemon did not print its metrics address")
@@ -556,6 +558,22 @@ def metrics(ctx):
     check(pb >= 4 << 20, f"per-peer bytes out for the laptop: {pb}")
     check(metric(after, "peerup_resource_refusals_total", limit="max_connections") == 0,
           "unexpected resource refusals")
+    # The refusal counter moves: raw TCP connections that never finish a
+    # handshake fill home's per-IP allowance, and each new one evicts the
+    # oldest unfinished one (a refusal of max_connections_per_ip).
+    import re
+    hport = int(re.search(r"/tcp/(\d+)", home.addrs[0]).group(1))
+    raw = []
+    try:
+        for _ in range(3):
+            raw.append(socket.create_connection(("127.0.0.1", hport), timeout=5))
+            time.sleep(0.2)
+        wait_for(lambda: metric(scrape(mport), "peerup_resource_refusals_total",
+                                limit="max_connections_per_ip") >= 1,
+                 10, "a max_connections_per_ip refusal to be counted")
+    finally:
+        for c in raw:
+            c.close()
     for name in ("peerup_holepunch_attempts_total", "peerup_name_relay_queries_total",
                  "peerup_streams", "peerup_relayed_connections"):
         check(any(k[0] == name for k in after), f"{name} missing")

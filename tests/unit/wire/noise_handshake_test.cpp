@@ -270,5 +270,59 @@ TEST(noise_handshake, fixed_keys_make_the_handshake_deterministic) {
   EXPECT_EQ(transcripts[0][0], bytes(e.public_key.begin(), e.public_key.end()));
 }
 
+TEST(noise_handshake, a_shared_static_key_serves_many_sessions_with_distinct_keys) {
+  const auto alice = key_from_byte(1), bob = key_from_byte(2);
+  // Bob's host makes its static key and signed payload once (as the relay does).
+  const auto bob_static = local_static::make(bob, {"/yamux/1.0.0"});
+  auto decoded = decode_payload(bob_static->payload);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->identity_key, bob.get_public_key().to_protobuf());
+  EXPECT_TRUE(bob.get_public_key().verify(static_key_signing_input(bob_static->key.public_key),
+                                          decoded->identity_sig));
+  std::vector<handshake_result> at_alice, at_bob;
+  std::vector<bytes> second_messages;
+  for (int session = 0; session < 2; ++session) {
+    handshake init(role::initiator, alice, bob.to_peer_id(), {"/yamux/1.0.0"});
+    handshake resp(role::responder, bob_static, std::nullopt);
+    ASSERT_TRUE(run(init, resp, [&](int i, bytes& msg) {
+      if (i == 1) second_messages.push_back(msg);
+    }));
+    auto a = init.finish();
+    auto b = resp.finish();
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->remote_peer, bob.to_peer_id());
+    EXPECT_EQ(b->remote_peer, alice.to_peer_id());
+    EXPECT_EQ(a->remote_muxers, (std::vector<std::string>{"/yamux/1.0.0"}));
+    at_alice.push_back(std::move(*a));
+    at_bob.push_back(std::move(*b));
+  }
+  // Fresh ephemerals: message 2 (e, ee, s, es) differs from the first byte on.
+  EXPECT_NE(second_messages[0], second_messages[1]);
+  // Each session's frames open in that session only.
+  bytes frame, again;
+  ASSERT_TRUE(at_alice[0].send.encrypt_frame(as_bytes("hello"), frame));
+  again = frame;
+  EXPECT_FALSE(at_bob[1].recv.decrypt_in_place(mutable_byte_span(again).subspan(2)));
+  auto opened = at_bob[0].recv.decrypt_in_place(mutable_byte_span(frame).subspan(2));
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(as_string_view(*opened), "hello");
+}
+
+TEST(noise_handshake, an_initiator_with_a_shared_static_key_is_checked_like_any_other) {
+  const auto alice = key_from_byte(1), bob = key_from_byte(2), mallory = key_from_byte(3);
+  const auto alice_static = local_static::make(alice, {});
+  handshake init(role::initiator, alice_static, mallory.to_peer_id());
+  handshake resp(role::responder, bob, std::nullopt);
+  auto refused = run(init, resp);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::peer_id_mismatch);
+  handshake init2(role::initiator, alice_static, bob.to_peer_id());
+  handshake resp2(role::responder, bob, alice.to_peer_id());
+  ASSERT_TRUE(run(init2, resp2));
+  auto b = resp2.finish();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->remote_peer, alice.to_peer_id());
+}
+
 }  // namespace
 }  // namespace peerup::noise
