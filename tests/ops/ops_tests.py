@@ -276,6 +276,11 @@ def control_api(ctx):
     # connect (laptop -> home by name), then peers on both sides
     st, _, c = api(laptop, "POST", "/v1/connect", {"peer": "home"})
     check(st == 200 and c["peer"] == home.id and c["path"] == "direct", f"connect: {st} {c}")
+    # The laptop's connect returns once its side of Noise XX is done (it sends
+    # the last message); home registers the connection when that message
+    # arrives, a moment later: wait for it, bounded.
+    wait_for(lambda: [p for p in api(home, "GET", "/v1/peers")[2] if p["peer"] == laptop.id],
+             5, "home to list the laptop in /v1/peers")
     st, _, peers = api(home, "GET", "/v1/peers")
     mine = [p for p in peers if p["peer"] == laptop.id]
     check(mine and mine[0]["path"] == "direct" and mine[0]["transport"] == "tcp",
