@@ -522,7 +522,10 @@ def dht_public_relay(ctx):
             f.write("identity_key: identity.key\nauthorized_keys: authorized_keys\n"
                     f"listen:\n  - /ip4/0.0.0.0/tcp/{labnet.HOME_PORT}\nrelays: auto\n"
                     f"services:\n  web:\n    local_address: 127.0.0.1:{labpeer.HTTP_PORT}\n"
-                    + dht + "  relay_policy: any\n  max_relays: 1\n")
+                    + dht + "  relay_policy: any\n  max_relays: 1\n"
+                    # /metrics, as start_home() gives every other lab home
+                    # (_check_punch_counted reads the hole-punch counters there).
+                    f"metrics: 127.0.0.1:{labpeer.HOME_METRICS_PORT}\n")
         labnet.run(lab.home.cmd("auth", "add", lab.phone.id, "--comment", "phone"))
         lab.home_proc = t.spawn("home", lab.home.cmd("daemon", "--log-level", "debug"),
                                 stdout=lab.p("home.out"), stderr=lab.p("home.log"))
