@@ -51,6 +51,27 @@ bool parse_port(const char* text, std::uint16_t& out) {
   return true;
 }
 
+// A UDP socket bound to `port` on every address, with SIGINT/SIGTERM set to
+// stop the loop; -1 (after printing why) when it cannot be had.
+int bind_udp(std::uint16_t port) {
+  const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (udp < 0) {
+    fail("socket");
+    return -1;
+  }
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(port);
+  if (bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) {
+    fail("bind");
+    close(udp);
+    return -1;
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  return udp;
+}
+
 // Datagrams from a go to b and from b to a, both on `port`; anything else is
 // dropped. No TUN: the relay sees only the endpoints' UDP.
 int run_relay(char** argv) {
@@ -64,14 +85,8 @@ int run_relay(char** argv) {
     return 2;
   }
   a.sin_port = b.sin_port = htons(port);
-  const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (udp < 0) return fail("socket");
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_port = htons(port);
-  if (bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) return fail("bind");
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  const int udp = bind_udp(port);
+  if (udp < 0) return 1;
   std::array<unsigned char, 65536> buf{};
   pollfd pfd{udp, POLLIN, 0};
   std::printf("tun_floor relay: udp %u between %s and %s\n", port, argv[3], argv[4]);
@@ -136,15 +151,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (udp < 0) return fail("socket");
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_port = htons(local_port);
-  if (bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) return fail("bind");
-
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  const int udp = bind_udp(local_port);
+  if (udp < 0) return 1;
   std::array<pollfd, 2> fds{{{tun, POLLIN, 0}, {udp, POLLIN, 0}}};
   std::array<unsigned char, 65536> buf{};
   std::printf("tun_floor: %s up, udp %u -> %s:%u\n", dev.c_str(), local_port, argv[4], peer_port);
