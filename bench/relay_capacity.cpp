@@ -244,7 +244,9 @@ net::awaitable<result<net::muxed_connection_ptr>> light_reserve(const relay_proc
   auto raw = co_await dial_from(r, src_ip);
   if (!raw) co_return raw.error();
   const net::connection_gater no_gater;
-  const net::upgrade_params params{key, no_gater, {}, nullptr};
+  // One home, one handshake: its Noise static key is made here (a host
+  // makes it once for all its connections).
+  const net::upgrade_params params{net::make_noise_static(key), no_gater, {}, nullptr};
   const std::optional<peer_id> expected = r.id;
   auto conn = co_await net::upgrade_outbound(std::move(*raw), params, expected);
   if (!conn) co_return conn.error();
