@@ -537,10 +537,9 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
     // only the next ping is due; the read loop wakes this one early when
     // bytes arrive during such a long sleep (wake_keepalive).
     auto now = steady_clock::now();
-    auto wake = next_ping_;
-    if (last_activity_ != quiet_probed)
-      wake =
-          std::min(wake, std::max(last_received_ + quiet_probe_after, now + quiet_check_interval));
+    // DIAGNOSIS (session 11 lead): the old 0.5 s tick, to see whether the
+    // long sleep is what delays the idle-flush recovery.
+    auto wake = std::min(next_ping_, now + quiet_check_interval);
     keepalive_timer_.expires_at(std::max(wake, now + steady_clock::duration(1)));
     co_await keepalive_timer_.async_wait(use_nothrow);
     if (closed_ || closing_) break;
