@@ -55,7 +55,15 @@ client_setup prepare(const client_options& o) {
   return {std::move(cfg), *service, std::nullopt};
 }
 
-std::string explain(const boost::system::error_code& ec, const client_setup& s) {
+// `opened`: bytes came back on the stream (the stream is proposed
+// optimistically, so only an answer proves the peer's gater let this node
+// in); a close after that is a peer or relay going away, not a
+// refusal, and must not send the user to authorized_keys.
+std::string explain(const boost::system::error_code& ec, const client_setup& s,
+                    bool opened = false) {
+  if (opened && net::closed_by_peer(ec))
+    return "the connection under the stream closed (the peer, or the relay between us, went "
+           "away or restarted)";
   // A peer answers "na" before any byte flows when it does not offer the
   // service, this node is not authorized for it, or the service is down (it
   // dials the service before accepting); its log says which.
@@ -255,7 +263,7 @@ net::awaitable<void> proxy_one(client_node& node, client_setup& s, net::tcp::soc
   if (piped.error && piped.b_to_a == 0) {
     spdlog::warn("proxy: {}", explain(piped.error, s));  // refused before any byte came back
   } else if (piped.error) {
-    spdlog::info("proxy: stream ended: {}", explain(piped.error, s));
+    spdlog::info("proxy: stream ended: {}", explain(piped.error, s, true));
   }
 }
 
@@ -387,7 +395,7 @@ net::awaitable<int> run_connect(client_options o) {
   co_await close_in_order(node, remote->conn);
   if (!down_done) co_return 1;  // cut short by SIGINT, SIGTERM or SIGHUP
   if (!down) {
-    std::cerr << "peerup: " << explain(down.error(), s) << "\n";
+    std::cerr << "peerup: " << explain(down.error(), s, received > 0) << "\n";
     // Nothing came back: the service never answered (refused, not offered).
     co_return received == 0 ? 2 : 1;
   }

@@ -102,6 +102,46 @@ TEST_F(direct, unauthorized_peer_is_cut_before_any_stream_and_the_service_never_
   }));
 }
 
+// A peer that goes away after the service answered is not a refusal: the
+// error must say the connection went, not send the user to authorized_keys
+// (it did, for a relayed proxy whose relay died).
+TEST_F(direct, connect_says_the_peer_went_away_when_it_dies_after_answering) {
+  const auto port = free_port();
+  configure_home("  hold:\n    local_address: 127.0.0.1:" + std::to_string(port) + "\n");
+  authorize(client.id);
+  auto d = start_daemon(home);
+  const auto out = root.path() / "out", err = root.path() / "err", rc = root.path() / "rc";
+  // The service answers one line and holds the connection; stdin stays open
+  // (sleep), so only the daemon's death can end the command. Each wait is
+  // bounded (10 s); the exit status goes to a file (the pipeline itself
+  // lasts as long as its sleep).
+  auto r = shell("python3 -c 'import socket,time\ns=socket.socket()\n"
+                 "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                 "s.bind((\"127.0.0.1\"," + std::to_string(port) + "))\ns.listen()\n"
+                 "c,_=s.accept()\nc.sendall(b\"hi\\n\")\ntime.sleep(25)' >/dev/null 2>&1 &\n"
+                 "srv=$!\n"
+                 "for i in $(seq 50); do ss -ltn | grep -q ':" + std::to_string(port) +
+                     " ' && break; sleep 0.1; done\n"
+                 "sleep 25 2>/dev/null | { " + sh_quote(peerup_binary) + " --config " +
+                     sh_quote(client.config().string()) + " connect " + sh_quote(d.listen) +
+                     " hold >" + sh_quote(out.string()) + " 2>" + sh_quote(err.string()) +
+                     "; echo $? >" + sh_quote(rc.string()) + "; } &\n"
+                 "for i in $(seq 100); do grep -q hi " + sh_quote(out.string()) +
+                     " && break; sleep 0.1; done\n"
+                 "kill -9 " + std::to_string(d.proc.pid()) + "\n"
+                 "for i in $(seq 100); do [ -s " + sh_quote(rc.string()) +
+                     " ] && break; sleep 0.1; done\n"
+                 "echo rc=$(cat " + sh_quote(rc.string()) + ")\n"
+                 "kill $srv; pkill -P $$ -x sleep; true\n",
+                 40s);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_file(out), "hi\n");
+  EXPECT_THAT(r.out, HasSubstr("rc=1")) << r.out;
+  const auto said = read_file(err);
+  EXPECT_THAT(said, HasSubstr("went away")) << said;
+  EXPECT_THAT(said, ::testing::Not(HasSubstr("authorized_keys"))) << said;
+}
+
 TEST_F(direct, per_service_keys_allow_one_service_and_not_another) {
   counting_server web("web says hi\n"), admin("admin console\n");
   configure_home("  web:\n    local_address: 127.0.0.1:" + std::to_string(web.port()) +
