@@ -46,6 +46,9 @@ struct client_setup {
   app::service_name service;
   std::optional<app::dial_plan> plan;  // set once resolved
   bool asked_dht = false;              // the plan's peer record was looked up once
+  // The target answered a stream once (so its gater lets this node in): a
+  // close after that is not sent to authorized_keys (see explain).
+  bool admitted = false;
 };
 
 client_setup prepare(const client_options& o) {
@@ -55,13 +58,14 @@ client_setup prepare(const client_options& o) {
   return {std::move(cfg), *service, std::nullopt};
 }
 
-// `opened`: bytes came back on the stream (the stream is proposed
-// optimistically, so only an answer proves the peer's gater let this node
-// in); a close after that is a peer or relay going away, not a
+// `opened`: bytes came back on this stream. Streams are proposed
+// optimistically, so only an answer (here or on an earlier stream,
+// s.admitted) proves the peer's gater lets this node in; a close after that
+// is a peer or relay going away (a relay restart under a proxy), not a
 // refusal, and must not send the user to authorized_keys.
 std::string explain(const boost::system::error_code& ec, const client_setup& s,
                     bool opened = false) {
-  if (opened && net::closed_by_peer(ec))
+  if ((opened || s.admitted) && net::closed_by_peer(ec))
     return "the connection under the stream closed (the peer, or the relay between us, went "
            "away or restarted)";
   // A peer answers "na" before any byte flows when it does not offer the
@@ -260,6 +264,7 @@ net::awaitable<void> proxy_one(client_node& node, client_setup& s, net::tcp::soc
     co_return;
   }
   auto piped = co_await net::splice(local, *remote->stream);
+  if (piped.b_to_a > 0) s.admitted = true;
   if (piped.error && piped.b_to_a == 0) {
     spdlog::warn("proxy: {}", explain(piped.error, s));  // refused before any byte came back
   } else if (piped.error) {
@@ -279,10 +284,15 @@ net::awaitable<int> run_proxy(client_options o) {
   auto first = co_await connect_plan(node, s);
   if (first) {
     auto probe = co_await h->new_stream(*first, protocols::ping_protocol);
-    if (probe)
+    // A negotiated ping stream, or "na" for it, means the gater let us in.
+    if (probe) {
+      s.admitted = true;
       probe->stream->reset();
-    else if (probe.error() != make_error_code(errc::protocol_not_supported))
+    } else if (probe.error() == make_error_code(errc::protocol_not_supported)) {
+      s.admitted = true;
+    } else {
       first = probe.error();
+    }
   }
   if (!first && (o.once || !unreachable(first.error()))) {
     std::cerr << "peerup: " << o.target << ": " << explain(first.error(), s) << "\n";

@@ -136,8 +136,10 @@ daemon_process start_daemon(const node& n) {
 }
 
 proxy_process start_proxy(const node& client, const std::string& target,
-                          const std::string& service) {
-  auto p = spawn_service<proxy_process>(client.cmd({"proxy", target, service, "0"}),
+                          const std::string& service, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"proxy", target, service, "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto p = spawn_service<proxy_process>(client.cmd(std::move(args)),
                                         client.dir / ("proxy-" + service + ".log"));
   const bool up = read_until(
       p, [](const std::string& l) { return l.rfind("proxy ", 0) == 0; }, 30s);

@@ -76,7 +76,7 @@ struct proxy_process : service_process {
   std::uint16_t port = 0;
 };
 proxy_process start_proxy(const node& client, const std::string& target,
-                          const std::string& service);
+                          const std::string& service, const std::vector<std::string>& extra = {});
 
 // `python3 -m http.server` on 127.0.0.1 serving `dir`.
 struct http_server : service_process {

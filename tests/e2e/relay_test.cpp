@@ -66,6 +66,39 @@ TEST_F(via_relay, proxy_by_name_serves_an_http_file_byte_for_byte) {
   EXPECT_THAT(d.log_text(), HasSubstr(client.id + " (relayed) -> service web"));
 }
 
+// The relay dies under a relayed proxy mid-stream: the proxy's log says the
+// connection went away, not "is this node's peer ID in its authorized_keys?"
+// (session 11's soak saw that hint at every relay restart).
+TEST_F(via_relay, a_relay_that_dies_under_the_proxy_is_not_called_a_refusal) {
+  const auto port = free_port();
+  auto d = start_home("  hold:\n    local_address: 127.0.0.1:" + std::to_string(port) + "\n");
+  auto proxy = start_proxy(client, "home", "hold", {"--log-level", "info"});
+  // One python process: the service (a thread that answers one line and
+  // holds the connection), and a local client of the proxy that reads the
+  // line, kills the relay while it holds the stream, and reads again (its
+  // end; bounded: 15 s).
+  auto got = run({"python3", "-c",
+                  "import socket,os,signal,threading,time\n"
+                  "s=socket.socket()\n"
+                  "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                  "s.bind(('127.0.0.1'," + std::to_string(port) + "))\ns.listen()\n"
+                  "def serve():\n"
+                  "  c,_=s.accept()\n  c.sendall(b'hi\\n')\n  time.sleep(20)\n"
+                  "threading.Thread(target=serve,daemon=True).start()\n"
+                  "c=socket.create_connection(('127.0.0.1'," + std::to_string(proxy.port) +
+                      "))\nc.settimeout(15)\nprint(c.recv(3).decode(),end='')\n"
+                  "os.kill(" + std::to_string(relay.proc.pid()) + ",signal.SIGKILL)\n"
+                  "try:\n  print('|',c.recv(3))\nexcept OSError as e:\n  print('|',e)\n"},
+                 30s);
+  ASSERT_EQ(got.code, 0) << got.err << proxy.log_text();
+  EXPECT_THAT(got.out, HasSubstr("hi\n|"));
+  EXPECT_TRUE(eventually(
+      [&] { return proxy.log_text().find("stream ended") != std::string::npos; }))
+      << proxy.log_text();
+  EXPECT_THAT(proxy.log_text(), HasSubstr("went away"));
+  EXPECT_THAT(proxy.log_text(), ::testing::Not(HasSubstr("authorized_keys")));
+}
+
 TEST_F(via_relay, connect_and_ping_by_name_go_through_the_relay) {
   counting_server echo("hello through the relay\n");
   auto d =
