@@ -23,7 +23,7 @@ class noise_stream final : public byte_stream {
   // Charges the read buffer to `res` from now on: growth beyond what one
   // frame needs happens only while the memory budget has room.
   void set_resources(connection_resources_ptr res);
-  std::size_t read_buffer_size() const { return rbuf_.size(); }
+  std::size_t read_buffer_size() const { return rbuf_.size(); }  // 0 while idle
 
   awaitable<result<std::size_t>> read_some(mutable_byte_span buf) override;
   awaitable<result<void>> write(byte_span data) override;
@@ -32,6 +32,10 @@ class noise_stream final : public byte_stream {
   awaitable<result<void>> write_parts(std::span<const byte_span> parts) override;
   awaitable<result<void>> close_write() override { return inner_->close_write(); }
   void reset() override { inner_->reset(); }
+  // See net/wait_readable.hpp: whole plaintext or a whole frame buffered
+  // completes at once, else it waits on the inner stream.
+  awaitable<void> wait_readable();
+  bool can_wait_readable() const;
   asio::any_io_executor get_executor() override { return inner_->get_executor(); }
 
   byte_stream& inner() { return *inner_; }
@@ -44,7 +48,8 @@ class noise_stream final : public byte_stream {
   // Decrypts complete frames into `buf` while each fits whole; returns bytes.
   result<std::size_t> decrypt_into(mutable_byte_span buf);
   void grow_read_buffer();
-  void shrink_read_buffer();
+  void shrink_read_buffer();   // to initial_read_buffer (from larger or from 0)
+  void release_read_buffer();  // to 0 while idle
 
   stream_ptr inner_;
   noise::cipher_state send_;
@@ -55,6 +60,7 @@ class noise_stream final : public byte_stream {
   std::size_t plain_begin_ = 0;  // decrypted plaintext segments, [plain_begin_, plain_end_)
   std::size_t plain_end_ = 0;    // live in rbuf_ with frame headers/tags squeezed out
   int small_reads_ = 0;          // consecutive small inner reads: the burst is over
+  bool inner_ready_ = false;     // wait_readable saw the inner stream readable
   std::unique_ptr<std::uint8_t[]> wbuf_;  // encrypted frames of one write batch
   std::size_t wbuf_capacity_ = 0;
   connection_resources_ptr res_;
