@@ -47,7 +47,8 @@ awaitable<result<bytes>> read_handshake_message(byte_stream& s) {
   co_return msg;
 }
 
-awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handshake hs) {
+awaitable<result<secured_channel>> run_handshake(std::unique_ptr<handshake_stream> inner,
+                                                 noise::handshake hs) {
   // XX has three messages; the initiator writes the 1st and 3rd. The state
   // machine knows whose turn it is; the bound guards against a stuck one.
   for (int step = 0; step < 3 && !hs.is_complete(); ++step) {
@@ -63,8 +64,11 @@ awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handsh
   }
   auto done = hs.finish();
   if (!done) co_return done.error();
-  secured_channel out{std::make_unique<noise_stream>(std::move(inner), std::move(done->send),
-                                                     std::move(done->recv)),
+  // The initiator's message 3 is still held.
+  if (auto r = co_await inner->flush(); !r) co_return r.error();
+  auto [raw, unread] = std::move(*inner).release();
+  secured_channel out{std::make_unique<noise_stream>(std::move(raw), std::move(done->send),
+                                                     std::move(done->recv), std::move(unread)),
                       std::move(done->remote_key), std::move(done->remote_peer),
                       std::move(done->remote_muxers)};
   co_return out;
@@ -72,9 +76,13 @@ awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handsh
 
 }  // namespace
 
-noise_stream::noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv)
+noise_stream::noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv,
+                           bytes unread)
     : inner_(std::move(inner)), send_(std::move(send)), recv_(std::move(recv)) {
-  rbuf_.resize(initial_read_buffer);
+  // At most handshake_stream::read_chunk bytes: they fit the initial buffer.
+  rend_ = unread.size();
+  unread.resize(std::max(initial_read_buffer, rend_));
+  rbuf_ = std::move(unread);
 }
 
 noise_stream::~noise_stream() {
@@ -301,22 +309,23 @@ awaitable<result<void>> noise_stream::write_parts(std::span<const byte_span> par
 awaitable<result<secured_channel>> negotiate_and_secure_outbound(
     stream_ptr inner, std::shared_ptr<const noise::local_static> local,
     std::optional<peer_id> expected) {
+  auto io = std::make_unique<handshake_stream>(std::move(inner));
   multistream::dialer negotiation(std::vector<std::string>{std::string(noise::protocol_id)});
   noise::handshake hs(noise::handshake::role::initiator, std::move(local), std::move(expected));
   auto first = hs.write_message();
   if (!first) co_return first.error();
   bytes flight = negotiation.take_output();
   if (auto r = append_handshake_frame(flight, *first); !r) co_return r.error();
-  if (auto r = co_await inner->write(flight); !r) co_return r.error();
-  auto selected = co_await finish_optimistic_outbound(*inner, negotiation);
+  if (auto r = co_await io->write(flight); !r) co_return r.error();
+  auto selected = co_await finish_optimistic_outbound(*io, negotiation);
   if (!selected) {
-    inner->reset();
+    io->reset();
     co_return selected.error();
   }
-  co_return co_await run_handshake(std::move(inner), std::move(hs));
+  co_return co_await run_handshake(std::move(io), std::move(hs));
 }
 
-awaitable<result<secured_channel>> secure_inbound(stream_ptr inner,
+awaitable<result<secured_channel>> secure_inbound(std::unique_ptr<handshake_stream> inner,
                                                   std::shared_ptr<const noise::local_static> local) {
   noise::handshake hs(noise::handshake::role::responder, std::move(local), std::nullopt);
   co_return co_await run_handshake(std::move(inner), std::move(hs));

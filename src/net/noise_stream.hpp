@@ -8,6 +8,7 @@
 #include "crypto/keys.hpp"
 #include "multiformats/peer_id.hpp"
 #include "net/byte_stream.hpp"
+#include "net/handshake_stream.hpp"
 #include "net/resource_manager.hpp"
 #include "wire/noise_handshake.hpp"
 
@@ -15,7 +16,10 @@ namespace peerup::net {
 
 class noise_stream final : public byte_stream {
  public:
-  noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv);
+  // `unread`: ciphertext already read from `inner` (what the handshake read
+  // past its last message); it is read first.
+  noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv,
+               bytes unread = {});
   ~noise_stream() override;
   noise_stream(const noise_stream&) = delete;
   noise_stream& operator=(const noise_stream&) = delete;
@@ -80,6 +84,8 @@ struct secured_channel {
 //    in one write (optimistic select: we propose nothing else);
 // 2. read the listener's header and "/noise" echo; "na" fails the dial;
 // 3. read message 2, write message 3.
+// The listener's echoes and message 2 arrive in one read, and are read in
+// one (net/handshake_stream.hpp).
 // Contract: takes ownership of `inner`; on failure the stream is reset and
 // dropped. The caller bounds the duration with with_timeout.
 // `local` is the host's static key and signed payload (its muxers included),
@@ -89,8 +95,10 @@ awaitable<result<secured_channel>> negotiate_and_secure_outbound(
     std::optional<peer_id> expected);
 
 // Runs the Noise XX handshake as responder over `inner`, which must already
-// have negotiated "/noise" with multistream-select. Contract as above.
-awaitable<result<secured_channel>> secure_inbound(stream_ptr inner,
+// have negotiated "/noise" with multistream-select over it (its echoes may
+// still be held there: they go out with message 2, in one write).
+// Contract as above.
+awaitable<result<secured_channel>> secure_inbound(std::unique_ptr<handshake_stream> inner,
                                                   std::shared_ptr<const noise::local_static> local);
 
 }  // namespace peerup::net
