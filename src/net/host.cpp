@@ -217,13 +217,14 @@ awaitable<void> host::accept_loop(tcp_listener& listener) {
       log_refusal(*resources_, res.error(), "a connection from " + ip);
       continue;  // the socket closes as it goes out of scope
     }
-    asio::co_spawn(ex_, handle_inbound_socket(std::move(*socket), std::move(*res)), asio::detached);
+    asio::co_spawn(ex_, handle_inbound_socket(std::move(*socket), remote, std::move(*res)),
+                   asio::detached);
   }
 }
 
-awaitable<void> host::handle_inbound_socket(tcp::socket socket, connection_resources_ptr res) {
+awaitable<void> host::handle_inbound_socket(tcp::socket socket, tcp::endpoint remote,
+                                            connection_resources_ptr res) {
   error_code ec;
-  auto remote = socket.remote_endpoint(ec);
   auto local = socket.local_endpoint(ec);
   if (ec) co_return;
   const std::string ip = remote.address().to_string();

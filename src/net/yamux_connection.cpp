@@ -463,6 +463,11 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
 }
 
 awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> self) {
+  // co_spawn runs this at once, inside start(): yield first, so the frames
+  // its caller queues next (a host's identify stream, a client's first
+  // stream and its proposal) leave in one write with the first ping, not
+  // in a second one (a relay's per-connection sends, issue 19).
+  co_await asio::post(get_executor(), use_nothrow);
   bytes out;
   while (!closed_) {
     if (borrowed_) {
