@@ -463,12 +463,8 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
 }
 
 awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> self) {
-  // co_spawn runs this at once, inside start(): yield first, so the frames
-  // its caller queues next (a host's identify stream, a client's first
-  // stream and its proposal) leave in one write with the first ping, not
-  // in a second one (a relay's per-connection sends, issue 19).
-  co_await asio::post(get_executor(), use_nothrow);
   bytes out;
+  bool yielded = false;
   while (!closed_) {
     if (borrowed_) {
       // Everything queued before it has been written (the stream borrows only
@@ -491,6 +487,17 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
       co_await output_ready_.wait();
       continue;
     }
+    // A small batch (control frames, a request, an answer) waits one pass of
+    // the executor's queue first: frames that handlers already due to run
+    // will queue (a stream's multistream echo after the ACK of its SYN; at
+    // start, the identify stream or first stream the caller opens right
+    // after the first ping) then leave in the same write, not in a second
+    // one: a relay's sends per reservation (issue 19). Bulk goes at once.
+    if (!std::exchange(yielded, true) && session_.output().size() < small_read) {
+      co_await asio::post(get_executor(), use_nothrow);
+      continue;
+    }
+    yielded = false;
     out.clear();
     std::swap(out, session_.output());
     auto r = co_await secure_->write(out);
