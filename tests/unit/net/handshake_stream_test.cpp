@@ -11,18 +11,10 @@
 #include "net/tcp_transport.hpp"
 #include "net/upgrader.hpp"
 #include "support/async_test.hpp"
+#include "support/socket_pair.hpp"
 
 namespace peerup::net {
 namespace {
-
-awaitable<std::pair<tcp::socket, tcp::socket>> socket_pair() {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  tcp::socket client(ex);
-  co_await client.async_connect(acceptor.local_endpoint(), use_awaitable);
-  auto server = co_await acceptor.async_accept(use_awaitable);
-  co_return std::make_pair(std::move(client), std::move(server));
-}
 
 awaitable<void> pause(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -66,7 +58,7 @@ TEST(handshake_stream, a_listener_answers_the_first_flight_in_one_write) {
   asio::io_context io;
   test::run_async(io, [&]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto [a_sock, b_sock] = co_await socket_pair();
+    auto [a_sock, b_sock] = co_await test::socket_pair();
     auto dialer = std::make_unique<counted_stream>(std::move(a_sock), std::chrono::milliseconds(0));
     auto listener =
         std::make_unique<counted_stream>(std::move(b_sock), std::chrono::milliseconds(0));
@@ -107,7 +99,7 @@ TEST(handshake_stream, bytes_read_with_the_last_handshake_message_reach_the_secu
   asio::io_context io;
   test::run_async(io, [&]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto [a_sock, b_sock] = co_await socket_pair();
+    auto [a_sock, b_sock] = co_await test::socket_pair();
     // The listener reads 100 ms late each time, so the dialer's message 3
     // and the frame it sends right after it are in the socket together.
     auto inner = std::make_unique<counted_stream>(std::move(b_sock), std::chrono::milliseconds(100));
