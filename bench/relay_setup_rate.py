@@ -30,6 +30,9 @@ def main():
     # stdbuf: the bench's printf lines must arrive as they are written.
     p = subprocess.Popen(['stdbuf', '-oL', bench, '--reservations', str(n), '--circuits', '0',
                           '--steady-seconds', '0', '--concurrency', '200', '--peerup', peerup,
+                          # only the reservation phase is measured: no refresh, no wait for
+                          # the relay's memory after everyone left (40 s by default)
+                          '--refresh-sample', '0', '--settle-seconds', '0',
                           '--dir', f'/tmp/relay-setup-rate-{os.getpid()}'],
                          stdout=subprocess.PIPE, text=True)
     start = end = relay_cpu = wall = None

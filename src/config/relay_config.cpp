@@ -18,6 +18,11 @@ namespace {
 constexpr std::size_t max_file_size = 64 * 1024;
 constexpr std::size_t max_listen = 32;
 constexpr std::size_t max_federation_peers = 64;
+// Bounds of the relay's own limits (the host's are in host_limits_config.cpp,
+// with the same count bound).
+constexpr std::uint64_t max_relay_count = 1'000'000;
+constexpr std::uint64_t max_seconds = 365ull * 24 * 3600;
+constexpr std::uint64_t max_circuit_bytes = std::uint64_t{1} << 50;  // 1 PiB
 
 struct reader {
   std::string file;
@@ -44,6 +49,17 @@ struct reader {
       fail(n, key, "expected a non-negative integer, got \"" + text + "\"");
     return v;
   }
+  // SECURITY: counts and sizes from the file are bounded, so no conversion
+  // (seconds -> clock ticks, UNIX expiry arithmetic) can overflow.
+  std::uint64_t number_in(const YAML::Node& n, const std::string& key, std::uint64_t min,
+                          std::uint64_t max, const char* unit = "") const {
+    const auto v = number(n, key);
+    if (v < min || v > max)
+      fail(n, key,
+           "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + unit +
+               ", got \"" + n.Scalar() + "\"");
+    return v;
+  }
   bool boolean(const YAML::Node& n, const std::string& key) const {
     const auto text = scalar(n, key, "true or false");
     if (text == "true") return true;
@@ -59,28 +75,31 @@ struct reader {
 void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l,
                  net::host_limits& host) {
   if (!node.IsMap()) r.fail(node, "limits", "expected a map");
+  bool reservations_set = false;
   for (const auto& kv : node) {
     const auto key = r.key_name(kv.first, "limits");
     const auto& v = kv.second;
     const std::string path = "limits." + key;
-    if (key == "max_reservations")
-      l.max_reservations = r.number(v, path);
-    else if (key == "max_reservations_per_ip")
-      l.max_reservations_per_ip = r.number(v, path);
+    if (key == "max_reservations") {
+      l.max_reservations = r.number_in(v, path, 1, max_relay_count);
+      reservations_set = true;
+    } else if (key == "max_reservations_per_ip")
+      l.max_reservations_per_ip = r.number_in(v, path, 1, max_relay_count);
     else if (key == "max_circuits_per_peer")
-      l.max_circuits_per_peer = r.number(v, path);
+      l.max_circuits_per_peer = r.number_in(v, path, 1, max_relay_count);
     else if (key == "max_circuits")
-      l.max_circuits = r.number(v, path);
+      l.max_circuits = r.number_in(v, path, 1, max_relay_count);
     else if (key == "reservation_ttl")
-      l.reservation_ttl = std::chrono::seconds(r.number(v, path));
+      l.reservation_ttl = std::chrono::seconds(r.number_in(v, path, 1, max_seconds, " seconds"));
     else if (key == "circuit_duration")
-      l.circuit_duration = std::chrono::seconds(r.number(v, path));
+      l.circuit_duration = std::chrono::seconds(r.number_in(v, path, 0, max_seconds, " seconds"));
     else if (key == "circuit_data")
-      l.circuit_data = r.number(v, path);
+      l.circuit_data = r.number_in(v, path, 0, max_circuit_bytes, " bytes");
     else if (key == "open_circuit_duration")
-      l.open_circuit_duration = std::chrono::seconds(r.number(v, path));
+      l.open_circuit_duration =
+          std::chrono::seconds(r.number_in(v, path, 0, max_seconds, " seconds"));
     else if (key == "open_circuit_data")
-      l.open_circuit_data = r.number(v, path);
+      l.open_circuit_data = r.number_in(v, path, 0, max_circuit_bytes, " bytes");
     else if (key == "reservation_rate") {
       l.reservation_rate = r.number(v, path);
       // SECURITY: bounded, so the bucket's time arithmetic cannot overflow.
@@ -100,6 +119,14 @@ void read_limits(const reader& r, const YAML::Node& node, wire::relay_limits& l,
   }
   if (l.reservation_ttl.count() == 0)
     r.fail(node, "limits.reservation_ttl", "must be at least 1 second");
+  // Each reservation holds its peer's connection, so more reservations than
+  // connections can never be granted: a configuration mistake, not a limit.
+  // (Only when the file sets it: lowering max_connections alone stays valid.)
+  if (reservations_set && l.max_reservations > host.max_connections)
+    r.fail(node, "limits.max_reservations",
+           std::to_string(l.max_reservations) + " is above limits.max_connections (" +
+               std::to_string(host.max_connections) +
+               "): each reservation holds a connection; raise max_connections too");
 }
 
 void read_names(const reader& r, const YAML::Node& node, relay_config& c) {

@@ -1,6 +1,9 @@
 #include "net/host.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
+
+#include <array>
 
 #include "net/interfaces.hpp"
 #include "net/multistream_io.hpp"
@@ -31,6 +34,44 @@ awaitable<result<connection_ptr>> bounded_upgrade(awaitable<result<connection_pt
 steady_clock::duration idle_check_interval(steady_clock::duration idle) {
   return std::clamp<steady_clock::duration>(idle / 4, std::chrono::milliseconds(100),
                                             std::chrono::seconds(30));
+}
+// A drop of at least this many connections (to half or less) from the peak
+// since the last idle check lets the idle loop return freed heap to the
+// system.
+constexpr std::size_t trim_after_drop = 1000;
+constexpr auto peak_sample_interval = std::chrono::seconds(1);
+
+// local_interface_addresses(v6), refreshed at most once a second per thread:
+// getifaddrs is a netlink dump (tens of microseconds), and a relay listening
+// on 0.0.0.0 announces its addresses in every identify and RESERVE reply,
+// thousands a second. Interfaces change rarely; a second late is fine for
+// announcements. Per thread, because hosts may run on several threads.
+const std::vector<asio::ip::address>& interface_addresses(bool v6) {
+  struct cached {
+    steady_clock::time_point at;
+    std::vector<asio::ip::address> addrs;
+    bool valid = false;
+  };
+  thread_local std::array<cached, 2> cache;  // [0] IPv4, [1] IPv6
+  auto& c = cache[v6 ? 1 : 0];
+  const auto now = steady_clock::now();
+  if (!c.valid || now - c.at >= std::chrono::seconds(1)) {
+    c.addrs = local_interface_addresses(v6);
+    c.at = now;
+    c.valid = true;
+  }
+  return c.addrs;
+}
+
+// glibc keeps freed heap mapped: without this a relay that held 100,000
+// connections keeps that RSS after they leave. After a large drop (to half
+// or less, and by at least trim_after_drop, from the peak since the last
+// idle check) give free pages back; malloc_trim walks the heap, so not more
+// often.
+void release_freed_memory(std::size_t before, std::size_t now) {
+  if (before < now + trim_after_drop || now > before / 2) return;
+  malloc_trim(0);
+  spdlog::debug("connections fell from {} to {}: freed heap returned to the system", before, now);
 }
 // How long the peer of a hole punch that landed in our listener may stay
 // silent before we conclude it waits for us to initiate.
@@ -100,7 +141,7 @@ std::vector<multiaddr> host::listen_addrs() const {
   for (const auto& l : listeners_) {
     const auto ep = l.local_endpoint();
     if (ep.address().is_unspecified()) {
-      for (const auto& ip : local_interface_addresses(ep.address().is_v6()))
+      for (const auto& ip : interface_addresses(ep.address().is_v6()))
         out.push_back(to_multiaddr(tcp::endpoint(ip, ep.port())));
     } else {
       out.push_back(to_multiaddr(ep));
@@ -109,7 +150,7 @@ std::vector<multiaddr> host::listen_addrs() const {
   for (const auto& l : quic_listeners_) {
     const auto ep = l->local_endpoint();
     if (ep.address().is_unspecified()) {
-      for (const auto& ip : local_interface_addresses(ep.address().is_v6()))
+      for (const auto& ip : interface_addresses(ep.address().is_v6()))
         out.push_back(to_quic_multiaddr(udp::endpoint(ip, ep.port())));
     } else {
       out.push_back(to_quic_multiaddr(ep));
@@ -176,13 +217,14 @@ awaitable<void> host::accept_loop(tcp_listener& listener) {
       log_refusal(*resources_, res.error(), "a connection from " + ip);
       continue;  // the socket closes as it goes out of scope
     }
-    asio::co_spawn(ex_, handle_inbound_socket(std::move(*socket), std::move(*res)), asio::detached);
+    asio::co_spawn(ex_, handle_inbound_socket(std::move(*socket), remote, std::move(*res)),
+                   asio::detached);
   }
 }
 
-awaitable<void> host::handle_inbound_socket(tcp::socket socket, connection_resources_ptr res) {
+awaitable<void> host::handle_inbound_socket(tcp::socket socket, tcp::endpoint remote,
+                                            connection_resources_ptr res) {
   error_code ec;
-  auto remote = socket.remote_endpoint(ec);
   auto local = socket.local_endpoint(ec);
   if (ec) co_return;
   const std::string ip = remote.address().to_string();
@@ -317,13 +359,26 @@ void host::register_connection(const connection_ptr& conn) {
 awaitable<void> host::idle_loop() {
   auto alive = alive_;
   asio::steady_timer timer(ex_);
+  // The most connections seen since the last check: a crowd that came and
+  // went between two checks (a 30 s interval on a relay) is a drop too, so
+  // the count is sampled every peak_sample_interval (one wake-up per host).
+  std::size_t peak = resources_->usage().connections;
   while (*alive && !stopped_) {
     const auto idle = cfg_.limits.idle_timeout;
-    timer.expires_after(idle_check_interval(
-        idle > steady_clock::duration::zero() ? idle : std::chrono::seconds(120)));
-    co_await timer.async_wait(use_nothrow);
+    const auto due = steady_clock::now() + idle_check_interval(idle > steady_clock::duration::zero()
+                                                                   ? idle
+                                                                   : std::chrono::seconds(120));
+    while (*alive && !stopped_ && steady_clock::now() < due) {
+      timer.expires_at(std::min(due, steady_clock::now() + peak_sample_interval));
+      co_await timer.async_wait(use_nothrow);
+      if (!*alive || stopped_) co_return;
+      peak = std::max(peak, resources_->usage().connections);
+    }
     if (!*alive || stopped_) co_return;
     close_idle_connections();
+    const std::size_t connections_now = resources_->usage().connections;
+    release_freed_memory(peak, connections_now);
+    peak = connections_now;
   }
 }
 

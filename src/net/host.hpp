@@ -263,7 +263,9 @@ class host {
   result<connection_ptr> admit_quic(const std::shared_ptr<quic_connection>& c, direction dir);
   awaitable<void> idle_loop();
   void close_idle_connections();
-  awaitable<void> handle_inbound_socket(tcp::socket socket, connection_resources_ptr res);
+  // `remote`: the socket's peer, as accept_loop read it (one getpeername).
+  awaitable<void> handle_inbound_socket(tcp::socket socket, tcp::endpoint remote,
+                                        connection_resources_ptr res);
   awaitable<result<connection_ptr>> upgrade(raw_connection raw, std::optional<peer_id> expected,
                                             direction dir, connection_resources_ptr res);
   awaitable<result<connection_ptr>> dial_addr(const multiaddr& addr,

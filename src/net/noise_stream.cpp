@@ -1,8 +1,10 @@
 #include "net/noise_stream.hpp"
 
 #include <cstring>
+#include <utility>
 
 #include "net/multistream_io.hpp"
+#include "net/wait_readable.hpp"
 
 namespace peerup::net {
 
@@ -16,8 +18,8 @@ constexpr std::size_t one_frame = noise::max_frame + 2;
 constexpr std::size_t initial_read_buffer = 4 * 1024;
 constexpr std::size_t small_read = 1024;
 constexpr int small_reads_before_shrink = 4;
-// The write batch buffer is released after a small write when it is larger.
-constexpr std::size_t keep_write_buffer = 64 * 1024;
+// The write batch buffer is released after a small write (bulk writes keep
+// it): idle connections then hold none.
 // Writes are batched into one inner write of at most this many plaintext bytes.
 constexpr std::size_t write_batch = 16 * noise::max_plaintext;
 
@@ -45,7 +47,8 @@ awaitable<result<bytes>> read_handshake_message(byte_stream& s) {
   co_return msg;
 }
 
-awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handshake hs) {
+awaitable<result<secured_channel>> run_handshake(std::unique_ptr<handshake_stream> inner,
+                                                 noise::handshake hs) {
   // XX has three messages; the initiator writes the 1st and 3rd. The state
   // machine knows whose turn it is; the bound guards against a stuck one.
   for (int step = 0; step < 3 && !hs.is_complete(); ++step) {
@@ -61,8 +64,11 @@ awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handsh
   }
   auto done = hs.finish();
   if (!done) co_return done.error();
-  secured_channel out{std::make_unique<noise_stream>(std::move(inner), std::move(done->send),
-                                                     std::move(done->recv)),
+  // The initiator's message 3 is still held.
+  if (auto r = co_await inner->flush(); !r) co_return r.error();
+  auto [raw, unread] = std::move(*inner).release();
+  secured_channel out{std::make_unique<noise_stream>(std::move(raw), std::move(done->send),
+                                                     std::move(done->recv), std::move(unread)),
                       std::move(done->remote_key), std::move(done->remote_peer),
                       std::move(done->remote_muxers)};
   co_return out;
@@ -70,9 +76,13 @@ awaitable<result<secured_channel>> run_handshake(stream_ptr inner, noise::handsh
 
 }  // namespace
 
-noise_stream::noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv)
+noise_stream::noise_stream(stream_ptr inner, noise::cipher_state send, noise::cipher_state recv,
+                           bytes unread)
     : inner_(std::move(inner)), send_(std::move(send)), recv_(std::move(recv)) {
-  rbuf_.resize(initial_read_buffer);
+  // At most handshake_stream::read_chunk bytes: they fit the initial buffer.
+  rend_ = unread.size();
+  unread.resize(std::max(initial_read_buffer, rend_));
+  rbuf_ = std::move(unread);
 }
 
 noise_stream::~noise_stream() {
@@ -99,8 +109,39 @@ void noise_stream::grow_read_buffer() {
 }
 
 void noise_stream::shrink_read_buffer() {
-  if (res_) res_->release_memory(rbuf_.size() - initial_read_buffer);
+  // Also the way back from release_read_buffer (size 0).
+  if (res_) {
+    if (rbuf_.size() > initial_read_buffer)
+      res_->release_memory(rbuf_.size() - initial_read_buffer);
+    else
+      res_->force_memory(initial_read_buffer - rbuf_.size());
+  }
   bytes(initial_read_buffer).swap(rbuf_);
+}
+
+void noise_stream::release_read_buffer() {
+  if (res_) res_->release_memory(rbuf_.size());
+  bytes().swap(rbuf_);
+}
+
+bool noise_stream::can_wait_readable() const { return net::can_wait_readable(*inner_); }
+
+awaitable<void> noise_stream::wait_readable() {
+  // Plaintext or a whole frame buffered: a read_some returns at once.
+  if (plain_end_ > plain_begin_ || complete_frame_at(rbegin_) != 0) co_return;
+  // Nothing buffered at all (no part of a frame either): wait without the
+  // buffer. The caller waits because it is idle (the Yamux read loop after
+  // a run of small reads), and its next read_some then skips read_some's own
+  // idle wait, so this is where an idle connection gives the buffer back;
+  // read_some takes a new one (shrink_read_buffer from 0).
+  if (rend_ == rbegin_ && !rbuf_.empty()) {
+    rbegin_ = rend_ = 0;
+    plain_begin_ = plain_end_ = 0;
+    release_read_buffer();
+  }
+  co_await net::wait_readable(*inner_);
+  // The read_some that follows need not ask the inner stream again.
+  inner_ready_ = true;
 }
 
 result<void> noise_stream::decrypt_buffered() {
@@ -119,7 +160,7 @@ result<void> noise_stream::decrypt_buffered() {
 }
 
 std::size_t noise_stream::complete_frame_at(std::size_t pos) const {
-  if (rend_ - pos < 2) return 0;
+  if (rend_ < pos + 2) return 0;
   const std::size_t len = (std::size_t{rbuf_[pos]} << 8) | rbuf_[pos + 1];
   return rend_ - pos - 2 < len ? 0 : 2 + len;
 }
@@ -163,20 +204,28 @@ awaitable<result<std::size_t>> noise_stream::read_some(mutable_byte_span buf) {
     }
     // Everything decrypted has been handed out: move the undecrypted tail to the front.
     const std::size_t tail = rend_ - rbegin_;
-    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, tail);
+    if (tail > 0) std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, tail);
     rbegin_ = 0;
     rend_ = tail;
     plain_begin_ = plain_end_ = 0;
 
     // Grow when the buffer is full (a large frame, or a fast sender); a frame
-    // always fits in max_read_buffer. Shrink when empty after a burst.
-    if (rend_ == rbuf_.size() && rbuf_.size() < max_read_buffer) {
+    // always fits in max_read_buffer. When empty after a run of small reads
+    // the connection is idle: hand the buffer back and wait for the next
+    // bytes without one (an idle relay connection then holds no read buffer).
+    if (rbuf_.empty()) {
+      shrink_read_buffer();  // an idle wait was cancelled before the buffer came back
+    } else if (rend_ == rbuf_.size() && rbuf_.size() < max_read_buffer) {
       grow_read_buffer();
-    } else if (rend_ == 0 && rbuf_.size() > initial_read_buffer &&
-               small_reads_ >= small_reads_before_shrink) {
-      shrink_read_buffer();
+    } else if (rend_ == 0 && small_reads_ >= small_reads_before_shrink) {
+      if (!std::exchange(inner_ready_, false) && net::can_wait_readable(*inner_)) {
+        release_read_buffer();
+        co_await net::wait_readable(*inner_);
+      }
+      if (rbuf_.size() != initial_read_buffer) shrink_read_buffer();
     }
     auto n = co_await inner_->read_some({rbuf_.data() + rend_, rbuf_.size() - rend_});
+    inner_ready_ = false;
     if (!n) co_return n.error();
     small_reads_ = *n < small_read ? small_reads_ + 1 : 0;
     if (*n == 0) {
@@ -249,7 +298,7 @@ awaitable<result<void>> noise_stream::write_parts(std::span<const byte_span> par
     // 3. One inner write per batch.
     const byte_span frames_out(wbuf_.get(), off);
     if (auto r = co_await inner_->write(frames_out); !r) co_return r;
-    if (batched < small_read && wbuf_capacity_ > keep_write_buffer) {
+    if (batched < small_read) {
       wbuf_.reset();
       wbuf_capacity_ = 0;
     }
@@ -260,22 +309,23 @@ awaitable<result<void>> noise_stream::write_parts(std::span<const byte_span> par
 awaitable<result<secured_channel>> negotiate_and_secure_outbound(
     stream_ptr inner, std::shared_ptr<const noise::local_static> local,
     std::optional<peer_id> expected) {
+  auto io = std::make_unique<handshake_stream>(std::move(inner));
   multistream::dialer negotiation(std::vector<std::string>{std::string(noise::protocol_id)});
   noise::handshake hs(noise::handshake::role::initiator, std::move(local), std::move(expected));
   auto first = hs.write_message();
   if (!first) co_return first.error();
   bytes flight = negotiation.take_output();
   if (auto r = append_handshake_frame(flight, *first); !r) co_return r.error();
-  if (auto r = co_await inner->write(flight); !r) co_return r.error();
-  auto selected = co_await finish_optimistic_outbound(*inner, negotiation);
+  if (auto r = co_await io->write(flight); !r) co_return r.error();
+  auto selected = co_await finish_optimistic_outbound(*io, negotiation);
   if (!selected) {
-    inner->reset();
+    io->reset();
     co_return selected.error();
   }
-  co_return co_await run_handshake(std::move(inner), std::move(hs));
+  co_return co_await run_handshake(std::move(io), std::move(hs));
 }
 
-awaitable<result<secured_channel>> secure_inbound(stream_ptr inner,
+awaitable<result<secured_channel>> secure_inbound(std::unique_ptr<handshake_stream> inner,
                                                   std::shared_ptr<const noise::local_static> local) {
   noise::handshake hs(noise::handshake::role::responder, std::move(local), std::nullopt);
   co_return co_await run_handshake(std::move(inner), std::move(hs));

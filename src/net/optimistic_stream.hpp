@@ -26,6 +26,7 @@ class optimistic_stream final : public byte_stream {
   awaitable<result<void>> write(byte_span data) override { return inner_->write(data); }
   awaitable<result<void>> close_write() override { return inner_->close_write(); }
   void reset() override { inner_->reset(); }
+  byte_stream& inner() { return *inner_; }
   asio::any_io_executor get_executor() override { return inner_->get_executor(); }
 
  private:

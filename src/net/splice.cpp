@@ -4,7 +4,16 @@
 #include <memory>
 #include <optional>
 
+#include "net/wait_readable.hpp"
+
 namespace peerup::net {
+
+namespace {
+// After this many reads in a row below small_read, a copy waits for the next
+// bytes without holding its buffer (see copy_stream).
+constexpr std::size_t small_read = 1024;
+constexpr int small_reads_before_idle = 2;
+}  // namespace
 
 awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uint64_t& copied,
                                     std::uint64_t max_bytes, std::size_t max_buffer,
@@ -16,7 +25,17 @@ awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uin
   // Not a vector: growth must not zero-fill or copy, the contents are dead.
   auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
   std::optional<asio::steady_timer> pause;  // only for a limited copy
+  int small_reads = 0;
+  const bool can_wait = can_wait_readable(from);
   for (;;) {
+    if (small_reads >= small_reads_before_idle && can_wait) {
+      // Idle (or interactive): wait for bytes without the buffer, so a relay
+      // holding 10,000 quiet circuits does not hold 20,000 copy buffers.
+      buf.reset();
+      co_await wait_readable(from);
+      size = std::min(initial_copy_buffer, max_buffer);
+      buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+    }
     std::size_t want = size;
     if (!rates.empty()) {
       // Each round sleeps until the longest debt is paid; other copies on the
@@ -46,6 +65,7 @@ awaitable<result<void>> copy_stream(byte_stream& from, byte_stream& to, std::uin
     auto n = co_await from.read_some({buf.get(), want});
     if (!n) co_return n.error();
     if (*n == 0) co_return co_await to.close_write();
+    small_reads = *n < small_read ? small_reads + 1 : 0;
     std::size_t len = *n;
     const bool over = max_bytes != 0 && copied + len > max_bytes;
     if (over) len = static_cast<std::size_t>(max_bytes - copied);

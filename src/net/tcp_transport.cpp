@@ -11,11 +11,26 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 tcp_stream::tcp_stream(tcp::socket socket) : socket_(std::move(socket)) {}
 
 awaitable<result<std::size_t>> tcp_stream::read_some(mutable_byte_span buf) {
+  if (end_ == asio::error::eof) co_return std::size_t{0};
+  if (end_) co_return end_;
   auto [ec, n] =
       co_await socket_.async_read_some(asio::buffer(buf.data(), buf.size()), use_nothrow);
   if (ec == asio::error::eof) co_return std::size_t{0};
   if (ec) co_return ec;
   co_return n;
+}
+
+awaitable<void> tcp_stream::wait_readable() {
+  std::uint8_t probe = 0;
+  auto [ec, n] = co_await socket_.async_receive(asio::buffer(&probe, 1),
+                                                tcp::socket::message_peek, use_nothrow);
+  // A receive that returns no bytes (the peer's FIN, or an error) makes
+  // asio's epoll reactor stop trying reads at once on this socket until the
+  // next epoll event: a read_some after this peek would be queued and wait
+  // for an edge, and after a FIN none comes (the peer's linger then resets
+  // the connection, seconds later). So the end is kept here and read_some
+  // returns it itself. A cancelled peek found nothing.
+  if (ec && ec != asio::error::operation_aborted) end_ = ec;
 }
 
 awaitable<result<void>> tcp_stream::write(byte_span data) {

@@ -22,10 +22,20 @@ class tcp_stream final : public byte_stream {
   void reset() override;
   asio::any_io_executor get_executor() override { return socket_.get_executor(); }
 
+  // Completes once a read_some would not block (bytes, the end or an error
+  // are there), taking no bytes: a one-byte MSG_PEEK receive (see
+  // net/wait_readable.hpp for why not async_wait). Contract: counts as the
+  // read in flight; cancelling it leaves the stream usable.
+  awaitable<void> wait_readable();
+
   tcp::socket& socket() { return socket_; }
 
  private:
   tcp::socket socket_;
+  // The end (asio::error::eof, or an error) that wait_readable's peek saw;
+  // read_some returns it without asking the reactor, which would wait for
+  // an epoll edge that never comes (see wait_readable).
+  error_code end_;
 };
 
 // ip4/ip6 + tcp multiaddr -> endpoint (no DNS). errc::invalid_multiaddr otherwise.

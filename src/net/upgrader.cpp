@@ -66,13 +66,17 @@ awaitable<result<connection_ptr>> upgrade_outbound(raw_connection raw, const upg
 }
 
 awaitable<result<connection_ptr>> upgrade_inbound(raw_connection raw, const upgrade_params& p) {
+  // The multistream echoes wait in `io` and go out with Noise message 2.
+  auto io = std::make_unique<handshake_stream>(std::move(raw.stream));
   auto security = co_await negotiate_inbound(
-      *raw.stream, [](std::string_view proto) { return proto == noise::protocol_id; });
+      *io, [](std::string_view proto) { return proto == noise::protocol_id; });
   if (!security) {
-    raw.stream->reset();
+    // The "na" answers the peer had already earned.
+    (void)co_await io->flush();
+    io->reset();
     co_return security.error();
   }
-  auto sc = co_await secure_inbound(std::move(raw.stream), p.noise_static);
+  auto sc = co_await secure_inbound(std::move(io), p.noise_static);
   if (!sc) co_return sc.error();
   co_return co_await finish(std::move(*sc), raw, p, direction::inbound);
 }

@@ -5,18 +5,24 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/noise_stream.hpp"
+#include "net/optimistic_stream.hpp"
 #include "net/resource_log.hpp"
+#include "net/tcp_transport.hpp"
+#include "net/wait_readable.hpp"
 
 namespace peerup::net {
 
 namespace {
 // The read loop's buffer starts small, because a relay holds thousands of
 // idle connections (bench/relay_capacity.cpp); it grows while reads fill it
-// and shrinks back after a run of small reads (only pings and acks left).
+// and goes away after a run of small reads (only pings and acks left).
 constexpr std::size_t min_read_chunk = 4 * 1024;
 constexpr std::size_t max_read_chunk = 64 * 1024;
 constexpr std::size_t small_read = 1024;
-constexpr int small_reads_before_shrink = 4;
+// After this many small reads in a row the loop waits without a buffer and
+// takes a min_read_chunk one when bytes arrive (a burst grows it again).
+constexpr int small_reads_before_idle = 4;
 // Streams stop queueing frames when this much output waits for the socket, so
 // a fast writer cannot make the connection buffer without bound.
 constexpr std::size_t output_high_water = 1024 * 1024;
@@ -142,6 +148,14 @@ class yamux_stream final : public byte_stream {
         co_return n;
       }
     }
+  }
+
+  awaitable<void> wait_readable() {
+    // Data queued, FIN, reset or a closed connection: a read_some returns at
+    // once. Every dispatch() for this stream notifies `readable`.
+    for (auto& st = *st_;
+         st.recv_head >= st.recv.size() && !st.reset && !st.remote_fin && !conn_->closed_;)
+      co_await st.readable.wait();
   }
 
   // Waits with `buf` offered to dispatch(); returns how much it put there.
@@ -399,7 +413,19 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
   bytes buf(min_read_chunk);
   if (res_) res_->force_memory(buf.size());
   int small_reads = 0;
+  const bool can_wait = can_wait_readable(*secure_);
   while (!closed_) {
+    if (small_reads >= small_reads_before_idle && can_wait) {
+      // Idle (only pings and acks lately): wait for the next bytes without
+      // holding a buffer; at 100,000 idle relay connections that is
+      // min_read_chunk each (bench/relay_capacity.cpp).
+      if (res_) res_->release_memory(buf.size());
+      bytes().swap(buf);
+      co_await wait_readable(*secure_);
+      if (closed_) break;
+      buf.resize(min_read_chunk);
+      if (res_) res_->force_memory(buf.size());
+    }
     auto n = co_await secure_->read_some(buf);
     if (!n) {
       fail(n.error());
@@ -410,6 +436,12 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
       break;
     }
     last_received_ = steady_clock::now();
+    // The keepalive loop sleeps until its next ping while nothing happens;
+    // bytes may start stream traffic, after which a quiet probe may be due
+    // within quiet_probe_after: let it recompute (at most once per read
+    // while it sleeps long, i.e. once per ping on an idle connection).
+    if (keepalive_timer_.expiry() > last_received_ + 2 * quiet_check_interval)
+      keepalive_timer_.cancel();
     events_.clear();
     if (auto r = session_.on_bytes({buf.data(), *n}, events_, now_ms()); !r) {
       fail(r.error());
@@ -425,9 +457,6 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
     if (*n == buf.size() && buf.size() < max_read_chunk &&
         (!res_ || res_->reserve_memory(max_read_chunk - buf.size()))) {
       buf.resize(max_read_chunk);
-    } else if (small_reads >= small_reads_before_shrink && buf.size() > min_read_chunk) {
-      if (res_) res_->release_memory(buf.size() - min_read_chunk);
-      bytes(min_read_chunk).swap(buf);
     }
   }
   if (res_) res_->release_memory(buf.size());
@@ -435,6 +464,7 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
 
 awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> self) {
   bytes out;
+  bool yielded = false;
   while (!closed_) {
     if (borrowed_) {
       // Everything queued before it has been written (the stream borrows only
@@ -457,6 +487,17 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
       co_await output_ready_.wait();
       continue;
     }
+    // A small batch (control frames, a request, an answer) waits one pass of
+    // the executor's queue first: frames that handlers already due to run
+    // will queue (a stream's multistream echo after the ACK of its SYN; at
+    // start, the identify stream or first stream the caller opens right
+    // after the first ping) then leave in the same write, not in a second
+    // one: a relay's sends per reservation (issue 19). Bulk goes at once.
+    if (!std::exchange(yielded, true) && session_.output().size() < small_read) {
+      co_await asio::post(get_executor(), use_nothrow);
+      continue;
+    }
+    yielded = false;
     out.clear();
     std::swap(out, session_.output());
     auto r = co_await secure_->write(out);
@@ -465,9 +506,14 @@ awaitable<void> yamux_connection::write_loop(std::shared_ptr<yamux_connection> s
       fail(r.error());
       break;
     }
-    // After a burst this buffer (swapped with the session's) would keep up to
-    // output_high_water of capacity on an idle connection; let it go.
-    if (out.size() < small_read && out.capacity() > max_read_chunk) bytes().swap(out);
+    // After a small batch (pings, acks, a request) the connection is likely
+    // to idle: let both output buffers go (this one, swapped with the
+    // session's, and the session's own), which an idle relay connection would
+    // otherwise keep at the size of its largest batch.
+    if (out.size() < small_read) {
+      bytes().swap(out);
+      if (session_.output().empty()) bytes().swap(session_.output());
+    }
   }
   if (closing_ && !closed_) {
     // fail() resets the transport, and a TCP reset discards whatever of our
@@ -487,6 +533,8 @@ void yamux_connection::set_keepalive_interval(steady_clock::duration d) {
   if (d <= steady_clock::duration::zero()) return;
   keepalive_interval_ = d;
   next_ping_ = std::min(next_ping_, steady_clock::now() + d);
+  // The keepalive loop may be asleep until the old next ping: let it recompute.
+  keepalive_timer_.cancel();
 }
 
 awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connection> self) {
@@ -495,12 +543,19 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
   // extra ping, not one every quiet_probe_after (the pong is no activity).
   auto quiet_probed = steady_clock::time_point{};
   while (!closed_) {
-    keepalive_timer_.expires_after(std::min<steady_clock::duration>(
-        quiet_check_interval, std::max<steady_clock::duration>(
-                                  next_ping_ - steady_clock::now(), steady_clock::duration(1))));
+    // A tick of quiet_check_interval (or the next ping, if sooner): the
+    // quiet probe below needs it. Sleeping until the next ping instead (for
+    // a relay's 100,000 idle connections, 200,000 wake-ups a second saved)
+    // lost the probe that heals an idle path whose NAT mapping went: a new
+    // stream on it then waited for the next ping (lab_conntrack_flush, idle
+    // flush: 12 s). A long sleep needs a wake when a stream opens or data is
+    // written first; the read loop already cuts a long sleep short.
+    auto now = steady_clock::now();
+    const auto wake = std::min(next_ping_, now + quiet_check_interval);
+    keepalive_timer_.expires_at(std::max(wake, now + steady_clock::duration(1)));
     co_await keepalive_timer_.async_wait(use_nothrow);
     if (closed_ || closing_) break;
-    const auto now = steady_clock::now();
+    now = steady_clock::now();
     if (now >= next_ping_) {
       next_ping_ = now + keepalive_interval_;
       if (++unanswered_pings_ > max_unanswered_pings) {
@@ -578,6 +633,26 @@ void yamux_connection::fail(error_code ec) {
   closed_signal_.notify();
   keepalive_timer_.cancel();
   probe_timer_.cancel();
+}
+
+bool can_wait_readable(byte_stream& s) {
+  if (dynamic_cast<tcp_stream*>(&s) || dynamic_cast<yamux_stream*>(&s)) return true;
+  if (auto* n = dynamic_cast<noise_stream*>(&s)) return n->can_wait_readable();
+  if (auto* o = dynamic_cast<optimistic_stream*>(&s)) return can_wait_readable(o->inner());
+  return false;
+}
+
+awaitable<void> wait_readable(byte_stream& s) {
+  if (auto* t = dynamic_cast<tcp_stream*>(&s)) {
+    co_await t->wait_readable();
+  } else if (auto* y = dynamic_cast<yamux_stream*>(&s)) {
+    co_await y->wait_readable();
+  } else if (auto* n = dynamic_cast<noise_stream*>(&s)) {
+    co_await n->wait_readable();
+  } else if (auto* o = dynamic_cast<optimistic_stream*>(&s)) {
+    // Before the answer, at once: its read_some reads the answer first.
+    if (o->confirmed()) co_await wait_readable(o->inner());
+  }
 }
 
 }  // namespace peerup::net

@@ -337,5 +337,92 @@ TEST_F(relay_limits, a_circuit_beyond_the_memory_budget_gets_resource_limit_exce
   });
 }
 
+// Issue 19's reliability scenario at CI size (bench/relay_capacity.cpp
+// --attempts runs it with 100,000 and 120,000): more peers than the relay's
+// max_connections try to reserve at once. The excess is refused before any
+// handshake work, everyone admitted keeps its reservation and its connection
+// keeps working, and once they leave every slot, reservation and accounted
+// buffer is given back, so newcomers are served again.
+TEST_F(relay_limits, past_max_connections_the_relay_refuses_keeps_serving_and_recovers) {
+  constexpr std::size_t limit = 200, attempts = 240, in_flight = 40;
+  relay = make_host(io,
+                    {.max_connections = limit,
+                     .max_connections_per_ip = 1000,  // all from 127.0.0.1
+                     .max_pending_handshakes = 1000},
+                    true);
+  wire::relay_limits rl;
+  rl.max_reservations = 1000;
+  rl.max_reservations_per_ip = 1000;
+  server.emplace(*relay,
+                 protocols::relay_server_config{.limits = rl, .access = wire::relay_access::open});
+  std::vector<std::unique_ptr<net::host>> peers;
+  for (std::size_t i = 0; i < attempts + 1; ++i) peers.push_back(make_host(io));
+  std::vector<net::connection_ptr> admitted(attempts);
+  std::size_t finished = 0, reserved = 0, refused = 0;
+  // One attempt: connect from 127.0.0.1 and reserve; a refusal shows as a
+  // failed upgrade (the relay closes the socket before the handshake).
+  auto attempt = [&](std::size_t i) -> net::awaitable<void> {
+    auto c = co_await connect_from(*peers[i], "127.0.0.1", *relay);
+    if (c) {
+      auto r = co_await protocols::reserve(*peers[i], *c);
+      if (r) {
+        admitted[i] = *c;
+        ++reserved;
+      }
+    } else {
+      ++refused;
+    }
+    ++finished;
+  };
+  run_async(io, [&]() -> net::awaitable<void> {
+    const auto ex = co_await asio::this_coro::executor;
+    const std::size_t memory_before = relay->resources().usage().memory;
+    // Waves of in_flight concurrent attempts.
+    for (std::size_t next = 0; next < attempts;) {
+      const std::size_t wave_end = std::min(attempts, next + in_flight);
+      for (; next < wave_end; ++next) asio::co_spawn(ex, attempt(next), asio::detached);
+      const bool wave_done = co_await eventually([&] { return finished == wave_end; }, 30000ms);
+      EXPECT_TRUE(wave_done) << finished << " of " << wave_end << " attempts finished";
+      if (!wave_done) co_return;
+    }
+    EXPECT_EQ(reserved, limit);
+    EXPECT_EQ(refused, attempts - limit);
+    EXPECT_EQ(server->stats().reservations, limit);
+    EXPECT_EQ(relay->resources().usage().connections, limit);
+    EXPECT_EQ(relay->resources().usage().pending_handshakes, 0u);
+    EXPECT_EQ(relay->resources().refusals(resource_limit::connections), attempts - limit);
+
+    // Every admitted peer is still served: its connection echoes.
+    std::size_t serving = 0;
+    for (std::size_t i = 0; i < attempts; ++i) {
+      if (!admitted[i]) continue;
+      const bool ok = co_await echo_works(*peers[i], admitted[i]);
+      if (ok) ++serving;
+    }
+    EXPECT_EQ(serving, limit) << "the refusals harmed admitted peers";
+
+    // They leave: the relay gives back every slot, reservation and buffer.
+    for (auto& c : admitted)
+      if (c) c->mux->close();
+    const bool drained = co_await eventually(
+        [&] {
+          const auto u = relay->resources().usage();
+          return u.connections == 0 && server->stats().reservations == 0 &&
+                 u.memory == memory_before;
+        },
+        20000ms);
+    const auto u = relay->resources().usage();
+    EXPECT_TRUE(drained) << "connections " << u.connections << ", reservations "
+                         << server->stats().reservations << ", accounted memory " << u.memory
+                         << " (before: " << memory_before << ")";
+    // And serves newcomers again.
+    auto again = co_await connect_from(*peers[attempts], "127.0.0.1", *relay);
+    EXPECT_TRUE(again);
+    if (!again) co_return;
+    auto r = co_await protocols::reserve(*peers[attempts], *again);
+    EXPECT_TRUE(r) << r.error().message();
+  });
+}
+
 }  // namespace
 }  // namespace peerup::test

@@ -141,6 +141,77 @@ TEST(limits_config, relay_reservation_rate_is_bounded) {
             std::string::npos);
 }
 
+TEST(limits_config, relay_yaml_sets_per_ip_and_per_peer_limits_for_a_large_relay) {
+  // What bench/relay_capacity.cpp writes for 100,000 peers (docs/benchmarks.md).
+  auto c = parse_relay_config(
+      "limits:\n"
+      "  max_connections: 120000\n"
+      "  max_reservations: 100000\n"
+      "  max_reservations_per_ip: 200\n"
+      "  max_connections_per_ip: 200\n"
+      "  max_connections_per_peer: 2\n"
+      "  max_circuits: 10000\n"
+      "  max_circuits_per_peer: 4\n"
+      "  max_streams_per_peer: 64\n",
+      "/etc/relay/relay.yaml");
+  EXPECT_EQ(c.host_limits.max_connections, 120'000u);
+  EXPECT_EQ(c.limits.max_reservations, 100'000u);
+  EXPECT_EQ(c.limits.max_reservations_per_ip, 200u);
+  EXPECT_EQ(c.host_limits.max_connections_per_ip, 200u);
+  EXPECT_EQ(c.host_limits.max_connections_per_peer, 2u);
+  EXPECT_EQ(c.limits.max_circuits, 10'000u);
+  EXPECT_EQ(c.limits.max_circuits_per_peer, 4u);
+  EXPECT_EQ(c.host_limits.max_streams_per_peer, 64u);
+}
+
+TEST(limits_config, relay_limits_are_bounded_and_name_the_key) {
+  EXPECT_EQ(message_of("limits:\n  max_reservations: 0\n"),
+            "/etc/relay/relay.yaml:2: limits.max_reservations: expected an integer from 1 to "
+            "1000000, got \"0\"");
+  EXPECT_EQ(message_of("limits:\n  max_reservations_per_ip: 1000001\n"),
+            "/etc/relay/relay.yaml:2: limits.max_reservations_per_ip: expected an integer from 1 "
+            "to 1000000, got \"1000001\"");
+  EXPECT_EQ(message_of("limits:\n  max_circuits_per_peer: 0\n"),
+            "/etc/relay/relay.yaml:2: limits.max_circuits_per_peer: expected an integer from 1 to "
+            "1000000, got \"0\"");
+  EXPECT_EQ(message_of("limits:\n  max_connections_per_ip: 0\n"),
+            "/etc/relay/relay.yaml:2: limits.max_connections_per_ip: expected an integer from 1 "
+            "to 1000000, got \"0\"");
+  EXPECT_EQ(message_of("limits:\n  max_connections_per_peer: 99999999999999999999\n"),
+            "/etc/relay/relay.yaml:2: limits.max_connections_per_peer: expected an integer from 1 "
+            "to 1000000, got \"99999999999999999999\"");
+  // A TTL or duration of centuries would overflow the expiry arithmetic.
+  EXPECT_EQ(message_of("limits:\n  reservation_ttl: 31536001\n"),
+            "/etc/relay/relay.yaml:2: limits.reservation_ttl: expected an integer from 1 to "
+            "31536000 seconds, got \"31536001\"");
+  EXPECT_EQ(message_of("limits:\n  open_circuit_duration: 99999999999\n"),
+            "/etc/relay/relay.yaml:2: limits.open_circuit_duration: expected an integer from 0 to "
+            "31536000 seconds, got \"99999999999\"");
+  EXPECT_EQ(message_of("limits:\n  circuit_data: 1125899906842625\n"),
+            "/etc/relay/relay.yaml:2: limits.circuit_data: expected an integer from 0 to "
+            "1125899906842624 bytes, got \"1125899906842625\"");
+  EXPECT_NE(message_of("limits:\n  max_circuits: -5\n")
+                .find("relay.yaml:2: limits.max_circuits: expected a non-negative integer"),
+            std::string::npos);
+  // 0 stays "unlimited" where it meant that before.
+  auto c = parse_relay_config("limits:\n  circuit_duration: 0\n  open_circuit_data: 0\n",
+                              "/etc/relay/relay.yaml");
+  EXPECT_EQ(c.limits.circuit_duration, 0s);
+  EXPECT_EQ(c.limits.open_circuit_data, 0u);
+}
+
+TEST(limits_config, more_reservations_than_connections_is_refused_when_set) {
+  EXPECT_EQ(message_of("limits:\n  max_reservations: 5000\n  max_connections: 4000\n"),
+            "/etc/relay/relay.yaml:2: limits.max_reservations: 5000 is above "
+            "limits.max_connections (4000): each reservation holds a connection; raise "
+            "max_connections too");
+  // Against the default max_connections (4096) as well.
+  EXPECT_NE(message_of("limits:\n  max_reservations: 5000\n").find("is above"), std::string::npos);
+  // Lowering max_connections alone keeps the default max_reservations valid.
+  EXPECT_EQ(message_of("limits:\n  max_connections: 500\n"), "");
+  EXPECT_EQ(message_of("limits:\n  max_reservations: 4096\n"), "");
+}
+
 TEST(limits_config, knows_each_host_limit_key_once) {
   const auto& keys = host_limit_keys();
   EXPECT_EQ(keys.size(), 9u);
