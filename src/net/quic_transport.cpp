@@ -370,27 +370,37 @@ awaitable<void> quic_connection::wait_closed() {
 }
 
 void quic_connection::check_alive() {
-  if (closed_ || probing_ || !core_->handshake_done()) return;
+  if (closed_ || !core_->handshake_done()) return;
+  // A probe under way covers this call only until its answer (see
+  // yamux_connection::check_alive: an answered probe whose timer ran on
+  // kept a path that died since unprobed).
+  if (probing_ && last_received_ <= probe_sent_) return;
   // 1. a PING (quic::connection::ping): the peer must acknowledge it, and
   //    it is no stream, so the peer does not see it as use
   // 2. any datagram from the peer within the timeout proves the path
   // 3. otherwise the connection fails with errc::timeout, as a broken path
-  probing_ = true;
   core_->ping();
-  const auto sent = steady_clock::now();
+  probe_sent_ = steady_clock::now();
   flush_soon();
   const auto r = rtt();
   const auto limit = std::clamp<steady_clock::duration>(
       r ? steady_clock::duration(*r * 4) : steady_clock::duration(min_probe_timeout),
       min_probe_timeout, max_probe_timeout);
+  probe_timer_.expires_at(probe_sent_ + limit);  // wakes a waiting probe to re-check
+  if (probing_) return;
+  probing_ = true;
   asio::co_spawn(
       get_executor(),
-      [self = shared_from_this(), sent, limit]() -> awaitable<void> {
-        self->probe_timer_.expires_after(limit);
-        co_await self->probe_timer_.async_wait(use_nothrow);
+      [self = shared_from_this()]() -> awaitable<void> {
+        while (!self->closed_) {
+          co_await self->probe_timer_.async_wait(use_nothrow);
+          if (self->closed_ || self->last_received_ > self->probe_sent_) break;
+          if (steady_clock::now() >= self->probe_timer_.expiry()) {
+            self->abort(make_error_code(errc::timeout));
+            break;
+          }
+        }
         self->probing_ = false;
-        if (!self->closed_ && self->last_received_ <= sent)
-          self->abort(make_error_code(errc::timeout));
       },
       asio::detached);
 }

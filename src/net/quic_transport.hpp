@@ -119,7 +119,7 @@ class quic_connection final : public muxed_connection,
   bool closed_ = false;
   bool flush_posted_ = false;
   bool timer_running_ = false;
-  bool probing_ = false;  // a check_alive() waits for its answer
+  bool probing_ = false;  // a check_alive() probe waits on probe_timer_
   error_code close_reason_;
   std::vector<quic::event> events_;  // dispatch()'s, kept for its memory
   signal state_changed_;  // handshake done, closed
@@ -131,6 +131,7 @@ class quic_connection final : public muxed_connection,
   steady_clock::time_point armed_ = steady_clock::time_point::max();
   steady_clock::time_point last_activity_ = steady_clock::now();
   steady_clock::time_point last_received_ = steady_clock::now();
+  steady_clock::time_point probe_sent_;  // check_alive()'s last PING
 };
 
 // Decides about a client's first datagram from `from`: the resources to

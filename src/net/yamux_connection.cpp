@@ -436,12 +436,6 @@ awaitable<void> yamux_connection::read_loop(std::shared_ptr<yamux_connection> se
       break;
     }
     last_received_ = steady_clock::now();
-    // The keepalive loop sleeps until its next ping while nothing happens;
-    // bytes may start stream traffic, after which a quiet probe may be due
-    // within quiet_probe_after: let it recompute (at most once per read
-    // while it sleeps long, i.e. once per ping on an idle connection).
-    if (keepalive_timer_.expiry() > last_received_ + 2 * quiet_check_interval)
-      keepalive_timer_.cancel();
     events_.clear();
     if (auto r = session_.on_bytes({buf.data(), *n}, events_, now_ms()); !r) {
       fail(r.error());
@@ -543,17 +537,20 @@ awaitable<void> yamux_connection::keepalive_loop(std::shared_ptr<yamux_connectio
   // extra ping, not one every quiet_probe_after (the pong is no activity).
   auto quiet_probed = steady_clock::time_point{};
   while (!closed_) {
-    // A tick of quiet_check_interval (or the next ping, if sooner): the
-    // quiet probe below needs it. Sleeping until the next ping instead (for
-    // a relay's 100,000 idle connections, 200,000 wake-ups a second saved)
-    // lost the probe that heals an idle path whose NAT mapping went: a new
-    // stream on it then waited for the next ping (lab_conntrack_flush, idle
-    // flush: 12 s). A long sleep needs a wake when a stream opens or data is
-    // written first; the read loop already cuts a long sleep short.
+    // While there is use to probe after, a tick of quiet_check_interval (or
+    // the next ping, if sooner): the quiet probe below heals an idle path
+    // whose NAT mapping went (lab_conntrack_flush) and fails a dead one in
+    // seconds. Once the probe for the last use went out, nothing is due
+    // before the next ping: sleep until then, and let touch() wake the loop
+    // when use starts again. A relay's 100,000 idle connections then wake
+    // once per keepalive interval each, not twice a second.
     auto now = steady_clock::now();
-    const auto wake = std::min(next_ping_, now + quiet_check_interval);
+    keepalive_asleep_ = last_activity_ == quiet_probed;
+    const auto wake =
+        keepalive_asleep_ ? next_ping_ : std::min(next_ping_, now + quiet_check_interval);
     keepalive_timer_.expires_at(std::max(wake, now + steady_clock::duration(1)));
     co_await keepalive_timer_.async_wait(use_nothrow);
+    keepalive_asleep_ = false;
     if (closed_ || closing_) break;
     now = steady_clock::now();
     if (now >= next_ping_) {
@@ -576,12 +573,25 @@ void yamux_connection::expect_reply() {
 }
 
 void yamux_connection::check_alive() {
-  if (closed_ || closing_ || probing_) return;
-  const auto now = steady_clock::now();
-  probing_ = true;
+  if (closed_ || closing_) return;
+  // A probe under way covers this call only until its answer: after that it
+  // proves nothing about what we send now. Skipping the ping then (as this
+  // did while the answered probe's timer ran on, up to 3 s) left a path
+  // that died in that window unprobed until the next call: in
+  // lab_conntrack_flush a fetch right after the NATs' flush, 1-3 s after
+  // the quiet probe, went unprobed, and so did the quiet probe after it;
+  // the dead direct path was found only on curl's retry, 7 s after the
+  // flush (tcpdump in the NATs, main's binary and scale2's alike).
+  if (probing_ && last_received_ <= probe_sent_) return;
+  probe_sent_ = steady_clock::now();
   session_.ping(now_ms());
   flush_soon();
-  asio::co_spawn(get_executor(), probe(shared_from_this(), now), asio::detached);
+  // Armed here, not in probe(): the deadline must not depend on when the
+  // spawned coroutine first runs. Re-arming wakes a waiting probe().
+  probe_timer_.expires_at(probe_sent_ + probe_timeout());
+  if (probing_) return;
+  probing_ = true;
+  asio::co_spawn(get_executor(), probe(shared_from_this()), asio::detached);
 }
 
 steady_clock::duration yamux_connection::probe_timeout() const {
@@ -589,13 +599,18 @@ steady_clock::duration yamux_connection::probe_timeout() const {
   return std::clamp<steady_clock::duration>(rtts, min_probe_timeout, max_probe_timeout);
 }
 
-awaitable<void> yamux_connection::probe(std::shared_ptr<yamux_connection> self,
-                                        steady_clock::time_point sent) {
-  probe_timer_.expires_after(probe_timeout());
-  co_await probe_timer_.async_wait(use_nothrow);
+awaitable<void> yamux_connection::probe(std::shared_ptr<yamux_connection> self) {
+  // Until the latest probe's deadline (check_alive moves it when it pings
+  // again): anything received since that ping is the answer.
+  while (!closed_) {
+    co_await probe_timer_.async_wait(use_nothrow);
+    if (closed_ || last_received_ > probe_sent_) break;
+    if (steady_clock::now() >= probe_timer_.expiry()) {
+      fail(make_error_code(errc::timeout));
+      break;
+    }
+  }
   probing_ = false;
-  if (closed_ || last_received_ > sent) co_return;
-  fail(make_error_code(errc::timeout));
 }
 
 void yamux_connection::close() {

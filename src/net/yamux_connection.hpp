@@ -52,10 +52,11 @@ class yamux_connection final : public muxed_connection,
   steady_clock::time_point last_activity() const override { return last_activity_; }
   // When bytes (of any frame, pings too) last arrived from the peer.
   steady_clock::time_point last_received() const override { return last_received_; }
-  // Pings the peer now, unless a probe is under way, and fails the
-  // connection with errc::timeout if nothing arrives within the probe
-  // timeout. For callers about to rely on a connection that may have died
-  // silently (see expect_reply).
+  // Pings the peer now, unless a probe is under way and still unanswered
+  // (that one covers this call), and fails the connection with
+  // errc::timeout if nothing arrives within the probe timeout. For callers
+  // about to rely on a connection that may have died silently (see
+  // expect_reply).
   void check_alive() override;
   void set_keepalive_interval(steady_clock::duration d) override;
   const connection_resources_ptr& resources() const override { return res_; }
@@ -76,7 +77,7 @@ class yamux_connection final : public muxed_connection,
   // dropped, a link gone) is found in seconds instead of when keepalive gives
   // up, so callers fall back to another path while the user still waits.
   void expect_reply();
-  awaitable<void> probe(std::shared_ptr<yamux_connection> self, steady_clock::time_point sent);
+  awaitable<void> probe(std::shared_ptr<yamux_connection> self);
   steady_clock::duration probe_timeout() const;
   void dispatch(const yamux::event& ev);
   void fail(error_code ec);
@@ -86,7 +87,16 @@ class yamux_connection final : public muxed_connection,
   // session_.consumed(), with the window's growth checked against and
   // charged to the memory budget.
   void credit(stream_state& st, std::size_t n);
-  void touch() { last_activity_ = steady_clock::now(); }
+  // Stream use (open, data either way, close). Wakes the keepalive loop if
+  // it sleeps until the next ping: the quiet probe after this use must not
+  // wait for that ping (see keepalive_loop).
+  void touch() {
+    last_activity_ = steady_clock::now();
+    if (keepalive_asleep_) {
+      keepalive_asleep_ = false;
+      keepalive_timer_.cancel();
+    }
+  }
 
   connection_resources_ptr res_;
   yamux::config cfg_;
@@ -111,12 +121,14 @@ class yamux_connection final : public muxed_connection,
   steady_clock::time_point last_activity_ = steady_clock::now();
   std::vector<yamux::event> events_;
   asio::steady_timer keepalive_timer_;
+  bool keepalive_asleep_ = false;  // keepalive_loop waits for the next ping, not a tick
   steady_clock::duration keepalive_interval_;
   steady_clock::time_point next_ping_;  // keepalive_loop's next keepalive ping
   int unanswered_pings_ = 0;
   steady_clock::time_point last_received_ = steady_clock::now();
-  asio::steady_timer probe_timer_;
-  bool probing_ = false;
+  asio::steady_timer probe_timer_;       // the latest probe's deadline
+  bool probing_ = false;                 // probe() waits on probe_timer_
+  steady_clock::time_point probe_sent_;  // when check_alive() last pinged
 };
 
 }  // namespace peerup::net

@@ -195,9 +195,52 @@ TEST_F(liveness, a_path_that_dies_silently_fails_the_connection_when_a_stream_op
   EXPECT_TRUE(closed);
 }
 
+// lab_conntrack_flush's idle flush: a probe went out and was answered, and
+// the path died before that probe's timer (3 s) ran out. A stream opened
+// then must be probed on its own: the answered probe proves nothing about
+// it. When the answered probe counted as "under way" the open sent no ping,
+// nor did the quiet probe after it, and the dead path was found only at the
+// next keepalive (45-60 s; the guard is 15 s).
+TEST_F(liveness, a_path_that_dies_right_after_an_answered_probe_is_probed_again) {
+  freezable_forwarder fwd(io, server_endpoint());
+  bool closed = false;
+  net::steady_clock::duration took{};
+  run_async(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto conn = co_await client.connect(via(fwd.port()));
+        EXPECT_TRUE(conn) << conn.error().message();
+        if (!conn) co_return;
+        co_await sleep(1500ms);
+        const auto probed = net::steady_clock::now();
+        (*conn)->mux->check_alive();  // answered within a round trip
+        co_await sleep(1200ms);       // quiet again for longer than the threshold
+        EXPECT_GT((*conn)->mux->last_received(), probed) << "the probe was not answered";
+        fwd.freeze();
+        const auto frozen = net::steady_clock::now();
+        auto opened = co_await client.new_stream(*conn, echo_protocol);
+        if (opened) {
+          const auto data = random_bytes(16);
+          auto echoed = co_await echo_roundtrip(*opened->stream, data);
+          EXPECT_FALSE(echoed);
+        }
+        co_await (*conn)->mux->wait_closed();
+        took = net::steady_clock::now() - frozen;
+        closed = (*conn)->mux->is_closed();
+        EXPECT_EQ((*conn)->mux->close_reason(), make_error_code(errc::timeout));
+      },
+      15s);
+  EXPECT_TRUE(closed);
+  // The probe timeout (3 s) from the open, plus slack.
+  EXPECT_LE(took, 5s);
+}
+
 // The soak's conntrack -F: a side that only answers sends nothing after the
 // path dies, so only a probe of its own can find out (or, behind a flushed
 // NAT, heal the mapping). Keepalive alone would take 45-60 s; the guard is 15 s.
+// The connection is used twice, 3 s apart: in between, both quiet probes are
+// done and the keepalive loop sleeps until the next ping (15 s), so the
+// second use must wake it (without the wake this took ~16 s).
 TEST_F(liveness, a_connection_that_goes_silent_after_use_is_probed_without_any_send) {
   freezable_forwarder fwd(io, server_endpoint());
   bool closed = false;
@@ -208,17 +251,21 @@ TEST_F(liveness, a_connection_that_goes_silent_after_use_is_probed_without_any_s
         auto conn = co_await client.connect(via(fwd.port()));
         EXPECT_TRUE(conn) << conn.error().message();
         if (!conn) co_return;
-        auto opened = co_await client.new_stream(*conn, echo_protocol);
-        EXPECT_TRUE(opened);
-        if (!opened) co_return;
-        const auto data = random_bytes(1024);
-        auto echoed = co_await echo_roundtrip(*opened->stream, data);
-        EXPECT_TRUE(echoed && *echoed == data);
+        for (int round = 0; round < 2; ++round) {
+          if (round == 1) co_await sleep(3000ms);  // an idle spell: the loop sleeps long
+          auto opened = co_await client.new_stream(*conn, echo_protocol);
+          EXPECT_TRUE(opened);
+          if (!opened) co_return;
+          const auto data = random_bytes(1024);
+          auto echoed = co_await echo_roundtrip(*opened->stream, data);
+          EXPECT_TRUE(echoed && *echoed == data);
+        }
         fwd.freeze();  // from now on nothing arrives, and we send nothing
         const auto frozen = net::steady_clock::now();
         co_await (*conn)->mux->wait_closed();
         took = net::steady_clock::now() - frozen;
         closed = (*conn)->mux->is_closed();
+        EXPECT_EQ((*conn)->mux->close_reason(), make_error_code(errc::timeout));
       },
       15s);
   EXPECT_TRUE(closed);
