@@ -66,6 +66,10 @@ struct options {
   std::size_t refresh_sample = 2000;  // admitted reservations refreshed in steady state
   int attempts_per_peer = 0;          // 0: 3, or 1 past the limit (refused peers do not retry)
   int settle_seconds = 40;            // after everyone left: past the relay's 30 s idle check
+  // Waves after the first: the light homes reserve again and leave again,
+  // so the rows show whether what the relay kept after a crowd left is
+  // reused by the next one (RSS back to the same peak) or grows.
+  int waves = 1;
   std::string peerup = "build/src/cli/peerup";
   std::string dir = "/tmp/peerup-relay-capacity";
 
@@ -561,16 +565,46 @@ net::awaitable<void> run(const options& opt, const relay_process& relay, load& L
     print_row(label.c_str(), settled, settled.cpu_s - left.cpu_s, seconds_since(t0));
   }
 
-  const std::size_t admitted = L.reserved;
+  const std::size_t admitted = L.reserved, refused = L.reserve_failed;
+  // Further waves of the light homes (the circuit homes and clients stay gone).
+  std::vector<std::pair<proc_sample, proc_sample>> wave_rows;
+  proc_sample prev = settled;
+  for (int w = 2; w <= opt.waves; ++w) {
+    L.light.assign(L.light.size(), nullptr);
+    const std::size_t before = L.reserved;
+    t0 = net::steady_clock::now();
+    const std::function<net::awaitable<void>(std::size_t)> light_job = [&](std::size_t k) {
+      return L.reserve_one(L.homes.size() + k);
+    };
+    co_await L.paced(L.light.size(), light_job);
+    const auto peak = sample(relay.pid);
+    const std::string up = "wave " + std::to_string(w) + ": " +
+                           std::to_string(L.reserved - before) + " reservations";
+    print_row(up.c_str(), peak, peak.cpu_s - prev.cpu_s, seconds_since(t0));
+    t0 = net::steady_clock::now();
+    L.leave();
+    co_await sleep_until(t0 + 5s);
+    const auto left5 = sample(relay.pid);
+    const std::string l5 = "wave " + std::to_string(w) + ": all left (+5 s)";
+    print_row(l5.c_str(), left5, left5.cpu_s - peak.cpu_s, seconds_since(t0));
+    co_await sleep_until(t0 + std::chrono::seconds(std::max(opt.settle_seconds, 5)));
+    const auto gone = sample(relay.pid);
+    const std::string ls = "wave " + std::to_string(w) + ": all left (+" +
+                           std::to_string(std::max(opt.settle_seconds, 5)) + " s)";
+    print_row(ls.c_str(), gone, gone.cpu_s - left5.cpu_s, seconds_since(t0));
+    wave_rows.emplace_back(peak, gone);
+    prev = gone;
+  }
+
   const double n = double(std::max<std::size_t>(admitted, 1));
   std::printf(
       "\nreservations: %zu ok, %zu failed (%zu attempts each at most), %zu still connected "
       "before leaving\n",
-      L.reserved, L.reserve_failed, std::size_t(L.attempts()), held);
+      admitted, refused, std::size_t(L.attempts()), held);
   if (opt.overload())
     std::printf("past the limit: %zu of %zu peers admitted (max_connections %zu), %zu refused\n",
-                L.reserved + L.circuits_up, opt.reservations + opt.circuits,
-                opt.relay_max_connections(), L.reserve_failed + L.circuits_failed);
+                admitted + L.circuits_up, opt.reservations + opt.circuits,
+                opt.relay_max_connections(), refused + L.circuits_failed);
   std::printf("refresh of admitted reservations in steady state: %zu of %zu ok\n", refreshed.first,
               refreshed.second);
   std::printf("circuits: %zu up, %zu failed; fewest answering an echo round: %zu (%zu rounds)\n",
@@ -587,6 +621,9 @@ net::awaitable<void> run(const options& opt, const relay_process& relay, load& L
       n / std::max(after_reserve.cpu_s - base.cpu_s, 1e-9));
   std::printf("relay RSS after all left: %.1f MiB at +5 s, %.1f MiB at +%d s (peak %.1f)\n",
               left.rss_mib, settled.rss_mib, opt.settle_seconds, settled.hwm_mib);
+  for (std::size_t k = 0; k < wave_rows.size(); ++k)
+    std::printf("wave %zu: relay RSS %.1f MiB with its reservations, %.1f MiB after they left\n",
+                k + 2, wave_rows[k].first.rss_mib, wave_rows[k].second.rss_mib);
   std::printf("bench process VmRSS: %.1f MiB (peak %.1f)\n", sample(getpid()).rss_mib,
               sample(getpid()).hwm_mib);
   if (!L.first_error.empty()) std::printf("first error seen: %s\n", L.first_error.c_str());
@@ -618,6 +655,8 @@ options parse_args(int argc, char** argv) {
       o.attempts_per_peer = std::stoi(value());
     else if (a == "--settle-seconds")
       o.settle_seconds = std::stoi(value());
+    else if (a == "--waves")
+      o.waves = std::stoi(value());
     else if (a == "--peerup")
       o.peerup = value();
     else if (a == "--dir")
@@ -626,7 +665,8 @@ options parse_args(int argc, char** argv) {
       throw std::invalid_argument(
           "usage: relay_capacity_bench [--reservations N] [--circuits M] [--concurrency C] "
           "[--steady-seconds S] [--max-connections L] [--peers-per-ip P] [--refresh-sample K] "
-          "[--attempts-per-peer A] [--settle-seconds T] [--peerup PATH] [--dir DIR]");
+          "[--attempts-per-peer A] [--settle-seconds T] [--waves W] [--peerup PATH] "
+          "[--dir DIR]");
   }
   o.circuits = std::min(o.circuits, o.reservations);
   // SECURITY: bounded inputs: source addresses stay inside 127.1.0.0/16, the
@@ -644,6 +684,7 @@ options parse_args(int argc, char** argv) {
   if (o.steady_seconds < 0 || o.steady_seconds > 3600 || o.settle_seconds < 0 ||
       o.settle_seconds > 600)
     throw std::invalid_argument("--steady-seconds up to 3600, --settle-seconds up to 600");
+  if (o.waves < 1 || o.waves > 10) throw std::invalid_argument("--waves: expected 1 to 10");
   return o;
 }
 

@@ -66,12 +66,13 @@ const std::vector<asio::ip::address>& interface_addresses(bool v6) {
 // glibc keeps freed heap mapped: without this a relay that held 100,000
 // connections keeps that RSS after they leave. After a large drop (to half
 // or less, and by at least trim_after_drop, from the peak since the last
-// idle check) give free pages back; malloc_trim walks the heap, so not more
-// often.
-void release_freed_memory(std::size_t before, std::size_t now) {
-  if (before < now + trim_after_drop || now > before / 2) return;
+// idle check) give free pages back; malloc_trim walks the heap, so only
+// after such drops (idle_loop: at most once per trim_after_drop fallen).
+bool release_freed_memory(std::size_t before, std::size_t now) {
+  if (before < now + trim_after_drop || now > before / 2) return false;
   malloc_trim(0);
   spdlog::debug("connections fell from {} to {}: freed heap returned to the system", before, now);
+  return true;
 }
 // How long the peer of a hole punch that landed in our listener may stay
 // silent before we conclude it waits for us to initiate.
@@ -323,6 +324,7 @@ void host::register_connection(const connection_ptr& conn) {
     return;
   }
   conns_[conn->remote_peer].push_back(conn);
+  peers_.connected(conn->remote_peer);
   std::weak_ptr<connection> weak = conn;
   conn->mux->start([this, weak](stream_ptr s) {
     if (auto c = weak.lock()) serve_stream(c, std::move(s));
@@ -343,11 +345,13 @@ void host::register_connection(const connection_ptr& conn) {
                       conn->remote_peer.to_string(), conn->remote_addr.to_string(),
                       conn->transport(), age.count(), rtt ? rtt->count() : -1,
                       conn->mux->close_reason().message());
+        for (const auto& f : close_observers_) f(conn);
         auto it = conns_.find(conn->remote_peer);
         if (it != conns_.end()) {
           std::erase(it->second, conn);
           if (it->second.empty()) {
             conns_.erase(it);
+            peers_.disconnected(conn->remote_peer);
             for (const auto& f : disconnect_observers_) f(conn->remote_peer);
           }
         }
@@ -363,6 +367,11 @@ awaitable<void> host::idle_loop() {
   // went between two checks (a 30 s interval on a relay) is a drop too, so
   // the count is sampled every peak_sample_interval (one wake-up per host).
   std::size_t peak = resources_->usage().connections;
+  // The connection count at the last trim within the current check: a crowd
+  // that left is trimmed for within a second of its drop (not at the next
+  // check, up to 30 s later), again after each further drop of
+  // trim_after_drop, and at the check for what was freed late.
+  std::optional<std::size_t> trimmed_at;
   while (*alive && !stopped_) {
     const auto idle = cfg_.limits.idle_timeout;
     const auto due = steady_clock::now() + idle_check_interval(idle > steady_clock::duration::zero()
@@ -372,13 +381,19 @@ awaitable<void> host::idle_loop() {
       timer.expires_at(std::min(due, steady_clock::now() + peak_sample_interval));
       co_await timer.async_wait(use_nothrow);
       if (!*alive || stopped_) co_return;
-      peak = std::max(peak, resources_->usage().connections);
+      const std::size_t sampled = resources_->usage().connections;
+      peak = std::max(peak, sampled);
+      if ((!trimmed_at || *trimmed_at >= sampled + trim_after_drop) &&
+          release_freed_memory(peak, sampled))
+        trimmed_at = sampled;
     }
     if (!*alive || stopped_) co_return;
     close_idle_connections();
+    peers_.expire();
     const std::size_t connections_now = resources_->usage().connections;
     release_freed_memory(peak, connections_now);
     peak = connections_now;
+    trimmed_at.reset();
   }
 }
 

@@ -104,6 +104,9 @@ class host {
   void remove_handler(const protocol_id& proto);
   std::vector<std::string> protocols() const;
   void on_connection(connection_observer obs) { observers_.push_back(std::move(obs)); }
+  // Called when a connection closes, each one (before on_disconnect for a
+  // peer's last): per-connection state goes with it.
+  void on_connection_closed(connection_observer obs) { close_observers_.push_back(std::move(obs)); }
   // Called when the last open connection to a peer closes.
   void on_disconnect(std::function<void(const peer_id&)> f) {
     disconnect_observers_.push_back(std::move(f));
@@ -306,6 +309,7 @@ class host {
   std::map<std::string, stream_handler> handlers_;
   std::map<std::string, stream_admission> admissions_;
   std::vector<connection_observer> observers_;
+  std::vector<connection_observer> close_observers_;
   std::vector<std::function<void(const peer_id&)>> disconnect_observers_;
   std::unordered_map<peer_id, std::vector<connection_ptr>> conns_;
   std::unordered_map<peer_id, std::shared_ptr<dial_in_flight>> dials_;

@@ -2,16 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <bit>
-
 #include "net/length_prefixed_io.hpp"
 
 namespace peerup::protocols {
-
-namespace {
-// Below this many entries the map is not swept (state_for).
-constexpr std::size_t min_sweep_size = 32;
-}  // namespace
 
 identify_service::identify_service(net::host& h) : host_(h) {
   host_.set_handler(identify_protocol, [this](net::stream_ptr s, net::stream_context ctx) {
@@ -31,7 +24,15 @@ identify_service::identify_service(net::host& h) : host_(h) {
         },
         net::asio::detached);
   });
+  // The exchange of a connection goes with it: a relay that held 100,000
+  // connections keeps nothing of them once they left.
+  host_.on_connection_closed(
+      [this, alive = std::weak_ptr<bool>(alive_)](const net::connection_ptr& conn) {
+        if (alive.lock()) exchanges_.erase(conn.get());
+      });
 }
+
+identify_service::~identify_service() { *alive_ = false; }
 
 wire::identify_message identify_service::build(const net::connection& conn) const {
   wire::identify_message m;
@@ -66,17 +67,11 @@ std::shared_ptr<identify_service::exchange_state> identify_service::state_for(
     const net::connection_ptr& conn) {
   auto it = exchanges_.find(conn.get());
   if (it != exchanges_.end() && !it->second->conn.expired()) return it->second;
-  // Forget exchanges of closed connections, so the map tracks live ones
-  // only. A sweep walks the whole map, so it runs only when the map's size
-  // reaches a power of two: after a sweep the map must grow past the next
-  // one first, so each sweep's walk is paid for by as many insertions
-  // (amortized O(1) per connection; a relay taking 100,000 connections
-  // walked the map on each of them, 14% of its CPU at 4,000).
-  if (const auto n = exchanges_.size(); n >= min_sweep_size && std::has_single_bit(n))
-    std::erase_if(exchanges_, [](const auto& e) { return e.second->conn.expired(); });
   auto st = std::make_shared<exchange_state>(host_.get_executor());
   st->conn = conn;
-  exchanges_[conn.get()] = st;
+  // Only open connections are tracked: the host's close observer, which
+  // erases the entry, has already run for a closed one.
+  if (conn->is_open()) exchanges_[conn.get()] = st;
   return st;
 }
 

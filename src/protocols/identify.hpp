@@ -32,6 +32,9 @@ class identify_service {
  public:
   // Registers both handlers on `h` and identifies every new connection.
   explicit identify_service(net::host& h);
+  ~identify_service();
+  identify_service(const identify_service&) = delete;
+  identify_service& operator=(const identify_service&) = delete;
 
   // The peer's answer on `conn`. Every connection is identified once, when it
   // opens (peers such as js-libp2p allow one identify stream per
@@ -39,6 +42,9 @@ class identify_service {
   net::awaitable<result<identify_info>> identify(const net::connection_ptr& conn);
   // Sends our current identify to every connected peer (after address changes).
   void push_all();
+
+  // Connections whose exchange is remembered: the open ones.
+  std::size_t tracked_connections() const { return exchanges_.size(); }
 
   // Called after each successful identify (e.g. for address discovery).
   void on_identified(std::function<void(const net::connection_ptr&, const identify_info&)> f) {
@@ -65,6 +71,8 @@ class identify_service {
   net::host& host_;
   std::unordered_map<const net::connection*, std::shared_ptr<exchange_state>> exchanges_;
   std::vector<std::function<void(const net::connection_ptr&, const identify_info&)>> listeners_;
+  // The host's close observer outlives us: it checks this first.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace peerup::protocols

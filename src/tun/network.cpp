@@ -121,6 +121,8 @@ network::network(net::host& host, const app::config& cfg, const std::vector<peer
   // Where members can be dialed: the direct address of `names:` if any, and
   // a circuit through each of our relays (a hole punch then upgrades it).
   for (const auto& m : members) {
+    // Configured: never evicted nor expired from the peer store.
+    host_.peers().keep(m);
     for (const auto& [name, t] : cfg.names)
       if (t.peer == m && t.addr) host_.peers().add_addr(m, *t.addr);
     for (const auto& r : cfg.all_relays())

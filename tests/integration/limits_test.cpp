@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "net/tcp_transport.hpp"
+#include "protocols/identify.hpp"
 #include "protocols/relay_server.hpp"
 #include "support/relay_support.hpp"
 
@@ -302,6 +303,64 @@ TEST_F(relay_limits, a_reservation_keeps_its_connection_past_the_idle_timeout) {
   });
 }
 
+// Issue 19: the relay must give its memory back when peers leave. Home
+// nodes as the daemon runs them (identify on both sides) reserve and leave;
+// the relay then holds no reservation, no identify exchange, no connected
+// peer, and of each departed peer only its addresses (for the TTL), not
+// what identify told (protocols, agent).
+TEST_F(relay_limits, a_departed_home_leaves_no_reservation_nor_per_connection_state_on_the_relay) {
+  constexpr std::size_t homes = 7;  // with the fixture's: max_reservations_per_ip (8)
+  start({});
+  protocols::identify_service relay_identify(*relay);
+  std::vector<std::unique_ptr<net::host>> nodes;
+  std::vector<std::unique_ptr<protocols::identify_service>> identifies;
+  for (std::size_t i = 0; i < homes; ++i) {
+    nodes.push_back(make_host(io, {}, true));
+    identifies.push_back(std::make_unique<protocols::identify_service>(*nodes.back()));
+  }
+  const auto relay_addr = relay->full_addrs().front();
+  run_async(io, [&]() -> net::awaitable<void> {
+    const bool ok = co_await reserved();  // the fixture's home
+    EXPECT_TRUE(ok);
+    std::size_t reserved_here = 0;
+    for (auto& n : nodes) {
+      auto c = co_await n->connect(relay_addr);
+      if (!c) continue;
+      auto r = co_await protocols::reserve(*n, *c);
+      if (r) ++reserved_here;
+    }
+    EXPECT_EQ(reserved_here, homes);
+    // Identified: the relay knows their protocols while they are here.
+    const bool identified = co_await eventually([&] {
+      for (auto& n : nodes) {
+        const auto* info = relay->peers().find(n->id());
+        if (!info || info->protocols.empty()) return false;
+      }
+      return true;
+    });
+    EXPECT_TRUE(identified);
+    EXPECT_EQ(server->stats().reservations, homes + 1);
+    EXPECT_EQ(relay->peers().connected_count(), homes + 1);
+
+    for (auto& n : nodes) n->stop();
+    const bool left = co_await eventually(
+        [&] {
+          return server->stats().reservations == 1 && relay_identify.tracked_connections() == 1 &&
+                 relay->peers().connected_count() == 1;
+        },
+        10000ms);
+    EXPECT_TRUE(left) << "reservations " << server->stats().reservations
+                      << ", identify exchanges " << relay_identify.tracked_connections()
+                      << ", connected peers in the store " << relay->peers().connected_count();
+    for (auto& n : nodes) {
+      const auto* info = relay->peers().find(n->id());
+      if (!info) continue;  // nothing to remember (no listen address reached it)
+      EXPECT_TRUE(info->protocols.empty()) << "protocols of a departed peer kept";
+      EXPECT_TRUE(info->agent_version.empty());
+    }
+  });
+}
+
 TEST_F(relay_limits, a_circuit_beyond_the_memory_budget_gets_resource_limit_exceeded) {
   start({});
   auto client = make_host(io);
@@ -355,6 +414,8 @@ TEST_F(relay_limits, past_max_connections_the_relay_refuses_keeps_serving_and_re
   rl.max_reservations_per_ip = 1000;
   server.emplace(*relay,
                  protocols::relay_server_config{.limits = rl, .access = wire::relay_access::open});
+  // As `peerup relay serve` runs it: its per-connection state must go too.
+  protocols::identify_service identify(*relay);
   std::vector<std::unique_ptr<net::host>> peers;
   for (std::size_t i = 0; i < attempts + 1; ++i) peers.push_back(make_host(io));
   std::vector<net::connection_ptr> admitted(attempts);
@@ -401,20 +462,24 @@ TEST_F(relay_limits, past_max_connections_the_relay_refuses_keeps_serving_and_re
     }
     EXPECT_EQ(serving, limit) << "the refusals harmed admitted peers";
 
-    // They leave: the relay gives back every slot, reservation and buffer.
+    // They leave: the relay gives back every slot, reservation and buffer,
+    // and keeps no per-peer state (identify's exchanges, the peer store).
     for (auto& c : admitted)
       if (c) c->mux->close();
     const bool drained = co_await eventually(
         [&] {
           const auto u = relay->resources().usage();
           return u.connections == 0 && server->stats().reservations == 0 &&
-                 u.memory == memory_before;
+                 u.memory == memory_before && identify.tracked_connections() == 0 &&
+                 relay->peers().size() == 0;
         },
         20000ms);
     const auto u = relay->resources().usage();
     EXPECT_TRUE(drained) << "connections " << u.connections << ", reservations "
                          << server->stats().reservations << ", accounted memory " << u.memory
-                         << " (before: " << memory_before << ")";
+                         << " (before: " << memory_before << "), identify exchanges "
+                         << identify.tracked_connections() << ", peer store entries "
+                         << relay->peers().size();
     // And serves newcomers again.
     auto again = co_await connect_from(*peers[attempts], "127.0.0.1", *relay);
     EXPECT_TRUE(again);
